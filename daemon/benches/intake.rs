@@ -1,0 +1,2 @@
+//! Intake benchmark.
+fn main() {}

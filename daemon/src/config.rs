@@ -1,0 +1,809 @@
+//! Typed configuration: TOML, `deny_unknown_fields`, defaults for everything, and validation that
+//! reports *every* problem at once, each with its key path.
+//!
+//! Loading works in two passes. The first deserialises the TOML into the typed [`Config`]; when a
+//! key is unknown or has the wrong type, the error is recorded with its path, the offending key is
+//! removed and deserialisation is retried, so one run collects all such errors. The second pass
+//! ([`Config::validate`]) checks values that types cannot (ranges, non-empty lists, resolvable
+//! secrets, log filters). Secrets are read from the environment or files and are never printed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use driftd_retrain::Task;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Logging.
+    pub log: LogConfig,
+    /// The HTTP server (health, metrics, feedback).
+    pub http: HttpConfig,
+    /// Where events come from.
+    pub source: SourceConfig,
+    /// Where state and checkpoints live.
+    pub state: StateConfig,
+    /// Event validation.
+    pub events: EventsConfig,
+    /// Checkpointing.
+    pub checkpoint: CheckpointConfig,
+    /// Shutdown behaviour.
+    pub shutdown: ShutdownConfig,
+    /// Per-model settings, keyed by model name.
+    pub models: BTreeMap<String, ModelConfig>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter, e.g. `info` or `driftd=debug,rdkafka=warn`. `RUST_LOG` overrides it.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Whether to serve HTTP at all.
+    pub enabled: bool,
+    /// Listen address; port 0 picks a free port (logged at start).
+    pub listen: SocketAddr,
+    /// Largest accepted request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Most feedback items in one batch request.
+    pub max_batch_items: usize,
+    /// Time limit for one request.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Bearer tokens accepted by `POST /v1/feedback`. With none, feedback is refused (401).
+    pub feedback_tokens: Vec<SecretSpec>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            enabled: true,
+            listen: "127.0.0.1:9464".parse().expect("valid literal address"),
+            max_body_bytes: 1 << 20,
+            max_batch_items: 1000,
+            request_timeout: Duration::from_secs(10),
+            feedback_tokens: Vec::new(),
+        }
+    }
+}
+
+/// `[source]`: where events come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// JSON lines from a file or stdin (the embedded default).
+    File(FileSourceConfig),
+    /// A Kafka consumer group.
+    Kafka(KafkaSourceConfig),
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig::File(FileSourceConfig::default())
+    }
+}
+
+/// `[source]` with `kind = "file"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileSourceConfig {
+    /// The events file, or `-` for stdin.
+    pub path: PathBuf,
+    /// Keep reading as the file grows (like `tail -f`), instead of stopping at its end.
+    pub follow: bool,
+    /// How often to look for new data when following.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// Where rejected lines go (JSON lines with reason, detail, offset and the raw line).
+    /// Default: the events path with `.rejects.jsonl` appended (`driftd-rejects.jsonl` for stdin).
+    pub rejects_path: Option<PathBuf>,
+}
+
+impl Default for FileSourceConfig {
+    fn default() -> Self {
+        FileSourceConfig {
+            path: PathBuf::from("-"),
+            follow: false,
+            poll_interval: Duration::from_millis(200),
+            rejects_path: None,
+        }
+    }
+}
+
+impl FileSourceConfig {
+    /// The rejects file actually used.
+    pub fn effective_rejects_path(&self) -> PathBuf {
+        match &self.rejects_path {
+            Some(p) => p.clone(),
+            None if self.path == Path::new("-") => PathBuf::from("driftd-rejects.jsonl"),
+            None => {
+                let mut s = self.path.clone().into_os_string();
+                s.push(".rejects.jsonl");
+                PathBuf::from(s)
+            }
+        }
+    }
+}
+
+/// `[source]` with `kind = "kafka"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSourceConfig {
+    /// Bootstrap servers, `host:port[,host:port...]`.
+    pub brokers: String,
+    /// Consumer group; instances in the same group share the partitions.
+    pub group_id: String,
+    /// Topic with prediction events.
+    pub prediction_topic: String,
+    /// Topic with feedback events (may equal `prediction_topic`). HTTP feedback is produced here.
+    pub feedback_topic: String,
+    /// Topic that receives rejected events, with the reason in headers.
+    pub dead_letter_topic: String,
+    /// Extra librdkafka properties (e.g. `security.protocol`, `sasl.mechanisms`).
+    pub properties: BTreeMap<String, String>,
+    /// SASL password, if the broker needs one (sets `sasl.password`).
+    pub sasl_password: Option<SecretSpec>,
+    /// Where to start when the group has no committed offset: `earliest` or `latest`.
+    pub auto_offset_reset: String,
+}
+
+impl Default for KafkaSourceConfig {
+    fn default() -> Self {
+        KafkaSourceConfig {
+            brokers: String::new(),
+            group_id: "driftd".into(),
+            prediction_topic: "driftd.predictions".into(),
+            feedback_topic: "driftd.feedback".into(),
+            dead_letter_topic: "driftd.dead-letter".into(),
+            properties: BTreeMap::new(),
+            sasl_password: None,
+            auto_offset_reset: "earliest".into(),
+        }
+    }
+}
+
+/// `[state]`: the state store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StateConfig {
+    /// A single file on local disk (redb): the default, no service needed.
+    Embedded(EmbeddedStateConfig),
+    /// Redis, shared by instances.
+    Redis(RedisStateConfig),
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig::Embedded(EmbeddedStateConfig::default())
+    }
+}
+
+/// `[state]` with `kind = "embedded"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddedStateConfig {
+    /// The store file; created if absent.
+    pub path: PathBuf,
+}
+
+impl Default for EmbeddedStateConfig {
+    fn default() -> Self {
+        EmbeddedStateConfig {
+            path: PathBuf::from("driftd-state.redb"),
+        }
+    }
+}
+
+/// `[state]` with `kind = "redis"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisStateConfig {
+    /// `redis://host:port/db` (or `rediss://` for TLS). Put no password here: use `password`.
+    pub url: String,
+    /// Password (and `username`, if ACLs are used).
+    pub password: Option<SecretSpec>,
+    /// ACL user name.
+    pub username: Option<String>,
+    /// Prefix of every key, so deployments can share a Redis.
+    pub key_prefix: String,
+    /// Time limit for one Redis command.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for RedisStateConfig {
+    fn default() -> Self {
+        RedisStateConfig {
+            url: "redis://127.0.0.1:6379/0".into(),
+            password: None,
+            username: None,
+            key_prefix: "driftd".into(),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// `[events]`: validation of incoming events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Largest accepted event, in bytes.
+    pub max_event_bytes: usize,
+    /// Reject events of models not listed under `[models]` (`unknown_model`).
+    pub strict_models: bool,
+    /// With non-strict models, the most models discovered from traffic (`too_many_models` above).
+    pub max_models: usize,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            max_event_bytes: 1 << 20,
+            strict_models: false,
+            max_models: 1000,
+        }
+    }
+}
+
+/// `[checkpoint]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointConfig {
+    /// Write a checkpoint at least this often while events flow.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// ... and after at most this many events.
+    pub max_events: u64,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        CheckpointConfig {
+            interval: Duration::from_secs(5),
+            max_events: 100_000,
+        }
+    }
+}
+
+/// `[shutdown]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// After SIGTERM, the time allowed to drain, checkpoint and commit before exiting anyway.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// `[models.NAME]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// `classification` or `regression`.
+    pub task: Task,
+    /// For binary classification: the label whose probability `score` is.
+    pub positive_label: String,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            task: Task::Classification,
+            positive_label: "1".into(),
+        }
+    }
+}
+
+/// Where a secret comes from: exactly one of `env`, `file` or `value`.
+///
+/// ```toml
+/// password = { env = "DRIFTD_REDIS_PASSWORD" }
+/// password = { file = "/run/credentials/driftd.service/redis" }
+/// ```
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSpec {
+    /// Name of an environment variable holding the secret.
+    pub env: Option<String>,
+    /// Path of a file holding the secret (trailing newlines are trimmed).
+    pub file: Option<PathBuf>,
+    /// The secret itself (discouraged outside tests: config files get copied around).
+    pub value: Option<String>,
+}
+
+impl fmt::Debug for SecretSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretSpec")
+            .field("env", &self.env)
+            .field("file", &self.file)
+            .field("value", &self.value.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl SecretSpec {
+    /// Reads the secret. Errors name the source, never the value.
+    pub fn resolve(&self) -> Result<SecretString, String> {
+        match (&self.env, &self.file, &self.value) {
+            (Some(var), None, None) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
+                Ok(_) => Err(format!("environment variable {var} is empty")),
+                Err(_) => Err(format!("environment variable {var} is not set")),
+            },
+            (None, Some(path), None) => match std::fs::read_to_string(path) {
+                Ok(v) => {
+                    let v = v.trim_end_matches(['\n', '\r']).to_owned();
+                    if v.is_empty() {
+                        Err(format!("secret file {} is empty", path.display()))
+                    } else {
+                        Ok(SecretString::from(v))
+                    }
+                }
+                Err(e) => Err(format!("cannot read secret file {}: {e}", path.display())),
+            },
+            (None, None, Some(v)) if !v.is_empty() => Ok(SecretString::from(v.clone())),
+            (None, None, Some(_)) => Err("secret value is empty".into()),
+            _ => Err("a secret needs exactly one of `env`, `file` or `value`".into()),
+        }
+    }
+}
+
+/// One configuration problem, with the key path it concerns (e.g. `source.brokers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted key path; empty for whole-file problems such as a TOML syntax error.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// All problems found in a configuration.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} problem(s) in the configuration:", self.0.len())?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Resolved secrets, read once at load (and again on SIGHUP).
+#[derive(Clone, Default)]
+pub struct Secrets {
+    /// Tokens accepted by the feedback endpoint.
+    pub feedback_tokens: Vec<SecretString>,
+    /// Redis password.
+    pub redis_password: Option<SecretString>,
+    /// Kafka SASL password.
+    pub kafka_sasl_password: Option<SecretString>,
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secrets")
+            .field("feedback_tokens", &self.feedback_tokens.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Secrets {
+    /// Whether `token` is one of the feedback tokens (constant time per token).
+    pub fn feedback_token_ok(&self, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let mut ok = subtle::Choice::from(0);
+        for t in &self.feedback_tokens {
+            ok |= t.expose_secret().as_bytes().ct_eq(token.as_bytes());
+        }
+        bool::from(ok)
+    }
+}
+
+/// A loaded, validated configuration with its secrets resolved.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// Its secrets.
+    pub secrets: Secrets,
+}
+
+/// Reads, parses and validates a configuration file.
+pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            path: String::new(),
+            message: format!("cannot read {}: {e}", path.display()),
+        }])
+    })?;
+    load_str(&text)
+}
+
+/// Parses and validates a configuration from TOML text.
+pub fn load_str(text: &str) -> Result<Loaded, ConfigErrors> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ConfigErrors(vec![ConfigError {
+            path: String::new(),
+            message: format!("TOML syntax: {}", e.to_string().trim()),
+        }])
+    })?;
+    let mut errors = Vec::new();
+    let config = deserialize_collecting(&mut table, &mut errors);
+    let Some(config) = config else {
+        return Err(ConfigErrors(errors));
+    };
+    let (secrets, mut semantic) = config.validate();
+    // A key whose type was wrong was removed and then defaulted; do not report it twice.
+    semantic.retain(|s| !errors.iter().any(|e| e.path == s.path));
+    errors.extend(semantic);
+    if errors.is_empty() {
+        Ok(Loaded { config, secrets })
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Deserialises, and on each error records it, removes the offending key and tries again.
+fn deserialize_collecting(table: &mut toml::Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
+    for _ in 0..256 {
+        let value = toml::Value::Table(table.clone());
+        match serde_path_to_error::deserialize::<_, Config>(value) {
+            Ok(c) => return Some(c),
+            Err(e) => {
+                let mut path: Vec<String> = e
+                    .path()
+                    .iter()
+                    .filter_map(|seg| match seg {
+                        serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                        serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                let message = e.inner().to_string().trim().to_owned();
+                if let Some(field) = unknown_field_name(&message) {
+                    if path.last().map(String::as_str) != Some(field) {
+                        path.push(field.to_owned());
+                    }
+                }
+                let removed = remove_path(table, &path);
+                errors.push(ConfigError {
+                    path: path.join("."),
+                    message,
+                });
+                if !removed {
+                    return None;
+                }
+            }
+        }
+    }
+    None
+}
+
+fn unknown_field_name(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+fn remove_path(table: &mut toml::Table, path: &[String]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut cur = table;
+    for p in parents {
+        match cur.get_mut(p) {
+            Some(toml::Value::Table(t)) => cur = t,
+            _ => return false,
+        }
+    }
+    cur.remove(last).is_some()
+}
+
+fn err(errors: &mut Vec<ConfigError>, path: impl Into<String>, message: impl Into<String>) {
+    errors.push(ConfigError {
+        path: path.into(),
+        message: message.into(),
+    });
+}
+
+impl Config {
+    /// Checks what types cannot and resolves secrets. Returns the secrets and every problem found.
+    pub fn validate(&self) -> (Secrets, Vec<ConfigError>) {
+        let mut e = Vec::new();
+        let mut secrets = Secrets::default();
+        if let Err(msg) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            err(&mut e, "log.level", format!("not a valid log filter: {msg}"));
+        }
+        if self.http.max_body_bytes < 256 {
+            err(&mut e, "http.max_body_bytes", "must be at least 256");
+        }
+        if self.http.max_batch_items == 0 {
+            err(&mut e, "http.max_batch_items", "must be at least 1");
+        }
+        if self.http.request_timeout.is_zero() {
+            err(&mut e, "http.request_timeout", "must be positive");
+        }
+        for (i, t) in self.http.feedback_tokens.iter().enumerate() {
+            match t.resolve() {
+                Ok(s) if s.expose_secret().len() < 16 => err(
+                    &mut e,
+                    format!("http.feedback_tokens.{i}"),
+                    "a token must be at least 16 characters long",
+                ),
+                Ok(s) => secrets.feedback_tokens.push(s),
+                Err(m) => err(&mut e, format!("http.feedback_tokens.{i}"), m),
+            }
+        }
+        match &self.source {
+            SourceConfig::File(f) => {
+                if f.path.as_os_str().is_empty() {
+                    err(&mut e, "source.path", "must not be empty (use \"-\" for stdin)");
+                }
+                if f.follow && f.path == Path::new("-") {
+                    err(&mut e, "source.follow", "cannot follow stdin");
+                }
+                if f.poll_interval.is_zero() {
+                    err(&mut e, "source.poll_interval", "must be positive");
+                }
+            }
+            SourceConfig::Kafka(k) => {
+                if k.brokers.trim().is_empty() {
+                    err(&mut e, "source.brokers", "must list at least one broker (host:port)");
+                }
+                for (key, v) in [
+                    ("source.group_id", &k.group_id),
+                    ("source.prediction_topic", &k.prediction_topic),
+                    ("source.feedback_topic", &k.feedback_topic),
+                    ("source.dead_letter_topic", &k.dead_letter_topic),
+                ] {
+                    if v.trim().is_empty() {
+                        err(&mut e, key, "must not be empty");
+                    }
+                }
+                if k.dead_letter_topic == k.prediction_topic || k.dead_letter_topic == k.feedback_topic
+                {
+                    err(
+                        &mut e,
+                        "source.dead_letter_topic",
+                        "must differ from the topics driftd consumes",
+                    );
+                }
+                if !matches!(k.auto_offset_reset.as_str(), "earliest" | "latest") {
+                    err(&mut e, "source.auto_offset_reset", "must be `earliest` or `latest`");
+                }
+                for key in k.properties.keys() {
+                    if matches!(
+                        key.as_str(),
+                        "group.id" | "bootstrap.servers" | "enable.auto.offset.store" | "enable.auto.commit"
+                    ) || key.contains("password")
+                    {
+                        err(
+                            &mut e,
+                            format!("source.properties.{key}"),
+                            "set by driftd itself (or a secret: use `sasl_password`)",
+                        );
+                    }
+                }
+                if let Some(s) = &k.sasl_password {
+                    match s.resolve() {
+                        Ok(s) => secrets.kafka_sasl_password = Some(s),
+                        Err(m) => err(&mut e, "source.sasl_password", m),
+                    }
+                }
+            }
+        }
+        match &self.state {
+            StateConfig::Embedded(s) => {
+                if s.path.as_os_str().is_empty() {
+                    err(&mut e, "state.path", "must not be empty");
+                }
+            }
+            StateConfig::Redis(r) => {
+                match redis::parse_redis_url(&r.url) {
+                    None => err(&mut e, "state.url", "not a redis:// or rediss:// URL"),
+                    Some(u) if u.password().is_some() => err(
+                        &mut e,
+                        "state.url",
+                        "must not contain a password: use `state.password`",
+                    ),
+                    Some(_) => {}
+                }
+                if r.key_prefix.is_empty() || r.key_prefix.contains(char::is_whitespace) {
+                    err(&mut e, "state.key_prefix", "must be non-empty without spaces");
+                }
+                if r.timeout.is_zero() {
+                    err(&mut e, "state.timeout", "must be positive");
+                }
+                if let Some(s) = &r.password {
+                    match s.resolve() {
+                        Ok(s) => secrets.redis_password = Some(s),
+                        Err(m) => err(&mut e, "state.password", m),
+                    }
+                }
+            }
+        }
+        if self.events.max_event_bytes < 64 {
+            err(&mut e, "events.max_event_bytes", "must be at least 64");
+        }
+        if self.events.max_models == 0 {
+            err(&mut e, "events.max_models", "must be at least 1");
+        }
+        if self.checkpoint.interval.is_zero() {
+            err(&mut e, "checkpoint.interval", "must be positive");
+        }
+        if self.checkpoint.max_events == 0 {
+            err(&mut e, "checkpoint.max_events", "must be at least 1");
+        }
+        if self.shutdown.timeout.is_zero() {
+            err(&mut e, "shutdown.timeout", "must be positive");
+        }
+        for (name, m) in &self.models {
+            let valid = !name.is_empty()
+                && name.len() <= crate::event::MAX_MODEL_NAME_BYTES
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+            if !valid {
+                err(
+                    &mut e,
+                    format!("models.{name}"),
+                    "a model name must be 1 to 128 characters of [A-Za-z0-9_.:-]",
+                );
+            }
+            if m.positive_label.is_empty() {
+                err(&mut e, format!("models.{name}.positive_label"), "must not be empty");
+            }
+        }
+        (secrets, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_valid_and_embedded() {
+        let l = load_str("").unwrap();
+        assert!(matches!(l.config.source, SourceConfig::File(_)));
+        assert!(matches!(l.config.state, StateConfig::Embedded(_)));
+    }
+
+    #[test]
+    fn reports_every_error_with_its_path() {
+        let text = r#"
+bogus = 1
+[log]
+level = "info,,,=bad["
+colour = "red"
+[http]
+listen = "not an address"
+max_batch_items = 0
+[source]
+kind = "kafka"
+brokers = ""
+prediction_topic = "p"
+feedback_topic = "p"
+dead_letter_topic = "p"
+[checkpoint]
+interval = "soon"
+[models.churn]
+task = "clustering"
+"#;
+        let errs = load_str(text).unwrap_err().0;
+        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+        for want in [
+            "bogus",
+            "log.colour",
+            "log.level",
+            "http.listen",
+            "http.max_batch_items",
+            "source.brokers",
+            "source.dead_letter_topic",
+            "checkpoint.interval",
+            "models.churn.task",
+        ] {
+            assert!(paths.contains(&want), "missing {want} in {errs:#?}");
+        }
+        // each path once
+        let mut sorted = paths.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), paths.len(), "{errs:#?}");
+    }
+
+    #[test]
+    fn secrets_come_from_env_and_files_and_are_not_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tok");
+        std::fs::write(&file, "file-token-0123456789\n").unwrap();
+        let text = format!(
+            "[http]\nfeedback_tokens = [{{ file = {:?} }}, {{ value = \"inline-token-0123456789\" }}]\n",
+            file
+        );
+        let l = load_str(&text).unwrap();
+        assert!(l.secrets.feedback_token_ok("file-token-0123456789"));
+        assert!(l.secrets.feedback_token_ok("inline-token-0123456789"));
+        assert!(!l.secrets.feedback_token_ok("file-token-012345678"));
+        assert!(!l.secrets.feedback_token_ok(""));
+        let dbg = format!("{:?} {:?}", l.config, l.secrets);
+        assert!(!dbg.contains("inline-token"), "{dbg}");
+
+        let errs = load_str("[http]\nfeedback_tokens = [{ env = \"DRIFTD_TEST_SURELY_UNSET_VAR\" }]\n")
+            .unwrap_err()
+            .0;
+        assert_eq!(errs[0].path, "http.feedback_tokens.0");
+        assert!(errs[0].message.contains("not set"));
+    }
+
+    #[test]
+    fn redis_url_with_password_is_refused() {
+        let errs = load_str("[state]\nkind = \"redis\"\nurl = \"redis://:hunter2@127.0.0.1/0\"\n")
+            .unwrap_err()
+            .0;
+        assert_eq!(errs[0].path, "state.url");
+        assert!(!errs[0].message.contains("hunter2"));
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        let errs = load_str("[log\nlevel=").unwrap_err().0;
+        assert!(errs[0].message.starts_with("TOML syntax"), "{errs:?}");
+    }
+}

@@ -1,0 +1,361 @@
+//! The HTTP surface: `/healthz`, `/readyz`, `/metrics` and `POST /v1/feedback`.
+//!
+//! [`app`] builds the router from an [`AppState`], so handlers are testable without a socket.
+//! Errors are one type, [`ApiError`], mapped to JSON bodies: 4xx with detail, 5xx generic (the
+//! cause is logged, never returned).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Secrets;
+use crate::event::{EventKind, ParseOptions, RejectReason, parse_event};
+use crate::metrics::Metrics;
+use crate::pipeline::ModelPolicy;
+
+/// Liveness and readiness flags, shared by the components that know them.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// The event source is connected.
+    pub source_up: AtomicBool,
+    /// The state store answered its last operation.
+    pub store_up: AtomicBool,
+    /// Start-up finished (checkpoints loaded, source started).
+    pub started: AtomicBool,
+    /// Shutdown has begun.
+    pub shutting_down: AtomicBool,
+}
+
+impl Health {
+    /// Whether the daemon is ready to do its work.
+    pub fn ready(&self) -> bool {
+        self.source_up.load(Ordering::Relaxed)
+            && self.store_up.load(Ordering::Relaxed)
+            && self.started.load(Ordering::Relaxed)
+            && !self.shutting_down.load(Ordering::Relaxed)
+    }
+}
+
+/// Feedback accepted over HTTP, handed to the local pipeline (embedded mode). `ack` answers once
+/// the feedback is durable in the state store.
+#[derive(Debug)]
+pub struct LocalFeedback {
+    /// Each item as a complete feedback event (JSON object).
+    pub items: Vec<Vec<u8>>,
+    /// Answered when the items are applied and checkpointed.
+    pub ack: oneshot::Sender<Result<(), String>>,
+}
+
+/// Where accepted feedback goes.
+#[derive(Clone)]
+pub enum FeedbackSink {
+    /// To the local pipeline (embedded mode).
+    Local(mpsc::Sender<LocalFeedback>),
+    /// Produced to the feedback topic, so every instance sees it (Kafka mode).
+    Kafka(crate::sources::kafka::FeedbackProducer),
+}
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Metrics catalogue.
+    pub metrics: Arc<Metrics>,
+    /// Readiness flags.
+    pub health: Arc<Health>,
+    /// Tokens and other secrets; swapped on SIGHUP.
+    pub secrets: Arc<ArcSwap<Secrets>>,
+    /// Which models are accepted; swapped on SIGHUP.
+    pub policy: Arc<ArcSwap<ModelPolicy>>,
+    /// Where feedback goes.
+    pub feedback: FeedbackSink,
+    /// Event parsing limits.
+    pub parse: ParseOptions,
+    /// Most items in one batch.
+    pub max_batch_items: usize,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Time limit for a request.
+    pub request_timeout: Duration,
+}
+
+/// One invalid item of a feedback batch.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ItemError {
+    /// Position in the batch (0 for a single object).
+    pub index: usize,
+    /// Machine-readable reason.
+    pub reason: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+/// Every error an HTTP handler returns.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 401: missing or wrong bearer token.
+    Unauthorized,
+    /// 400: the body is not JSON, or not an object or array of objects.
+    BadBody(String),
+    /// 413: more items than allowed.
+    TooManyItems(usize),
+    /// 422: some items are invalid; none were accepted.
+    InvalidItems(Vec<ItemError>),
+    /// 503: the sink cannot take feedback right now.
+    Unavailable(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    items: Vec<ItemError>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, error, detail, items) = match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None, vec![]),
+            ApiError::BadBody(d) => (StatusCode::BAD_REQUEST, "bad_body", Some(d), vec![]),
+            ApiError::TooManyItems(max) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_items",
+                Some(format!("at most {max} items per request")),
+                vec![],
+            ),
+            ApiError::InvalidItems(items) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_items",
+                Some("no item was accepted; fix the listed items and resend".into()),
+                items,
+            ),
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(%cause, "feedback could not be accepted");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    Some("feedback cannot be stored right now; retry later".into()),
+                    vec![],
+                )
+            }
+        };
+        let mut resp = (status, Json(ErrorBody { error, detail, items })).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// The router.
+pub fn app(state: AppState) -> Router {
+    let feedback = Router::new()
+        .route("/v1/feedback", post(post_feedback))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(feedback)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .with_state(state)
+}
+
+async fn count_requests(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    s.metrics
+        .http_requests
+        .with_label_values(&[route.as_str(), resp.status().as_str()])
+        .inc();
+    resp
+}
+
+async fn require_token(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token {
+        Some(t) if s.secrets.load().feedback_token_ok(t) => Ok(next.run(req).await),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    let h = &s.health;
+    let body = serde_json::json!({
+        "ready": h.ready(),
+        "source": h.source_up.load(Ordering::Relaxed),
+        "state_store": h.store_up.load(Ordering::Relaxed),
+        "started": h.started.load(Ordering::Relaxed),
+        "shutting_down": h.shutting_down.load(Ordering::Relaxed),
+    });
+    let status = if h.ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    s.metrics.ready.set(i64::from(s.health.ready()));
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Validates a feedback body (one object or an array of objects) and returns each item as a
+/// complete feedback event. All-or-nothing: any invalid item fails the whole request.
+pub fn validate_feedback(
+    body: &[u8],
+    parse: &ParseOptions,
+    policy: &ModelPolicy,
+    max_items: usize,
+) -> Result<Vec<Vec<u8>>, ApiError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let raw_items: Vec<&RawValue> = match first {
+        Some(b'[') => serde_json::from_slice(body)
+            .map_err(|e| ApiError::BadBody(format!("not a JSON array of objects: {e}")))?,
+        Some(b'{') => vec![
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::BadBody(format!("not a JSON object: {e}")))?,
+        ],
+        _ => {
+            return Err(ApiError::BadBody(
+                "expected a feedback object or an array of them".into(),
+            ));
+        }
+    };
+    if raw_items.is_empty() {
+        return Err(ApiError::BadBody("the batch is empty".into()));
+    }
+    if raw_items.len() > max_items {
+        return Err(ApiError::TooManyItems(max_items));
+    }
+    let mut errors = Vec::new();
+    let mut out = Vec::with_capacity(raw_items.len());
+    let opts = ParseOptions {
+        default_kind: Some(EventKind::Feedback),
+        ..*parse
+    };
+    for (index, raw) in raw_items.iter().enumerate() {
+        let bytes = raw.get().as_bytes();
+        let checked = parse_event(bytes, &opts).and_then(|ev| {
+            if ev.kind() != EventKind::Feedback {
+                return Err(crate::event::Rejection::new(
+                    RejectReason::UnknownKind,
+                    "only feedback events can be posted here",
+                ));
+            }
+            policy.check(&ev.model)?;
+            Ok(())
+        });
+        match checked {
+            Ok(()) => out.push(with_kind_feedback(bytes)),
+            Err(r) => errors.push(ItemError {
+                index,
+                reason: r.reason.as_str().to_owned(),
+                detail: r.detail,
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::InvalidItems(errors))
+    }
+}
+
+/// Makes `kind` explicit, so the item is a complete event wherever it goes next.
+fn with_kind_feedback(obj: &[u8]) -> Vec<u8> {
+    let v: Result<serde_json::Map<String, serde_json::Value>, _> = serde_json::from_slice(obj);
+    match v {
+        Ok(mut m) if !m.contains_key("kind") => {
+            m.insert("kind".into(), serde_json::Value::from("feedback"));
+            serde_json::to_vec(&m).unwrap_or_else(|_| obj.to_vec())
+        }
+        _ => obj.to_vec(),
+    }
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    accepted: usize,
+}
+
+async fn post_feedback(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let items = match validate_feedback(&body, &s.parse, &s.policy.load(), s.max_batch_items) {
+        Ok(items) => items,
+        Err(e) => {
+            let n = match &e {
+                ApiError::InvalidItems(items) => items.len() as u64,
+                _ => 1,
+            };
+            s.metrics
+                .feedback_http_items
+                .with_label_values(&["rejected"])
+                .inc_by(n);
+            return Err(e);
+        }
+    };
+    let n = items.len();
+    match &s.feedback {
+        FeedbackSink::Local(tx) => {
+            let (ack, done) = oneshot::channel();
+            tx.send(LocalFeedback { items, ack })
+                .await
+                .map_err(|_| ApiError::Unavailable("the pipeline has stopped".into()))?;
+            match done.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(ApiError::Unavailable(e)),
+                Err(_) => return Err(ApiError::Unavailable("the pipeline has stopped".into())),
+            }
+        }
+        FeedbackSink::Kafka(p) => p.send_all(items).await.map_err(ApiError::Unavailable)?,
+    }
+    s.metrics
+        .feedback_http_items
+        .with_label_values(&["accepted"])
+        .inc_by(n as u64);
+    Ok((StatusCode::ACCEPTED, Json(Accepted { accepted: n })).into_response())
+}

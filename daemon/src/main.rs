@@ -1,0 +1,118 @@
+//! The `driftd` binary: parses the command line and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use driftd::config;
+use driftd::run::{self, RunOptions};
+use driftd::telemetry;
+
+/// driftd watches machine-learning models in production: it consumes prediction and feedback
+/// events, measures drift and accuracy, alerts, retrains and promotes.
+#[derive(Parser, Debug)]
+#[command(
+    name = "driftd",
+    version,
+    about,
+    after_help = "Examples:\n  \
+      driftd run --events config/sample-events.jsonl       # embedded default, no services\n  \
+      tail -f events.jsonl | driftd run --events -           # events from stdin\n  \
+      driftd run --config /etc/driftd/driftd.toml            # the daemon, as configured\n  \
+      driftd check-config /etc/driftd/driftd.toml            # list every problem, then exit"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the daemon.
+    #[command(after_help = "Without --config, driftd runs the embedded default: events from \
+        --events (a JSON-lines file, or - for stdin), state in ./driftd-state.redb, alerts to the log.")]
+    Run {
+        /// Configuration file (TOML). Without it, built-in defaults apply.
+        #[arg(short, long, env = "DRIFTD_CONFIG")]
+        config: Option<PathBuf>,
+        /// Read events from this JSON-lines file (or - for stdin) instead of the configured source.
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// Keep reading the events file as it grows.
+        #[arg(long)]
+        follow: bool,
+        /// Embedded state store file, overriding [state].
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// HTTP listen address, overriding http.listen (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Validate a configuration file and print every problem with its key path.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match config::load_file(&file) {
+            Ok(_) => {
+                println!("{}: OK", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprint!("{}: {e}", file.display());
+                ExitCode::from(2)
+            }
+        },
+        Command::Run {
+            config,
+            events,
+            follow,
+            state,
+            listen,
+        } => {
+            let loaded = match &config {
+                Some(path) => match config::load_file(path) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprint!("{}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                },
+                None => config::load_str("").expect("the built-in defaults are valid"),
+            };
+            let log = telemetry::init(&loaded.config.log.level, loaded.config.log.format);
+            let opts = RunOptions {
+                config_path: config,
+                events,
+                follow,
+                state,
+                listen,
+            };
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("driftd")
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("driftd: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(run::run(loaded, opts, log)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "driftd failed");
+                    eprintln!("driftd: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

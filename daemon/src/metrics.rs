@@ -1,0 +1,264 @@
+//! The metric catalogue: every Prometheus metric driftd exports is declared here, once.
+//!
+//! Conventions: base units (`_seconds`, `_bytes`), `_total` for counters, and bounded labels only
+//! (model, kind, reason, topic, partition, operation — never an event id). Dashboards and alert
+//! rules may use only names from [`Metrics::NAMES`]; a test checks that.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::event::{EventKind, RejectReason};
+
+/// All metrics, registered in one registry. Cheap to share behind an `Arc`.
+pub struct Metrics {
+    registry: Registry,
+    /// `driftd_events_total{model,kind}`: accepted events.
+    pub events: IntCounterVec,
+    /// `driftd_events_rejected_total{reason}`: rejected events.
+    pub rejected: IntCounterVec,
+    /// `driftd_events_duplicate_total`: redelivered events skipped because a checkpoint already
+    /// holds their effect.
+    pub duplicates: IntCounter,
+    /// `driftd_dead_letter_total{outcome}`: rejected events written to the dead-letter topic or the
+    /// rejects file (`written`, `failed`).
+    pub dead_letter: IntCounterVec,
+    /// `driftd_kafka_consumer_lag{topic,partition}`: messages behind the partition's high watermark.
+    pub consumer_lag: IntGaugeVec,
+    /// `driftd_source_up`: 1 when the event source is connected (a broker is up, or the file is open).
+    pub source_up: IntGauge,
+    /// `driftd_state_store_up`: 1 when the last state store operation succeeded.
+    pub store_up: IntGauge,
+    /// `driftd_state_store_errors_total{op}`: failed state store operations.
+    pub store_errors: IntCounterVec,
+    /// `driftd_checkpoints_total{outcome}`: checkpoint attempts (`ok`, `failed`, `deferred`).
+    pub checkpoints: IntCounterVec,
+    /// `driftd_checkpoint_duration_seconds`: time to write one checkpoint.
+    pub checkpoint_duration: Histogram,
+    /// `driftd_http_requests_total{route,status}`: HTTP requests served.
+    pub http_requests: IntCounterVec,
+    /// `driftd_feedback_http_items_total{outcome}`: feedback items posted over HTTP
+    /// (`accepted`, `rejected`).
+    pub feedback_http_items: IntCounterVec,
+    /// `driftd_models`: models known to this instance.
+    pub models: IntGauge,
+    /// `driftd_ready`: 1 when `/readyz` would answer 200.
+    pub ready: IntGauge,
+    /// `driftd_config_reloads_total{outcome}`: SIGHUP reloads (`ok`, `failed`).
+    pub config_reloads: IntCounterVec,
+    /// `driftd_build_info{version}`: always 1.
+    pub build_info: IntGaugeVec,
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    r.register(Box::new(c.clone()))
+        .expect("metric registered once");
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid metric definition");
+    r.register(Box::new(g.clone()))
+        .expect("metric registered once");
+    g
+}
+
+fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    r.register(Box::new(g.clone()))
+        .expect("metric registered once");
+    g
+}
+
+impl Metrics {
+    /// Every metric name this catalogue exports (process metrics included), for tests of the
+    /// dashboards and alert rules. Histograms appear with their base name.
+    pub const NAMES: &'static [&'static str] = &[
+        "driftd_events_total",
+        "driftd_events_rejected_total",
+        "driftd_events_duplicate_total",
+        "driftd_dead_letter_total",
+        "driftd_kafka_consumer_lag",
+        "driftd_source_up",
+        "driftd_state_store_up",
+        "driftd_state_store_errors_total",
+        "driftd_checkpoints_total",
+        "driftd_checkpoint_duration_seconds",
+        "driftd_http_requests_total",
+        "driftd_feedback_http_items_total",
+        "driftd_models",
+        "driftd_ready",
+        "driftd_config_reloads_total",
+        "driftd_build_info",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "process_max_fds",
+        "process_virtual_memory_bytes",
+        "process_virtual_memory_max_bytes",
+        "process_threads",
+    ];
+
+    /// Creates and registers every metric in a fresh registry.
+    pub fn new() -> Self {
+        let r = Registry::new();
+        #[cfg(target_os = "linux")]
+        r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .expect("process collector registered once");
+        let checkpoint_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "driftd_checkpoint_duration_seconds",
+                "Time to write one checkpoint to the state store.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+        )
+        .expect("valid metric definition");
+        r.register(Box::new(checkpoint_duration.clone()))
+            .expect("metric registered once");
+        let m = Metrics {
+            events: counter_vec(&r, "driftd_events_total", "Accepted events.", &["model", "kind"]),
+            rejected: counter_vec(
+                &r,
+                "driftd_events_rejected_total",
+                "Rejected events, by reason.",
+                &["reason"],
+            ),
+            duplicates: {
+                let c = IntCounter::new(
+                    "driftd_events_duplicate_total",
+                    "Redelivered events skipped because a checkpoint already holds their effect.",
+                )
+                .expect("valid metric definition");
+                r.register(Box::new(c.clone()))
+                    .expect("metric registered once");
+                c
+            },
+            dead_letter: counter_vec(
+                &r,
+                "driftd_dead_letter_total",
+                "Rejected events written to the dead-letter topic or rejects file.",
+                &["outcome"],
+            ),
+            consumer_lag: gauge_vec(
+                &r,
+                "driftd_kafka_consumer_lag",
+                "Messages between the consumer's position and the partition's high watermark.",
+                &["topic", "partition"],
+            ),
+            source_up: gauge(&r, "driftd_source_up", "1 when the event source is connected."),
+            store_up: gauge(
+                &r,
+                "driftd_state_store_up",
+                "1 when the last state store operation succeeded.",
+            ),
+            store_errors: counter_vec(
+                &r,
+                "driftd_state_store_errors_total",
+                "Failed state store operations.",
+                &["op"],
+            ),
+            checkpoints: counter_vec(
+                &r,
+                "driftd_checkpoints_total",
+                "Checkpoint attempts by outcome.",
+                &["outcome"],
+            ),
+            checkpoint_duration,
+            http_requests: counter_vec(
+                &r,
+                "driftd_http_requests_total",
+                "HTTP requests served.",
+                &["route", "status"],
+            ),
+            feedback_http_items: counter_vec(
+                &r,
+                "driftd_feedback_http_items_total",
+                "Feedback items posted over HTTP, by outcome.",
+                &["outcome"],
+            ),
+            models: gauge(&r, "driftd_models", "Models known to this instance."),
+            ready: gauge(&r, "driftd_ready", "1 when /readyz answers 200."),
+            config_reloads: counter_vec(
+                &r,
+                "driftd_config_reloads_total",
+                "Configuration reloads on SIGHUP.",
+                &["outcome"],
+            ),
+            build_info: gauge_vec(&r, "driftd_build_info", "Build information; always 1.", &["version"]),
+            registry: r,
+        };
+        // Pre-register series that dashboards expect to exist before the first occurrence.
+        for reason in RejectReason::ALL {
+            m.rejected.with_label_values(&[reason.as_str()]);
+        }
+        for outcome in ["written", "failed"] {
+            m.dead_letter.with_label_values(&[outcome]);
+        }
+        for outcome in ["ok", "failed", "deferred"] {
+            m.checkpoints.with_label_values(&[outcome]);
+        }
+        for outcome in ["accepted", "rejected"] {
+            m.feedback_http_items.with_label_values(&[outcome]);
+        }
+        for op in ["get", "put", "ping"] {
+            m.store_errors.with_label_values(&[op]);
+        }
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        m
+    }
+
+    /// The counter of accepted events for one model and kind.
+    pub fn events_for(&self, model: &str, kind: EventKind) -> IntCounter {
+        self.events.with_label_values(&[model, kind.as_str()])
+    }
+
+    /// Renders the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::with_capacity(16 * 1024);
+        let families = self.registry.gather();
+        if let Err(e) = TextEncoder::new().encode(&families, &mut buf) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_exported_family_is_in_the_catalogue() {
+        let m = Metrics::new();
+        m.events_for("churn", EventKind::Prediction).inc();
+        m.consumer_lag.with_label_values(&["t", "0"]).set(3);
+        m.http_requests.with_label_values(&["/healthz", "200"]).inc();
+        m.config_reloads.with_label_values(&["ok"]).inc();
+        m.checkpoint_duration.observe(0.01);
+        let text = m.render();
+        for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+            let name = line.split_whitespace().nth(2).unwrap();
+            assert!(Metrics::NAMES.contains(&name), "{name} missing from Metrics::NAMES");
+        }
+        for name in Metrics::NAMES {
+            assert!(
+                text.contains(&format!("# TYPE {name} ")),
+                "{name} is in the catalogue but not exported"
+            );
+        }
+        assert!(text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 1"#));
+    }
+}

@@ -1,0 +1,417 @@
+//! The intake pipeline: parse, validate, apply, and keep per-shard state ready for checkpoints.
+//!
+//! A *shard* is one replayable input stream with offsets: a Kafka topic-partition, or an events
+//! file. Each shard's state — per-model counts (later: per-model monitor state) and rejection counts
+//! — lives in a [`ShardState`] together with `next_offset`, the offset of the first event whose
+//! effect is *not* in the state. A checkpoint writes shard states atomically to the state store.
+//!
+//! **The guarantee.** On (re)start, or when a shard is (re)assigned, its state is loaded from the
+//! last checkpoint and every event below `next_offset` is skipped as a duplicate. Kafka offsets are
+//! committed only *after* the checkpoint that covers them is written, so the broker never resumes
+//! past a checkpoint. Therefore, after any crash, the effect of each event in the log is applied
+//! exactly once to the state (effectively-once processing). Side outputs are at-least-once: a
+//! rejected event can reach the dead-letter topic twice if the daemon crashes between producing it
+//! and the next checkpoint (the rejects file is truncated back to its checkpointed length, so it is
+//! exact).
+//!
+//! The pipeline is synchronous: one task owns it, so there are no locks on the hot path.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use prometheus::IntCounter;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::event::{EventKind, ParseOptions, RejectReason, Rejection, parse_event};
+use crate::metrics::Metrics;
+
+/// Version of the checkpoint format; bumped when [`ShardState`] changes incompatibly.
+pub const CHECKPOINT_VERSION: u32 = 1;
+
+/// Per-model state held in a shard.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelState {
+    /// Accepted prediction events.
+    pub predictions: u64,
+    /// Accepted feedback events.
+    pub feedback: u64,
+}
+
+/// The state of one shard, as checkpointed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardState {
+    /// Checkpoint format version.
+    pub version: u32,
+    /// Offset of the first event whose effect is not in this state.
+    pub next_offset: u64,
+    /// Per-model state.
+    pub models: BTreeMap<String, ModelState>,
+    /// Rejections by reason.
+    pub rejected: BTreeMap<RejectReason, u64>,
+    /// For file sources: length of the rejects file when this state was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejects_len: Option<u64>,
+}
+
+impl ShardState {
+    /// Total accepted events.
+    pub fn accepted(&self) -> u64 {
+        self.models.values().map(|m| m.predictions + m.feedback).sum()
+    }
+    /// Total rejected events.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Accepted and applied.
+    Accepted {
+        /// Prediction or feedback.
+        kind: EventKind,
+    },
+    /// Rejected; the caller routes it to the dead-letter sink.
+    Rejected(Rejection),
+    /// Already applied before the last checkpoint; skipped.
+    Duplicate,
+}
+
+/// The key under which a shard's checkpoint is stored.
+pub fn checkpoint_key(shard: &str) -> String {
+    format!("checkpoint/{shard}")
+}
+
+/// Which models are accepted.
+#[derive(Debug, Clone)]
+pub struct ModelPolicy {
+    configured: HashSet<String>,
+    strict: bool,
+    max_models: usize,
+}
+
+impl ModelPolicy {
+    /// Rejects a model that is not configured when models are strict.
+    pub fn check(&self, model: &str) -> Result<(), Rejection> {
+        if self.strict && !self.configured.contains(model) {
+            return Err(Rejection::new(
+                RejectReason::UnknownModel,
+                format!("model `{model}` is not configured and models are strict"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// From the configuration.
+    pub fn from_config(c: &Config) -> Self {
+        ModelPolicy {
+            configured: c.models.keys().cloned().collect(),
+            strict: c.events.strict_models,
+            max_models: c.events.max_models,
+        }
+    }
+}
+
+struct ModelHandles {
+    predictions: IntCounter,
+    feedback: IntCounter,
+}
+
+/// Parses, validates and applies events; owns the state of every open shard.
+pub struct Pipeline {
+    metrics: Arc<Metrics>,
+    opts: ParseOptions,
+    policy: ModelPolicy,
+    shards: HashMap<Arc<str>, ShardState>,
+    models: HashMap<String, ModelHandles>,
+    rejected: Vec<IntCounter>,
+    since_checkpoint: u64,
+}
+
+impl Pipeline {
+    /// A pipeline with no open shard.
+    pub fn new(metrics: Arc<Metrics>, opts: ParseOptions, policy: ModelPolicy) -> Self {
+        let rejected = RejectReason::ALL
+            .iter()
+            .map(|r| metrics.rejected.with_label_values(&[r.as_str()]))
+            .collect();
+        Pipeline {
+            metrics,
+            opts,
+            policy,
+            shards: HashMap::new(),
+            models: HashMap::new(),
+            rejected,
+            since_checkpoint: 0,
+        }
+    }
+
+    /// Replaces the model policy (SIGHUP).
+    pub fn set_policy(&mut self, policy: ModelPolicy) {
+        self.policy = policy;
+    }
+
+    /// Whether the shard is open.
+    pub fn is_open(&self, shard: &str) -> bool {
+        self.shards.contains_key(shard)
+    }
+
+    /// Opens a shard with its checkpointed state (or empty). Restored counts are added to the
+    /// metrics, so counters continue where the checkpoint left them.
+    pub fn open_shard(&mut self, shard: Arc<str>, restored: Option<ShardState>) {
+        let mut state = restored.unwrap_or_default();
+        state.version = CHECKPOINT_VERSION;
+        for (model, m) in &state.models {
+            let h = self.handles(model);
+            h.predictions.inc_by(m.predictions);
+            h.feedback.inc_by(m.feedback);
+        }
+        for (reason, n) in &state.rejected {
+            self.rejected[reason_index(*reason)].inc_by(*n);
+        }
+        self.shards.insert(shard, state);
+        self.metrics.models.set(self.models.len() as i64);
+    }
+
+    /// Closes a shard (partition revoked), dropping its uncheckpointed state: the next owner
+    /// resumes from the last checkpoint.
+    pub fn close_shard(&mut self, shard: &str) -> Option<ShardState> {
+        self.shards.remove(shard)
+    }
+
+    /// The state of an open shard.
+    pub fn shard(&self, shard: &str) -> Option<&ShardState> {
+        self.shards.get(shard)
+    }
+
+    /// Mutable access to an open shard's state (sources record side-output positions).
+    pub fn shard_mut(&mut self, shard: &str) -> Option<&mut ShardState> {
+        self.shards.get_mut(shard)
+    }
+
+    /// Events applied since the last [`Pipeline::checkpoint_entries`].
+    pub fn since_checkpoint(&self) -> u64 {
+        self.since_checkpoint
+    }
+
+    fn handles(&mut self, model: &str) -> &ModelHandles {
+        if !self.models.contains_key(model) {
+            let h = ModelHandles {
+                predictions: self.metrics.events_for(model, EventKind::Prediction),
+                feedback: self.metrics.events_for(model, EventKind::Feedback),
+            };
+            self.models.insert(model.to_owned(), h);
+        }
+        &self.models[model]
+    }
+
+    /// Processes the event at `offset` of `shard`; `next` is the offset after it. The shard must
+    /// be open. Never panics on input.
+    pub fn process(&mut self, shard: &str, offset: u64, next: u64, input: &[u8]) -> Outcome {
+        let Some(state) = self.shards.get(shard) else {
+            debug_assert!(false, "process() on a closed shard");
+            return Outcome::Duplicate;
+        };
+        if offset < state.next_offset {
+            self.metrics.duplicates.inc();
+            return Outcome::Duplicate;
+        }
+        let outcome = match parse_event(input, &self.opts) {
+            Ok(ev) => self.apply(shard, &ev.model, ev.kind()),
+            Err(r) => Err(r),
+        };
+        self.finish(shard, next, outcome)
+    }
+
+    /// Records an event that was too large to be read whole (`next - offset` bytes).
+    pub fn process_oversized(&mut self, shard: &str, offset: u64, next: u64, limit: usize) -> Outcome {
+        match self.shards.get(shard) {
+            Some(state) if offset >= state.next_offset => {}
+            _ => {
+                self.metrics.duplicates.inc();
+                return Outcome::Duplicate;
+            }
+        }
+        let r = Rejection::new(
+            RejectReason::Oversized,
+            format!("event is {} bytes, the limit is {limit}", next - offset),
+        );
+        self.finish(shard, next, Err(r))
+    }
+
+    fn finish(&mut self, shard: &str, next: u64, outcome: Result<EventKind, Rejection>) -> Outcome {
+        let state = self.shards.get_mut(shard).expect("checked by the caller");
+        state.next_offset = next;
+        self.since_checkpoint += 1;
+        match outcome {
+            Ok(kind) => Outcome::Accepted { kind },
+            Err(r) => {
+                *state.rejected.entry(r.reason).or_default() += 1;
+                self.rejected[reason_index(r.reason)].inc();
+                Outcome::Rejected(r)
+            }
+        }
+    }
+
+    fn apply(&mut self, shard: &str, model: &str, kind: EventKind) -> Result<EventKind, Rejection> {
+        self.policy.check(model)?;
+        if !self.models.contains_key(model) {
+            let configured = self.policy.configured.contains(model);
+            if !configured && self.models.len() >= self.policy.max_models {
+                return Err(Rejection::new(
+                    RejectReason::TooManyModels,
+                    format!(
+                        "model `{model}` would exceed the cap of {} discovered models",
+                        self.policy.max_models
+                    ),
+                ));
+            }
+            self.handles(model);
+            self.metrics.models.set(self.models.len() as i64);
+        }
+        let h = &self.models[model];
+        let state = self.shards.get_mut(shard).expect("shard is open");
+        let m = match state.models.get_mut(model) {
+            Some(m) => m,
+            None => state.models.entry(model.to_owned()).or_default(),
+        };
+        match kind {
+            EventKind::Prediction => {
+                m.predictions += 1;
+                h.predictions.inc();
+            }
+            EventKind::Feedback => {
+                m.feedback += 1;
+                h.feedback.inc();
+            }
+        }
+        Ok(kind)
+    }
+
+    /// Records that a checkpoint of the current state was written.
+    pub fn mark_checkpointed(&mut self) {
+        self.since_checkpoint = 0;
+    }
+
+    /// Serialises every open shard for an atomic checkpoint write.
+    pub fn checkpoint_entries(&self) -> Vec<(String, Vec<u8>)> {
+        self.shards
+            .iter()
+            .map(|(shard, state)| {
+                (
+                    checkpoint_key(shard),
+                    serde_json::to_vec(state).expect("shard state serialises"),
+                )
+            })
+            .collect()
+    }
+
+    /// Decodes a stored checkpoint.
+    pub fn decode_checkpoint(bytes: &[u8]) -> Result<ShardState, String> {
+        let s: ShardState = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if s.version > CHECKPOINT_VERSION {
+            return Err(format!(
+                "checkpoint version {} is newer than this driftd understands ({CHECKPOINT_VERSION})",
+                s.version
+            ));
+        }
+        Ok(s)
+    }
+
+    /// Names of the open shards.
+    pub fn open_shards(&self) -> Vec<Arc<str>> {
+        self.shards.keys().cloned().collect()
+    }
+}
+
+fn reason_index(r: RejectReason) -> usize {
+    RejectReason::ALL
+        .iter()
+        .position(|x| *x == r)
+        .expect("ALL lists every reason")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline(strict: bool, max_models: usize) -> Pipeline {
+        let mut c = Config::default();
+        c.events.strict_models = strict;
+        c.events.max_models = max_models;
+        c.models.insert("churn".into(), Default::default());
+        Pipeline::new(
+            Arc::new(Metrics::new()),
+            ParseOptions::default(),
+            ModelPolicy::from_config(&c),
+        )
+    }
+
+    fn pred(model: &str) -> Vec<u8> {
+        format!(
+            r#"{{"kind":"prediction","id":"1","model":"{model}","ts":"2026-01-01T00:00:00Z","features":{{"a":1}}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn counts_and_skips_duplicates_below_the_checkpoint() {
+        let mut p = pipeline(false, 10);
+        let shard: Arc<str> = "s".into();
+        p.open_shard(shard.clone(), None);
+        assert!(matches!(p.process("s", 0, 1, &pred("churn")), Outcome::Accepted { .. }));
+        assert!(matches!(p.process("s", 1, 2, b"{bad"), Outcome::Rejected(_)));
+        let entries = p.checkpoint_entries();
+        p.mark_checkpointed();
+        assert_eq!(p.since_checkpoint(), 0);
+        let saved = Pipeline::decode_checkpoint(&entries[0].1).unwrap();
+        assert_eq!(saved.next_offset, 2);
+        assert_eq!(saved.accepted(), 1);
+        assert_eq!(saved.rejected_total(), 1);
+
+        // A new process restores the checkpoint and is redelivered events 0..3.
+        let mut q = pipeline(false, 10);
+        q.open_shard(shard, Some(saved));
+        assert_eq!(q.process("s", 0, 1, &pred("churn")), Outcome::Duplicate);
+        assert_eq!(q.process("s", 1, 2, b"{bad"), Outcome::Duplicate);
+        assert!(matches!(q.process("s", 2, 3, &pred("churn")), Outcome::Accepted { .. }));
+        assert_eq!(q.shard("s").unwrap().models["churn"].predictions, 2);
+        let text = q.metrics.render();
+        assert!(text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 2"#), "{text}");
+        assert!(text.contains(r#"driftd_events_rejected_total{reason="invalid_json"} 1"#));
+        assert!(text.contains("driftd_events_duplicate_total 2"));
+    }
+
+    #[test]
+    fn strict_models_and_the_discovery_cap() {
+        let mut p = pipeline(true, 10);
+        p.open_shard("s".into(), None);
+        assert!(matches!(p.process("s", 0, 1, &pred("churn")), Outcome::Accepted { .. }));
+        match p.process("s", 1, 2, &pred("fraud")) {
+            Outcome::Rejected(r) => assert_eq!(r.reason, RejectReason::UnknownModel),
+            o => panic!("{o:?}"),
+        }
+        let mut p = pipeline(false, 2);
+        p.open_shard("s".into(), None);
+        assert!(matches!(p.process("s", 0, 1, &pred("a")), Outcome::Accepted { .. }));
+        assert!(matches!(p.process("s", 1, 2, &pred("b")), Outcome::Accepted { .. }));
+        match p.process("s", 2, 3, &pred("c")) {
+            Outcome::Rejected(r) => assert_eq!(r.reason, RejectReason::TooManyModels),
+            o => panic!("{o:?}"),
+        }
+        // a configured model is always accepted
+        assert!(matches!(p.process("s", 3, 4, &pred("churn")), Outcome::Accepted { .. }));
+    }
+
+    #[test]
+    fn newer_checkpoint_versions_are_refused() {
+        let s = ShardState {
+            version: CHECKPOINT_VERSION + 1,
+            ..Default::default()
+        };
+        assert!(Pipeline::decode_checkpoint(&serde_json::to_vec(&s).unwrap()).is_err());
+        assert!(Pipeline::decode_checkpoint(b"garbage").is_err());
+    }
+}

@@ -1,0 +1,392 @@
+//! The Kafka source: a consumer group over the prediction and feedback topics (one topic holding
+//! both kinds works too), a dead-letter topic for rejects, and the producer that HTTP feedback goes
+//! through.
+//!
+//! Offsets: auto-commit and auto-store are off. A partition's offset is committed only after the
+//! checkpoint holding the effect of every event before it is written (see [`crate::pipeline`]), so a
+//! restart, a crash or a rebalance resumes at or before the checkpoint, and events the checkpoint
+//! already holds are skipped. On revocation the partition's uncheckpointed state is dropped; its next
+//! owner resumes from the checkpoint. librdkafka reconnects by itself when brokers go away; the
+//! source reports not-ready meanwhile (from the error callback and the 1 s statistics).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::statistics::Statistics;
+use rdkafka::{Offset, TopicPartitionList};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::KafkaSourceConfig;
+use crate::http::Health;
+use crate::metrics::Metrics;
+use crate::pipeline::{Outcome, Pipeline};
+use crate::run::{Control, TaskCtx};
+
+fn base_config(k: &KafkaSourceConfig, sasl: Option<&SecretString>) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &k.brokers);
+    c.set("client.id", format!("driftd-{}", std::process::id()));
+    for (key, v) in &k.properties {
+        c.set(key, v);
+    }
+    if let Some(p) = sasl {
+        c.set("sasl.password", p.expose_secret());
+    }
+    c
+}
+
+/// The shard name of a partition.
+pub fn shard_name(group: &str, topic: &str, partition: i32) -> String {
+    format!("kafka/{group}/{topic}/{partition}")
+}
+
+/// Callbacks from librdkafka: statistics (lag, broker state), errors and rebalances.
+pub struct DriftdContext {
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    revoked: Mutex<Vec<(String, i32)>>,
+}
+
+impl ClientContext for DriftdContext {
+    fn stats(&self, s: Statistics) {
+        let up = s.brokers.values().any(|b| b.state == "UP");
+        self.set_up(up);
+        for (topic, t) in &s.topics {
+            for (pid, part) in &t.partitions {
+                if *pid < 0 || part.hi_offset < 0 {
+                    continue;
+                }
+                let position = if part.app_offset >= 0 {
+                    part.app_offset
+                } else if part.committed_offset >= 0 {
+                    part.committed_offset
+                } else {
+                    continue;
+                };
+                self.metrics
+                    .consumer_lag
+                    .with_label_values(&[topic.as_str(), &pid.to_string()])
+                    .set((part.hi_offset - position).max(0));
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        use rdkafka::types::RDKafkaErrorCode;
+        let all_down = matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown)
+        );
+        if all_down {
+            self.set_up(false);
+        }
+        tracing::warn!(error = %error, reason, "Kafka client error");
+    }
+}
+
+impl DriftdContext {
+    fn set_up(&self, up: bool) {
+        let was = self.health.source_up.swap(up, Ordering::Relaxed);
+        self.metrics.source_up.set(i64::from(up));
+        if was != up {
+            if up {
+                tracing::info!("Kafka brokers reachable");
+            } else {
+                tracing::warn!("Kafka brokers unreachable; librdkafka keeps reconnecting");
+            }
+        }
+    }
+}
+
+impl ConsumerContext for DriftdContext {
+    fn pre_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => {
+                let mut r = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+                for e in tpl.elements() {
+                    r.push((e.topic().to_owned(), e.partition()));
+                }
+                tracing::info!(partitions = tpl.count(), "partitions revoked");
+            }
+            Rebalance::Assign(tpl) => {
+                tracing::info!(partitions = tpl.count(), "partitions assigned");
+            }
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+    }
+
+    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, _offsets: &TopicPartitionList) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "offset commit failed; the next checkpoint commits again");
+        }
+    }
+}
+
+/// Produces HTTP feedback to the feedback topic, so every instance sees it.
+#[derive(Clone)]
+pub struct FeedbackProducer {
+    producer: FutureProducer,
+    topic: String,
+    timeout: Duration,
+}
+
+impl FeedbackProducer {
+    /// A producer for the configured feedback topic.
+    pub fn new(
+        k: &KafkaSourceConfig,
+        sasl: Option<&SecretString>,
+        timeout: Duration,
+    ) -> Result<Self, KafkaError> {
+        let mut c = base_config(k, sasl);
+        c.set("message.timeout.ms", timeout.as_millis().max(1000).to_string());
+        c.set("enable.idempotence", "false");
+        Ok(FeedbackProducer {
+            producer: c.create()?,
+            topic: k.feedback_topic.clone(),
+            timeout,
+        })
+    }
+
+    /// Produces every item and waits until the broker acknowledged all of them.
+    pub async fn send_all(&self, items: Vec<Vec<u8>>) -> Result<(), String> {
+        let mut futures = Vec::with_capacity(items.len());
+        for item in &items {
+            let rec: FutureRecord<'_, (), [u8]> = FutureRecord::to(&self.topic).payload(item);
+            futures.push(self.producer.send(rec, self.timeout));
+        }
+        for f in futures {
+            f.await.map_err(|(e, _)| format!("producing feedback to Kafka: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Sends rejected events to the dead-letter topic with the reason and origin in headers.
+struct DeadLetter {
+    producer: FutureProducer,
+    topic: String,
+    metrics: Arc<Metrics>,
+    sent_since_flush: usize,
+}
+
+impl DeadLetter {
+    fn new(k: &KafkaSourceConfig, sasl: Option<&SecretString>, metrics: Arc<Metrics>) -> Result<Self, KafkaError> {
+        let mut c = base_config(k, sasl);
+        // Retry for as long as the process lives: a reject is only checkpointed past once its
+        // dead-letter copy is acknowledged (the checkpoint flushes first).
+        c.set("message.timeout.ms", "0");
+        c.set("enable.idempotence", "true");
+        Ok(DeadLetter {
+            producer: c.create()?,
+            topic: k.dead_letter_topic.clone(),
+            metrics,
+            sent_since_flush: 0,
+        })
+    }
+
+    async fn send<M: Message>(&mut self, m: &M, reason: &str, detail: &str) {
+        let offset = m.offset().to_string();
+        let partition = m.partition().to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: "driftd-reason", value: Some(reason) })
+            .insert(Header { key: "driftd-detail", value: Some(detail) })
+            .insert(Header { key: "driftd-topic", value: Some(m.topic()) })
+            .insert(Header { key: "driftd-partition", value: Some(&partition) })
+            .insert(Header { key: "driftd-offset", value: Some(&offset) });
+        let payload = m.payload().unwrap_or(&[]);
+        let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic)
+            .payload(payload)
+            .headers(headers);
+        if let Some(k) = m.key() {
+            rec = rec.key(k);
+        }
+        loop {
+            match self.producer.send_result(rec) {
+                Ok(delivery) => {
+                    let metrics = self.metrics.clone();
+                    let (topic, part, off) = (m.topic().to_owned(), m.partition(), m.offset());
+                    tokio::spawn(async move {
+                        match delivery.await {
+                            Ok(Ok(_)) => metrics.dead_letter.with_label_values(&["written"]).inc(),
+                            Ok(Err((e, _))) => {
+                                metrics.dead_letter.with_label_values(&["failed"]).inc();
+                                tracing::error!(error = %e, topic, partition = part, offset = off, "dead-letter write failed");
+                            }
+                            Err(_) => {
+                                metrics.dead_letter.with_label_values(&["failed"]).inc();
+                                tracing::error!(topic, partition = part, offset = off, "dead-letter write cancelled");
+                            }
+                        }
+                    });
+                    self.sent_since_flush += 1;
+                    return;
+                }
+                Err((KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                    rec = r;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err((e, _)) => {
+                    self.metrics.dead_letter.with_label_values(&["failed"]).inc();
+                    tracing::error!(error = %e, topic = m.topic(), partition = m.partition(), offset = m.offset(), reason, "cannot enqueue the dead-letter record");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Waits until every dead-letter record is acknowledged (or `timeout` passes).
+    async fn flush(&mut self, timeout: Duration) -> bool {
+        if self.sent_since_flush == 0 {
+            return true;
+        }
+        let p = self.producer.clone();
+        let r = tokio::task::spawn_blocking(move || p.flush(timeout)).await;
+        let ok = matches!(r, Ok(Ok(())));
+        if ok {
+            self.sent_since_flush = 0;
+        }
+        ok
+    }
+}
+
+/// Checkpoint, then commit the checkpointed offsets.
+async fn checkpoint(p: &mut Pipeline, ctx: &mut TaskCtx, consumer: &StreamConsumer<DriftdContext>, dlq: &mut DeadLetter, group: &str, mode: CommitMode) -> bool {
+    if !dlq.flush(Duration::from_secs(2)).await {
+        tracing::warn!("dead-letter records not yet acknowledged; checkpoint deferred");
+        ctx.checkpointer.defer();
+        return false;
+    }
+    if !ctx.checkpointer.write(p).await {
+        return false;
+    }
+    let mut tpl = TopicPartitionList::new();
+    let prefix = format!("kafka/{group}/");
+    for shard in p.open_shards() {
+        let Some(rest) = shard.strip_prefix(&prefix) else { continue };
+        let Some((topic, part)) = rest.rsplit_once('/') else { continue };
+        let (Ok(part), Some(state)) = (part.parse::<i32>(), p.shard(&shard)) else { continue };
+        if state.next_offset > 0 {
+            let _ = tpl.add_partition_offset(topic, part, Offset::Offset(state.next_offset as i64));
+        }
+    }
+    if tpl.count() > 0 {
+        if let Err(e) = consumer.commit(&tpl, mode) {
+            tracing::warn!(error = %e, "offset commit failed; the checkpoint still holds the position");
+        }
+    }
+    true
+}
+
+/// The Kafka consumer loop.
+pub async fn run_kafka(
+    k: KafkaSourceConfig,
+    sasl: Option<SecretString>,
+    mut p: Pipeline,
+    mut ctx: TaskCtx,
+) -> anyhow::Result<Option<crate::run::Summary>> {
+    let context = DriftdContext {
+        metrics: ctx.metrics.clone(),
+        health: ctx.health.clone(),
+        revoked: Mutex::new(Vec::new()),
+    };
+    let mut c = base_config(&k, sasl.as_ref());
+    c.set("group.id", &k.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", &k.auto_offset_reset)
+        .set("statistics.interval.ms", "1000")
+        .set("enable.partition.eof", "false");
+    let consumer: StreamConsumer<DriftdContext> = c.create_with_context(context)?;
+    let mut topics: Vec<&str> = vec![&k.prediction_topic];
+    if k.feedback_topic != k.prediction_topic {
+        topics.push(&k.feedback_topic);
+    }
+    consumer.subscribe(&topics)?;
+    let mut dlq = DeadLetter::new(&k, sasl.as_ref(), ctx.metrics.clone())?;
+    ctx.health.started.store(true, Ordering::Relaxed);
+    tracing::info!(brokers = %k.brokers, group = %k.group_id, topics = ?topics, dead_letter = %k.dead_letter_topic, "consuming from Kafka");
+
+    let mut shutdown = ctx.shutdown.clone();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => break,
+            Some(c) = ctx.control.recv() => match c {
+                Control::SetPolicy(pol) => p.set_policy(pol),
+            },
+            _ = tick.tick() => {
+                ctx.checkpointer.probe().await;
+                drop_revoked(&mut p, &consumer_ctx_revoked(&consumer), &k.group_id);
+                if ctx.checkpointer.due(&p) {
+                    checkpoint(&mut p, &mut ctx, &consumer, &mut dlq, &k.group_id, CommitMode::Async).await;
+                }
+            }
+            m = consumer.recv() => {
+                drop_revoked(&mut p, &consumer_ctx_revoked(&consumer), &k.group_id);
+                match m {
+                    Ok(m) => {
+                        let shard = shard_name(&k.group_id, m.topic(), m.partition());
+                        if !p.is_open(&shard) {
+                            let Some(restored) = ctx.checkpointer.load(&shard, &mut shutdown).await else { break };
+                            p.open_shard(shard.as_str().into(), restored);
+                        }
+                        let offset = m.offset().max(0) as u64;
+                        let outcome = p.process(&shard, offset, offset + 1, m.payload().unwrap_or(&[]));
+                        if let Outcome::Rejected(r) = outcome {
+                            dlq.send(&m, r.reason.as_str(), &r.detail).await;
+                        }
+                        if ctx.checkpointer.due(&p) {
+                            checkpoint(&mut p, &mut ctx, &consumer, &mut dlq, &k.group_id, CommitMode::Async).await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Kafka consume error");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        }
+    }
+    // Drain: everything received has been applied; make it durable and commit synchronously.
+    for _ in 0..3 {
+        if checkpoint(&mut p, &mut ctx, &consumer, &mut dlq, &k.group_id, CommitMode::Sync).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Closing a consumer can block on the broker (see CRATES.md): do it off the runtime, bounded.
+    let close = tokio::task::spawn_blocking(move || {
+        consumer.unsubscribe();
+        drop(consumer);
+    });
+    if tokio::time::timeout(Duration::from_secs(5), close).await.is_err() {
+        tracing::warn!("Kafka consumer did not close within 5 s");
+    }
+    Ok(None)
+}
+
+fn consumer_ctx_revoked(c: &StreamConsumer<DriftdContext>) -> Vec<(String, i32)> {
+    let mut r = c.context().revoked.lock().unwrap_or_else(|p| p.into_inner());
+    std::mem::take(&mut *r)
+}
+
+fn drop_revoked(p: &mut Pipeline, revoked: &[(String, i32)], group: &str) {
+    let mut dropped = BTreeMap::new();
+    for (topic, part) in revoked {
+        if let Some(s) = p.close_shard(&shard_name(group, topic, *part)) {
+            dropped.insert(format!("{topic}/{part}"), s.next_offset);
+        }
+    }
+    if !dropped.is_empty() {
+        tracing::info!(?dropped, "dropped uncheckpointed state of revoked partitions; their next owner resumes from the checkpoint");
+    }
+}

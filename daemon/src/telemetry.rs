@@ -1,0 +1,55 @@
+//! Logging with `tracing`: text or JSON lines on stderr, level from the config (or `RUST_LOG`),
+//! changeable at run time (SIGHUP).
+
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Registry, reload};
+
+use crate::config::LogFormat;
+
+/// Changes the log filter of the running process.
+#[derive(Clone)]
+pub struct LogHandle(Option<reload::Handle<EnvFilter, Registry>>);
+
+impl LogHandle {
+    /// A handle that changes nothing (for tests and subcommands without logging).
+    pub fn noop() -> Self {
+        LogHandle(None)
+    }
+
+    /// Sets a new filter, e.g. `debug` or `driftd=debug,rdkafka=warn`. `RUST_LOG`, when set, wins.
+    pub fn set_level(&self, level: &str) -> Result<(), String> {
+        if std::env::var_os("RUST_LOG").is_some() {
+            return Ok(());
+        }
+        let Some(h) = &self.0 else { return Ok(()) };
+        let f = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
+        h.reload(f).map_err(|e| e.to_string())
+    }
+}
+
+/// Installs the global subscriber.
+pub fn init(level: &str, format: LogFormat) -> LogHandle {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let (filter, handle) = reload::Layer::new(filter);
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+    if result.is_err() {
+        return LogHandle::noop();
+    }
+    LogHandle(Some(handle))
+}
