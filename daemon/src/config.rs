@@ -174,12 +174,19 @@ pub struct KafkaSourceConfig {
     pub feedback_topic: String,
     /// Topic that receives rejected events, with the reason in headers.
     pub dead_letter_topic: String,
-    /// Extra librdkafka properties (e.g. `security.protocol`, `sasl.mechanisms`).
+    /// Extra librdkafka properties for every client (e.g. `security.protocol`, `sasl.mechanisms`).
     pub properties: BTreeMap<String, String>,
+    /// Extra librdkafka properties for the consumer only (e.g. `session.timeout.ms`).
+    pub consumer_properties: BTreeMap<String, String>,
     /// SASL password, if the broker needs one (sets `sasl.password`).
     pub sasl_password: Option<SecretSpec>,
     /// Where to start when the group has no committed offset: `earliest` or `latest`.
     pub auto_offset_reset: String,
+    /// Commit this many offsets *before* the checkpointed position. A restart re-reads at most
+    /// this many events per partition and skips them as duplicates (the checkpoint holds their
+    /// effect), which guards against brokers that answer a fetch from the middle of a record batch
+    /// with the *next* batch (tansu 0.6 does) and would otherwise skip events. 0 commits exactly.
+    pub commit_rewind: u64,
 }
 
 impl Default for KafkaSourceConfig {
@@ -191,8 +198,10 @@ impl Default for KafkaSourceConfig {
             feedback_topic: "driftd.feedback".into(),
             dead_letter_topic: "driftd.dead-letter".into(),
             properties: BTreeMap::new(),
+            consumer_properties: BTreeMap::new(),
             sasl_password: None,
             auto_offset_reset: "earliest".into(),
+            commit_rewind: 10_000,
         }
     }
 }
@@ -389,6 +398,19 @@ impl SecretSpec {
         }
     }
 }
+
+/// librdkafka properties driftd sets itself (its delivery guarantees depend on them).
+pub const DRIFTD_KAFKA_PROPERTIES: &[&str] = &[
+    "group.id",
+    "bootstrap.servers",
+    "enable.auto.offset.store",
+    "enable.auto.commit",
+    "auto.offset.reset",
+    "statistics.interval.ms",
+    "enable.partition.eof",
+    "message.timeout.ms",
+    "enable.idempotence",
+];
 
 /// One configuration problem, with the key path it concerns (e.g. `source.brokers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -627,17 +649,24 @@ impl Config {
                 if !matches!(k.auto_offset_reset.as_str(), "earliest" | "latest") {
                     err(&mut e, "source.auto_offset_reset", "must be `earliest` or `latest`");
                 }
-                for key in k.properties.keys() {
-                    if matches!(
-                        key.as_str(),
-                        "group.id" | "bootstrap.servers" | "enable.auto.offset.store" | "enable.auto.commit"
-                    ) || key.contains("password")
-                    {
-                        err(
-                            &mut e,
-                            format!("source.properties.{key}"),
-                            "set by driftd itself (or a secret: use `sasl_password`)",
-                        );
+                for (section, map) in [
+                    ("properties", &k.properties),
+                    ("consumer_properties", &k.consumer_properties),
+                ] {
+                    for key in map.keys() {
+                        if DRIFTD_KAFKA_PROPERTIES.contains(&key.as_str()) {
+                            err(
+                                &mut e,
+                                format!("source.{section}.{key}"),
+                                "set by driftd itself; it cannot be overridden",
+                            );
+                        } else if key == "sasl.password" {
+                            err(
+                                &mut e,
+                                format!("source.{section}.{key}"),
+                                "a secret: use `source.sasl_password = { env = \"...\" }`",
+                            );
+                        }
                     }
                 }
                 if let Some(s) = &k.sasl_password {

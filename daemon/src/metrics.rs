@@ -98,7 +98,6 @@ impl Metrics {
         "process_start_time_seconds",
         "process_max_fds",
         "process_virtual_memory_bytes",
-        "process_virtual_memory_max_bytes",
         "process_threads",
     ];
 

@@ -125,6 +125,11 @@ pub struct Pipeline {
     opts: ParseOptions,
     policy: ModelPolicy,
     shards: HashMap<Arc<str>, ShardState>,
+    /// Per shard, the highest counts already added to the Prometheus counters in this process. A
+    /// shard that is revoked and assigned again (or replayed from an older checkpoint) moves the
+    /// counters only once it passes these marks, so counters stay monotonic and never count an
+    /// event twice.
+    exported: HashMap<Arc<str>, ShardState>,
     models: HashMap<String, ModelHandles>,
     rejected: Vec<IntCounter>,
     since_checkpoint: u64,
@@ -142,6 +147,7 @@ impl Pipeline {
             opts,
             policy,
             shards: HashMap::new(),
+            exported: HashMap::new(),
             models: HashMap::new(),
             rejected,
             since_checkpoint: 0,
@@ -159,18 +165,26 @@ impl Pipeline {
     }
 
     /// Opens a shard with its checkpointed state (or empty). Restored counts are added to the
-    /// metrics, so counters continue where the checkpoint left them.
+    /// metrics (beyond what this process already exported for the shard), so counters continue
+    /// where the checkpoint left them.
     pub fn open_shard(&mut self, shard: Arc<str>, restored: Option<ShardState>) {
         let mut state = restored.unwrap_or_default();
         state.version = CHECKPOINT_VERSION;
+        let mut exported = self.exported.remove(&shard).unwrap_or_default();
         for (model, m) in &state.models {
             let h = self.handles(model);
-            h.predictions.inc_by(m.predictions);
-            h.feedback.inc_by(m.feedback);
+            let e = exported.models.entry(model.clone()).or_default();
+            h.predictions.inc_by(m.predictions.saturating_sub(e.predictions));
+            h.feedback.inc_by(m.feedback.saturating_sub(e.feedback));
+            e.predictions = e.predictions.max(m.predictions);
+            e.feedback = e.feedback.max(m.feedback);
         }
         for (reason, n) in &state.rejected {
-            self.rejected[reason_index(*reason)].inc_by(*n);
+            let e = exported.rejected.entry(*reason).or_default();
+            self.rejected[reason_index(*reason)].inc_by(n.saturating_sub(*e));
+            *e = (*e).max(*n);
         }
+        self.exported.insert(shard.clone(), exported);
         self.shards.insert(shard, state);
         self.metrics.models.set(self.models.len() as i64);
     }
@@ -248,8 +262,19 @@ impl Pipeline {
         match outcome {
             Ok(kind) => Outcome::Accepted { kind },
             Err(r) => {
-                *state.rejected.entry(r.reason).or_default() += 1;
-                self.rejected[reason_index(r.reason)].inc();
+                let n = state.rejected.entry(r.reason).or_default();
+                *n += 1;
+                let e = self
+                    .exported
+                    .get_mut(shard)
+                    .expect("open shards have an export mark")
+                    .rejected
+                    .entry(r.reason)
+                    .or_default();
+                if *n > *e {
+                    *e = *n;
+                    self.rejected[reason_index(r.reason)].inc();
+                }
                 Outcome::Rejected(r)
             }
         }
@@ -277,14 +302,28 @@ impl Pipeline {
             Some(m) => m,
             None => state.models.entry(model.to_owned()).or_default(),
         };
+        let exported = self
+            .exported
+            .get_mut(shard)
+            .expect("open shards have an export mark");
+        let e = match exported.models.get_mut(model) {
+            Some(e) => e,
+            None => exported.models.entry(model.to_owned()).or_default(),
+        };
         match kind {
             EventKind::Prediction => {
                 m.predictions += 1;
-                h.predictions.inc();
+                if m.predictions > e.predictions {
+                    e.predictions = m.predictions;
+                    h.predictions.inc();
+                }
             }
             EventKind::Feedback => {
                 m.feedback += 1;
-                h.feedback.inc();
+                if m.feedback > e.feedback {
+                    e.feedback = m.feedback;
+                    h.feedback.inc();
+                }
             }
         }
         Ok(kind)
@@ -382,6 +421,33 @@ mod tests {
         assert!(text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 2"#), "{text}");
         assert!(text.contains(r#"driftd_events_rejected_total{reason="invalid_json"} 1"#));
         assert!(text.contains("driftd_events_duplicate_total 2"));
+    }
+
+    #[test]
+    fn reassigning_a_shard_in_the_same_process_does_not_double_count_metrics() {
+        let mut p = pipeline(false, 10);
+        p.open_shard("s".into(), None);
+        for i in 0..5 {
+            p.process("s", i, i + 1, &pred("churn"));
+        }
+        p.process("s", 5, 6, b"{bad");
+        let saved = Pipeline::decode_checkpoint(&p.checkpoint_entries()[0].1).unwrap();
+        for i in 6..8 {
+            p.process("s", i, i + 1, &pred("churn"));
+        }
+        // Revoked (uncheckpointed events 6 and 7 are dropped), then assigned again.
+        p.close_shard("s");
+        p.open_shard("s".into(), Some(saved));
+        let text = p.metrics.render();
+        assert!(text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 7"#), "{text}");
+        // Replaying 6 and 7 does not move the counter; event 8 does.
+        for i in 6..9 {
+            p.process("s", i, i + 1, &pred("churn"));
+        }
+        let text = p.metrics.render();
+        assert!(text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 8"#), "{text}");
+        assert!(text.contains(r#"driftd_events_rejected_total{reason="invalid_json"} 1"#));
+        assert_eq!(p.shard("s").unwrap().models["churn"].predictions, 8);
     }
 
     #[test]

@@ -31,7 +31,11 @@ pub struct ConfigError {
 }
 
 fn render(problems: &[ParamProblem]) -> String {
-    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Collects problems while validating a settings struct.
@@ -43,13 +47,24 @@ pub(crate) struct Validator {
 
 impl Validator {
     pub(crate) fn new(component: &'static str) -> Self {
-        Self { component, problems: Vec::new() }
+        Self {
+            component,
+            problems: Vec::new(),
+        }
     }
 
     /// Records a problem unless `ok`.
-    pub(crate) fn check(&mut self, ok: bool, field: &'static str, message: impl FnOnce() -> String) {
+    pub(crate) fn check(
+        &mut self,
+        ok: bool,
+        field: &'static str,
+        message: impl FnOnce() -> String,
+    ) {
         if !ok {
-            self.problems.push(ParamProblem { field, message: message() });
+            self.problems.push(ParamProblem {
+                field,
+                message: message(),
+            });
         }
     }
 
@@ -62,19 +77,26 @@ impl Validator {
 
     /// `x > 0` and finite.
     pub(crate) fn positive(&mut self, field: &'static str, x: f64) {
-        self.check(x.is_finite() && x > 0.0, field, || format!("must be a finite number > 0, got {x}"));
+        self.check(x.is_finite() && x > 0.0, field, || {
+            format!("must be a finite number > 0, got {x}")
+        });
     }
 
     /// `x >= 0` and finite.
     pub(crate) fn non_negative(&mut self, field: &'static str, x: f64) {
-        self.check(x.is_finite() && x >= 0.0, field, || format!("must be a finite number >= 0, got {x}"));
+        self.check(x.is_finite() && x >= 0.0, field, || {
+            format!("must be a finite number >= 0, got {x}")
+        });
     }
 
     pub(crate) fn finish(self) -> Result<(), ConfigError> {
         if self.problems.is_empty() {
             Ok(())
         } else {
-            Err(ConfigError { component: self.component, problems: self.problems })
+            Err(ConfigError {
+                component: self.component,
+                problems: self.problems,
+            })
         }
     }
 }
@@ -117,7 +139,10 @@ mod tests {
         let err = v.finish().unwrap_err();
         assert_eq!(err.problems.len(), 2);
         let text = err.to_string();
-        assert!(text.contains("a: must be a finite number > 0, got -1"), "{text}");
+        assert!(
+            text.contains("a: must be a finite number > 0, got -1"),
+            "{text}"
+        );
         assert!(text.contains("b: must be in (0, 1), got 2"), "{text}");
     }
 }

@@ -133,7 +133,9 @@ impl Dist {
             },
             Dist::Pareto { scale } => scale / (1.0 - rng.uniform()),
             Dist::Discrete { k } => (rng.uniform() * f64::from(*k)).floor(),
-            Dist::Rounded { loc, scale, step } => ((loc + scale * rng.normal()) * step).floor() / step,
+            Dist::Rounded { loc, scale, step } => {
+                ((loc + scale * rng.normal()) * step).floor() / step
+            }
             Dist::Bernoulli { p } => {
                 if rng.uniform() < *p {
                     1.0

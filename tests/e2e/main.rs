@@ -1,1 +1,10 @@
-//! End-to-end tests.
+//! End-to-end tests of the `driftd` binary against real components: a Kafka-protocol broker
+//! (tansu), redis-server, a third-party Kafka client (kafka-python) and real HTTP. Run them with
+//! `scripts/test.sh`, which installs and starts what they need.
+
+mod cli;
+mod harness;
+mod http;
+mod kafka;
+mod state;
+mod tidy;

@@ -53,6 +53,44 @@ pub struct DriftdContext {
     metrics: Arc<Metrics>,
     health: Arc<Health>,
     revoked: Mutex<Vec<(String, i32)>>,
+    assigned: Mutex<Vec<(String, i32)>>,
+    errors: RateLimit,
+}
+
+/// Lets one log line through per interval and counts the ones held back.
+pub struct RateLimit {
+    every: Duration,
+    last: Mutex<Option<std::time::Instant>>,
+    suppressed: std::sync::atomic::AtomicU64,
+}
+
+impl RateLimit {
+    /// At most one line per `every`.
+    pub fn new(every: Duration) -> Self {
+        RateLimit {
+            every,
+            last: Mutex::new(None),
+            suppressed: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Whether a line may be logged now; if not, it is counted as suppressed.
+    pub fn allow(&self) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if last.is_none_or(|t| now.duration_since(t) >= self.every) {
+            *last = Some(now);
+            true
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            false
+        }
+    }
+
+    /// How many lines were held back since the last one logged.
+    pub fn take_suppressed(&self) -> u64 {
+        self.suppressed.swap(0, Ordering::Relaxed)
+    }
 }
 
 impl ClientContext for DriftdContext {
@@ -86,9 +124,12 @@ impl ClientContext for DriftdContext {
             Some(RDKafkaErrorCode::AllBrokersDown)
         );
         if all_down {
+            // The transition is logged by set_up; librdkafka repeats this error many times a second.
             self.set_up(false);
+            tracing::debug!(error = %error, reason, "Kafka client error");
+        } else if self.errors.allow() {
+            tracing::warn!(error = %error, reason, suppressed = self.errors.take_suppressed(), "Kafka client error");
         }
-        tracing::warn!(error = %error, reason, "Kafka client error");
     }
 }
 
@@ -117,6 +158,10 @@ impl ConsumerContext for DriftdContext {
                 tracing::info!(partitions = tpl.count(), "partitions revoked");
             }
             Rebalance::Assign(tpl) => {
+                let mut a = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
+                for e in tpl.elements() {
+                    a.push((e.topic().to_owned(), e.partition()));
+                }
                 tracing::info!(partitions = tpl.count(), "partitions assigned");
             }
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
@@ -258,7 +303,15 @@ impl DeadLetter {
 }
 
 /// Checkpoint, then commit the checkpointed offsets.
-async fn checkpoint(p: &mut Pipeline, ctx: &mut TaskCtx, consumer: &StreamConsumer<DriftdContext>, dlq: &mut DeadLetter, group: &str, mode: CommitMode) -> bool {
+async fn checkpoint(
+    p: &mut Pipeline,
+    ctx: &mut TaskCtx,
+    consumer: &StreamConsumer<DriftdContext>,
+    dlq: &mut DeadLetter,
+    group: &str,
+    rewind: u64,
+    mode: CommitMode,
+) -> bool {
     if !dlq.flush(Duration::from_secs(2)).await {
         tracing::warn!("dead-letter records not yet acknowledged; checkpoint deferred");
         ctx.checkpointer.defer();
@@ -273,8 +326,9 @@ async fn checkpoint(p: &mut Pipeline, ctx: &mut TaskCtx, consumer: &StreamConsum
         let Some(rest) = shard.strip_prefix(&prefix) else { continue };
         let Some((topic, part)) = rest.rsplit_once('/') else { continue };
         let (Ok(part), Some(state)) = (part.parse::<i32>(), p.shard(&shard)) else { continue };
-        if state.next_offset > 0 {
-            let _ = tpl.add_partition_offset(topic, part, Offset::Offset(state.next_offset as i64));
+        let commit = state.next_offset.saturating_sub(rewind);
+        if commit > 0 {
+            let _ = tpl.add_partition_offset(topic, part, Offset::Offset(commit as i64));
         }
     }
     if tpl.count() > 0 {
@@ -296,8 +350,14 @@ pub async fn run_kafka(
         metrics: ctx.metrics.clone(),
         health: ctx.health.clone(),
         revoked: Mutex::new(Vec::new()),
+        assigned: Mutex::new(Vec::new()),
+        errors: RateLimit::new(Duration::from_secs(10)),
     };
+    let consume_errors = RateLimit::new(Duration::from_secs(10));
     let mut c = base_config(&k, sasl.as_ref());
+    for (key, v) in &k.consumer_properties {
+        c.set(key, v);
+    }
     c.set("group.id", &k.group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -325,13 +385,17 @@ pub async fn run_kafka(
             },
             _ = tick.tick() => {
                 ctx.checkpointer.probe().await;
-                drop_revoked(&mut p, &consumer_ctx_revoked(&consumer), &k.group_id);
+                if !apply_rebalance(&mut p, &mut ctx, &consumer, &k.group_id, &mut shutdown).await {
+                    break;
+                }
                 if ctx.checkpointer.due(&p) {
-                    checkpoint(&mut p, &mut ctx, &consumer, &mut dlq, &k.group_id, CommitMode::Async).await;
+                    checkpoint(&mut p, &mut ctx, &consumer, &mut dlq, &k.group_id, k.commit_rewind, CommitMode::Async).await;
                 }
             }
             m = consumer.recv() => {
-                drop_revoked(&mut p, &consumer_ctx_revoked(&consumer), &k.group_id);
+                if !apply_rebalance(&mut p, &mut ctx, &consumer, &k.group_id, &mut shutdown).await {
+                    break;
+                }
                 match m {
                     Ok(m) => {
                         let shard = shard_name(&k.group_id, m.topic(), m.partition());
@@ -345,11 +409,13 @@ pub async fn run_kafka(
                             dlq.send(&m, r.reason.as_str(), &r.detail).await;
                         }
                         if ctx.checkpointer.due(&p) {
-                            checkpoint(&mut p, &mut ctx, &consumer, &mut dlq, &k.group_id, CommitMode::Async).await;
+                            checkpoint(&mut p, &mut ctx, &consumer, &mut dlq, &k.group_id, k.commit_rewind, CommitMode::Async).await;
                         }
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "Kafka consume error");
+                        if consume_errors.allow() {
+                            tracing::warn!(error = %e, suppressed = consume_errors.take_suppressed(), "Kafka consume error");
+                        }
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 }
@@ -358,7 +424,7 @@ pub async fn run_kafka(
     }
     // Drain: everything received has been applied; make it durable and commit synchronously.
     for _ in 0..3 {
-        if checkpoint(&mut p, &mut ctx, &consumer, &mut dlq, &k.group_id, CommitMode::Sync).await {
+        if checkpoint(&mut p, &mut ctx, &consumer, &mut dlq, &k.group_id, k.commit_rewind, CommitMode::Sync).await {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -374,9 +440,32 @@ pub async fn run_kafka(
     Ok(None)
 }
 
-fn consumer_ctx_revoked(c: &StreamConsumer<DriftdContext>) -> Vec<(String, i32)> {
-    let mut r = c.context().revoked.lock().unwrap_or_else(|p| p.into_inner());
-    std::mem::take(&mut *r)
+fn take(list: &Mutex<Vec<(String, i32)>>) -> Vec<(String, i32)> {
+    std::mem::take(&mut *list.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Applies rebalances noted by the callbacks: revoked partitions drop their uncheckpointed state,
+/// assigned ones load their checkpoint at once (so their counts are visible before any message).
+/// Returns false if shutdown was requested while a checkpoint was being loaded.
+async fn apply_rebalance(
+    p: &mut Pipeline,
+    ctx: &mut TaskCtx,
+    consumer: &StreamConsumer<DriftdContext>,
+    group: &str,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    let revoked = take(&consumer.context().revoked);
+    drop_revoked(p, &revoked, group);
+    for (topic, part) in take(&consumer.context().assigned) {
+        let shard = shard_name(group, &topic, part);
+        if !p.is_open(&shard) {
+            let Some(restored) = ctx.checkpointer.load(&shard, shutdown).await else {
+                return false;
+            };
+            p.open_shard(shard.as_str().into(), restored);
+        }
+    }
+    true
 }
 
 fn drop_revoked(p: &mut Pipeline, revoked: &[(String, i32)], group: &str) {

@@ -26,7 +26,8 @@
 //! **After a drift** the whole window is discarded on the next update (River's behaviour; the paper
 //! keeps the shrunken window — River resets the detector after every detection).
 //!
-//! **Example** on a seeded stream (0/1 noise, then values 4–7 from index 1000):
+//! **Example** on a seeded stream, 0/1 noise then values in [4, 8) from index 1000 (stream
+//! `discrete_jump` of `tests/fixtures/streams.json`; River 0.26 reports the same indices):
 //!
 //! ```
 //! use driftd_detectors::stream::{Adwin, AdwinConfig, DriftState, StreamDetector};
@@ -40,12 +41,13 @@
 //! }
 //! .generate();
 //! let mut adwin = Adwin::new(AdwinConfig::default()).unwrap();
-//! let drifts: Vec<usize> = stream
-//!     .iter()
-//!     .enumerate()
-//!     .filter(|(_, x)| adwin.update(**x) == DriftState::Drift)
-//!     .map(|(i, _)| i)
-//!     .collect();
+//! let mut drifts = Vec::new();
+//! for (i, x) in stream.iter().enumerate() {
+//!     if adwin.update(*x) == DriftState::Drift {
+//!         println!("drift detected at index {i}");
+//!         drifts.push(i);
+//!     }
+//! }
 //! assert_eq!(drifts, vec![1023]);
 //! ```
 //!
@@ -75,7 +77,13 @@ pub struct AdwinConfig {
 
 impl Default for AdwinConfig {
     fn default() -> Self {
-        Self { delta: 0.002, clock: 32, max_buckets: 5, min_window_length: 5, grace_period: 10 }
+        Self {
+            delta: 0.002,
+            clock: 32,
+            max_buckets: 5,
+            min_window_length: 5,
+            grace_period: 10,
+        }
     }
 }
 
@@ -84,7 +92,9 @@ impl AdwinConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut v = Validator::new("adwin");
         v.open_interval("delta", self.delta, 0.0, 1.0);
-        v.check(self.clock >= 1, "clock", || format!("must be >= 1, got {}", self.clock));
+        v.check(self.clock >= 1, "clock", || {
+            format!("must be >= 1, got {}", self.clock)
+        });
         v.check(self.max_buckets >= 2, "max_buckets", || {
             format!("must be >= 2, got {}", self.max_buckets)
         });
@@ -146,7 +156,11 @@ impl Adwin {
 
     /// Mean of the window (0 when empty).
     pub fn estimation(&self) -> f64 {
-        if self.width == 0.0 { 0.0 } else { self.total / self.width }
+        if self.width == 0.0 {
+            0.0
+        } else {
+            self.total / self.width
+        }
     }
 
     fn clear(&mut self) {
@@ -159,7 +173,11 @@ impl Adwin {
 
     fn observe(&mut self, x: f64) -> DriftState {
         self.insert(x);
-        if self.detect() { DriftState::Drift } else { DriftState::Stable }
+        if self.detect() {
+            DriftState::Drift
+        } else {
+            DriftState::Stable
+        }
     }
 
     fn insert(&mut self, x: f64) {
@@ -211,7 +229,8 @@ impl Adwin {
         self.width -= size;
         self.total -= u;
         let mu_window = self.total / self.width;
-        self.variance -= v + size * self.width * (mu - mu_window) * (mu - mu_window) / (size + self.width);
+        self.variance -=
+            v + size * self.width * (mu - mu_window) * (mu - mu_window) / (size + self.width);
         self.rows[last].totals.remove(0);
         self.rows[last].variances.remove(0);
         if self.rows[last].totals.is_empty() && last > 0 {
@@ -222,7 +241,9 @@ impl Adwin {
     fn detect(&mut self) -> bool {
         self.tick += 1;
         let mut detected = false;
-        if self.tick % u64::from(self.config.clock) != 0 || self.width <= f64::from(self.config.grace_period) {
+        if !self.tick.is_multiple_of(u64::from(self.config.clock))
+            || self.width <= f64::from(self.config.grace_period)
+        {
             return false;
         }
         let min_len = f64::from(self.config.min_window_length);
@@ -261,7 +282,8 @@ impl Adwin {
         let min_len = f64::from(self.config.min_window_length);
         let delta_prime = (2.0 * self.width.ln() / self.config.delta).ln();
         let m = 1.0 / (n0 - min_len + 1.0) + 1.0 / (n1 - min_len + 1.0);
-        let eps = (2.0 * m * (self.variance / self.width) * delta_prime).sqrt() + 2.0 / 3.0 * delta_prime * m;
+        let eps = (2.0 * m * (self.variance / self.width) * delta_prime).sqrt()
+            + 2.0 / 3.0 * delta_prime * m;
         diff.abs() > eps
     }
 }

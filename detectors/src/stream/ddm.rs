@@ -13,13 +13,14 @@
 //! * `warning_threshold = 2.0` — warning at `p_min + 2 s_min` (≈ 95 % confidence);
 //! * `drift_threshold = 3.0` — drift at `p_min + 3 s_min` (≈ 99 % confidence).
 //!
-//! **Example** on a seeded error stream whose error rate goes from 10 % to 40 % at index 1000:
+//! **Example** on a seeded error stream whose error rate goes from 10 % to 40 % at index 1000
+//! (stream `err_10_to_40` of `tests/fixtures/streams.json`; River 0.26 reports the same indices):
 //!
 //! ```
 //! use driftd_detectors::stream::{Ddm, DdmConfig, DriftState, StreamDetector};
 //! use driftd_detectors::synth::{Dist, Segment, StreamRecipe};
-//! let errors = StreamRecipe {
-//!     seed: 7,
+//! let stream = StreamRecipe {
+//!     seed: 12,
 //!     segments: vec![
 //!         Segment { len: 1000, dist: Dist::Bernoulli { p: 0.1 } },
 //!         Segment { len: 1000, dist: Dist::Bernoulli { p: 0.4 } },
@@ -27,8 +28,14 @@
 //! }
 //! .generate();
 //! let mut ddm = Ddm::new(DdmConfig::default()).unwrap();
-//! let first = errors.iter().position(|e| ddm.update(*e) == DriftState::Drift);
-//! assert_eq!(first, Some(1043));
+//! let mut drifts = Vec::new();
+//! for (i, x) in stream.iter().enumerate() {
+//!     if ddm.update(*x) == DriftState::Drift {
+//!         println!("drift detected at index {i}");
+//!         drifts.push(i);
+//!     }
+//! }
+//! assert_eq!(drifts, vec![125, 1071]);
 //! ```
 //!
 //! **Reference.** J. Gama, P. Medas, G. Castillo, P. Rodrigues, "Learning with drift detection",
@@ -53,7 +60,11 @@ pub struct DdmConfig {
 
 impl Default for DdmConfig {
     fn default() -> Self {
-        Self { warm_start: 30, warning_threshold: 2.0, drift_threshold: 3.0 }
+        Self {
+            warm_start: 30,
+            warning_threshold: 2.0,
+            drift_threshold: 3.0,
+        }
     }
 }
 
@@ -63,12 +74,16 @@ impl DdmConfig {
         let mut v = Validator::new("ddm");
         v.positive("warning_threshold", self.warning_threshold);
         v.positive("drift_threshold", self.drift_threshold);
-        v.check(self.drift_threshold >= self.warning_threshold, "drift_threshold", || {
-            format!(
-                "must be >= warning_threshold ({}), got {}",
-                self.warning_threshold, self.drift_threshold
-            )
-        });
+        v.check(
+            self.drift_threshold >= self.warning_threshold,
+            "drift_threshold",
+            || {
+                format!(
+                    "must be >= warning_threshold ({}), got {}",
+                    self.warning_threshold, self.drift_threshold
+                )
+            },
+        );
         v.finish()
     }
 }
@@ -88,7 +103,13 @@ impl Ddm {
     /// Validates `config` and builds a fresh detector.
     pub fn new(config: DdmConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        Ok(Self { config, core: Core::default(), p: RiverMean::default(), min: None, warning: false })
+        Ok(Self {
+            config,
+            core: Core::default(),
+            p: RiverMean::default(),
+            min: None,
+            warning: false,
+        })
     }
 
     /// The settings.
@@ -124,7 +145,11 @@ impl Ddm {
                 return DriftState::Drift;
             }
         }
-        if self.warning { DriftState::Warning } else { DriftState::Stable }
+        if self.warning {
+            DriftState::Warning
+        } else {
+            DriftState::Stable
+        }
     }
 }
 

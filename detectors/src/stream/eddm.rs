@@ -15,13 +15,14 @@
 //! * `alpha = 0.95` — warning level;
 //! * `beta = 0.90` — drift level (must be ≤ `alpha`).
 //!
-//! **Example** on a seeded error stream whose error rate goes from 10 % to 40 % at index 1000:
+//! **Example** on a seeded error stream whose error rate goes from 10 % to 40 % at index 1000
+//! (stream `err_10_to_40` of `tests/fixtures/streams.json`; River 0.26 reports the same indices):
 //!
 //! ```
-//! use driftd_detectors::stream::{DriftState, Eddm, EddmConfig, StreamDetector};
+//! use driftd_detectors::stream::{Eddm, EddmConfig, DriftState, StreamDetector};
 //! use driftd_detectors::synth::{Dist, Segment, StreamRecipe};
-//! let errors = StreamRecipe {
-//!     seed: 7,
+//! let stream = StreamRecipe {
+//!     seed: 12,
 //!     segments: vec![
 //!         Segment { len: 1000, dist: Dist::Bernoulli { p: 0.1 } },
 //!         Segment { len: 1000, dist: Dist::Bernoulli { p: 0.4 } },
@@ -29,8 +30,14 @@
 //! }
 //! .generate();
 //! let mut eddm = Eddm::new(EddmConfig::default()).unwrap();
-//! let first = errors.iter().position(|e| eddm.update(*e) == DriftState::Drift);
-//! assert_eq!(first, Some(1043));
+//! let mut drifts = Vec::new();
+//! for (i, x) in stream.iter().enumerate() {
+//!     if eddm.update(*x) == DriftState::Drift {
+//!         println!("drift detected at index {i}");
+//!         drifts.push(i);
+//!     }
+//! }
+//! assert_eq!(drifts, vec![333, 655, 1001, 1075, 1160, 1278, 1377]);
 //! ```
 //!
 //! **Reference.** M. Baena-García, J. del Campo-Ávila, R. Fidalgo, A. Bifet, R. Gavaldà,
@@ -56,7 +63,11 @@ pub struct EddmConfig {
 
 impl Default for EddmConfig {
     fn default() -> Self {
-        Self { warm_start: 30, alpha: 0.95, beta: 0.9 }
+        Self {
+            warm_start: 30,
+            alpha: 0.95,
+            beta: 0.9,
+        }
     }
 }
 
@@ -64,12 +75,16 @@ impl EddmConfig {
     /// Checks every field, reporting all problems.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut v = Validator::new("eddm");
-        v.check(self.alpha.is_finite() && self.alpha > 0.0 && self.alpha <= 1.0, "alpha", || {
-            format!("must be in (0, 1], got {}", self.alpha)
-        });
-        v.check(self.beta.is_finite() && self.beta > 0.0 && self.beta <= self.alpha, "beta", || {
-            format!("must be in (0, alpha = {}], got {}", self.alpha, self.beta)
-        });
+        v.check(
+            self.alpha.is_finite() && self.alpha > 0.0 && self.alpha <= 1.0,
+            "alpha",
+            || format!("must be in (0, 1], got {}", self.alpha),
+        );
+        v.check(
+            self.beta.is_finite() && self.beta > 0.0 && self.beta <= self.alpha,
+            "beta",
+            || format!("must be in (0, alpha = {}], got {}", self.alpha, self.beta),
+        );
         v.finish()
     }
 }
@@ -134,7 +149,11 @@ impl Eddm {
             self.dist_s += (d - old) * (d - self.dist_mean.mean);
             if self.n > u64::from(self.config.warm_start) {
                 let k = self.dist_mean.n;
-                let var = if k > 1.0 { self.dist_s / (k - 1.0) } else { 0.0 };
+                let var = if k > 1.0 {
+                    self.dist_s / (k - 1.0)
+                } else {
+                    0.0
+                };
                 let p2s = self.dist_mean.mean + 2.0 * var.powf(0.5);
                 if p2s > self.p2s_max {
                     self.p2s_max = p2s;

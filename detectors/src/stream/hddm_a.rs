@@ -13,13 +13,14 @@
 //! * `drift_confidence = 0.001`, `warning_confidence = 0.005`;
 //! * `two_sided_test = false` — only increases of the error rate are reported.
 //!
-//! **Example** on a seeded error stream whose error rate goes from 10 % to 40 % at index 1000:
+//! **Example** on a seeded error stream whose error rate goes from 10 % to 40 % at index 1000
+//! (stream `err_10_to_40` of `tests/fixtures/streams.json`; River 0.26 reports the same indices):
 //!
 //! ```
-//! use driftd_detectors::stream::{DriftState, HddmA, HddmAConfig, StreamDetector};
+//! use driftd_detectors::stream::{HddmA, HddmAConfig, DriftState, StreamDetector};
 //! use driftd_detectors::synth::{Dist, Segment, StreamRecipe};
-//! let errors = StreamRecipe {
-//!     seed: 7,
+//! let stream = StreamRecipe {
+//!     seed: 12,
 //!     segments: vec![
 //!         Segment { len: 1000, dist: Dist::Bernoulli { p: 0.1 } },
 //!         Segment { len: 1000, dist: Dist::Bernoulli { p: 0.4 } },
@@ -27,8 +28,14 @@
 //! }
 //! .generate();
 //! let mut hddm = HddmA::new(HddmAConfig::default()).unwrap();
-//! let first = errors.iter().position(|e| hddm.update(*e) == DriftState::Drift);
-//! assert_eq!(first, Some(1043));
+//! let mut drifts = Vec::new();
+//! for (i, x) in stream.iter().enumerate() {
+//!     if hddm.update(*x) == DriftState::Drift {
+//!         println!("drift detected at index {i}");
+//!         drifts.push(i);
+//!     }
+//! }
+//! assert_eq!(drifts, vec![1026]);
 //! ```
 //!
 //! **Reference.** I. Frías-Blanco, J. del Campo-Ávila, G. Ramos-Jiménez, R. Morales-Bueno,
@@ -54,7 +61,11 @@ pub struct HddmAConfig {
 
 impl Default for HddmAConfig {
     fn default() -> Self {
-        Self { drift_confidence: 0.001, warning_confidence: 0.005, two_sided_test: false }
+        Self {
+            drift_confidence: 0.001,
+            warning_confidence: 0.005,
+            two_sided_test: false,
+        }
     }
 }
 
@@ -119,7 +130,11 @@ impl HddmA {
         }
         let m = (z.n - cut.n) / cut.n * (1.0 / z.n);
         let eps = (m / 2.0 * (2.0 / confidence).ln()).sqrt();
-        if increase { z.mean - cut.mean >= eps } else { cut.mean - z.mean >= eps }
+        if increase {
+            z.mean - cut.mean >= eps
+        } else {
+            cut.mean - z.mean >= eps
+        }
     }
 
     fn observe(&mut self, x: f64) -> DriftState {

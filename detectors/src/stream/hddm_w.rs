@@ -26,13 +26,14 @@
 //! * `lambda = 0.05` — weight of the newest value in the EWMA;
 //! * `two_sided_test = false` — only increases of the error rate are reported.
 //!
-//! **Example** on a seeded error stream whose error rate goes from 10 % to 40 % at index 1000:
+//! **Example** on a seeded error stream whose error rate goes from 10 % to 40 % at index 1000
+//! (stream `err_10_to_40` of `tests/fixtures/streams.json`; River 0.26 reports the same indices):
 //!
 //! ```
-//! use driftd_detectors::stream::{DriftState, HddmW, HddmWConfig, StreamDetector};
+//! use driftd_detectors::stream::{HddmW, HddmWConfig, DriftState, StreamDetector};
 //! use driftd_detectors::synth::{Dist, Segment, StreamRecipe};
-//! let errors = StreamRecipe {
-//!     seed: 7,
+//! let stream = StreamRecipe {
+//!     seed: 12,
 //!     segments: vec![
 //!         Segment { len: 1000, dist: Dist::Bernoulli { p: 0.1 } },
 //!         Segment { len: 1000, dist: Dist::Bernoulli { p: 0.4 } },
@@ -40,8 +41,14 @@
 //! }
 //! .generate();
 //! let mut hddm = HddmW::new(HddmWConfig::default()).unwrap();
-//! let first = errors.iter().position(|e| hddm.update(*e) == DriftState::Drift);
-//! assert_eq!(first, Some(1043));
+//! let mut drifts = Vec::new();
+//! for (i, x) in stream.iter().enumerate() {
+//!     if hddm.update(*x) == DriftState::Drift {
+//!         println!("drift detected at index {i}");
+//!         drifts.push(i);
+//!     }
+//! }
+//! assert_eq!(drifts, vec![1065]);
 //! ```
 //!
 //! **References.** I. Frías-Blanco et al., "Online and non-parametric drift detection methods based on
@@ -69,7 +76,12 @@ pub struct HddmWConfig {
 
 impl Default for HddmWConfig {
     fn default() -> Self {
-        Self { drift_confidence: 0.001, warning_confidence: 0.005, lambda: 0.05, two_sided_test: false }
+        Self {
+            drift_confidence: 0.001,
+            warning_confidence: 0.005,
+            lambda: 0.05,
+            two_sided_test: false,
+        }
     }
 }
 
@@ -171,7 +183,11 @@ impl HddmW {
     }
 
     fn observe(&mut self, x: f64) -> DriftState {
-        let (lambda, dc, wc) = (self.config.lambda, self.config.drift_confidence, self.config.warning_confidence);
+        let (lambda, dc, wc) = (
+            self.config.lambda,
+            self.config.drift_confidence,
+            self.config.warning_confidence,
+        );
         self.total.update(x, lambda);
         let total_est = self.total.estimate.unwrap_or(x);
 

@@ -53,14 +53,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, RejectedInput};
 
-mod adwin;
-mod cusum;
-mod ddm;
-mod eddm;
-mod hddm_a;
-mod hddm_w;
-mod kswin;
-mod page_hinkley;
+pub mod adwin;
+pub mod cusum;
+pub mod ddm;
+pub mod eddm;
+pub mod hddm_a;
+pub mod hddm_w;
+pub mod kswin;
+pub mod page_hinkley;
 pub(crate) mod pyrandom;
 
 pub use adwin::{Adwin, AdwinConfig};
@@ -70,7 +70,7 @@ pub use eddm::{Eddm, EddmConfig};
 pub use hddm_a::{HddmA, HddmAConfig};
 pub use hddm_w::{HddmW, HddmWConfig};
 pub use kswin::{Kswin, KswinConfig};
-pub use page_hinkley::{PageHinkley, PageHinkleyConfig};
+pub use page_hinkley::{Direction, PageHinkley, PageHinkleyConfig};
 
 /// What a detector concluded after one observation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -283,7 +283,9 @@ impl DetectorConfig {
     pub fn build(&self) -> Result<AnyDetector, ConfigError> {
         Ok(match self {
             DetectorConfig::Adwin(c) => AnyDetector::Adwin(Adwin::new(c.clone())?),
-            DetectorConfig::PageHinkley(c) => AnyDetector::PageHinkley(PageHinkley::new(c.clone())?),
+            DetectorConfig::PageHinkley(c) => {
+                AnyDetector::PageHinkley(PageHinkley::new(c.clone())?)
+            }
             DetectorConfig::Kswin(c) => AnyDetector::Kswin(Kswin::new(c.clone())?),
             DetectorConfig::Cusum(c) => AnyDetector::Cusum(Cusum::new(c.clone())?),
             DetectorConfig::Ddm(c) => AnyDetector::Ddm(Ddm::new(c.clone())?),
@@ -402,7 +404,9 @@ pub(crate) mod serde_f64_ext {
                 "inf" => Ok(f64::INFINITY),
                 "-inf" => Ok(f64::NEG_INFINITY),
                 "nan" => Ok(f64::NAN),
-                other => Err(serde::de::Error::custom(format!("expected a number, got {other:?}"))),
+                other => Err(serde::de::Error::custom(format!(
+                    "expected a number, got {other:?}"
+                ))),
             },
         }
     }

@@ -18,10 +18,11 @@
 //! * `alpha = 1 - 0.0001` — forgetting factor of the cumulative sums;
 //! * `mode = both` — `up`, `down` or `both`.
 //!
-//! **Example** on a seeded stream (0/1 noise, then values 4–7 from index 1000):
+//! **Example** on a seeded stream, 0/1 noise then values in [4, 8) from index 1000 (stream
+//! `discrete_jump` of `tests/fixtures/streams.json`; River 0.26 reports the same indices):
 //!
 //! ```
-//! use driftd_detectors::stream::{DriftState, PageHinkley, PageHinkleyConfig, StreamDetector};
+//! use driftd_detectors::stream::{PageHinkley, PageHinkleyConfig, DriftState, StreamDetector};
 //! use driftd_detectors::synth::{Dist, Segment, StreamRecipe};
 //! let stream = StreamRecipe {
 //!     seed: 12345,
@@ -32,8 +33,14 @@
 //! }
 //! .generate();
 //! let mut ph = PageHinkley::new(PageHinkleyConfig::default()).unwrap();
-//! let first = stream.iter().position(|x| ph.update(*x) == DriftState::Drift);
-//! assert_eq!(first, Some(1011));
+//! let mut drifts = Vec::new();
+//! for (i, x) in stream.iter().enumerate() {
+//!     if ph.update(*x) == DriftState::Drift {
+//!         println!("drift detected at index {i}");
+//!         drifts.push(i);
+//!     }
+//! }
+//! assert_eq!(drifts, vec![1003, 1405, 1794]);
 //! ```
 //!
 //! **References.** E. S. Page, "Continuous inspection schemes", Biometrika 41 (1954) 100–115;
@@ -76,7 +83,13 @@ pub struct PageHinkleyConfig {
 
 impl Default for PageHinkleyConfig {
     fn default() -> Self {
-        Self { min_instances: 30, delta: 0.005, threshold: 50.0, alpha: 1.0 - 0.0001, mode: Direction::Both }
+        Self {
+            min_instances: 30,
+            delta: 0.005,
+            threshold: 50.0,
+            alpha: 1.0 - 0.0001,
+            mode: Direction::Both,
+        }
     }
 }
 
@@ -86,9 +99,11 @@ impl PageHinkleyConfig {
         let mut v = Validator::new("page_hinkley");
         v.non_negative("delta", self.delta);
         v.positive("threshold", self.threshold);
-        v.check(self.alpha.is_finite() && self.alpha > 0.0 && self.alpha <= 1.0, "alpha", || {
-            format!("must be in (0, 1], got {}", self.alpha)
-        });
+        v.check(
+            self.alpha.is_finite() && self.alpha > 0.0 && self.alpha <= 1.0,
+            "alpha",
+            || format!("must be in (0, 1], got {}", self.alpha),
+        );
         v.finish()
     }
 }
@@ -157,7 +172,11 @@ impl PageHinkley {
             Direction::Down => down,
             Direction::Both => up || down,
         };
-        if drift { DriftState::Drift } else { DriftState::Stable }
+        if drift {
+            DriftState::Drift
+        } else {
+            DriftState::Stable
+        }
     }
 }
 

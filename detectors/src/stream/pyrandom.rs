@@ -22,8 +22,15 @@ impl PyRandom {
     /// `random.Random(seed)` for a non-negative integer seed.
     pub(crate) fn new(seed: u64) -> Self {
         // CPython splits abs(seed) into 32-bit words, least significant first (at least one word).
-        let key: Vec<u32> = if seed >> 32 == 0 { vec![seed as u32] } else { vec![seed as u32, (seed >> 32) as u32] };
-        let mut r = Self { mt: vec![0; N], index: N };
+        let key: Vec<u32> = if seed >> 32 == 0 {
+            vec![seed as u32]
+        } else {
+            vec![seed as u32, (seed >> 32) as u32]
+        };
+        let mut r = Self {
+            mt: vec![0; N],
+            index: N,
+        };
         r.init_genrand(19_650_218);
         let mut i = 1usize;
         let mut j = 0usize;
@@ -48,7 +55,8 @@ impl PyRandom {
         k = N - 1;
         while k > 0 {
             let prev = r.mt[i - 1];
-            r.mt[i] = (r.mt[i] ^ (prev ^ (prev >> 30)).wrapping_mul(1_566_083_941)).wrapping_sub(i as u32);
+            r.mt[i] = (r.mt[i] ^ (prev ^ (prev >> 30)).wrapping_mul(1_566_083_941))
+                .wrapping_sub(i as u32);
             i += 1;
             if i >= N {
                 r.mt[0] = r.mt[N - 1];
@@ -64,7 +72,9 @@ impl PyRandom {
         self.mt[0] = s;
         for i in 1..N {
             let prev = self.mt[i - 1];
-            self.mt[i] = 1_812_433_253u32.wrapping_mul(prev ^ (prev >> 30)).wrapping_add(i as u32);
+            self.mt[i] = 1_812_433_253u32
+                .wrapping_mul(prev ^ (prev >> 30))
+                .wrapping_add(i as u32);
         }
         self.index = N;
     }
@@ -161,8 +171,14 @@ mod tests {
     #[test]
     fn sample_matches_cpython_pool_and_set_methods() {
         // python3 -c "import random; print(random.Random(1).sample(range(70), 5))"
-        assert_eq!(PyRandom::new(1).sample_range(70, 5), vec![17, 8, 32, 15, 63]);
+        assert_eq!(
+            PyRandom::new(1).sample_range(70, 5),
+            vec![17, 8, 32, 15, 63]
+        );
         // python3 -c "import random; print(random.Random(2**40 + 5).sample(range(1000), 3))"
-        assert_eq!(PyRandom::new((1 << 40) + 5).sample_range(1000, 3), vec![516, 529, 275]);
+        assert_eq!(
+            PyRandom::new((1 << 40) + 5).sample_range(1000, 3),
+            vec![516, 529, 275]
+        );
     }
 }

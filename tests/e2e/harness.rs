@@ -1,0 +1,688 @@
+//! The test bed: real components as processes on loopback with free ports, and helpers to drive
+//! the real `driftd` binary.
+//!
+//! Prerequisites are installed by `scripts/test.sh` (the README's test command): the `tansu` broker
+//! (in `~/.cargo/bin`), `redis-server`, and a Python venv with `kafka-python` at `.testbed/venv`.
+//! Paths can be overridden with `DRIFTD_TANSU`, `DRIFTD_REDIS_SERVER` and `DRIFTD_TEST_PYTHON`.
+//! A missing prerequisite fails the test with a message saying how to install it; nothing skips.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; collisions are possible but rare).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+fn find_tool(env: &str, names: &[&str], hint: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
+        return PathBuf::from(p);
+    }
+    for n in names {
+        let p = PathBuf::from(n);
+        if p.is_absolute() && p.exists() {
+            return p;
+        }
+        if let Ok(out) = Command::new("sh").arg("-c").arg(format!("command -v {n}")).output() {
+            let s = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if !s.is_empty() {
+                return PathBuf::from(s);
+            }
+        }
+    }
+    panic!("{env}: cannot find {names:?}. {hint}");
+}
+
+fn kill(child: &mut Child, signal: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status();
+}
+
+/// A tansu broker process.
+pub struct Broker {
+    pub port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    durable: bool,
+}
+
+impl Broker {
+    /// Starts a broker: in-memory, or `durable` (SQLite file, survives restarts).
+    pub fn start(durable: bool) -> Broker {
+        let mut b = Broker {
+            port: free_port(),
+            child: None,
+            dir: tempfile::tempdir().unwrap(),
+            durable,
+        };
+        b.spawn();
+        b
+    }
+
+    fn tansu() -> PathBuf {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let cargo_bin = format!("{home}/.cargo/bin/tansu");
+        find_tool(
+            "DRIFTD_TANSU",
+            &["tansu", &cargo_bin],
+            "Run scripts/test.sh, or: cargo install tansu --locked --features dynostore,libsql",
+        )
+    }
+
+    fn spawn(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let storage = if self.durable {
+            // tansu takes the SQLite path relative to its working directory (see CRATES.md).
+            "sqlite://broker.db".to_owned()
+        } else {
+            "memory://tansu/".to_owned()
+        };
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("broker.log"))
+            .unwrap();
+        let child = Command::new(Self::tansu())
+            .current_dir(self.dir.path())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", &storage])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start tansu");
+        self.child = Some(child);
+        let port = self.port;
+        wait_for("the broker to listen", Duration::from_secs(30), || {
+            port_open(port).then_some(())
+        });
+    }
+
+    /// `host:port`.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Creates a topic.
+    pub fn create_topic(&self, name: &str, partitions: u32) {
+        let out = Command::new(Self::tansu())
+            .args(["topic", "create", name, "--partitions", &partitions.to_string()])
+            .args(["--broker", &format!("tcp://127.0.0.1:{}", self.port)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "creating topic {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops the broker (SIGTERM, then SIGKILL).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill(&mut c, "TERM");
+            let start = Instant::now();
+            while c.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let port = self.port;
+        wait_for("the broker port to close", Duration::from_secs(10), || {
+            (!port_open(port)).then_some(())
+        });
+    }
+
+    /// Starts the stopped broker again on the same port and storage.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none());
+        self.spawn();
+    }
+
+    /// The broker's log, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("broker.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- broker log (tail) ---\n{}", tail(&self.log(), 30));
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A redis-server process of its own, with an append-only file so data survives its restart.
+pub struct Redis {
+    pub port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Redis {
+    /// Starts redis-server on a free port.
+    pub fn start() -> Redis {
+        let mut r = Redis {
+            port: free_port(),
+            child: None,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        r.spawn();
+        r
+    }
+
+    fn spawn(&mut self) {
+        let bin = find_tool(
+            "DRIFTD_REDIS_SERVER",
+            &["redis-server"],
+            "Run scripts/test.sh, or: apt-get install redis-server",
+        );
+        let child = Command::new(bin)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        let port = self.port;
+        wait_for("redis to listen", Duration::from_secs(20), || {
+            port_open(port).then_some(())
+        });
+    }
+
+    /// `redis://127.0.0.1:PORT/0`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Stops redis-server.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill(&mut c, "TERM");
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again with the same data directory.
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The Python interpreter of the test venv (with kafka-python).
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("DRIFTD_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = repo_root().join(".testbed/venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing. Run scripts/test.sh (it creates the venv with kafka-python).",
+        p.display()
+    );
+    p
+}
+
+/// Produces every line of `file` to `topic` with the third-party client. Returns the count.
+pub fn produce(bootstrap: &str, topic: &str, file: &Path) -> usize {
+    let out = Command::new(python())
+        .arg(repo_root().join("tests/tools/kafka_tool.py"))
+        .args(["produce", "--bootstrap", bootstrap, "--topic", topic, "--file"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "producing to {topic}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// One message read by the third-party client.
+#[derive(Debug, serde::Deserialize)]
+pub struct Consumed {
+    pub partition: i32,
+    pub offset: i64,
+    pub value: Option<String>,
+    pub headers: BTreeMap<String, Option<String>>,
+}
+
+/// Reads up to `expect` messages of `topic` from the beginning.
+pub fn consume(bootstrap: &str, topic: &str, expect: usize, timeout: Duration) -> Vec<Consumed> {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out.jsonl");
+    let out = Command::new(python())
+        .arg(repo_root().join("tests/tools/kafka_tool.py"))
+        .args(["consume", "--bootstrap", bootstrap, "--topic", topic])
+        .args(["--expect", &expect.to_string()])
+        .args(["--timeout", &timeout.as_secs().to_string(), "--out"])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "consuming {topic}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(&out_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A running `driftd run` process.
+pub struct Driftd {
+    child: Option<Child>,
+    pub http_port: u16,
+    pub dir: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    env: Vec<(String, String)>,
+    extra_args: Vec<String>,
+}
+
+impl Driftd {
+    /// Writes `config` (TOML; `{HTTP}` is replaced by the listen address) into `dir` and starts
+    /// `driftd run --config` on it.
+    pub fn start(dir: &Path, config: &str, env: &[(&str, &str)]) -> Driftd {
+        Self::start_with_args(dir, config, env, &[])
+    }
+
+    /// Like [`Driftd::start`], with extra command-line arguments.
+    pub fn start_with_args(dir: &Path, config: &str, env: &[(&str, &str)], args: &[&str]) -> Driftd {
+        let http_port = free_port();
+        let cfg_path = dir.join("driftd.toml");
+        std::fs::write(
+            &cfg_path,
+            config.replace("{HTTP}", &format!("127.0.0.1:{http_port}")),
+        )
+        .unwrap();
+        let mut d = Driftd {
+            child: None,
+            http_port,
+            dir: dir.to_owned(),
+            config: cfg_path,
+            log: dir.join("driftd.log"),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            extra_args: args.iter().map(|s| s.to_string()).collect(),
+        };
+        d.spawn();
+        d
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftd"));
+        cmd.current_dir(&self.dir)
+            .arg("run")
+            .arg("--config")
+            .arg(&self.config)
+            .args(&self.extra_args)
+            .env("RUST_LOG", "info,librdkafka=warn,rdkafka=warn")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().expect("start driftd"));
+        let port = self.http_port;
+        let log = self.log.clone();
+        wait_for("driftd's HTTP port", Duration::from_secs(60), || {
+            if port_open(port) {
+                return Some(());
+            }
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(!text.contains("driftd failed"), "driftd failed to start:\n{text}");
+            None
+        });
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// GET a path; returns status and body (None if the request failed).
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        http_get(&format!("{}{path}", self.base()))
+    }
+
+    /// The current metrics.
+    pub fn metrics(&self) -> Option<Metrics> {
+        let (status, body) = self.get("/metrics")?;
+        (status == 200).then(|| Metrics::parse(&body))
+    }
+
+    /// Whether `/readyz` answers 200.
+    pub fn ready(&self) -> bool {
+        matches!(self.get("/readyz"), Some((200, _)))
+    }
+
+    /// Sends SIGKILL and waits for the process to disappear.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Sends SIGTERM and returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        kill(&mut c, "TERM");
+        let start = Instant::now();
+        loop {
+            if let Some(s) = c.try_wait().unwrap() {
+                return s.code();
+            }
+            if start.elapsed() > Duration::from_secs(40) {
+                let _ = c.kill();
+                panic!("driftd did not exit within 40 s of SIGTERM:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends a signal (e.g. `HUP`).
+    pub fn signal(&mut self, sig: &str) {
+        if let Some(c) = self.child.as_mut() {
+            kill(c, sig);
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    /// Starts the stopped process again with the same config (new HTTP port is not needed: the
+    /// port is reused).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop driftd before restarting it");
+        self.spawn();
+    }
+
+    /// Everything driftd logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// The last `n` lines of a log, for failure messages.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+impl Drop for Driftd {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- driftd log (tail) ---\n{}", tail(&self.log_text(), 60));
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A plain HTTP GET.
+pub fn http_get(url: &str) -> Option<(u16, String)> {
+    let agent = agent();
+    match agent.get(url).call() {
+        Ok(mut r) => {
+            let status = r.status().as_u16();
+            Some((status, r.body_mut().read_to_string().unwrap_or_default()))
+        }
+        Err(_) => None,
+    }
+}
+
+/// An HTTP POST with an optional bearer token.
+pub fn http_post(url: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
+    let agent = agent();
+    let mut req = agent.post(url).header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", &format!("Bearer {t}"));
+    }
+    let mut r = req.send(body).expect("POST");
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_string().unwrap_or_default())
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+/// Parsed Prometheus text exposition: series name{labels} → value.
+#[derive(Debug, Clone)]
+pub struct Metrics(pub Vec<(String, BTreeMap<String, String>, f64)>);
+
+impl Metrics {
+    /// Parses the text format (enough of it for driftd's output).
+    pub fn parse(text: &str) -> Metrics {
+        let mut out = Vec::new();
+        for line in text.lines() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            let value: f64 = value.parse().unwrap_or(f64::NAN);
+            let (name, labels) = match series.split_once('{') {
+                Some((n, rest)) => {
+                    let rest = rest.trim_end_matches('}');
+                    let mut labels = BTreeMap::new();
+                    for kv in rest.split("\",").filter(|s| !s.is_empty()) {
+                        let (k, v) = kv.split_once('=').unwrap();
+                        labels.insert(k.to_owned(), v.trim_matches('"').to_owned());
+                    }
+                    (n.to_owned(), labels)
+                }
+                None => (series.to_owned(), BTreeMap::new()),
+            };
+            out.push((name, labels, value));
+        }
+        Metrics(out)
+    }
+
+    /// Sum of a metric over the series matching every `(label, value)` given.
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.0
+            .iter()
+            .filter(|(n, l, _)| {
+                n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|(_, _, v)| v)
+            .sum()
+    }
+
+    /// Whether a series of this name exists.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _, _)| n == name)
+    }
+}
+
+/// A deterministic generator of valid events (xorshift; no external crates).
+pub struct EventGen {
+    state: u64,
+    pub n: u64,
+}
+
+impl EventGen {
+    pub fn new(seed: u64) -> Self {
+        EventGen {
+            state: seed.max(1),
+            n: 0,
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state = x;
+        x
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A prediction for `model` with `features` numeric features plus one categorical.
+    pub fn prediction(&mut self, model: &str, features: usize) -> String {
+        self.n += 1;
+        let mut f = String::new();
+        for i in 0..features {
+            f.push_str(&format!("\"f{i}\":{:.4},", self.unit() * 100.0 - 50.0));
+        }
+        let plan = ["free", "pro", "team"][(self.next_u64() % 3) as usize];
+        let score = self.unit();
+        format!(
+            r#"{{"kind":"prediction","id":"{model}-{n}","model":"{model}","model_version":"1","ts":"2026-11-21T10:{m:02}:{s:02}Z","features":{{{f}"plan":"{plan}"}},"prediction":{{"label":"{label}","score":{score:.4}}}}}"#,
+            n = self.n,
+            m = (self.n / 60) % 60,
+            s = self.n % 60,
+            label = u8::from(score >= 0.5),
+        )
+    }
+
+    /// A feedback event for `model`.
+    pub fn feedback(&mut self, model: &str) -> String {
+        self.n += 1;
+        let (n, l) = (self.n, self.next_u64() % 2);
+        format!(
+            r#"{{"kind":"feedback","id":"{model}-{n}","model":"{model}","ts":"2026-11-21T11:00:00Z","label":"{l}"}}"#
+        )
+    }
+}
+
+/// Malformed events, each with the reason driftd must give. Cycles through eight kinds.
+pub fn malformed(i: usize) -> (String, &'static str) {
+    let base = r#""id":"bad","model":"churn","ts":"2026-11-21T10:00:00Z""#;
+    match i % 8 {
+        0 => (format!(r#"{{"kind":"prediction",{base}"#), "invalid_json"),
+        1 => ("[1,2,3]".to_owned(), "not_an_object"),
+        2 => (format!(r#"{{"kind":"prediction",{base}}}"#), "missing_field"),
+        3 => (
+            r#"{"kind":"prediction","id":"bad","model":"churn","ts":"21/11/2026","features":{}}"#.to_owned(),
+            "bad_timestamp",
+        ),
+        4 => (
+            format!(r#"{{"kind":"prediction",{base},"features":{{"x":NaN}}}}"#),
+            "non_finite_feature",
+        ),
+        5 => (format!(r#"{{"kind":"click",{base}}}"#), "unknown_kind"),
+        6 => (
+            r#"{"kind":"feedback","id":"bad","model":"no spaces please","ts":"2026-11-21T10:00:00Z","label":"1"}"#
+                .to_owned(),
+            "invalid_model_name",
+        ),
+        _ => (
+            format!(r#"{{"kind":"prediction",{base},"features":{{}},"prediction":{{"score":7}}}}"#),
+            "invalid_prediction",
+        ),
+    }
+}
+
+/// Writes lines to a file.
+pub fn write_lines(path: &Path, lines: &[String]) {
+    let mut f = std::fs::File::create(path).unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+/// Appends lines to a file.
+pub fn append_lines(path: &Path, lines: &[String]) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+/// A unique suffix for topic, group and key names.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}

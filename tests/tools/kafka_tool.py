@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""A third-party Kafka client for driftd's end-to-end tests (kafka-python, pure Python).
+
+It stands in for the users' own services: it produces events to topics exactly as a serving tier
+would, and reads topics (e.g. the dead-letter topic) with their headers.
+
+  kafka_tool.py produce --bootstrap HOST:PORT --topic T --file EVENTS.jsonl [--retry-seconds S]
+  kafka_tool.py consume --bootstrap HOST:PORT --topic T --expect N --timeout S --out OUT.jsonl
+
+`produce` sends each non-empty line as one message (the raw bytes, keyed by nothing), waits for
+every acknowledgement (acks=all) and prints the count. `consume` reads from the beginning without a
+consumer group until N messages or the timeout, and writes one JSON object per message:
+{"partition", "offset", "value", "headers": {name: value}}.
+"""
+import argparse
+import json
+import sys
+import time
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+
+def produce(args):
+    deadline = time.time() + args.retry_seconds
+    while True:
+        try:
+            producer = KafkaProducer(bootstrap_servers=args.bootstrap, acks="all", linger_ms=5,
+                                     retries=10, request_timeout_ms=15000)
+            break
+        except Exception as e:  # broker not up yet
+            if time.time() > deadline:
+                raise
+            print(f"waiting for the broker: {e}", file=sys.stderr)
+            time.sleep(0.5)
+    futures = []
+    with open(args.file, "rb") as f:
+        for line in f:
+            line = line.rstrip(b"\n")
+            if line.strip():
+                futures.append(producer.send(args.topic, value=line))
+    producer.flush(timeout=120)
+    for fut in futures:
+        fut.get(timeout=60)
+    producer.close()
+    print(len(futures))
+
+
+def consume(args):
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, group_id=None, enable_auto_commit=False,
+                             consumer_timeout_ms=1000)
+    deadline = time.time() + args.timeout
+    parts = None
+    while parts is None and time.time() < deadline:
+        parts = consumer.partitions_for_topic(args.topic)
+        if parts is None:
+            time.sleep(0.2)
+    tps = [TopicPartition(args.topic, p) for p in sorted(parts or [])]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    out = []
+    while len(out) < args.expect and time.time() < deadline:
+        batch = consumer.poll(timeout_ms=500)
+        for tp, msgs in batch.items():
+            for m in msgs:
+                out.append({
+                    "partition": m.partition,
+                    "offset": m.offset,
+                    "value": m.value.decode("utf-8", "replace") if m.value is not None else None,
+                    "headers": {k: (v.decode("utf-8", "replace") if v is not None else None) for k, v in (m.headers or [])},
+                })
+    consumer.close()
+    with open(args.out, "w") as f:
+        for o in out:
+            f.write(json.dumps(o) + "\n")
+    print(len(out))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("produce")
+    p.add_argument("--bootstrap", required=True)
+    p.add_argument("--topic", required=True)
+    p.add_argument("--file", required=True)
+    p.add_argument("--retry-seconds", type=float, default=30)
+    c = sub.add_parser("consume")
+    c.add_argument("--bootstrap", required=True)
+    c.add_argument("--topic", required=True)
+    c.add_argument("--expect", type=int, required=True)
+    c.add_argument("--timeout", type=float, default=60)
+    c.add_argument("--out", required=True)
+    args = ap.parse_args()
+    {"produce": produce, "consume": consume}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
