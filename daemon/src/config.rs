@@ -523,7 +523,10 @@ pub fn load_str(text: &str) -> Result<Loaded, ConfigErrors> {
 }
 
 /// Deserialises, and on each error records it, removes the offending key and tries again.
-fn deserialize_collecting(table: &mut toml::Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
+fn deserialize_collecting(
+    table: &mut toml::Table,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Config> {
     for _ in 0..256 {
         let value = toml::Value::Table(table.clone());
         match serde_path_to_error::deserialize::<_, Config>(value) {
@@ -539,10 +542,10 @@ fn deserialize_collecting(table: &mut toml::Table, errors: &mut Vec<ConfigError>
                     })
                     .collect();
                 let message = e.inner().to_string().trim().to_owned();
-                if let Some(field) = unknown_field_name(&message) {
-                    if path.last().map(String::as_str) != Some(field) {
-                        path.push(field.to_owned());
-                    }
+                if let Some(field) = unknown_field_name(&message)
+                    && path.last().map(String::as_str) != Some(field)
+                {
+                    path.push(field.to_owned());
                 }
                 let removed = remove_path(table, &path);
                 errors.push(ConfigError {
@@ -590,7 +593,11 @@ impl Config {
         let mut e = Vec::new();
         let mut secrets = Secrets::default();
         if let Err(msg) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
-            err(&mut e, "log.level", format!("not a valid log filter: {msg}"));
+            err(
+                &mut e,
+                "log.level",
+                format!("not a valid log filter: {msg}"),
+            );
         }
         if self.http.max_body_bytes < 256 {
             err(&mut e, "http.max_body_bytes", "must be at least 256");
@@ -615,7 +622,11 @@ impl Config {
         match &self.source {
             SourceConfig::File(f) => {
                 if f.path.as_os_str().is_empty() {
-                    err(&mut e, "source.path", "must not be empty (use \"-\" for stdin)");
+                    err(
+                        &mut e,
+                        "source.path",
+                        "must not be empty (use \"-\" for stdin)",
+                    );
                 }
                 if f.follow && f.path == Path::new("-") {
                     err(&mut e, "source.follow", "cannot follow stdin");
@@ -626,7 +637,11 @@ impl Config {
             }
             SourceConfig::Kafka(k) => {
                 if k.brokers.trim().is_empty() {
-                    err(&mut e, "source.brokers", "must list at least one broker (host:port)");
+                    err(
+                        &mut e,
+                        "source.brokers",
+                        "must list at least one broker (host:port)",
+                    );
                 }
                 for (key, v) in [
                     ("source.group_id", &k.group_id),
@@ -638,7 +653,8 @@ impl Config {
                         err(&mut e, key, "must not be empty");
                     }
                 }
-                if k.dead_letter_topic == k.prediction_topic || k.dead_letter_topic == k.feedback_topic
+                if k.dead_letter_topic == k.prediction_topic
+                    || k.dead_letter_topic == k.feedback_topic
                 {
                     err(
                         &mut e,
@@ -647,7 +663,11 @@ impl Config {
                     );
                 }
                 if !matches!(k.auto_offset_reset.as_str(), "earliest" | "latest") {
-                    err(&mut e, "source.auto_offset_reset", "must be `earliest` or `latest`");
+                    err(
+                        &mut e,
+                        "source.auto_offset_reset",
+                        "must be `earliest` or `latest`",
+                    );
                 }
                 for (section, map) in [
                     ("properties", &k.properties),
@@ -694,7 +714,11 @@ impl Config {
                     Some(_) => {}
                 }
                 if r.key_prefix.is_empty() || r.key_prefix.contains(char::is_whitespace) {
-                    err(&mut e, "state.key_prefix", "must be non-empty without spaces");
+                    err(
+                        &mut e,
+                        "state.key_prefix",
+                        "must be non-empty without spaces",
+                    );
                 }
                 if r.timeout.is_zero() {
                     err(&mut e, "state.timeout", "must be positive");
@@ -736,7 +760,11 @@ impl Config {
                 );
             }
             if m.positive_label.is_empty() {
-                err(&mut e, format!("models.{name}.positive_label"), "must not be empty");
+                err(
+                    &mut e,
+                    format!("models.{name}.positive_label"),
+                    "must not be empty",
+                );
             }
         }
         (secrets, e)
@@ -814,9 +842,10 @@ task = "clustering"
         let dbg = format!("{:?} {:?}", l.config, l.secrets);
         assert!(!dbg.contains("inline-token"), "{dbg}");
 
-        let errs = load_str("[http]\nfeedback_tokens = [{ env = \"DRIFTD_TEST_SURELY_UNSET_VAR\" }]\n")
-            .unwrap_err()
-            .0;
+        let errs =
+            load_str("[http]\nfeedback_tokens = [{ env = \"DRIFTD_TEST_SURELY_UNSET_VAR\" }]\n")
+                .unwrap_err()
+                .0;
         assert_eq!(errs[0].path, "http.feedback_tokens.0");
         assert!(errs[0].message.contains("not set"));
     }

@@ -152,7 +152,15 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let mut resp = (status, Json(ErrorBody { error, detail, items })).into_response();
+        let mut resp = (
+            status,
+            Json(ErrorBody {
+                error,
+                detail,
+                items,
+            }),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -176,7 +184,10 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             state.request_timeout,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .with_state(state)
 }
 

@@ -3,15 +3,16 @@
 //! The daemon crate: the only one that talks to Kafka, Redis, SMTP, HTTP, Prometheus and the clock.
 //! See `ARCHITECTURE.md` at the repository root for the map.
 //!
-//! - [`config`]: typed TOML configuration, validated with every error at once.
-//! - [`event`]: event contract v1, parsing and validation with machine-readable reasons.
-//! - [`pipeline`]: per-shard state, exactly-once effects through checkpoints.
-//! - [`sources`]: the file/stdin source and the Kafka consumer group.
-//! - [`store`]: the state store trait, embedded (redb) and Redis.
-//! - [`http`]: health, readiness, metrics and the feedback endpoint.
-//! - [`metrics`]: the metric catalogue.
-//! - [`run`]: the lifecycle of `driftd run`.
-//! - [`telemetry`]: logging.
+//! - [`config`] — typed TOML configuration, validated with every error at once.
+//! - [`event`] — event contract v1, parsing and validation with machine-readable reasons.
+//! - [`pipeline`] — per-shard state, exactly-once effects through checkpoints.
+//! - [`sources`] — the file/stdin source and the Kafka consumer group.
+//! - [`store`] — the state store trait, embedded (redb) and Redis.
+//! - [`http`] — health, readiness, metrics and the feedback endpoint.
+//! - [`metrics`] — the metric catalogue.
+//! - [`run`] — the lifecycle of `driftd run`.
+//! - [`telemetry`] — logging.
+//!
 
 pub mod config;
 pub mod event;

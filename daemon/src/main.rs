@@ -30,8 +30,10 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the daemon.
-    #[command(after_help = "Without --config, driftd runs the embedded default: events from \
-        --events (a JSON-lines file, or - for stdin), state in ./driftd-state.redb, alerts to the log.")]
+    #[command(
+        after_help = "Without --config, driftd runs the embedded default: events from \
+        --events (a JSON-lines file, or - for stdin), state in ./driftd-state.redb, alerts to the log."
+    )]
     Run {
         /// Configuration file (TOML). Without it, built-in defaults apply.
         #[arg(short, long, env = "DRIFTD_CONFIG")]

@@ -105,8 +105,10 @@ impl Metrics {
     pub fn new() -> Self {
         let r = Registry::new();
         #[cfg(target_os = "linux")]
-        r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
-            .expect("process collector registered once");
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))
+        .expect("process collector registered once");
         let checkpoint_duration = Histogram::with_opts(
             HistogramOpts::new(
                 "driftd_checkpoint_duration_seconds",
@@ -120,7 +122,12 @@ impl Metrics {
         r.register(Box::new(checkpoint_duration.clone()))
             .expect("metric registered once");
         let m = Metrics {
-            events: counter_vec(&r, "driftd_events_total", "Accepted events.", &["model", "kind"]),
+            events: counter_vec(
+                &r,
+                "driftd_events_total",
+                "Accepted events.",
+                &["model", "kind"],
+            ),
             rejected: counter_vec(
                 &r,
                 "driftd_events_rejected_total",
@@ -149,7 +156,11 @@ impl Metrics {
                 "Messages between the consumer's position and the partition's high watermark.",
                 &["topic", "partition"],
             ),
-            source_up: gauge(&r, "driftd_source_up", "1 when the event source is connected."),
+            source_up: gauge(
+                &r,
+                "driftd_source_up",
+                "1 when the event source is connected.",
+            ),
             store_up: gauge(
                 &r,
                 "driftd_state_store_up",
@@ -188,7 +199,12 @@ impl Metrics {
                 "Configuration reloads on SIGHUP.",
                 &["outcome"],
             ),
-            build_info: gauge_vec(&r, "driftd_build_info", "Build information; always 1.", &["version"]),
+            build_info: gauge_vec(
+                &r,
+                "driftd_build_info",
+                "Build information; always 1.",
+                &["version"],
+            ),
             registry: r,
         };
         // Pre-register series that dashboards expect to exist before the first occurrence.
@@ -244,13 +260,18 @@ mod tests {
         let m = Metrics::new();
         m.events_for("churn", EventKind::Prediction).inc();
         m.consumer_lag.with_label_values(&["t", "0"]).set(3);
-        m.http_requests.with_label_values(&["/healthz", "200"]).inc();
+        m.http_requests
+            .with_label_values(&["/healthz", "200"])
+            .inc();
         m.config_reloads.with_label_values(&["ok"]).inc();
         m.checkpoint_duration.observe(0.01);
         let text = m.render();
         for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
             let name = line.split_whitespace().nth(2).unwrap();
-            assert!(Metrics::NAMES.contains(&name), "{name} missing from Metrics::NAMES");
+            assert!(
+                Metrics::NAMES.contains(&name),
+                "{name} missing from Metrics::NAMES"
+            );
         }
         for name in Metrics::NAMES {
             assert!(

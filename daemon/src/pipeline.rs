@@ -57,7 +57,10 @@ pub struct ShardState {
 impl ShardState {
     /// Total accepted events.
     pub fn accepted(&self) -> u64 {
-        self.models.values().map(|m| m.predictions + m.feedback).sum()
+        self.models
+            .values()
+            .map(|m| m.predictions + m.feedback)
+            .sum()
     }
     /// Total rejected events.
     pub fn rejected_total(&self) -> u64 {
@@ -174,7 +177,8 @@ impl Pipeline {
         for (model, m) in &state.models {
             let h = self.handles(model);
             let e = exported.models.entry(model.clone()).or_default();
-            h.predictions.inc_by(m.predictions.saturating_sub(e.predictions));
+            h.predictions
+                .inc_by(m.predictions.saturating_sub(e.predictions));
             h.feedback.inc_by(m.feedback.saturating_sub(e.feedback));
             e.predictions = e.predictions.max(m.predictions);
             e.feedback = e.feedback.max(m.feedback);
@@ -240,7 +244,13 @@ impl Pipeline {
     }
 
     /// Records an event that was too large to be read whole (`next - offset` bytes).
-    pub fn process_oversized(&mut self, shard: &str, offset: u64, next: u64, limit: usize) -> Outcome {
+    pub fn process_oversized(
+        &mut self,
+        shard: &str,
+        offset: u64,
+        next: u64,
+        limit: usize,
+    ) -> Outcome {
         match self.shards.get(shard) {
             Some(state) if offset >= state.next_offset => {}
             _ => {
@@ -400,8 +410,14 @@ mod tests {
         let mut p = pipeline(false, 10);
         let shard: Arc<str> = "s".into();
         p.open_shard(shard.clone(), None);
-        assert!(matches!(p.process("s", 0, 1, &pred("churn")), Outcome::Accepted { .. }));
-        assert!(matches!(p.process("s", 1, 2, b"{bad"), Outcome::Rejected(_)));
+        assert!(matches!(
+            p.process("s", 0, 1, &pred("churn")),
+            Outcome::Accepted { .. }
+        ));
+        assert!(matches!(
+            p.process("s", 1, 2, b"{bad"),
+            Outcome::Rejected(_)
+        ));
         let entries = p.checkpoint_entries();
         p.mark_checkpointed();
         assert_eq!(p.since_checkpoint(), 0);
@@ -415,10 +431,16 @@ mod tests {
         q.open_shard(shard, Some(saved));
         assert_eq!(q.process("s", 0, 1, &pred("churn")), Outcome::Duplicate);
         assert_eq!(q.process("s", 1, 2, b"{bad"), Outcome::Duplicate);
-        assert!(matches!(q.process("s", 2, 3, &pred("churn")), Outcome::Accepted { .. }));
+        assert!(matches!(
+            q.process("s", 2, 3, &pred("churn")),
+            Outcome::Accepted { .. }
+        ));
         assert_eq!(q.shard("s").unwrap().models["churn"].predictions, 2);
         let text = q.metrics.render();
-        assert!(text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 2"#), "{text}");
+        assert!(
+            text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 2"#),
+            "{text}"
+        );
         assert!(text.contains(r#"driftd_events_rejected_total{reason="invalid_json"} 1"#));
         assert!(text.contains("driftd_events_duplicate_total 2"));
     }
@@ -439,13 +461,19 @@ mod tests {
         p.close_shard("s");
         p.open_shard("s".into(), Some(saved));
         let text = p.metrics.render();
-        assert!(text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 7"#), "{text}");
+        assert!(
+            text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 7"#),
+            "{text}"
+        );
         // Replaying 6 and 7 does not move the counter; event 8 does.
         for i in 6..9 {
             p.process("s", i, i + 1, &pred("churn"));
         }
         let text = p.metrics.render();
-        assert!(text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 8"#), "{text}");
+        assert!(
+            text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 8"#),
+            "{text}"
+        );
         assert!(text.contains(r#"driftd_events_rejected_total{reason="invalid_json"} 1"#));
         assert_eq!(p.shard("s").unwrap().models["churn"].predictions, 8);
     }
@@ -454,21 +482,33 @@ mod tests {
     fn strict_models_and_the_discovery_cap() {
         let mut p = pipeline(true, 10);
         p.open_shard("s".into(), None);
-        assert!(matches!(p.process("s", 0, 1, &pred("churn")), Outcome::Accepted { .. }));
+        assert!(matches!(
+            p.process("s", 0, 1, &pred("churn")),
+            Outcome::Accepted { .. }
+        ));
         match p.process("s", 1, 2, &pred("fraud")) {
             Outcome::Rejected(r) => assert_eq!(r.reason, RejectReason::UnknownModel),
             o => panic!("{o:?}"),
         }
         let mut p = pipeline(false, 2);
         p.open_shard("s".into(), None);
-        assert!(matches!(p.process("s", 0, 1, &pred("a")), Outcome::Accepted { .. }));
-        assert!(matches!(p.process("s", 1, 2, &pred("b")), Outcome::Accepted { .. }));
+        assert!(matches!(
+            p.process("s", 0, 1, &pred("a")),
+            Outcome::Accepted { .. }
+        ));
+        assert!(matches!(
+            p.process("s", 1, 2, &pred("b")),
+            Outcome::Accepted { .. }
+        ));
         match p.process("s", 2, 3, &pred("c")) {
             Outcome::Rejected(r) => assert_eq!(r.reason, RejectReason::TooManyModels),
             o => panic!("{o:?}"),
         }
         // a configured model is always accepted
-        assert!(matches!(p.process("s", 3, 4, &pred("churn")), Outcome::Accepted { .. }));
+        assert!(matches!(
+            p.process("s", 3, 4, &pred("churn")),
+            Outcome::Accepted { .. }
+        ));
     }
 
     #[test]

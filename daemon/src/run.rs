@@ -137,7 +137,10 @@ impl Checkpointer {
                 .observe(started.elapsed().as_secs_f64());
             self.metrics.checkpoints.with_label_values(&["ok"]).inc();
         } else {
-            self.metrics.checkpoints.with_label_values(&["failed"]).inc();
+            self.metrics
+                .checkpoints
+                .with_label_values(&["failed"])
+                .inc();
         }
         ok
     }
@@ -145,7 +148,10 @@ impl Checkpointer {
     /// Records a checkpoint that could not be attempted (e.g. side outputs not yet durable).
     pub fn defer(&mut self) {
         self.last = Instant::now();
-        self.metrics.checkpoints.with_label_values(&["deferred"]).inc();
+        self.metrics
+            .checkpoints
+            .with_label_values(&["deferred"])
+            .inc();
     }
 
     /// Pings the store when it was last seen down, so readiness recovers without traffic.
@@ -170,7 +176,13 @@ impl Checkpointer {
                 Ok(None) => return Some(None),
                 Ok(Some(bytes)) => match Pipeline::decode_checkpoint(&bytes) {
                     Ok(s) => {
-                        tracing::info!(shard, next_offset = s.next_offset, accepted = s.accepted(), rejected = s.rejected_total(), "resuming from checkpoint");
+                        tracing::info!(
+                            shard,
+                            next_offset = s.next_offset,
+                            accepted = s.accepted(),
+                            rejected = s.rejected_total(),
+                            "resuming from checkpoint"
+                        );
                         return Some(Some(s));
                     }
                     Err(e) => {
@@ -198,8 +210,9 @@ async fn connect_store(
 ) -> anyhow::Result<Option<AnyStore>> {
     match &cfg.state {
         StateConfig::Embedded(e) => {
-            let s = EmbeddedStore::open(&e.path)
-                .with_context(|| format!("opening the embedded state store {}", e.path.display()))?;
+            let s = EmbeddedStore::open(&e.path).with_context(|| {
+                format!("opening the embedded state store {}", e.path.display())
+            })?;
             tracing::info!(path = %e.path.display(), "embedded state store open");
             Ok(Some(AnyStore::Embedded(s)))
         }
@@ -277,8 +290,9 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         SourceConfig::Kafka(k) => {
             let k = k.clone();
             let sasl = secrets.load().kafka_sasl_password.clone();
-            let producer = kafka::FeedbackProducer::new(&k, sasl.as_ref(), cfg.http.request_timeout)
-                .context("creating the Kafka producer for HTTP feedback")?;
+            let producer =
+                kafka::FeedbackProducer::new(&k, sasl.as_ref(), cfg.http.request_timeout)
+                    .context("creating the Kafka producer for HTTP feedback")?;
             let task = tokio::spawn(async move { kafka::run_kafka(k, sasl, pipeline, ctx).await });
             (FeedbackSink::Kafka(producer), task)
         }
@@ -298,7 +312,9 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             request_timeout: cfg.http.request_timeout,
         };
         if secrets.load().feedback_tokens.is_empty() {
-            tracing::warn!("no http.feedback_tokens configured: POST /v1/feedback refuses every request (401)");
+            tracing::warn!(
+                "no http.feedback_tokens configured: POST /v1/feedback refuses every request (401)"
+            );
         }
         let listener = tokio::net::TcpListener::bind(cfg.http.listen)
             .await
@@ -380,10 +396,10 @@ fn apply_overrides(cfg: &mut Config, opts: &RunOptions) {
         f.path = ev.clone();
         f.follow = opts.follow;
         cfg.source = SourceConfig::File(f);
-    } else if opts.follow {
-        if let SourceConfig::File(f) = &mut cfg.source {
-            f.follow = true;
-        }
+    } else if opts.follow
+        && let SourceConfig::File(f) = &mut cfg.source
+    {
+        f.follow = true;
     }
     if let Some(p) = &opts.state {
         cfg.state = StateConfig::Embedded(config::EmbeddedStateConfig { path: p.clone() });
@@ -450,10 +466,10 @@ async fn terminate(term: &mut tokio::signal::unix::Signal, int: &mut tokio::sign
 }
 
 fn notify(states: &[sd_notify::NotifyState<'_>]) {
-    if std::env::var_os("NOTIFY_SOCKET").is_some() {
-        if let Err(e) = sd_notify::notify(states) {
-            tracing::warn!(error = %e, "sd_notify failed");
-        }
+    if std::env::var_os("NOTIFY_SOCKET").is_some()
+        && let Err(e) = sd_notify::notify(states)
+    {
+        tracing::warn!(error = %e, "sd_notify failed");
     }
 }
 
@@ -523,8 +539,8 @@ struct RejectsWriter {
 }
 
 impl RejectsWriter {
-    /// Opens the rejects file, truncated back to `len` (its length at the last checkpoint), so a
-    /// restart never writes a rejected line twice.
+    /// Opens the rejects file, truncated back to `len` (its length at the last checkpoint; 0 when
+    /// there is no checkpoint), so a restart never writes a rejected line twice.
     fn open(path: &Path, len: Option<u64>) -> anyhow::Result<Self> {
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -532,12 +548,13 @@ impl RejectsWriter {
             .open(path)
             .with_context(|| format!("opening the rejects file {}", path.display()))?;
         let cur = file.metadata()?.len();
-        let len = match len {
-            Some(l) if l < cur => {
-                file.set_len(l)?;
-                l
-            }
-            _ => cur,
+        // No checkpoint: the shard starts from offset 0 and writes every reject again.
+        let len = len.unwrap_or(0);
+        let len = if len < cur {
+            file.set_len(len)?;
+            len
+        } else {
+            cur
         };
         Ok(RejectsWriter {
             path: path.to_owned(),
@@ -567,7 +584,9 @@ impl RejectsWriter {
         line.push(b'\n');
         match self.file.write_all(&line) {
             Ok(()) => self.len += line.len() as u64,
-            Err(e) => tracing::error!(path = %self.path.display(), error = %e, "cannot write the rejects file"),
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), error = %e, "cannot write the rejects file")
+            }
         }
     }
 
@@ -610,10 +629,8 @@ async fn run_file(
         return Ok(None);
     };
     let rejects_path = cfg.effective_rejects_path();
-    let mut rejects = RejectsWriter::open(
-        &rejects_path,
-        restored.as_ref().and_then(|s| s.rejects_len),
-    )?;
+    let mut rejects =
+        RejectsWriter::open(&rejects_path, restored.as_ref().and_then(|s| s.rejects_len))?;
     let start = restored.as_ref().map_or(0, |s| s.next_offset);
     p.open_shard(shard.clone(), restored);
     p.open_shard(http_shard.clone(), http_restored);
@@ -718,7 +735,9 @@ async fn run_file(
     while !checkpoint_file(&mut p, &mut ctx, &shard, &mut rejects, &mut pending_acks).await {
         tries += 1;
         if tries >= 3 {
-            tracing::error!("final checkpoint failed; the next start resumes from the last successful one");
+            tracing::error!(
+                "final checkpoint failed; the next start resumes from the last successful one"
+            );
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

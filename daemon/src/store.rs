@@ -111,8 +111,9 @@ impl EmbeddedStore {
     /// Opens (or creates) the store file, creating its parent directory if needed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| StoreError::Embedded(format!("cannot create {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Embedded(format!("cannot create {}: {e}", parent.display()))
+            })?;
         }
         let db = redb::Database::create(path)
             .map_err(|e| StoreError::Embedded(format!("cannot open {}: {e}", path.display())))?;
@@ -139,7 +140,10 @@ impl StateStore for EmbeddedStore {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(emb)?;
             let table = txn.open_table(TABLE).map_err(emb)?;
-            Ok(table.get(key.as_str()).map_err(emb)?.map(|v| v.value().to_vec()))
+            Ok(table
+                .get(key.as_str())
+                .map_err(emb)?
+                .map(|v| v.value().to_vec()))
         })
         .await
     }
@@ -283,9 +287,12 @@ mod tests {
         {
             let s = EmbeddedStore::open(&path).unwrap();
             assert_eq!(s.get("a").await.unwrap(), None);
-            s.put_all(vec![("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())])
-                .await
-                .unwrap();
+            s.put_all(vec![
+                ("a".into(), b"1".to_vec()),
+                ("b".into(), b"2".to_vec()),
+            ])
+            .await
+            .unwrap();
             s.delete("b").await.unwrap();
         }
         let s = EmbeddedStore::open(&path).unwrap();

@@ -18,7 +18,9 @@ use std::time::Duration;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use driftd_detectors::auto::AutoPolicy;
 use driftd_detectors::stream::{DetectorConfig, InputKind, StreamDetector};
-use driftd_detectors::summary::{CategoricalSummary, FeatureSummary, NumericSummary, SummarySettings};
+use driftd_detectors::summary::{
+    CategoricalSummary, FeatureSummary, NumericSummary, SummarySettings,
+};
 use driftd_detectors::synth::{Dist, Rng};
 use driftd_detectors::twosample::{CategoricalTest, CategoryCounts, NumericTest};
 
@@ -28,14 +30,27 @@ const REF_SEED: u64 = 7;
 const CUR_SEED: u64 = 8;
 
 fn stream_detectors(c: &mut Criterion) {
-    let numeric = Dist::Normal { loc: 0.0, scale: 1.0 }.sample_n(&mut Rng::new(STREAM_SEED), 10_000);
+    let numeric = Dist::Normal {
+        loc: 0.0,
+        scale: 1.0,
+    }
+    .sample_n(&mut Rng::new(STREAM_SEED), 10_000);
     let binary = Dist::Bernoulli { p: 0.1 }.sample_n(&mut Rng::new(STREAM_SEED), 10_000);
     let mut g = c.benchmark_group("stream");
     g.throughput(Throughput::Elements(10_000));
-    g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(2)).sample_size(20);
+    g.warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
     for config in DetectorConfig::all_defaults() {
-        let data = if config.input_kind() == InputKind::Numeric { &numeric } else { &binary };
-        let name = serde_json::to_value(&config).unwrap()["type"].as_str().unwrap().to_string();
+        let data = if config.input_kind() == InputKind::Numeric {
+            &numeric
+        } else {
+            &binary
+        };
+        let name = serde_json::to_value(&config).unwrap()["type"]
+            .as_str()
+            .unwrap()
+            .to_string();
         g.bench_function(&name, |b| {
             b.iter_batched(
                 || config.build().unwrap(),
@@ -53,21 +68,42 @@ fn stream_detectors(c: &mut Criterion) {
 }
 
 fn categories(seed: u64, n: usize, weights: &[f64]) -> Vec<String> {
-    let d = Dist::Categorical { weights: weights.to_vec() };
-    d.sample_n(&mut Rng::new(seed), n).into_iter().map(|x| format!("c{}", x as u32)).collect()
+    let d = Dist::Categorical {
+        weights: weights.to_vec(),
+    };
+    d.sample_n(&mut Rng::new(seed), n)
+        .into_iter()
+        .map(|x| format!("c{}", x as u32))
+        .collect()
 }
 
 fn two_sample(c: &mut Criterion) {
     let mut g = c.benchmark_group("twosample");
-    g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(2)).sample_size(10);
+    g.warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(10);
     for n in [10_000usize, 100_000, 1_000_000] {
-        let r = Dist::Normal { loc: 0.0, scale: 1.0 }.sample_n(&mut Rng::new(REF_SEED), n);
-        let cur = Dist::Normal { loc: 0.05, scale: 1.0 }.sample_n(&mut Rng::new(CUR_SEED), n);
+        let r = Dist::Normal {
+            loc: 0.0,
+            scale: 1.0,
+        }
+        .sample_n(&mut Rng::new(REF_SEED), n);
+        let cur = Dist::Normal {
+            loc: 0.05,
+            scale: 1.0,
+        }
+        .sample_n(&mut Rng::new(CUR_SEED), n);
         g.throughput(Throughput::Elements(2 * n as u64));
         for (name, test) in [
             ("ks", NumericTest::Ks { alpha: 0.05 }),
             ("wasserstein", NumericTest::Wasserstein { threshold: 0.1 }),
-            ("psi", NumericTest::Psi { bins: 10, threshold: 0.1 }),
+            (
+                "psi",
+                NumericTest::Psi {
+                    bins: 10,
+                    threshold: 0.1,
+                },
+            ),
         ] {
             g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
                 b.iter(|| black_box(test.evaluate_values(black_box(&r), black_box(&cur))))
@@ -93,18 +129,28 @@ fn summary_eval(c: &mut Criterion) {
     let mut rng = Rng::new(99);
     let mut references = Vec::new();
     for f in 0..40 {
-        let xs = Dist::Normal { loc: f as f64, scale: 1.0 + f as f64 / 10.0 }.sample_n(&mut rng, 10_000);
-        references.push(FeatureSummary::Numeric(NumericSummary::reference(&xs, &settings).unwrap()));
+        let xs = Dist::Normal {
+            loc: f as f64,
+            scale: 1.0 + f as f64 / 10.0,
+        }
+        .sample_n(&mut rng, 10_000);
+        references.push(FeatureSummary::Numeric(
+            NumericSummary::reference(&xs, &settings).unwrap(),
+        ));
     }
     for f in 0..10 {
         let mut counts = CategoryCounts::new();
         for k in 0..(5 + 3 * f) {
             counts.add(&format!("v{k}"), 100 + 37 * k as u64);
         }
-        references.push(FeatureSummary::Categorical(CategoricalSummary::reference(&counts, &settings).unwrap()));
+        references.push(FeatureSummary::Categorical(
+            CategoricalSummary::reference(&counts, &settings).unwrap(),
+        ));
     }
     let mut g = c.benchmark_group("summary_eval");
-    g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(2)).sample_size(20);
+    g.warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
     for window_len in [1_000usize, 100_000, 1_000_000] {
         let windows: Vec<FeatureSummary> = references
             .iter()
@@ -128,21 +174,25 @@ fn summary_eval(c: &mut Criterion) {
                 w
             })
             .collect();
-        g.bench_with_input(BenchmarkId::new("50_features", window_len), &window_len, |b, _| {
-            // Fresh clones each iteration: a window's cached sketch view is rebuilt, as after updates.
-            b.iter_batched(
-                || windows.clone(),
-                |ws| {
-                    let verdicts: Vec<_> = references
-                        .iter()
-                        .zip(&ws)
-                        .map(|(r, w)| policy.evaluate_summaries(r, w).unwrap())
-                        .collect();
-                    black_box(verdicts)
-                },
-                BatchSize::LargeInput,
-            )
-        });
+        g.bench_with_input(
+            BenchmarkId::new("50_features", window_len),
+            &window_len,
+            |b, _| {
+                // Fresh clones each iteration: a window's cached sketch view is rebuilt, as after updates.
+                b.iter_batched(
+                    || windows.clone(),
+                    |ws| {
+                        let verdicts: Vec<_> = references
+                            .iter()
+                            .zip(&ws)
+                            .map(|(r, w)| policy.evaluate_summaries(r, w).unwrap())
+                            .collect();
+                        black_box(verdicts)
+                    },
+                    BatchSize::LargeInput,
+                )
+            },
+        );
     }
     g.finish();
 }

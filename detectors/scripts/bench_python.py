@@ -11,7 +11,8 @@ benchmarks feed 10,000 values (per-update cost = time / 10,000). Two-sample benc
 raw unsorted arrays, like the Rust ones:
   ks          scipy.stats.ks_2samp(ref, cur)
   wasserstein scipy.stats.wasserstein_distance(ref, cur)
-  psi         NumPy: quantile edges of ref, searchsorted + bincount, PSI formula (make_fixtures's)
+  psi         NumPy: quantile (+ out-of-range) edges of ref, searchsorted + bincount, PSI formula
+              (twosample_fixtures.py's reference implementation)
   chi_square  pandas value_counts of both string arrays, alignment, scipy.stats.chi2_contingency
 """
 
@@ -93,7 +94,8 @@ def two_sample_benches():
         out[f"twosample/wasserstein/{n}"] = timed(lambda: stats.wasserstein_distance(ref, cur), reps)
 
         def psi():
-            edges = np.unique(np.quantile(ref, [i / 10 for i in range(1, 10)]))
+            inner = np.quantile(ref, [i / 10 for i in range(1, 10)])
+            edges = np.unique(np.concatenate([[ref.min()], inner, [np.nextafter(ref.max(), np.inf)]]))
             rc = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1)
             cc = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=len(edges) + 1)
             rp, cp = rc / rc.sum(), cc / cc.sum()

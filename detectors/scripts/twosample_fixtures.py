@@ -8,8 +8,9 @@ and the reference results:
 * cvm         scipy.stats.cramervonmises_2samp(ref, cur)          (method="auto")
 * ad          scipy.stats.anderson_ksamp([ref, cur], variant="midrank")
 * mwu         scipy.stats.mannwhitneyu(ref, cur)                  (two-sided, continuity, method="auto")
-* psi, js, hellinger, kl on reference-quantile bins (numpy_binned below, the NumPy reference of
-  driftd's binned distances; JS via scipy.spatial.distance.jensenshannon, KL via scipy.stats.entropy)
+* psi, js, hellinger, kl on reference-quantile bins plus two out-of-range bins (quantile_edges and
+  numpy_binned below, the NumPy reference of driftd's binned distances; JS via
+  scipy.spatial.distance.jensenshannon, KL via scipy.stats.entropy)
 
 Categorical cases store category-index recipes (value i is the category "c{i}") and results of
 scipy.stats.chi2_contingency(correction=False), the two-proportion z-test, PSI, JS, Hellinger, KL and
@@ -108,8 +109,10 @@ NUMERIC_CASES = [
 
 
 def quantile_edges(ref_sorted: np.ndarray, n_bins: int) -> np.ndarray:
+    """Reference-quantile edges plus the out-of-range edges min(ref) and nextafter(max(ref), inf)."""
     qs = [i / n_bins for i in range(1, n_bins)]
-    return np.unique(np.quantile(ref_sorted, qs))
+    inner = np.quantile(ref_sorted, qs)
+    return np.unique(np.concatenate([[ref_sorted[0]], inner, [np.nextafter(ref_sorted[-1], np.inf)]]))
 
 
 def counts(x: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -302,11 +302,25 @@ impl AutoPolicy {
             (NumericTest::WassersteinNormed { .. }, Some(v)) => Some(v.statistic),
             _ => {
                 let w = crate::twosample::weighted::wasserstein(r.sorted_view(), c.sorted_view());
-                if sd > 0.0 { Some(w / sd) } else if w == 0.0 { Some(0.0) } else { None }
+                if sd > 0.0 {
+                    Some(w / sd)
+                } else if w == 0.0 {
+                    Some(0.0)
+                } else {
+                    None
+                }
             }
         };
-        if let TestOutcome::NotEnoughData { reason: Insufficient::ConstantReference, .. } = outcome {
-            outcome = NumericTest::Ks { alpha: self.alpha }.evaluate_summaries_with_min(r, c, self.min_samples)?;
+        if let TestOutcome::NotEnoughData {
+            reason: Insufficient::ConstantReference,
+            ..
+        } = outcome
+        {
+            outcome = NumericTest::Ks { alpha: self.alpha }.evaluate_summaries_with_min(
+                r,
+                c,
+                self.min_samples,
+            )?;
         }
         Ok(self.finish(outcome, effect))
     }

@@ -258,3 +258,34 @@ fn unknown_fields_and_invalid_values_are_refused_with_every_problem_listed() {
 fn config_json(c: &DetectorConfig) -> String {
     serde_json::to_string(c).expect("serialise")
 }
+
+#[test]
+fn corrupted_checkpoints_are_errors_not_panics() {
+    let mut det = DetectorConfig::Kswin(Default::default()).build().unwrap();
+    for i in 0..150 {
+        det.update(f64::from(i % 7));
+    }
+    let mut v: serde_json::Value = serde_json::to_value(&det).unwrap();
+    v["config"]["window_size"] = serde_json::json!(50);
+    assert!(
+        serde_json::from_value::<AnyDetector>(v.clone()).is_err(),
+        "window longer than window_size"
+    );
+    let mut v2: serde_json::Value = serde_json::to_value(&det).unwrap();
+    v2["rng"]["mt"] = serde_json::json!([1, 2, 3]);
+    assert!(
+        serde_json::from_value::<AnyDetector>(v2).is_err(),
+        "truncated generator state"
+    );
+
+    let mut adwin = DetectorConfig::Adwin(Default::default()).build().unwrap();
+    for i in 0..500 {
+        adwin.update(f64::from(i % 3));
+    }
+    let mut v: serde_json::Value = serde_json::to_value(&adwin).unwrap();
+    v["rows"] = serde_json::json!([]);
+    assert!(
+        serde_json::from_value::<AnyDetector>(v).is_err(),
+        "no bucket rows"
+    );
+}

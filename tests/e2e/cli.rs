@@ -50,9 +50,15 @@ interval = "0s"
         "state.url",
         "checkpoint.interval",
     ] {
-        assert!(err.contains(&format!("  - {path}: ")), "{path} missing from:\n{err}");
+        assert!(
+            err.contains(&format!("  - {path}: ")),
+            "{path} missing from:\n{err}"
+        );
     }
-    assert!(!err.contains("secret-password"), "a secret was printed:\n{err}");
+    assert!(
+        !err.contains("secret-password"),
+        "a secret was printed:\n{err}"
+    );
 }
 
 #[test]
@@ -78,7 +84,10 @@ fn every_config_file_shipped_validates() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    assert!(n >= 2, "expected config/driftd.toml and config/example.toml");
+    assert!(
+        n >= 2,
+        "expected config/driftd.toml and config/example.toml"
+    );
 }
 
 #[test]
@@ -95,15 +104,28 @@ fn embedded_default_runs_the_sample_with_no_services_and_resumes() {
             .unwrap()
     };
     let out = run();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("driftd: 4576 events accepted, 6 rejected"), "{stdout}");
-    assert!(stdout.contains("model churn: 2000 predictions, 1576 feedback"), "{stdout}");
+    assert!(
+        stdout.contains("driftd: 4576 events accepted, 6 rejected"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("model churn: 2000 predictions, 1576 feedback"),
+        "{stdout}"
+    );
     assert!(dir.path().join("driftd-state.redb").exists());
     // A second run resumes from the checkpoint: nothing is counted twice.
     let out = run();
     let stdout2 = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout2.contains("driftd: 4576 events accepted, 6 rejected"), "{stdout2}");
+    assert!(
+        stdout2.contains("driftd: 4576 events accepted, 6 rejected"),
+        "{stdout2}"
+    );
     let rejects = std::fs::read_to_string(dir.path().join("sample.jsonl.rejects.jsonl")).unwrap();
     assert_eq!(rejects.lines().count(), 6);
 }
@@ -129,7 +151,9 @@ fn stdin_is_a_source_too() {
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("driftd: 100 events accepted, 1 rejected"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("driftd: 100 events accepted, 1 rejected")
+    );
 }
 
 #[test]
@@ -149,7 +173,11 @@ fn sighup_reloads_tokens_and_rejects_a_broken_config() {
     assert_eq!(http_post(&url, Some("first-token-0123456789"), body).0, 202);
     let cfg_path = dir.path().join("driftd.toml");
     let port_line = format!("listen = \"127.0.0.1:{}\"", d.http_port);
-    std::fs::write(&cfg_path, cfg("second-token-0123456789").replace("listen = \"{HTTP}\"", &port_line)).unwrap();
+    std::fs::write(
+        &cfg_path,
+        cfg("second-token-0123456789").replace("listen = \"{HTTP}\"", &port_line),
+    )
+    .unwrap();
     d.signal("HUP");
     wait_for("the new token", Duration::from_secs(10), || {
         (http_post(&url, Some("second-token-0123456789"), body).0 == 202).then_some(())
@@ -163,6 +191,9 @@ fn sighup_reloads_tokens_and_rejects_a_broken_config() {
         (m.sum("driftd_config_reloads_total", &[("outcome", "failed")]) >= 1.0).then_some(())
     });
     assert!(d.alive());
-    assert_eq!(http_post(&url, Some("second-token-0123456789"), body).0, 202);
+    assert_eq!(
+        http_post(&url, Some("second-token-0123456789"), body).0,
+        202
+    );
     assert_eq!(d.terminate(), Some(0));
 }

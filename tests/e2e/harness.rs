@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; collisions are possible but rare).
@@ -60,7 +63,11 @@ fn find_tool(env: &str, names: &[&str], hint: &str) -> PathBuf {
         if p.is_absolute() && p.exists() {
             return p;
         }
-        if let Ok(out) = Command::new("sh").arg("-c").arg(format!("command -v {n}")).output() {
+        if let Ok(out) = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {n}"))
+            .output()
+        {
             let s = String::from_utf8_lossy(&out.stdout).trim().to_owned();
             if !s.is_empty() {
                 return PathBuf::from(s);
@@ -123,7 +130,13 @@ impl Broker {
             .unwrap();
         let child = Command::new(Self::tansu())
             .current_dir(self.dir.path())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", &storage])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -146,7 +159,13 @@ impl Broker {
     /// Creates a topic.
     pub fn create_topic(&self, name: &str, partitions: u32) {
         let out = Command::new(Self::tansu())
-            .args(["topic", "create", name, "--partitions", &partitions.to_string()])
+            .args([
+                "topic",
+                "create",
+                name,
+                "--partitions",
+                &partitions.to_string(),
+            ])
             .args(["--broker", &format!("tcp://127.0.0.1:{}", self.port)])
             .output()
             .unwrap();
@@ -225,7 +244,14 @@ impl Redis {
         );
         let child = Command::new(bin)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
             .arg("--dir")
             .arg(self.dir.path())
             .stdin(Stdio::null())
@@ -286,7 +312,14 @@ pub fn python() -> PathBuf {
 pub fn produce(bootstrap: &str, topic: &str, file: &Path) -> usize {
     let out = Command::new(python())
         .arg(repo_root().join("tests/tools/kafka_tool.py"))
-        .args(["produce", "--bootstrap", bootstrap, "--topic", topic, "--file"])
+        .args([
+            "produce",
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topic,
+            "--file",
+        ])
         .arg(file)
         .output()
         .unwrap();
@@ -350,7 +383,12 @@ impl Driftd {
     }
 
     /// Like [`Driftd::start`], with extra command-line arguments.
-    pub fn start_with_args(dir: &Path, config: &str, env: &[(&str, &str)], args: &[&str]) -> Driftd {
+    pub fn start_with_args(
+        dir: &Path,
+        config: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Driftd {
         let http_port = free_port();
         let cfg_path = dir.join("driftd.toml");
         std::fs::write(
@@ -364,7 +402,10 @@ impl Driftd {
             dir: dir.to_owned(),
             config: cfg_path,
             log: dir.join("driftd.log"),
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             extra_args: args.iter().map(|s| s.to_string()).collect(),
         };
         d.spawn();
@@ -399,7 +440,10 @@ impl Driftd {
                 return Some(());
             }
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            assert!(!text.contains("driftd failed"), "driftd failed to start:\n{text}");
+            assert!(
+                !text.contains("driftd failed"),
+                "driftd failed to start:\n{text}"
+            );
             None
         });
     }
@@ -444,7 +488,10 @@ impl Driftd {
             }
             if start.elapsed() > Duration::from_secs(40) {
                 let _ = c.kill();
-                panic!("driftd did not exit within 40 s of SIGTERM:\n{}", self.log_text());
+                panic!(
+                    "driftd did not exit within 40 s of SIGTERM:\n{}",
+                    self.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -563,7 +610,10 @@ impl Metrics {
         self.0
             .iter()
             .filter(|(n, l, _)| {
-                n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
             })
             .map(|(_, _, v)| v)
             .sum()

@@ -31,7 +31,9 @@ strict_models = true
 }
 
 fn feedback(id: &str, model: &str) -> String {
-    format!(r#"{{"id":"{id}","model":"{model}","ts":"2026-11-22T08:00:00Z","label":"0","source":"analyst-7"}}"#)
+    format!(
+        r#"{{"id":"{id}","model":"{model}","ts":"2026-11-22T08:00:00Z","label":"0","source":"analyst-7"}}"#
+    )
 }
 
 #[test]
@@ -54,16 +56,42 @@ fn feedback_over_http_is_authenticated_limited_validated_and_counted() {
     assert_eq!(s, 202, "{body}");
     assert_eq!(body, r#"{"accepted":3}"#);
     let m = d.metrics().unwrap();
-    assert_eq!(m.sum("driftd_events_total", &[("kind", "feedback"), ("model", "churn")]), 2.0);
-    assert_eq!(m.sum("driftd_events_total", &[("kind", "feedback"), ("model", "fraud")]), 2.0);
-    assert_eq!(m.sum("driftd_feedback_http_items_total", &[("outcome", "accepted")]), 4.0);
+    assert_eq!(
+        m.sum(
+            "driftd_events_total",
+            &[("kind", "feedback"), ("model", "churn")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        m.sum(
+            "driftd_events_total",
+            &[("kind", "feedback"), ("model", "fraud")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        m.sum(
+            "driftd_feedback_http_items_total",
+            &[("outcome", "accepted")]
+        ),
+        4.0
+    );
 
     // Authentication.
     let (s, body) = http_post(&url, None, feedback("b1", "churn").as_bytes());
     assert_eq!(s, 401, "{body}");
-    let (s, _) = http_post(&url, Some("wrong-token-0123456789"), feedback("b1", "churn").as_bytes());
+    let (s, _) = http_post(
+        &url,
+        Some("wrong-token-0123456789"),
+        feedback("b1", "churn").as_bytes(),
+    );
     assert_eq!(s, 401);
-    let (s, _) = http_post(&url, Some(&TOKEN[..TOKEN.len() - 1]), feedback("b1", "churn").as_bytes());
+    let (s, _) = http_post(
+        &url,
+        Some(&TOKEN[..TOKEN.len() - 1]),
+        feedback("b1", "churn").as_bytes(),
+    );
     assert_eq!(s, 401);
 
     // Size limits: the body, and the number of items.
@@ -96,7 +124,12 @@ fn feedback_over_http_is_authenticated_limited_validated_and_counted() {
         .collect();
     assert_eq!(
         got,
-        vec![(1, "missing_field"), (2, "bad_timestamp"), (3, "unknown_model"), (4, "unknown_kind")]
+        vec![
+            (1, "missing_field"),
+            (2, "bad_timestamp"),
+            (3, "unknown_model"),
+            (4, "unknown_kind")
+        ]
     );
     for (s, body) in [
         http_post(&url, Some(TOKEN), b"{not json"),
@@ -104,7 +137,10 @@ fn feedback_over_http_is_authenticated_limited_validated_and_counted() {
         http_post(&url, Some(TOKEN), b"[]"),
     ] {
         assert_eq!(s, 400, "{body}");
-        assert!(!body.contains("panicked") && !body.contains("/src/"), "{body}");
+        assert!(
+            !body.contains("panicked") && !body.contains("/src/"),
+            "{body}"
+        );
     }
     let (s, body) = http_post(&url, Some(TOKEN), b"[1,{}]");
     assert_eq!(s, 422, "{body}");
@@ -121,7 +157,9 @@ fn feedback_over_http_is_authenticated_limited_validated_and_counted() {
     // Accepted feedback is durable before the 202: it survives SIGKILL.
     d.kill9();
     d.restart();
-    let m = wait_for("restored feedback counts", Duration::from_secs(30), || d.metrics());
+    let m = wait_for("restored feedback counts", Duration::from_secs(30), || {
+        d.metrics()
+    });
     assert_eq!(m.sum("driftd_events_total", &[("kind", "feedback")]), 4.0);
 }
 
@@ -137,7 +175,12 @@ fn health_and_readiness_endpoints() {
     assert_eq!(v["ready"], true);
     assert_eq!(d.get("/nope").unwrap().0, 404);
     let m = d.metrics().unwrap();
-    assert!(m.sum("driftd_http_requests_total", &[("route", "/healthz"), ("status", "200")]) >= 1.0);
+    assert!(
+        m.sum(
+            "driftd_http_requests_total",
+            &[("route", "/healthz"), ("status", "200")]
+        ) >= 1.0
+    );
     assert!(m.has("process_resident_memory_bytes"));
     assert_eq!(m.sum("driftd_build_info", &[]), 1.0);
     assert_eq!(d.terminate(), Some(0));

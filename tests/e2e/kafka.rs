@@ -101,17 +101,27 @@ fn kafka_counts_exactly_and_dead_letters_rejects() {
         &kafka_config(&broker, &t, ""),
         &[("DRIFTD_TEST_TOKEN", TOKEN)],
     );
-    let m = wait_for("10,500 events to be processed", Duration::from_secs(120), || {
-        let m = d.metrics()?;
-        (accepted(&m) + rejected(&m) >= 10_500.0).then_some(m)
-    });
+    let m = wait_for(
+        "10,500 events to be processed",
+        Duration::from_secs(120),
+        || {
+            let m = d.metrics()?;
+            (accepted(&m) + rejected(&m) >= 10_500.0).then_some(m)
+        },
+    );
     assert_eq!(accepted(&m), 10_000.0);
     assert_eq!(
-        m.sum("driftd_events_total", &[("model", "churn"), ("kind", "prediction")]),
+        m.sum(
+            "driftd_events_total",
+            &[("model", "churn"), ("kind", "prediction")]
+        ),
         6_000.0
     );
     assert_eq!(
-        m.sum("driftd_events_total", &[("model", "fraud"), ("kind", "prediction")]),
+        m.sum(
+            "driftd_events_total",
+            &[("model", "fraud"), ("kind", "prediction")]
+        ),
         4_000.0
     );
     for (reason, n) in &want_reasons {
@@ -146,20 +156,39 @@ fn kafka_counts_exactly_and_dead_letters_rejects() {
     // HTTP feedback in Kafka mode is produced to the feedback topic and counted once.
     let batch: Vec<String> = (0..25).map(|_| g.feedback("churn")).collect();
     let body = format!("[{}]", batch.join(","));
-    let (status, resp) = http_post(&format!("{}/v1/feedback", d.base()), Some(TOKEN), body.as_bytes());
+    let (status, resp) = http_post(
+        &format!("{}/v1/feedback", d.base()),
+        Some(TOKEN),
+        body.as_bytes(),
+    );
     assert_eq!(status, 202, "{resp}");
-    wait_for("HTTP feedback to be consumed", Duration::from_secs(60), || {
-        let m = d.metrics()?;
-        (m.sum("driftd_events_total", &[("model", "churn"), ("kind", "feedback")]) >= 25.0)
-            .then_some(())
-    });
+    wait_for(
+        "HTTP feedback to be consumed",
+        Duration::from_secs(60),
+        || {
+            let m = d.metrics()?;
+            (m.sum(
+                "driftd_events_total",
+                &[("model", "churn"), ("kind", "feedback")],
+            ) >= 25.0)
+                .then_some(())
+        },
+    );
     std::thread::sleep(Duration::from_secs(1));
     let m = d.metrics().unwrap();
     assert_eq!(
-        m.sum("driftd_events_total", &[("model", "churn"), ("kind", "feedback")]),
+        m.sum(
+            "driftd_events_total",
+            &[("model", "churn"), ("kind", "feedback")]
+        ),
         25.0
     );
-    let on_topic = consume(&broker.bootstrap(), &t.feedback, 25, Duration::from_secs(30));
+    let on_topic = consume(
+        &broker.bootstrap(),
+        &t.feedback,
+        25,
+        Duration::from_secs(30),
+    );
     assert_eq!(on_topic.len(), 25);
 }
 
@@ -203,17 +232,25 @@ fn kafka_sigkill_mid_stream_loses_nothing_and_counts_exactly() {
         let (b, topic, f2) = (broker.bootstrap(), t.predictions.clone(), f2.clone());
         std::thread::spawn(move || produce(&b, &topic, &f2))
     };
-    wait_for("some progress before the crash", Duration::from_secs(120), || {
-        let m = d.metrics()?;
-        (accepted(&m) >= 8_000.0).then_some(())
-    });
+    wait_for(
+        "some progress before the crash",
+        Duration::from_secs(120),
+        || {
+            let m = d.metrics()?;
+            (accepted(&m) >= 8_000.0).then_some(())
+        },
+    );
     d.kill9();
     assert_eq!(producer.join().unwrap(), 25_000);
     d.restart();
-    let m = wait_for("catching up after the crash", Duration::from_secs(180), || {
-        let m = d.metrics()?;
-        (accepted(&m) + rejected(&m) >= 50_000.0).then_some(m)
-    });
+    let m = wait_for(
+        "catching up after the crash",
+        Duration::from_secs(180),
+        || {
+            let m = d.metrics()?;
+            (accepted(&m) + rejected(&m) >= 50_000.0).then_some(m)
+        },
+    );
     // Give any duplicate a chance to show up before asserting exactness.
     std::thread::sleep(Duration::from_secs(2));
     let m2 = d.metrics().unwrap();
@@ -258,24 +295,39 @@ fn kafka_broker_outage_recovers_and_counts_exactly_once() {
 
     broker.stop();
     let down = std::time::Instant::now();
-    wait_for("not-ready during the outage", Duration::from_secs(10), || {
-        (!d.ready()).then_some(())
-    });
-    assert!(d.alive(), "driftd died during the outage:\n{}", d.log_text());
+    wait_for(
+        "not-ready during the outage",
+        Duration::from_secs(10),
+        || (!d.ready()).then_some(()),
+    );
+    assert!(
+        d.alive(),
+        "driftd died during the outage:\n{}",
+        d.log_text()
+    );
     std::thread::sleep(Duration::from_secs(10).saturating_sub(down.elapsed()));
     broker.restart();
     produce(&broker.bootstrap(), &t.predictions, &fb);
 
-    let m = wait_for("all 6,000 after the outage", Duration::from_secs(180), || {
-        let m = d.metrics()?;
-        (accepted(&m) >= 6_000.0).then_some(m)
+    let m = wait_for(
+        "all 6,000 after the outage",
+        Duration::from_secs(180),
+        || {
+            let m = d.metrics()?;
+            (accepted(&m) >= 6_000.0).then_some(m)
+        },
+    );
+    wait_for("ready again", Duration::from_secs(60), || {
+        d.ready().then_some(())
     });
-    wait_for("ready again", Duration::from_secs(60), || d.ready().then_some(()));
     std::thread::sleep(Duration::from_secs(2));
     let m2 = d.metrics().unwrap();
     assert_eq!(accepted(&m2), accepted(&m));
     assert_eq!(accepted(&m2), 6_000.0, "{}\n{}", d.log_text(), broker.log());
-    assert_eq!(m2.sum("driftd_events_total", &[("model", "fraud")]), 3_000.0);
+    assert_eq!(
+        m2.sum("driftd_events_total", &[("model", "fraud")]),
+        3_000.0
+    );
     let log = d.log_text();
     let down_at = log
         .find("Kafka brokers unreachable")

@@ -43,7 +43,15 @@ fn redis_state_survives_restarts_and_outages() {
     let events = dir.path().join("events.jsonl");
     let mut g = EventGen::new(3);
     let batch = |g: &mut EventGen, n: usize| -> Vec<String> {
-        (0..n).map(|i| if i % 3 == 0 { g.feedback("churn") } else { g.prediction("churn", 5) }).collect()
+        (0..n)
+            .map(|i| {
+                if i % 3 == 0 {
+                    g.feedback("churn")
+                } else {
+                    g.prediction("churn", 5)
+                }
+            })
+            .collect()
     };
     write_lines(&events, &batch(&mut g, 1_000));
     let prefix = unique("driftd-test");
@@ -57,19 +65,25 @@ fn redis_state_survives_restarts_and_outages() {
     // Graceful restart: the final checkpoint lands in Redis and the counts come back.
     assert_eq!(d.terminate(), Some(0), "{}", d.log_text());
     d.restart();
-    let m = wait_for("counts restored from Redis", Duration::from_secs(30), || {
-        let m = d.metrics()?;
-        (total(&m) >= 1_000.0).then_some(m)
-    });
+    let m = wait_for(
+        "counts restored from Redis",
+        Duration::from_secs(30),
+        || {
+            let m = d.metrics()?;
+            (total(&m) >= 1_000.0).then_some(m)
+        },
+    );
     assert_eq!(total(&m), 1_000.0);
     assert_eq!(m.sum("driftd_events_total", &[("kind", "feedback")]), 334.0);
 
     // Redis goes away: driftd keeps running and says it is not ready.
     redis.stop();
     append_lines(&events, &batch(&mut g, 500));
-    wait_for("not-ready while Redis is down", Duration::from_secs(20), || {
-        (!d.ready()).then_some(())
-    });
+    wait_for(
+        "not-ready while Redis is down",
+        Duration::from_secs(20),
+        || (!d.ready()).then_some(()),
+    );
     assert!(d.alive());
     assert_eq!(d.get("/healthz").map(|r| r.0), Some(200));
     let m = d.metrics().unwrap();
@@ -78,7 +92,9 @@ fn redis_state_survives_restarts_and_outages() {
 
     // Redis returns: driftd recovers by itself.
     redis.restart();
-    wait_for("ready after Redis returns", Duration::from_secs(30), || d.ready().then_some(()));
+    wait_for("ready after Redis returns", Duration::from_secs(30), || {
+        d.ready().then_some(())
+    });
     let m = wait_for("1,500 events", Duration::from_secs(30), || {
         let m = d.metrics()?;
         (total(&m) >= 1_500.0).then_some(m)
@@ -89,10 +105,14 @@ fn redis_state_survives_restarts_and_outages() {
     std::thread::sleep(Duration::from_millis(800)); // one checkpoint interval and then some
     d.kill9();
     d.restart();
-    let m = wait_for("counts restored after SIGKILL", Duration::from_secs(30), || {
-        let m = d.metrics()?;
-        (total(&m) >= 1_500.0).then_some(m)
-    });
+    let m = wait_for(
+        "counts restored after SIGKILL",
+        Duration::from_secs(30),
+        || {
+            let m = d.metrics()?;
+            (total(&m) >= 1_500.0).then_some(m)
+        },
+    );
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(total(&d.metrics().unwrap()), 1_500.0, "{}", d.log_text());
     assert_eq!(total(&m), 1_500.0);
@@ -106,7 +126,13 @@ fn embedded_state_is_exact_across_sigkill() {
     let events = dir.path().join("events.jsonl");
     let mut g = EventGen::new(5);
     let lines: Vec<String> = (0..60_000)
-        .map(|i| if i % 50 == 49 { malformed(i / 50).0 } else { g.prediction("churn", 25) })
+        .map(|i| {
+            if i % 50 == 49 {
+                malformed(i / 50).0
+            } else {
+                g.prediction("churn", 25)
+            }
+        })
         .collect();
     write_lines(&events, &lines);
     let cfg = format!(
@@ -142,7 +168,11 @@ max_events = 5000
     assert_eq!(m2.sum("driftd_events_rejected_total", &[]), 1_200.0);
     assert_eq!(d.terminate(), Some(0));
     let rejects = std::fs::read_to_string(dir.path().join("events.jsonl.rejects.jsonl")).unwrap();
-    assert_eq!(rejects.lines().count(), 1_200, "each rejected line exactly once");
+    assert_eq!(
+        rejects.lines().count(),
+        1_200,
+        "each rejected line exactly once"
+    );
     for l in rejects.lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         assert!(v["reason"].is_string() && v["offset"].is_u64() && v["line"].is_string());

@@ -61,7 +61,10 @@ fn systemd_unit_is_well_formed() {
     ] {
         assert!(unit.contains(want), "driftd.service lacks {want}");
     }
-    let Ok(out) = std::process::Command::new("systemd-analyze").arg("--version").output() else {
+    let Ok(out) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
         eprintln!("systemd-analyze is not installed here; structural checks only");
         return;
     };

@@ -104,7 +104,10 @@ fn read_path(path: &Path, opts: &ReaderOptions, tx: &mpsc::Sender<FileMsg>) -> R
             Ok(f) => f,
             Err(e) if opts.follow => {
                 if tx
-                    .blocking_send(FileMsg::Error(format!("cannot open {}: {e}", path.display())))
+                    .blocking_send(FileMsg::Error(format!(
+                        "cannot open {}: {e}",
+                        path.display()
+                    )))
                     .is_err()
                 {
                     return Ok(());
@@ -126,7 +129,15 @@ fn read_path(path: &Path, opts: &ReaderOptions, tx: &mpsc::Sender<FileMsg>) -> R
         }
         f.seek(SeekFrom::Start(start))
             .map_err(|e| format!("cannot seek {}: {e}", path.display()))?;
-        match read_loop(f, &ReaderOptions { start, ..opts.clone() }, tx, Some(path))? {
+        match read_loop(
+            f,
+            &ReaderOptions {
+                start,
+                ..opts.clone()
+            },
+            tx,
+            Some(path),
+        )? {
             Some(()) => {
                 // rotated or truncated: reopen from 0
                 if tx.blocking_send(FileMsg::Reset).is_err() {
@@ -150,7 +161,9 @@ fn same_file(open: &File, path: &Path, pos: u64) -> bool {
 
 #[cfg(not(unix))]
 fn same_file(_open: &File, path: &Path, pos: u64) -> bool {
-    std::fs::metadata(path).map(|m| m.len() >= pos).unwrap_or(true)
+    std::fs::metadata(path)
+        .map(|m| m.len() >= pos)
+        .unwrap_or(true)
 }
 
 /// Reads until EOF (or forever when following). Returns `Some(())` when the followed file was
@@ -200,11 +213,11 @@ fn read_loop<R: Read + AsFile>(
         if tx.is_closed() {
             return Ok(None);
         }
-        if let (Some(p), Some(f)) = (path, r.as_file()) {
-            if !same_file(f, p, st.pos + st.buf.len() as u64) {
-                tracing::warn!(path = %p.display(), "events file was rotated or truncated; reading the new file from the start");
-                return Ok(Some(()));
-            }
+        if let (Some(p), Some(f)) = (path, r.as_file())
+            && !same_file(f, p, st.pos + st.buf.len() as u64)
+        {
+            tracing::warn!(path = %p.display(), "events file was rotated or truncated; reading the new file from the start");
+            return Ok(Some(()));
         }
         std::thread::sleep(opts.poll_interval);
     }
@@ -231,9 +244,21 @@ impl SplitState {
             let offset = self.pos + line_start as u64;
             let next = self.pos + nl as u64 + 1;
             if let Some(s) = self.skipping.take() {
-                batch.lines.push(Line { start: 0, end: 0, offset: s, next, oversized: true });
+                batch.lines.push(Line {
+                    start: 0,
+                    end: 0,
+                    offset: s,
+                    next,
+                    oversized: true,
+                });
             } else if nl - line_start > max_line {
-                batch.lines.push(Line { start: 0, end: 0, offset, next, oversized: true });
+                batch.lines.push(Line {
+                    start: 0,
+                    end: 0,
+                    offset,
+                    next,
+                    oversized: true,
+                });
             } else if !self.buf[line_start..nl].iter().all(u8::is_ascii_whitespace) {
                 batch.lines.push(Line {
                     start: line_start,
@@ -264,7 +289,13 @@ impl SplitState {
         let mut batch = Batch::default();
         let end = self.pos + self.buf.len() as u64;
         if let Some(s) = self.skipping.take() {
-            batch.lines.push(Line { start: 0, end: 0, offset: s, next: end, oversized: true });
+            batch.lines.push(Line {
+                start: 0,
+                end: 0,
+                offset: s,
+                next: end,
+                oversized: true,
+            });
         } else if !self.buf.iter().all(u8::is_ascii_whitespace) {
             batch.lines.push(Line {
                 start: 0,
@@ -281,7 +312,11 @@ impl SplitState {
 }
 
 fn trim_cr(buf: &[u8], end: usize) -> usize {
-    if end > 0 && buf[end - 1] == b'\r' { end - 1 } else { end }
+    if end > 0 && buf[end - 1] == b'\r' {
+        end - 1
+    } else {
+        end
+    }
 }
 
 /// Access to the underlying file, for rotation checks.
@@ -395,15 +430,13 @@ mod tests {
             poll_interval: Duration::from_millis(10),
             max_line: 100,
         });
-        let mut next_line = || loop {
-            match rx.blocking_recv().unwrap() {
-                FileMsg::Batch(b) => {
-                    let l = b.lines[0];
-                    return String::from_utf8_lossy(&b.data[l.start..l.end]).into_owned();
-                }
-                FileMsg::Reset => return "<reset>".into(),
-                m => panic!("{m:?}"),
+        let mut next_line = || match rx.blocking_recv().unwrap() {
+            FileMsg::Batch(b) => {
+                let l = b.lines[0];
+                String::from_utf8_lossy(&b.data[l.start..l.end]).into_owned()
             }
+            FileMsg::Reset => "<reset>".into(),
+            m => panic!("{m:?}"),
         };
         assert_eq!(next_line(), "one");
         let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -168,7 +170,11 @@ impl ConsumerContext for DriftdContext {
         }
     }
 
-    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, _offsets: &TopicPartitionList) {
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        _offsets: &TopicPartitionList,
+    ) {
         if let Err(e) = result {
             tracing::warn!(error = %e, "offset commit failed; the next checkpoint commits again");
         }
@@ -191,7 +197,10 @@ impl FeedbackProducer {
         timeout: Duration,
     ) -> Result<Self, KafkaError> {
         let mut c = base_config(k, sasl);
-        c.set("message.timeout.ms", timeout.as_millis().max(1000).to_string());
+        c.set(
+            "message.timeout.ms",
+            timeout.as_millis().max(1000).to_string(),
+        );
         c.set("enable.idempotence", "false");
         Ok(FeedbackProducer {
             producer: c.create()?,
@@ -208,7 +217,8 @@ impl FeedbackProducer {
             futures.push(self.producer.send(rec, self.timeout));
         }
         for f in futures {
-            f.await.map_err(|(e, _)| format!("producing feedback to Kafka: {e}"))?;
+            f.await
+                .map_err(|(e, _)| format!("producing feedback to Kafka: {e}"))?;
         }
         Ok(())
     }
@@ -223,7 +233,11 @@ struct DeadLetter {
 }
 
 impl DeadLetter {
-    fn new(k: &KafkaSourceConfig, sasl: Option<&SecretString>, metrics: Arc<Metrics>) -> Result<Self, KafkaError> {
+    fn new(
+        k: &KafkaSourceConfig,
+        sasl: Option<&SecretString>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, KafkaError> {
         let mut c = base_config(k, sasl);
         // Retry for as long as the process lives: a reject is only checkpointed past once its
         // dead-letter copy is acknowledged (the checkpoint flushes first).
@@ -241,11 +255,26 @@ impl DeadLetter {
         let offset = m.offset().to_string();
         let partition = m.partition().to_string();
         let headers = OwnedHeaders::new()
-            .insert(Header { key: "driftd-reason", value: Some(reason) })
-            .insert(Header { key: "driftd-detail", value: Some(detail) })
-            .insert(Header { key: "driftd-topic", value: Some(m.topic()) })
-            .insert(Header { key: "driftd-partition", value: Some(&partition) })
-            .insert(Header { key: "driftd-offset", value: Some(&offset) });
+            .insert(Header {
+                key: "driftd-reason",
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: "driftd-detail",
+                value: Some(detail),
+            })
+            .insert(Header {
+                key: "driftd-topic",
+                value: Some(m.topic()),
+            })
+            .insert(Header {
+                key: "driftd-partition",
+                value: Some(&partition),
+            })
+            .insert(Header {
+                key: "driftd-offset",
+                value: Some(&offset),
+            });
         let payload = m.payload().unwrap_or(&[]);
         let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic)
             .payload(payload)
@@ -267,19 +296,30 @@ impl DeadLetter {
                             }
                             Err(_) => {
                                 metrics.dead_letter.with_label_values(&["failed"]).inc();
-                                tracing::error!(topic, partition = part, offset = off, "dead-letter write cancelled");
+                                tracing::error!(
+                                    topic,
+                                    partition = part,
+                                    offset = off,
+                                    "dead-letter write cancelled"
+                                );
                             }
                         }
                     });
                     self.sent_since_flush += 1;
                     return;
                 }
-                Err((KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                Err((
+                    KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    r,
+                )) => {
                     rec = r;
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Err((e, _)) => {
-                    self.metrics.dead_letter.with_label_values(&["failed"]).inc();
+                    self.metrics
+                        .dead_letter
+                        .with_label_values(&["failed"])
+                        .inc();
                     tracing::error!(error = %e, topic = m.topic(), partition = m.partition(), offset = m.offset(), reason, "cannot enqueue the dead-letter record");
                     return;
                 }
@@ -323,18 +363,24 @@ async fn checkpoint(
     let mut tpl = TopicPartitionList::new();
     let prefix = format!("kafka/{group}/");
     for shard in p.open_shards() {
-        let Some(rest) = shard.strip_prefix(&prefix) else { continue };
-        let Some((topic, part)) = rest.rsplit_once('/') else { continue };
-        let (Ok(part), Some(state)) = (part.parse::<i32>(), p.shard(&shard)) else { continue };
+        let Some(rest) = shard.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some((topic, part)) = rest.rsplit_once('/') else {
+            continue;
+        };
+        let (Ok(part), Some(state)) = (part.parse::<i32>(), p.shard(&shard)) else {
+            continue;
+        };
         let commit = state.next_offset.saturating_sub(rewind);
         if commit > 0 {
             let _ = tpl.add_partition_offset(topic, part, Offset::Offset(commit as i64));
         }
     }
-    if tpl.count() > 0 {
-        if let Err(e) = consumer.commit(&tpl, mode) {
-            tracing::warn!(error = %e, "offset commit failed; the checkpoint still holds the position");
-        }
+    if tpl.count() > 0
+        && let Err(e) = consumer.commit(&tpl, mode)
+    {
+        tracing::warn!(error = %e, "offset commit failed; the checkpoint still holds the position");
     }
     true
 }
@@ -424,7 +470,17 @@ pub async fn run_kafka(
     }
     // Drain: everything received has been applied; make it durable and commit synchronously.
     for _ in 0..3 {
-        if checkpoint(&mut p, &mut ctx, &consumer, &mut dlq, &k.group_id, k.commit_rewind, CommitMode::Sync).await {
+        if checkpoint(
+            &mut p,
+            &mut ctx,
+            &consumer,
+            &mut dlq,
+            &k.group_id,
+            k.commit_rewind,
+            CommitMode::Sync,
+        )
+        .await
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -434,7 +490,10 @@ pub async fn run_kafka(
         consumer.unsubscribe();
         drop(consumer);
     });
-    if tokio::time::timeout(Duration::from_secs(5), close).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(5), close)
+        .await
+        .is_err()
+    {
         tracing::warn!("Kafka consumer did not close within 5 s");
     }
     Ok(None)
@@ -476,6 +535,9 @@ fn drop_revoked(p: &mut Pipeline, revoked: &[(String, i32)], group: &str) {
         }
     }
     if !dropped.is_empty() {
-        tracing::info!(?dropped, "dropped uncheckpointed state of revoked partitions; their next owner resumes from the checkpoint");
+        tracing::info!(
+            ?dropped,
+            "dropped uncheckpointed state of revoked partitions; their next owner resumes from the checkpoint"
+        );
     }
 }

@@ -54,6 +54,8 @@
 //! **Reference.** A. Bifet, R. Gavaldà, "Learning from time-changing data with adaptive windowing",
 //! SIAM SDM 2007, pp. 443–448.
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Core, DriftState, InputKind, impl_stream_detector};
@@ -105,15 +107,13 @@ impl AdwinConfig {
     }
 }
 
-/// One row of the exponential histogram: buckets of `2^row` values each, oldest first.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct Row {
-    totals: Vec<f64>,
-    variances: Vec<f64>,
-}
+/// One row of the exponential histogram: buckets of `2^row` values each, oldest first, as
+/// `(sum, n·variance)` pairs in a ring buffer (the two oldest leave, a new one arrives).
+type Row = VecDeque<(f64, f64)>;
 
 /// ADWIN detector (see the [module documentation](self)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Adwin {
     config: AdwinConfig,
     core: Core,
@@ -133,10 +133,11 @@ impl Adwin {
     /// Validates `config` and builds a fresh detector.
     pub fn new(config: AdwinConfig) -> Result<Self, ConfigError> {
         config.validate()?;
+        let rows = vec![Row::with_capacity(config.max_buckets as usize + 1)];
         Ok(Self {
             config,
             core: Core::default(),
-            rows: vec![Row::default()],
+            rows,
             total: 0.0,
             variance: 0.0,
             width: 0.0,
@@ -164,13 +165,14 @@ impl Adwin {
     }
 
     fn clear(&mut self) {
-        self.rows = vec![Row::default()];
+        self.rows = vec![Row::with_capacity(self.config.max_buckets as usize + 1)];
         self.total = 0.0;
         self.variance = 0.0;
         self.width = 0.0;
         self.tick = 0;
     }
 
+    #[inline]
     fn observe(&mut self, x: f64) -> DriftState {
         self.insert(x);
         if self.detect() {
@@ -181,8 +183,7 @@ impl Adwin {
     }
 
     fn insert(&mut self, x: f64) {
-        self.rows[0].totals.push(x);
-        self.rows[0].variances.push(0.0);
+        self.rows[0].push_back((x, 0.0));
         // Incremental update of n·variance, in River's operation order.
         self.width += 1.0;
         let mut inc = 0.0;
@@ -199,20 +200,19 @@ impl Adwin {
     fn compress(&mut self) {
         let max = self.config.max_buckets as usize;
         let mut i = 0;
-        while self.rows[i].totals.len() == max + 1 {
+        while self.rows[i].len() == max + 1 {
             let size = (1u64 << i) as f64;
-            let (t0, t1) = (self.rows[i].totals[0], self.rows[i].totals[1]);
-            let (v0, v1) = (self.rows[i].variances[0], self.rows[i].variances[1]);
-            let (m0, m1) = (t0 / size, t1 / size);
+            // Division by a power of two is exact, so multiplying by its reciprocal is too.
+            let inv = 1.0 / size;
+            let (t0, v0) = self.rows[i].pop_front().unwrap_or_default();
+            let (t1, v1) = self.rows[i].pop_front().unwrap_or_default();
+            let (m0, m1) = (t0 * inv, t1 * inv);
             let merged_var = v0 + v1 + size * 0.5 * (m0 - m1) * (m0 - m1);
             if i + 1 == self.rows.len() {
-                self.rows.push(Row::default());
+                self.rows.push(Row::with_capacity(max + 1));
             }
-            self.rows[i + 1].totals.push(t0 + t1);
-            self.rows[i + 1].variances.push(merged_var);
-            self.rows[i].totals.drain(..2);
-            self.rows[i].variances.drain(..2);
-            if self.rows[i + 1].totals.len() <= max {
+            self.rows[i + 1].push_back((t0 + t1, merged_var));
+            if self.rows[i + 1].len() <= max {
                 break;
             }
             i += 1;
@@ -223,17 +223,14 @@ impl Adwin {
     fn drop_oldest(&mut self) {
         let last = self.rows.len() - 1;
         let size = (1u64 << last) as f64;
-        let u = self.rows[last].totals[0];
-        let v = self.rows[last].variances[0];
+        let (u, v) = self.rows[last].pop_front().unwrap_or_default();
         let mu = u / size;
         self.width -= size;
         self.total -= u;
         let mu_window = self.total / self.width;
         self.variance -=
             v + size * self.width * (mu - mu_window) * (mu - mu_window) / (size + self.width);
-        self.rows[last].totals.remove(0);
-        self.rows[last].variances.remove(0);
-        if self.rows[last].totals.is_empty() && last > 0 {
+        if self.rows[last].is_empty() && last > 0 {
             self.rows.pop();
         }
     }
@@ -248,27 +245,37 @@ impl Adwin {
         }
         let min_len = f64::from(self.config.min_window_length);
         'restart: loop {
+            // Per-pass constants of the bound (the window only changes when a bucket is dropped);
+            // the operation order is River's, so the values are bit-identical.
+            let delta_prime = (2.0 * self.width.ln() / self.config.delta).ln();
+            let two_thirds_dp = 2.0 / 3.0 * delta_prime;
+            let var_per_width = self.variance / self.width;
             let (mut n0, mut n1) = (0.0, self.width);
             let (mut u0, mut u1) = (0.0, self.total);
             // Scan cuts from the oldest bucket to the newest.
             for row in (0..self.rows.len()).rev() {
                 let size = (1u64 << row) as f64;
-                let count = self.rows[row].totals.len();
+                let count = self.rows[row].len();
                 for k in 0..count {
                     n0 += size;
                     n1 -= size;
-                    let t = self.rows[row].totals[k];
+                    let t = self.rows[row][k].0;
                     u0 += t;
                     u1 -= t;
                     if row == 0 && k == count - 1 {
                         break 'restart;
                     }
-                    let diff = u0 / n0 - u1 / n1;
-                    if n1 >= min_len && n0 >= min_len && self.cut_is_significant(n0, n1, diff) {
-                        detected = true;
-                        if self.width > 0.0 {
-                            self.drop_oldest();
-                            continue 'restart;
+                    if n1 >= min_len && n0 >= min_len {
+                        let diff = u0 / n0 - u1 / n1;
+                        let m = 1.0 / (n0 - min_len + 1.0) + 1.0 / (n1 - min_len + 1.0);
+                        let eps =
+                            (2.0 * m * var_per_width * delta_prime).sqrt() + two_thirds_dp * m;
+                        if diff.abs() > eps {
+                            detected = true;
+                            if self.width > 0.0 {
+                                self.drop_oldest();
+                                continue 'restart;
+                            }
                         }
                     }
                 }
@@ -277,15 +284,30 @@ impl Adwin {
         }
         detected
     }
-
-    fn cut_is_significant(&self, n0: f64, n1: f64, diff: f64) -> bool {
-        let min_len = f64::from(self.config.min_window_length);
-        let delta_prime = (2.0 * self.width.ln() / self.config.delta).ln();
-        let m = 1.0 / (n0 - min_len + 1.0) + 1.0 / (n1 - min_len + 1.0);
-        let eps = (2.0 * m * (self.variance / self.width) * delta_prime).sqrt()
-            + 2.0 / 3.0 * delta_prime * m;
-        diff.abs() > eps
-    }
 }
 
 impl_stream_detector!(Adwin, "adwin", InputKind::Numeric);
+
+impl Serialize for Adwin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Adwin::serialize(self, s)
+    }
+}
+
+/// Deserialisation checks the invariants the code relies on, so a corrupted checkpoint is an error,
+/// not a panic later.
+impl<'de> Deserialize<'de> for Adwin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Adwin::deserialize(d)?;
+        let check = |v: &Adwin| -> Result<(), String> {
+            v.config.validate().map_err(|e| e.to_string())?;
+            let max = v.config.max_buckets as usize + 1;
+            if v.rows.is_empty() || v.rows.iter().any(|r| r.len() > max) {
+                return Err("adwin: invalid bucket rows".into());
+            }
+            Ok(())
+        };
+        check(&v).map_err(serde::de::Error::custom)?;
+        Ok(v)
+    }
+}

@@ -126,6 +126,7 @@ impl Cusum {
         self.sum_down = 0.0;
     }
 
+    #[inline]
     fn observe(&mut self, x: f64) -> DriftState {
         self.n += 1;
         // Frouros's incremental mean: mean += (x - mean) / n.

@@ -128,6 +128,7 @@ impl Ddm {
         self.warning = false;
     }
 
+    #[inline]
     fn observe(&mut self, x: f64) -> DriftState {
         self.p.update(x);
         let p = self.p.mean;

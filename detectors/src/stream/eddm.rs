@@ -138,6 +138,7 @@ impl Eddm {
         self.warning = false;
     }
 
+    #[inline]
     fn observe(&mut self, x: f64) -> DriftState {
         self.n += 1;
         let mut drift = false;

@@ -119,17 +119,19 @@ impl HddmA {
         self.warning = false;
     }
 
-    fn hoeffding_bound(&self, n: f64) -> f64 {
-        (1.0 / (2.0 * n) * (1.0 / self.config.drift_confidence).ln()).sqrt()
+    /// `sqrt(1/(2n) · ln(1/drift_confidence))`; `ln_inv_dc` is the logarithm, computed once per
+    /// update (same value, same operation order as River).
+    fn hoeffding_bound(n: f64, ln_inv_dc: f64) -> f64 {
+        (1.0 / (2.0 * n) * ln_inv_dc).sqrt()
     }
 
     /// `true` when the mean after `cut` exceeds the mean at `cut` (`cut` before `after`).
-    fn changed(cut: &RiverMean, z: &RiverMean, confidence: f64, increase: bool) -> bool {
+    fn changed(cut: &RiverMean, z: &RiverMean, ln_2_over_conf: f64, increase: bool) -> bool {
         if cut.n == z.n {
             return false;
         }
         let m = (z.n - cut.n) / cut.n * (1.0 / z.n);
-        let eps = (m / 2.0 * (2.0 / confidence).ln()).sqrt();
+        let eps = (m / 2.0 * ln_2_over_conf).sqrt();
         if increase {
             z.mean - cut.mean >= eps
         } else {
@@ -137,6 +139,7 @@ impl HddmA {
         }
     }
 
+    #[inline]
     fn observe(&mut self, x: f64) -> DriftState {
         self.z.update(x);
         if self.x_min.n == 0.0 {
@@ -145,16 +148,20 @@ impl HddmA {
         if self.x_max.n == 0.0 {
             self.x_max = self.z;
         }
-        let eps_z = self.hoeffding_bound(self.z.n);
-        let eps_x = self.hoeffding_bound(self.x_min.n);
+        let ln_inv_dc = (1.0 / self.config.drift_confidence).ln();
+        let eps_z = Self::hoeffding_bound(self.z.n, ln_inv_dc);
+        let eps_x = Self::hoeffding_bound(self.x_min.n, ln_inv_dc);
         if self.x_min.mean + eps_x >= self.z.mean + eps_z {
             self.x_min = self.z;
         }
-        let eps_x = self.hoeffding_bound(self.x_max.n);
+        let eps_x = Self::hoeffding_bound(self.x_max.n, ln_inv_dc);
         if self.x_max.mean - eps_x <= self.z.mean - eps_z {
             self.x_max = self.z;
         }
-        let (dc, wc) = (self.config.drift_confidence, self.config.warning_confidence);
+        let (dc, wc) = (
+            (2.0 / self.config.drift_confidence).ln(),
+            (2.0 / self.config.warning_confidence).ln(),
+        );
         let mut drift = false;
         if Self::changed(&self.x_min, &self.z, dc, true) {
             self.warning = false;

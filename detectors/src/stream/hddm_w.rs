@@ -182,6 +182,7 @@ impl HddmW {
         }
     }
 
+    #[inline]
     fn observe(&mut self, x: f64) -> DriftState {
         let (lambda, dc, wc) = (
             self.config.lambda,

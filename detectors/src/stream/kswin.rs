@@ -102,6 +102,7 @@ impl KswinConfig {
 
 /// KSWIN detector (see the [module documentation](self)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Kswin {
     config: KswinConfig,
     core: Core,
@@ -141,6 +142,7 @@ impl Kswin {
         self.p_value = 1.0;
     }
 
+    #[inline]
     fn observe(&mut self, x: f64) -> DriftState {
         let (w, r) = (
             self.config.window_size as usize,
@@ -167,3 +169,26 @@ impl Kswin {
 }
 
 impl_stream_detector!(Kswin, "kswin", InputKind::Numeric);
+
+impl Serialize for Kswin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Kswin::serialize(self, s)
+    }
+}
+
+/// Deserialisation checks the invariants the code relies on, so a corrupted checkpoint is an error,
+/// not a panic later.
+impl<'de> Deserialize<'de> for Kswin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Kswin::deserialize(d)?;
+        let check = |v: &Kswin| -> Result<(), String> {
+            v.config.validate().map_err(|e| e.to_string())?;
+            if v.window.len() > v.config.window_size as usize {
+                return Err("kswin: window longer than window_size".into());
+            }
+            Ok(())
+        };
+        check(&v).map_err(serde::de::Error::custom)?;
+        Ok(v)
+    }
+}

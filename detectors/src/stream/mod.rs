@@ -97,6 +97,7 @@ pub enum InputKind {
 
 impl InputKind {
     /// Checks one observation against the contract.
+    #[inline]
     pub fn check(self, x: f64) -> Result<(), RejectedInput> {
         if !x.is_finite() {
             return Err(RejectedInput::NonFinite(x));
@@ -174,6 +175,7 @@ macro_rules! impl_stream_detector {
             fn input_kind(&self) -> $crate::stream::InputKind {
                 $kind
             }
+            #[inline]
             fn try_update(
                 &mut self,
                 x: f64,
@@ -351,6 +353,10 @@ macro_rules! delegate {
 }
 
 impl StreamDetector for AnyDetector {
+    #[inline]
+    fn update(&mut self, x: f64) -> DriftState {
+        delegate!(self, d => d.update(x))
+    }
     fn name(&self) -> &'static str {
         delegate!(self, d => d.name())
     }

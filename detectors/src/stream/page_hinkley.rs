@@ -150,6 +150,7 @@ impl PageHinkley {
         self.max_decrease = -1.0;
     }
 
+    #[inline]
     fn observe(&mut self, x: f64) -> DriftState {
         let c = &self.config;
         self.mean.update(x);

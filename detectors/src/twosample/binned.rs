@@ -1,5 +1,6 @@
 //! Distances between two distributions given as counts over the same bins (numeric histograms on
-//! reference-quantile bins, or category counts with an other/new bucket).
+//! reference-quantile bins with out-of-range bins, see [`super::Bins`], or category counts with an
+//! other/new bucket).
 //!
 //! | function | definition | reference |
 //! |---|---|---|

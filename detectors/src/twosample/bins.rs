@@ -17,12 +17,21 @@ pub struct Bins {
 
 impl Bins {
     /// Bins whose edges are the reference's quantiles `i / n_bins`, `i = 1..n_bins` (NumPy's default
-    /// linear interpolation), duplicates removed — so a reference with heavy ties or few distinct
-    /// values yields fewer bins. An empty reference gives a single bin.
+    /// linear interpolation), plus two **out-of-range** edges: the reference minimum and the next
+    /// double above the reference maximum. Values below the reference's range and values above it
+    /// get bins of their own (reference count 0), like unseen categories get the other/new bucket:
+    /// without them a shifted constant column, or a shift beyond the top quantile, could land in the
+    /// same bin as the reference and go unnoticed. Duplicate edges are removed, so a reference with
+    /// heavy ties yields fewer bins. An empty reference gives a single bin.
     pub fn from_reference_quantiles(reference: &Sample, n_bins: usize) -> Self {
-        let mut edges: Vec<f64> = (1..n_bins)
-            .filter_map(|i| reference.quantile(i as f64 / n_bins as f64))
-            .collect();
+        let v = reference.values();
+        let (Some(&min), Some(&max)) = (v.first(), v.last()) else {
+            return Self { edges: Vec::new() };
+        };
+        let mut edges = Vec::with_capacity(n_bins + 1);
+        edges.push(min);
+        edges.extend((1..n_bins).filter_map(|i| reference.quantile(i as f64 / n_bins as f64)));
+        edges.push(max.next_up());
         edges.dedup();
         Self { edges }
     }
@@ -31,12 +40,20 @@ impl Bins {
     /// (`O(n)` expected instead of a sort), NaN/±inf ignored. Used by
     /// [`super::NumericTest::evaluate_values`].
     pub fn from_unsorted_quantiles(values: &[f64], n_bins: usize) -> Self {
-        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).map(|x| if x == 0.0 { 0.0 } else { x }).collect();
+        let mut v: Vec<f64> = values
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .map(|x| if x == 0.0 { 0.0 } else { x })
+            .collect();
         let n = v.len();
         if n == 0 {
             return Self { edges: Vec::new() };
         }
-        let mut edges = Vec::with_capacity(n_bins);
+        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mut edges = Vec::with_capacity(n_bins + 1);
+        edges.push(min);
         let mut start = 0usize; // everything before `start` is known to be <= the next order statistics
         for i in 1..n_bins {
             let q = i as f64 / n_bins as f64;
@@ -54,10 +71,19 @@ impl Bins {
                 v[lo]
             };
             // Order statistic `lo + 1` is the minimum of what lies right of `lo`.
-            let b = if lo + 1 < n { v[lo + 1..].iter().copied().fold(f64::INFINITY, f64::min) } else { a };
+            let b = if lo + 1 < n {
+                v[lo + 1..].iter().copied().fold(f64::INFINITY, f64::min)
+            } else {
+                a
+            };
             let d = b - a;
-            edges.push(if t >= 0.5 { b - d * (1.0 - t) } else { a + d * t });
+            edges.push(if t >= 0.5 {
+                b - d * (1.0 - t)
+            } else {
+                a + d * t
+            });
         }
+        edges.push(max.next_up());
         edges.dedup();
         Self { edges }
     }
@@ -143,15 +169,24 @@ mod tests {
             let xs: Vec<f64> = (0..n).map(|_| (rng.normal() * 4.0).round()).collect();
             for bins in [2usize, 4, 10, 33] {
                 let sorted = Bins::from_reference_quantiles(&Sample::new(&xs), bins);
-                assert_eq!(Bins::from_unsorted_quantiles(&xs, bins), sorted, "n={n} bins={bins}");
-                assert_eq!(sorted.counts_unsorted(&xs), sorted.counts(&Sample::new(&xs)));
+                assert_eq!(
+                    Bins::from_unsorted_quantiles(&xs, bins),
+                    sorted,
+                    "n={n} bins={bins}"
+                );
+                assert_eq!(
+                    sorted.counts_unsorted(&xs),
+                    sorted.counts(&Sample::new(&xs))
+                );
             }
         }
     }
 
     #[test]
-    fn ties_collapse_bins() {
+    fn ties_collapse_bins_and_out_of_range_bins_remain() {
         let s = Sample::new(&[1.0; 50]);
-        assert_eq!(Bins::from_reference_quantiles(&s, 10).len(), 2);
+        let b = Bins::from_reference_quantiles(&s, 10);
+        assert_eq!(b.len(), 3);
+        assert_eq!((b.index(0.5), b.index(1.0), b.index(1.5)), (0, 1, 2));
     }
 }

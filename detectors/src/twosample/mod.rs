@@ -58,7 +58,8 @@ use crate::error::{ConfigError, Validator};
 /// Fewest usable values per side before a test is computed.
 pub const MIN_SAMPLES: usize = 5;
 
-/// Default number of reference-quantile bins of the binned numeric distances.
+/// Default number of reference-quantile bins of the binned numeric distances (two out-of-range bins
+/// are added, see [`Bins::from_reference_quantiles`]).
 pub const DEFAULT_BINS: usize = 10;
 
 fn default_alpha() -> f64 {
@@ -286,7 +287,7 @@ pub enum NumericTest {
         #[serde(default = "default_distance")]
         threshold: f64,
     },
-    /// PSI on reference-quantile bins.
+    /// PSI on reference-quantile bins (see [`Bins::from_reference_quantiles`]).
     Psi {
         /// Number of bins (default 10).
         #[serde(default = "default_bins")]
@@ -424,10 +425,15 @@ impl NumericTest {
             ignored_current: (current.len() - nc) as u64,
         };
         if nr < MIN_SAMPLES || nc < MIN_SAMPLES {
-            return b.insufficient(Insufficient::TooFewObservations { needed: MIN_SAMPLES });
+            return b.insufficient(Insufficient::TooFewObservations {
+                needed: MIN_SAMPLES,
+            });
         }
         let edges = Bins::from_unsorted_quantiles(reference, bins);
-        let (r, c) = (edges.counts_unsorted(reference), edges.counts_unsorted(current));
+        let (r, c) = (
+            edges.counts_unsorted(reference),
+            edges.counts_unsorted(current),
+        );
         b.distance(binned_distance(self.name(), &r, &c))
     }
 

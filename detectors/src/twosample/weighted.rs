@@ -13,8 +13,8 @@
 //! compute the p-value at the statistic **shrunk towards the null by the slack**: every CDF difference
 //! `Δ` becomes `sign(Δ)·max(0, |Δ| - slack)`. The p-value is then no smaller than the exact one
 //! whenever the sketches are within their bound (99 % confidence each): sketch noise does not raise
-//! false alarms, at the price of not detecting changes smaller than the slack (≈ 1.4 % in CDF terms
-//! for the default k = 400).
+//! false alarms, at the price of not detecting changes smaller than the slack (≈ 2.1 % in CDF terms
+//! for the default k = 256).
 
 use super::PValueMethod;
 use super::numeric::{StatPValue, ad_finish, cvm_finish, gcd, ks_finish, mwu_finish};
@@ -81,18 +81,41 @@ pub fn wasserstein(a: &SortedView, b: &SortedView) -> f64 {
     if a.total == 0 || b.total == 0 {
         return 0.0;
     }
-    // Reciprocals instead of divisions in the loop (differs from the exact kernel by ~1 ulp).
+    // A tight merge loop (this is the hot path of window evaluation). Reciprocals instead of
+    // divisions: differs from the exact kernel by ~1 ulp per term.
     let (ra, rb) = (1.0 / a.total as f64, 1.0 / b.total as f64);
+    let (av, aw, bv, bw) = (&a.values[..], &a.weights[..], &b.values[..], &b.weights[..]);
+    let (na, nb) = (av.len(), bv.len());
+    let (mut i, mut j) = (0usize, 0usize);
     let (mut ca, mut cb) = (0u64, 0u64);
-    let mut prev: Option<f64> = None;
+    let mut prev = av[0].min(bv[0]);
     let mut total = 0.0;
-    for (v, wa, wb) in pooled(a, b) {
-        if let Some(p) = prev {
-            total += ((ca as f64 * ra) - (cb as f64 * rb)).abs() * (v - p);
-        }
-        ca += wa;
-        cb += wb;
-        prev = Some(v);
+    while i < na && j < nb {
+        let (x, y) = (av[i], bv[j]);
+        let v = x.min(y);
+        total += ((ca as f64 * ra) - (cb as f64 * rb)).abs() * (v - prev);
+        // Branch-free advance: the order of the two samples is random, so branches mispredict.
+        let (ta, tb) = (usize::from(x <= y), usize::from(y <= x));
+        ca += aw[i] * ta as u64;
+        cb += bw[j] * tb as u64;
+        i += ta;
+        j += tb;
+        prev = v;
+    }
+    // One side is exhausted: its CDF is 1 from here on.
+    while i < na {
+        let v = av[i];
+        total += ((ca as f64 * ra) - 1.0).abs() * (v - prev);
+        ca += aw[i];
+        i += 1;
+        prev = v;
+    }
+    while j < nb {
+        let v = bv[j];
+        total += (1.0 - (cb as f64 * rb)).abs() * (v - prev);
+        cb += bw[j];
+        j += 1;
+        prev = v;
     }
     total
 }

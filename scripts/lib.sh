@@ -1,0 +1,62 @@
+# Shared helpers for driftd's scripts: install what is missing, never what is there.
+# shellcheck shell=bash
+
+TANSU_VERSION="0.6.0"
+KAFKA_PYTHON_VERSION="3.0.12"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+APT_UPDATED=""
+
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found: install $* with your package manager"
+  if [ -z "$APT_UPDATED" ]; then
+    $SUDO apt-get update -qq >&2
+    APT_UPDATED=1
+  fi
+  log "installing $* (Debian packages)"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >&2
+}
+
+# Rust toolchain and what rdkafka's bundled librdkafka build needs (gcc, make, pkg-config, zlib).
+ensure_build_deps() {
+  command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (rustup) first"
+  local missing=()
+  command -v cc >/dev/null || missing+=(gcc)
+  command -v make >/dev/null || missing+=(make)
+  command -v pkg-config >/dev/null || missing+=(pkg-config)
+  if ! { [ -e /usr/include/zlib.h ] || pkg-config --exists zlib 2>/dev/null; }; then missing+=(zlib1g-dev); fi
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+ensure_redis_server() {
+  command -v redis-server >/dev/null || apt_install redis-server
+}
+
+# The Kafka-protocol broker for tests. Building it takes 15-25 minutes on 2 cores, so it is
+# installed once into ~/.cargo/bin and reused.
+ensure_tansu() {
+  export PATH="$HOME/.cargo/bin:$PATH"
+  if command -v tansu >/dev/null && tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+    return
+  fi
+  log "building the tansu broker $TANSU_VERSION (one time, 15-25 minutes)"
+  cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore,libsql >&2
+}
+
+# A Python venv with the third-party Kafka client the tests use.
+ensure_test_venv() {
+  local venv=".testbed/venv"
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kafka" 2>/dev/null; then
+    return
+  fi
+  command -v python3 >/dev/null || apt_install python3
+  if ! python3 -m venv --help >/dev/null 2>&1; then apt_install python3-venv; fi
+  log "creating $venv with kafka-python $KAFKA_PYTHON_VERSION"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
+  "$venv/bin/pip" install -q "kafka-python==$KAFKA_PYTHON_VERSION" >&2
+}

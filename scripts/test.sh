@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing (build tools, redis-server, the tansu Kafka-protocol
+# broker, a Python venv with kafka-python), then runs formatting and lint checks and every test —
+# unit, property and end-to-end tests against real brokers and Redis started on free loopback ports.
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh -- kafka::      # extra arguments go to the test binaries (a filter, say)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+ensure_build_deps
+ensure_redis_server
+ensure_tansu
+ensure_test_venv
+
+log "cargo fmt --check"
+cargo fmt --all --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "cargo test"
+cargo test --workspace "$@"
