@@ -541,7 +541,14 @@ fn deserialize_collecting(
                         _ => None,
                     })
                     .collect();
-                let message = e.inner().to_string().trim().to_owned();
+                // The TOML deserializer appends "in `section`" lines; the key path says that already.
+                let message = e
+                    .inner()
+                    .to_string()
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("in `") && !l.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 if let Some(field) = unknown_field_name(&message)
                     && path.last().map(String::as_str) != Some(field)
                 {

@@ -294,7 +294,12 @@ impl Pipeline {
         self.policy.check(model)?;
         if !self.models.contains_key(model) {
             let configured = self.policy.configured.contains(model);
-            if !configured && self.models.len() >= self.policy.max_models {
+            let discovered = self
+                .models
+                .keys()
+                .filter(|m| !self.policy.configured.contains(*m))
+                .count();
+            if !configured && discovered >= self.policy.max_models {
                 return Err(Rejection::new(
                     RejectReason::TooManyModels,
                     format!(

@@ -128,20 +128,34 @@ impl AutoPolicy {
 
     /// The test for a feature of this kind, reference size and number of distinct values.
     pub fn choose(&self, numeric: bool, n_reference: u64, distinct: usize) -> Choice {
-        let small = n_reference <= self.small_sample_max;
-        let many = numeric && distinct > self.few_values;
-        match (small, many) {
-            (true, true) => Choice::Numeric(NumericTest::Ks { alpha: self.alpha }),
-            (true, false) if distinct > 2 => {
-                Choice::Categorical(CategoricalTest::ChiSquare { alpha: self.alpha })
+        if numeric && distinct > self.few_values {
+            Choice::Numeric(self.numeric_test(n_reference))
+        } else {
+            Choice::Categorical(self.categorical_test(n_reference, distinct))
+        }
+    }
+
+    /// The test for a numeric feature with more than `few_values` distinct values.
+    fn numeric_test(&self, n_reference: u64) -> NumericTest {
+        if n_reference <= self.small_sample_max {
+            NumericTest::Ks { alpha: self.alpha }
+        } else {
+            NumericTest::WassersteinNormed {
+                threshold: self.distance_threshold,
             }
-            (true, false) => Choice::Categorical(CategoricalTest::ZTest { alpha: self.alpha }),
-            (false, true) => Choice::Numeric(NumericTest::WassersteinNormed {
+        }
+    }
+
+    /// The test for categories (or the values of a low-cardinality numeric).
+    fn categorical_test(&self, n_reference: u64, distinct: usize) -> CategoricalTest {
+        if n_reference > self.small_sample_max {
+            CategoricalTest::JensenShannon {
                 threshold: self.distance_threshold,
-            }),
-            (false, false) => Choice::Categorical(CategoricalTest::JensenShannon {
-                threshold: self.distance_threshold,
-            }),
+            }
+        } else if distinct > 2 {
+            CategoricalTest::ChiSquare { alpha: self.alpha }
+        } else {
+            CategoricalTest::ZTest { alpha: self.alpha }
         }
     }
 
@@ -175,10 +189,7 @@ impl AutoPolicy {
                 None
             }
         };
-        let test = match self.choose(true, reference.len() as u64, distinct) {
-            Choice::Numeric(t) => t,
-            Choice::Categorical(_) => unreachable!("many distinct values give a numeric test"),
-        };
+        let test = self.numeric_test(reference.len() as u64);
         let mut outcome = test.evaluate_with_min(reference, current, self.min_samples);
         if let TestOutcome::NotEnoughData {
             reason: Insufficient::ConstantReference,
@@ -207,10 +218,7 @@ impl AutoPolicy {
             .zip(&al.current)
             .filter(|(r, c)| **r + **c > 0)
             .count();
-        let test = match self.choose(false, reference.total(), distinct) {
-            Choice::Categorical(t) => t,
-            Choice::Numeric(_) => unreachable!("categorical features get categorical tests"),
-        };
+        let test = self.categorical_test(reference.total(), distinct);
         let effect = Some(binned::jensen_shannon(&al.reference, &al.current));
         let outcome = test.evaluate_aligned(
             &al.reference,
@@ -243,12 +251,7 @@ impl AutoPolicy {
                     .zip(c.counts())
                     .filter(|(a, b)| **a + **b > 0)
                     .count();
-                let test = match self.choose(false, r.len(), distinct) {
-                    Choice::Categorical(t) => t,
-                    Choice::Numeric(_) => {
-                        unreachable!("categorical features get categorical tests")
-                    }
-                };
+                let test = self.categorical_test(r.len(), distinct);
                 let effect = Some(binned::jensen_shannon(r.counts(), c.counts()));
                 let outcome = test.evaluate_aligned(
                     r.counts(),
@@ -274,10 +277,7 @@ impl AutoPolicy {
         if let Some((rc, cc, unseen)) = crate::summary::aligned_value_counts(r, c) {
             let distinct = rc.iter().zip(&cc).filter(|(a, b)| **a + **b > 0).count();
             if distinct <= self.few_values {
-                let test = match self.choose(false, r.len(), distinct) {
-                    Choice::Categorical(t) => t,
-                    Choice::Numeric(_) => unreachable!("few values give a categorical test"),
-                };
+                let test = self.categorical_test(r.len(), distinct);
                 let effect = Some(binned::jensen_shannon(&rc, &cc));
                 let outcome = test.evaluate_aligned(
                     &rc,
@@ -291,10 +291,7 @@ impl AutoPolicy {
             }
         }
         // More than `few_values` distinct values (exact counts overflowed or too many).
-        let test = match self.choose(true, r.len(), self.few_values + 1) {
-            Choice::Numeric(t) => t,
-            Choice::Categorical(_) => unreachable!("many distinct values give a numeric test"),
-        };
+        let test = self.numeric_test(r.len());
         let mut outcome = test.evaluate_summaries_with_min(r, c, self.min_samples)?;
         let sd = r.moments().std();
         let effect = match (&test, outcome.verdict()) {

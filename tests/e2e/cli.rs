@@ -197,3 +197,50 @@ fn sighup_reloads_tokens_and_rejects_a_broken_config() {
     );
     assert_eq!(d.terminate(), Some(0));
 }
+
+/// Under systemd: READY=1 once started, WATCHDOG=1 pings at half of WATCHDOG_USEC, STOPPING=1 on
+/// SIGTERM, exit 0. A unix datagram socket stands in for systemd's notify socket.
+#[test]
+fn systemd_notify_ready_watchdog_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let events = dir.path().join("e.jsonl");
+    std::fs::write(&events, "").unwrap();
+    let mut child = driftd()
+        .current_dir(dir.path())
+        .args(["run", "--listen", "127.0.0.1:0", "--follow", "--events"])
+        .arg(&events)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut recv = || {
+        let mut buf = [0u8; 512];
+        let n = sock.recv(&mut buf).expect("a notify message");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let mut seen = Vec::new();
+    while !seen.iter().any(|m: &String| m.contains("WATCHDOG=1")) {
+        seen.push(recv());
+        assert!(seen.len() < 20, "{seen:?}");
+    }
+    assert!(seen[0].contains("READY=1"), "{seen:?}");
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    loop {
+        let m = recv();
+        if m.contains("STOPPING=1") {
+            break;
+        }
+        assert!(m.contains("WATCHDOG=1"), "unexpected {m}");
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

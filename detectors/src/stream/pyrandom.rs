@@ -155,6 +155,28 @@ impl PyRandom {
     }
 }
 
+impl Serialize for PyRandom {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PyRandom::serialize(self, s)
+    }
+}
+
+/// Deserialisation checks the invariants the code relies on, so a corrupted checkpoint is an error,
+/// not a panic later.
+impl<'de> Deserialize<'de> for PyRandom {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = PyRandom::deserialize(d)?;
+        let check = |v: &PyRandom| -> Result<(), String> {
+            if v.mt.len() != N || v.index > N {
+                return Err("invalid Mersenne Twister state".into());
+            }
+            Ok(())
+        };
+        check(&v).map_err(serde::de::Error::custom)?;
+        Ok(v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,27 +203,5 @@ mod tests {
             PyRandom::new((1 << 40) + 5).sample_range(1000, 3),
             vec![516, 529, 275]
         );
-    }
-}
-
-impl Serialize for PyRandom {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        PyRandom::serialize(self, s)
-    }
-}
-
-/// Deserialisation checks the invariants the code relies on, so a corrupted checkpoint is an error,
-/// not a panic later.
-impl<'de> Deserialize<'de> for PyRandom {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = PyRandom::deserialize(d)?;
-        let check = |v: &PyRandom| -> Result<(), String> {
-            if v.mt.len() != N || v.index > N {
-                return Err("invalid Mersenne Twister state".into());
-            }
-            Ok(())
-        };
-        check(&v).map_err(serde::de::Error::custom)?;
-        Ok(v)
     }
 }
