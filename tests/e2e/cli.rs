@@ -220,7 +220,7 @@ fn systemd_notify_ready_watchdog_and_stopping() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut recv = || {
+    let recv = || {
         let mut buf = [0u8; 512];
         let n = sock.recv(&mut buf).expect("a notify message");
         String::from_utf8_lossy(&buf[..n]).into_owned()

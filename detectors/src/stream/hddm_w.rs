@@ -11,7 +11,7 @@
 //!
 //! **Deviation from River (a bug fix, matching the paper and MOA).** An EWMA that has seen one value
 //! *is* that value (weight 1), so `D_1 = 1` and `D_t = λ² + (1-λ)² D_{t-1}` afterwards — this is what
-//! MOA's `HDDM_W_Test` (written by the paper's authors) does. River 0.26's `SampleInfo` starts at
+//! MOA's `HDDM_W_Test` (the reference implementation in MOA) does. River 0.26's `SampleInfo` starts at
 //! `D_0 = 1` and applies the recurrence already on the first value, giving
 //! `D_1 = λ² + (1-λ)² = 0.905` for `λ = 0.05`: the bound is too tight (anti-conservative) for the first
 //! tens of values after every cut, so River can signal slightly earlier than the test allows. We use
