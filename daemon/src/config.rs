@@ -109,7 +109,7 @@ pub enum SourceConfig {
     /// JSON lines from a file or stdin (the embedded default).
     File(FileSourceConfig),
     /// A Kafka consumer group.
-    Kafka(KafkaSourceConfig),
+    Kafka(Box<KafkaSourceConfig>),
 }
 
 impl Default for SourceConfig {
@@ -180,6 +180,9 @@ pub struct KafkaSourceConfig {
     pub consumer_properties: BTreeMap<String, String>,
     /// SASL password, if the broker needs one (sets `sasl.password`).
     pub sasl_password: Option<SecretSpec>,
+    /// librdkafka properties whose values are secrets (e.g. `ssl.key.password`), each read from an
+    /// environment variable or a file like every other secret.
+    pub secret_properties: BTreeMap<String, SecretSpec>,
     /// Where to start when the group has no committed offset: `earliest` or `latest`.
     pub auto_offset_reset: String,
     /// Commit this many offsets *before* the checkpointed position. A restart re-reads at most
@@ -200,6 +203,7 @@ impl Default for KafkaSourceConfig {
             properties: BTreeMap::new(),
             consumer_properties: BTreeMap::new(),
             sasl_password: None,
+            secret_properties: BTreeMap::new(),
             auto_offset_reset: "earliest".into(),
             commit_rewind: 10_000,
         }
@@ -456,6 +460,8 @@ pub struct Secrets {
     pub redis_password: Option<SecretString>,
     /// Kafka SASL password.
     pub kafka_sasl_password: Option<SecretString>,
+    /// Secret librdkafka properties (`source.secret_properties`).
+    pub kafka_properties: BTreeMap<String, SecretString>,
 }
 
 impl fmt::Debug for Secrets {
@@ -700,6 +706,23 @@ impl Config {
                     match s.resolve() {
                         Ok(s) => secrets.kafka_sasl_password = Some(s),
                         Err(m) => err(&mut e, "source.sasl_password", m),
+                    }
+                }
+                for (key, spec) in &k.secret_properties {
+                    let path = format!("source.secret_properties.{key}");
+                    if DRIFTD_KAFKA_PROPERTIES.contains(&key.as_str()) {
+                        err(
+                            &mut e,
+                            path,
+                            "set by driftd itself; it cannot be overridden",
+                        );
+                        continue;
+                    }
+                    match spec.resolve() {
+                        Ok(s) => {
+                            secrets.kafka_properties.insert(key.clone(), s);
+                        }
+                        Err(m) => err(&mut e, path, m),
                     }
                 }
             }

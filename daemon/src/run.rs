@@ -288,12 +288,11 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             (FeedbackSink::Local(tx), task)
         }
         SourceConfig::Kafka(k) => {
-            let k = k.clone();
-            let sasl = secrets.load().kafka_sasl_password.clone();
-            let producer =
-                kafka::FeedbackProducer::new(&k, sasl.as_ref(), cfg.http.request_timeout)
-                    .context("creating the Kafka producer for HTTP feedback")?;
-            let task = tokio::spawn(async move { kafka::run_kafka(k, sasl, pipeline, ctx).await });
+            let k = (**k).clone();
+            let ks = kafka::KafkaSecrets::from(&secrets.load());
+            let producer = kafka::FeedbackProducer::new(&k, &ks, cfg.http.request_timeout)
+                .context("creating the Kafka producer for HTTP feedback")?;
+            let task = tokio::spawn(async move { kafka::run_kafka(k, ks, pipeline, ctx).await });
             (FeedbackSink::Kafka(producer), task)
         }
     };

@@ -32,14 +32,36 @@ use crate::metrics::Metrics;
 use crate::pipeline::{Outcome, Pipeline};
 use crate::run::{Control, TaskCtx};
 
-fn base_config(k: &KafkaSourceConfig, sasl: Option<&SecretString>) -> ClientConfig {
+/// Secrets the Kafka clients need, resolved from the configuration.
+#[derive(Clone, Default)]
+pub struct KafkaSecrets {
+    /// `sasl.password`.
+    pub sasl_password: Option<SecretString>,
+    /// Other secret properties, e.g. `ssl.key.password`.
+    pub properties: BTreeMap<String, SecretString>,
+}
+
+impl KafkaSecrets {
+    /// From the resolved configuration secrets.
+    pub fn from(s: &crate::config::Secrets) -> Self {
+        KafkaSecrets {
+            sasl_password: s.kafka_sasl_password.clone(),
+            properties: s.kafka_properties.clone(),
+        }
+    }
+}
+
+fn base_config(k: &KafkaSourceConfig, secrets: &KafkaSecrets) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.brokers);
     c.set("client.id", format!("driftd-{}", std::process::id()));
     for (key, v) in &k.properties {
         c.set(key, v);
     }
-    if let Some(p) = sasl {
+    for (key, v) in &secrets.properties {
+        c.set(key, v.expose_secret());
+    }
+    if let Some(p) = &secrets.sasl_password {
         c.set("sasl.password", p.expose_secret());
     }
     c
@@ -193,10 +215,10 @@ impl FeedbackProducer {
     /// A producer for the configured feedback topic.
     pub fn new(
         k: &KafkaSourceConfig,
-        sasl: Option<&SecretString>,
+        secrets: &KafkaSecrets,
         timeout: Duration,
     ) -> Result<Self, KafkaError> {
-        let mut c = base_config(k, sasl);
+        let mut c = base_config(k, secrets);
         c.set(
             "message.timeout.ms",
             timeout.as_millis().max(1000).to_string(),
@@ -235,10 +257,10 @@ struct DeadLetter {
 impl DeadLetter {
     fn new(
         k: &KafkaSourceConfig,
-        sasl: Option<&SecretString>,
+        secrets: &KafkaSecrets,
         metrics: Arc<Metrics>,
     ) -> Result<Self, KafkaError> {
-        let mut c = base_config(k, sasl);
+        let mut c = base_config(k, secrets);
         // Retry for as long as the process lives: a reject is only checkpointed past once its
         // dead-letter copy is acknowledged (the checkpoint flushes first).
         c.set("message.timeout.ms", "0");
@@ -388,7 +410,7 @@ async fn checkpoint(
 /// The Kafka consumer loop.
 pub async fn run_kafka(
     k: KafkaSourceConfig,
-    sasl: Option<SecretString>,
+    secrets: KafkaSecrets,
     mut p: Pipeline,
     mut ctx: TaskCtx,
 ) -> anyhow::Result<Option<crate::run::Summary>> {
@@ -400,7 +422,7 @@ pub async fn run_kafka(
         errors: RateLimit::new(Duration::from_secs(10)),
     };
     let consume_errors = RateLimit::new(Duration::from_secs(10));
-    let mut c = base_config(&k, sasl.as_ref());
+    let mut c = base_config(&k, &secrets);
     for (key, v) in &k.consumer_properties {
         c.set(key, v);
     }
@@ -416,7 +438,7 @@ pub async fn run_kafka(
         topics.push(&k.feedback_topic);
     }
     consumer.subscribe(&topics)?;
-    let mut dlq = DeadLetter::new(&k, sasl.as_ref(), ctx.metrics.clone())?;
+    let mut dlq = DeadLetter::new(&k, &secrets, ctx.metrics.clone())?;
     ctx.health.started.store(true, Ordering::Relaxed);
     tracing::info!(brokers = %k.brokers, group = %k.group_id, topics = ?topics, dead_letter = %k.dead_letter_topic, "consuming from Kafka");
 
