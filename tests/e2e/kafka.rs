@@ -132,11 +132,15 @@ fn kafka_counts_exactly_and_dead_letters_rejects() {
         );
     }
     // Lag comes from librdkafka's statistics (every second); once caught up it is 0.
-    wait_for("the consumer lag to be exported and 0", Duration::from_secs(15), || {
-        let m = d.metrics()?;
-        (m.has("driftd_kafka_consumer_lag") && m.sum("driftd_kafka_consumer_lag", &[]) == 0.0)
-            .then_some(())
-    });
+    wait_for(
+        "the consumer lag to be exported and 0",
+        Duration::from_secs(15),
+        || {
+            let m = d.metrics()?;
+            (m.has("driftd_kafka_consumer_lag") && m.sum("driftd_kafka_consumer_lag", &[]) == 0.0)
+                .then_some(())
+        },
+    );
     assert!(d.ready(), "{}", d.log_text());
 
     // The dead-letter topic holds the 500, each with its reason and origin in headers.

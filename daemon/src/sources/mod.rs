@@ -1,6 +1,6 @@
 //! Event sources: where events come from.
 //!
-//! - [`file`]: JSON lines from a file (optionally followed as it grows) or stdin.
+//! - [`file`](mod@file): JSON lines from a file (optionally followed as it grows) or stdin.
 //! - [`kafka`]: a Kafka consumer group with a dead-letter topic.
 
 pub mod file;
