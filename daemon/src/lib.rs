@@ -12,8 +12,11 @@
 //! - [`metrics`] — the metric catalogue.
 //! - [`run`] — the lifecycle of `driftd run`.
 //! - [`telemetry`] — logging.
+//! - [`backtest`] — drift onsets scored against ground truth.
+//! - [`streams`] — seeded benchmark streams with known drift.
 //!
 
+pub mod backtest;
 pub mod config;
 pub mod event;
 pub mod http;
@@ -22,4 +25,5 @@ pub mod pipeline;
 pub mod run;
 pub mod sources;
 pub mod store;
+pub mod streams;
 pub mod telemetry;

@@ -1,0 +1,1 @@
+//! The project's own seeded benchmark streams with known drift onsets, in event contract v1.
