@@ -36,6 +36,8 @@ pub struct Config {
     pub checkpoint: CheckpointConfig,
     /// Shutdown behaviour.
     pub shutdown: ShutdownConfig,
+    /// Monitoring: windows, tests, label joins, concept detector.
+    pub monitor: crate::monitor::MonitorSettings,
     /// Per-model settings, keyed by model name.
     pub models: BTreeMap<String, ModelConfig>,
 }
@@ -775,6 +777,9 @@ impl Config {
         }
         if self.shutdown.timeout.is_zero() {
             err(&mut e, "shutdown.timeout", "must be positive");
+        }
+        for (key, msg) in self.monitor.validate() {
+            err(&mut e, format!("monitor.{key}"), msg);
         }
         for (name, m) in &self.models {
             let valid = !name.is_empty()

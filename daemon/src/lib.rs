@@ -10,6 +10,7 @@
 //! - [`store`] — the state store trait, embedded (redb) and Redis.
 //! - [`http`] — health, readiness, metrics and the feedback endpoint.
 //! - [`metrics`] — the metric catalogue.
+//! - [`monitor`] — per-model drift, labels and concept drift (pure, event time).
 //! - [`run`] — the lifecycle of `driftd run`.
 //! - [`telemetry`] — logging.
 //! - [`backtest`] — drift onsets scored against ground truth.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod event;
 pub mod http;
 pub mod metrics;
+pub mod monitor;
 pub mod pipeline;
 pub mod run;
 pub mod sources;

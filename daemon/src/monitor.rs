@@ -1,0 +1,781 @@
+//! Per-model monitoring: reference and current windows of bounded-memory summaries, drift
+//! evaluation at the end of each window, late-label joins and concept drift on the error stream.
+//!
+//! A [`ModelMonitor`] is a plain synchronous state machine fed one event at a time, with time as a
+//! value (the event's own timestamp): the daemon and `driftd replay` drive the same code, so a
+//! backtest reproduces what the daemon would have decided, byte for byte.
+//!
+//! Life of a model:
+//! 1. **Reference**: the first `reference_events` predictions are buffered (bounded) and turned into
+//!    reference profiles — one summary per feature (numbers → numeric, strings → categorical), one for
+//!    the predictions (score, value or label).
+//! 2. **Windows**: then every `window_events` predictions form a tumbling window of summaries
+//!    comparable with the profiles. At the end of a window each feature is tested with the
+//!    automatic choice (Evidently's rule plus an effect-size floor, see
+//!    [`driftd_detectors::auto`]), p-values are corrected across features (Benjamini–Hochberg by
+//!    default) and the dataset rule applied; predictions are tested the same way.
+//! 3. **Labels**: predictions wait in a bounded join store until their feedback arrives (feedback
+//!    may come first, twice, or never); each joined pair feeds the error stream's detector (ADWIN by
+//!    default), which reports concept drift.
+//!
+//! Outputs are **onsets** ([`Onset`]): edge-triggered records of a quantity *entering* the drift
+//! state. Repeated testing is handled by the effect-size floor (large windows: a shift must be
+//! large enough to matter, not merely significant) and by the correction across features.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use driftd_detectors::auto::{AutoPolicy, FeatureVerdict};
+use driftd_detectors::dataset::{self, DatasetPolicy};
+use driftd_detectors::stream::{AnyDetector, DetectorConfig, DriftState, StreamDetector};
+use driftd_detectors::summary::{
+    CategoricalSummary, FeatureSummary, NumericSummary, SummarySettings,
+};
+use driftd_detectors::twosample::{CategoryCounts, TestOutcome};
+use serde::{Deserialize, Serialize};
+
+use crate::backtest::{Onset, OnsetKind};
+use crate::event::{Body, Event, FeatureValue, PredictionOutput, Target};
+
+/// Monitoring settings (`[monitor]` in the configuration), shared by all models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorSettings {
+    /// Predictions that form the reference window.
+    pub reference_events: usize,
+    /// Predictions per tumbling current window.
+    pub window_events: usize,
+    /// Summary settings (bins, sketch size, category cap).
+    pub summary: SummarySettings,
+    /// Test choice per feature.
+    pub policy: AutoPolicy,
+    /// Correction across features and the dataset-drift rule.
+    pub dataset: DatasetPolicy,
+    /// Detector on the error stream (`true` = the model was wrong).
+    pub concept_detector: DetectorConfig,
+    /// Most predictions waiting for their label; the oldest are evicted first.
+    pub join_max_entries: usize,
+    /// Predictions older than this (event time, seconds) are evicted unlabelled.
+    pub join_ttl_seconds: u64,
+}
+
+impl Default for MonitorSettings {
+    fn default() -> Self {
+        MonitorSettings {
+            reference_events: 10_000,
+            window_events: 10_000,
+            summary: SummarySettings::default(),
+            policy: AutoPolicy::default(),
+            dataset: DatasetPolicy::default(),
+            concept_detector: DetectorConfig::Adwin(Default::default()),
+            join_max_entries: 1_000_000,
+            join_ttl_seconds: 7 * 24 * 3600,
+        }
+    }
+}
+
+impl MonitorSettings {
+    /// Every problem, as `(key, message)`.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        if self.reference_events < 10 {
+            e.push(("reference_events".into(), "must be at least 10".into()));
+        }
+        if self.window_events < 10 {
+            e.push(("window_events".into(), "must be at least 10".into()));
+        }
+        if self.join_max_entries == 0 {
+            e.push(("join_max_entries".into(), "must be at least 1".into()));
+        }
+        for (key, r) in [
+            ("summary", self.summary.validate()),
+            ("policy", self.policy.validate()),
+            ("dataset", self.dataset.validate()),
+        ] {
+            if let Err(err) = r {
+                e.push((key.into(), err.to_string()));
+            }
+        }
+        if let Err(err) = self.concept_detector.build() {
+            e.push(("concept_detector".into(), err.to_string()));
+        }
+        e
+    }
+}
+
+/// What a prediction said, kept until its label arrives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Predicted {
+    /// A class label (from `label`, or from `score` against the positive label).
+    Label(String),
+    /// A regression value.
+    Value(f64),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pending {
+    predicted: Predicted,
+    ts_ms: i64,
+}
+
+/// A bounded store of predictions waiting for labels, and labels waiting for predictions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct JoinStore {
+    pending: HashMap<String, Pending>,
+    order: VecDeque<(String, i64)>,
+    early: HashMap<String, (Target<'static>, i64)>,
+    early_order: VecDeque<String>,
+    joined_ids: VecDeque<String>,
+    joined: std::collections::HashSet<String>,
+    /// Predictions evicted without a label (capacity or TTL).
+    pub evicted: u64,
+    /// Feedback that matched a prediction already labelled (counted once).
+    pub duplicate_feedback: u64,
+    /// Feedback still waiting, evicted because the store was full.
+    pub unmatched_feedback: u64,
+}
+
+impl JoinStore {
+    fn enforce(&mut self, max: usize, ttl_ms: i64, now_ms: i64) {
+        while let Some((id, ts)) = self.order.front() {
+            let expired = now_ms - *ts > ttl_ms;
+            if self.pending.len() <= max && !expired {
+                break;
+            }
+            if self.pending.remove(id).is_some() {
+                self.evicted += 1;
+            }
+            self.order.pop_front();
+        }
+        while self.early.len() > max / 10 + 1 {
+            if let Some(id) = self.early_order.pop_front()
+                && self.early.remove(&id).is_some()
+            {
+                self.unmatched_feedback += 1;
+            }
+        }
+        while self.joined_ids.len() > max {
+            if let Some(id) = self.joined_ids.pop_front() {
+                self.joined.remove(&id);
+            }
+        }
+    }
+
+    /// Predictions waiting for a label.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether no prediction waits.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+impl Serialize for Target<'static> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Target::Label(l) => s.serialize_newtype_variant("Target", 0, "label", l.as_ref()),
+            Target::Value(v) => s.serialize_newtype_variant("Target", 1, "value", v),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Target<'static> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum T {
+            Label(String),
+            Value(f64),
+        }
+        Ok(match T::deserialize(d)? {
+            T::Label(l) => Target::Label(l.into()),
+            T::Value(v) => Target::Value(v),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ReferenceBuffer {
+    numeric: BTreeMap<String, Vec<f64>>,
+    categorical: BTreeMap<String, Vec<Option<String>>>,
+    predictions_numeric: Vec<f64>,
+    predictions_label: Vec<Option<String>>,
+    n: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Profiles {
+    features: BTreeMap<String, FeatureSummary>,
+    prediction: Option<FeatureSummary>,
+    prediction_numeric: bool,
+}
+
+/// The state of one model's monitor (serialisable: the daemon checkpoints it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelMonitor {
+    model: String,
+    positive_label: String,
+    reference: Option<ReferenceBuffer>,
+    profiles: Option<Profiles>,
+    window: BTreeMap<String, FeatureSummary>,
+    prediction_window: Option<FeatureSummary>,
+    window_n: usize,
+    predictions: u64,
+    in_drift: BTreeMap<String, bool>,
+    concept: AnyDetector,
+    join: JoinStore,
+    /// Windows evaluated so far.
+    pub evaluations: u64,
+    /// Last dataset drift share.
+    pub last_share: f64,
+    labelled: u64,
+    errors: u64,
+}
+
+fn test_name(o: &TestOutcome) -> String {
+    serde_json::to_value(o.test())
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn fmt_ts(ts: DateTime<Utc>) -> String {
+    ts.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl ModelMonitor {
+    /// A fresh monitor for `model`.
+    pub fn new(model: &str, positive_label: &str, s: &MonitorSettings) -> Self {
+        ModelMonitor {
+            model: model.to_owned(),
+            positive_label: positive_label.to_owned(),
+            reference: Some(ReferenceBuffer::default()),
+            profiles: None,
+            window: BTreeMap::new(),
+            prediction_window: None,
+            window_n: 0,
+            predictions: 0,
+            in_drift: BTreeMap::new(),
+            concept: s
+                .concept_detector
+                .build()
+                .expect("concept detector validated with the settings"),
+            join: JoinStore::default(),
+            evaluations: 0,
+            last_share: 0.0,
+            labelled: 0,
+            errors: 0,
+        }
+    }
+
+    /// Prediction events seen.
+    pub fn predictions(&self) -> u64 {
+        self.predictions
+    }
+
+    /// Joined labels and how many of them the model got wrong.
+    pub fn labels(&self) -> (u64, u64) {
+        (self.labelled, self.errors)
+    }
+
+    /// The join store (for metrics).
+    pub fn join(&self) -> &JoinStore {
+        &self.join
+    }
+
+    /// Whether the reference window is complete.
+    pub fn has_reference(&self) -> bool {
+        self.profiles.is_some()
+    }
+
+    fn predicted(&self, out: &PredictionOutput<'_>) -> Option<Predicted> {
+        match out {
+            PredictionOutput::Value(v) => Some(Predicted::Value(*v)),
+            PredictionOutput::Class { label: Some(l), .. } => Some(Predicted::Label(l.to_string())),
+            PredictionOutput::Class { score: Some(s), .. } => {
+                Some(Predicted::Label(if *s >= 0.5 {
+                    self.positive_label.clone()
+                } else {
+                    format!("not-{}", self.positive_label)
+                }))
+            }
+            PredictionOutput::Class { .. } => None,
+        }
+    }
+
+    /// Feeds one validated event; returns the onsets it caused (in a deterministic order).
+    pub fn observe(&mut self, ev: &Event<'_>, s: &MonitorSettings) -> Vec<Onset> {
+        let mut onsets = Vec::new();
+        let now_ms = ev.ts.timestamp_millis();
+        match &ev.body {
+            Body::Prediction { features, output } => {
+                self.predictions += 1;
+                if let Some(p) = output.as_ref().and_then(|o| self.predicted(o)) {
+                    if let Some((target, _)) = self.join.early.remove(ev.id.as_ref()) {
+                        self.on_label(&p, &target, ev, &mut onsets);
+                        self.mark_joined(ev.id.as_ref());
+                    } else if !self.join.joined.contains(ev.id.as_ref())
+                        && !self.join.pending.contains_key(ev.id.as_ref())
+                    {
+                        self.join.pending.insert(
+                            ev.id.to_string(),
+                            Pending {
+                                predicted: p,
+                                ts_ms: now_ms,
+                            },
+                        );
+                        self.join.order.push_back((ev.id.to_string(), now_ms));
+                    }
+                }
+                self.join.enforce(
+                    s.join_max_entries,
+                    (s.join_ttl_seconds as i64).saturating_mul(1000),
+                    now_ms,
+                );
+                if self.reference.is_some() {
+                    self.add_reference(&features.0, output.as_ref(), s);
+                } else {
+                    self.add_window(&features.0, output.as_ref());
+                    if self.window_n >= s.window_events {
+                        onsets.extend(self.evaluate(ev.ts, s));
+                    }
+                }
+            }
+            Body::Feedback { target, .. } => {
+                if self.join.joined.contains(ev.id.as_ref()) {
+                    self.join.duplicate_feedback += 1;
+                } else if let Some(p) = self.join.pending.remove(ev.id.as_ref()) {
+                    self.on_label(&p.predicted, target, ev, &mut onsets);
+                    self.mark_joined(ev.id.as_ref());
+                } else if !self.join.early.contains_key(ev.id.as_ref()) {
+                    let owned = match target {
+                        Target::Label(l) => Target::Label(l.to_string().into()),
+                        Target::Value(v) => Target::Value(*v),
+                    };
+                    self.join.early.insert(ev.id.to_string(), (owned, now_ms));
+                    self.join.early_order.push_back(ev.id.to_string());
+                    self.join.enforce(
+                        s.join_max_entries,
+                        (s.join_ttl_seconds as i64).saturating_mul(1000),
+                        now_ms,
+                    );
+                } else {
+                    self.join.duplicate_feedback += 1;
+                }
+            }
+        }
+        onsets
+    }
+
+    fn mark_joined(&mut self, id: &str) {
+        self.join.joined.insert(id.to_owned());
+        self.join.joined_ids.push_back(id.to_owned());
+    }
+
+    fn on_label(&mut self, p: &Predicted, t: &Target<'_>, ev: &Event<'_>, onsets: &mut Vec<Onset>) {
+        let error = match (p, t) {
+            (Predicted::Label(pl), Target::Label(tl)) => pl != tl.as_ref(),
+            // Regression: the error stream is "absolute error above the running median" would need
+            // state; the detector gets the absolute error itself.
+            (Predicted::Value(pv), Target::Value(tv)) => {
+                let e = (pv - tv).abs();
+                self.labelled += 1;
+                let st = self.concept.update(e);
+                self.concept_onset(st, ev, onsets);
+                return;
+            }
+            _ => return,
+        };
+        self.labelled += 1;
+        self.errors += u64::from(error);
+        let st = self.concept.update_bool(error);
+        self.concept_onset(st, ev, onsets);
+    }
+
+    fn concept_onset(&self, st: DriftState, ev: &Event<'_>, onsets: &mut Vec<Onset>) {
+        // Detectors reset on the update after a drift, so every Drift state is a new onset.
+        if st == DriftState::Drift {
+            onsets.push(Onset {
+                ts: fmt_ts(ev.ts),
+                model: self.model.clone(),
+                kind: OnsetKind::Concept,
+                feature: None,
+                test: self.concept.name().to_owned(),
+                statistic: self.concept.len() as f64,
+                p_value: None,
+                threshold: 0.0,
+                event_index: self.predictions,
+            });
+        }
+    }
+
+    fn add_reference(
+        &mut self,
+        features: &[(std::borrow::Cow<'_, str>, FeatureValue<'_>)],
+        output: Option<&PredictionOutput<'_>>,
+        s: &MonitorSettings,
+    ) {
+        let buf = self.reference.as_mut().expect("in the reference phase");
+        buf.n += 1;
+        for (name, v) in features {
+            match v {
+                FeatureValue::Number(x) => {
+                    buf.numeric.entry(name.to_string()).or_default().push(*x)
+                }
+                FeatureValue::Category(c) => buf
+                    .categorical
+                    .entry(name.to_string())
+                    .or_default()
+                    .push(Some(c.to_string())),
+                FeatureValue::Missing => {}
+            }
+        }
+        match output {
+            Some(PredictionOutput::Class {
+                score: Some(sc), ..
+            }) => buf.predictions_numeric.push(*sc),
+            Some(PredictionOutput::Value(v)) => buf.predictions_numeric.push(*v),
+            Some(PredictionOutput::Class { label: Some(l), .. }) => {
+                buf.predictions_label.push(Some(l.to_string()))
+            }
+            _ => {}
+        }
+        if buf.n >= s.reference_events {
+            let buf = self.reference.take().expect("checked");
+            self.profiles = Some(build_profiles(buf, &s.summary));
+            self.reset_window();
+        }
+    }
+
+    fn reset_window(&mut self) {
+        let p = self.profiles.as_ref().expect("profiles built");
+        self.window = p
+            .features
+            .iter()
+            .map(|(k, v)| (k.clone(), v.empty_window()))
+            .collect();
+        self.prediction_window = p.prediction.as_ref().map(FeatureSummary::empty_window);
+        self.window_n = 0;
+    }
+
+    fn add_window(
+        &mut self,
+        features: &[(std::borrow::Cow<'_, str>, FeatureValue<'_>)],
+        output: Option<&PredictionOutput<'_>>,
+    ) {
+        self.window_n += 1;
+        for (name, v) in features {
+            let Some(w) = self.window.get_mut(name.as_ref()) else {
+                continue; // not in the reference: not monitored
+            };
+            match (w, v) {
+                (FeatureSummary::Numeric(n), FeatureValue::Number(x)) => n.update(*x),
+                (FeatureSummary::Categorical(c), FeatureValue::Category(v)) => c.update(Some(v)),
+                (FeatureSummary::Categorical(c), FeatureValue::Number(x)) => {
+                    c.update(Some(&x.to_string()))
+                }
+                (FeatureSummary::Categorical(c), FeatureValue::Missing) => c.update(None),
+                _ => {}
+            }
+        }
+        let numeric = self.profiles.as_ref().is_some_and(|p| p.prediction_numeric);
+        if let Some(w) = self.prediction_window.as_mut() {
+            match (w, output, numeric) {
+                (
+                    FeatureSummary::Numeric(n),
+                    Some(PredictionOutput::Class {
+                        score: Some(sc), ..
+                    }),
+                    true,
+                ) => n.update(*sc),
+                (FeatureSummary::Numeric(n), Some(PredictionOutput::Value(v)), true) => {
+                    n.update(*v)
+                }
+                (
+                    FeatureSummary::Categorical(c),
+                    Some(PredictionOutput::Class { label: Some(l), .. }),
+                    false,
+                ) => c.update(Some(l)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Evaluates the current window against the reference and starts a new window.
+    pub fn evaluate(&mut self, ts: DateTime<Utc>, s: &MonitorSettings) -> Vec<Onset> {
+        let Some(p) = self.profiles.as_ref() else {
+            return Vec::new();
+        };
+        let mut verdicts: Vec<(String, FeatureVerdict)> = Vec::new();
+        for (name, reference) in &p.features {
+            let Some(w) = self.window.get(name) else {
+                continue;
+            };
+            if let Ok(v) = s.policy.evaluate_summaries(reference, w) {
+                verdicts.push((name.clone(), v));
+            }
+        }
+        let report = dataset::evaluate(verdicts, &s.dataset);
+        let prediction = match (&p.prediction, &self.prediction_window) {
+            (Some(r), Some(w)) => s.policy.evaluate_summaries(r, w).ok(),
+            _ => None,
+        };
+        self.evaluations += 1;
+        self.last_share = report.share;
+        let mut onsets = Vec::new();
+        let ts_s = fmt_ts(ts);
+        for f in &report.features {
+            let key = format!("data/{}", f.name);
+            if let Some(v) = f.verdict.outcome.verdict()
+                && self.edge(&key, f.drift)
+            {
+                onsets.push(Onset {
+                    ts: ts_s.clone(),
+                    model: self.model.clone(),
+                    kind: OnsetKind::Data,
+                    feature: Some(f.name.clone()),
+                    test: test_name(&f.verdict.outcome),
+                    statistic: v.statistic,
+                    p_value: f.adjusted_p_value.or(v.p_value),
+                    threshold: v.threshold,
+                    event_index: self.predictions,
+                });
+            }
+        }
+        if self.edge("dataset", report.dataset_drift) {
+            onsets.push(Onset {
+                ts: ts_s.clone(),
+                model: self.model.clone(),
+                kind: OnsetKind::Dataset,
+                feature: None,
+                test: "drift_share".into(),
+                statistic: report.share,
+                p_value: None,
+                threshold: s.dataset.drift_share,
+                event_index: self.predictions,
+            });
+        }
+        if let Some(v) = prediction
+            && let Some(verdict) = v.outcome.verdict()
+            && self.edge("prediction", v.drift)
+        {
+            onsets.push(Onset {
+                ts: ts_s,
+                model: self.model.clone(),
+                kind: OnsetKind::Prediction,
+                feature: None,
+                test: test_name(&v.outcome),
+                statistic: verdict.statistic,
+                p_value: verdict.p_value,
+                threshold: verdict.threshold,
+                event_index: self.predictions,
+            });
+        }
+        self.reset_window();
+        onsets
+    }
+
+    /// Records the state of `key`; true when it *enters* drift.
+    fn edge(&mut self, key: &str, drift: bool) -> bool {
+        let was = self.in_drift.insert(key.to_owned(), drift).unwrap_or(false);
+        drift && !was
+    }
+}
+
+fn build_profiles(buf: ReferenceBuffer, settings: &SummarySettings) -> Profiles {
+    let mut features = BTreeMap::new();
+    for (name, values) in &buf.numeric {
+        // A name seen both as numbers and as strings is categorical.
+        if buf.categorical.contains_key(name) {
+            continue;
+        }
+        if let Ok(s) = NumericSummary::reference(values, settings) {
+            features.insert(name.clone(), FeatureSummary::Numeric(s));
+        }
+    }
+    for (name, values) in &buf.categorical {
+        let mut counts = CategoryCounts::new();
+        for v in values.iter().flatten() {
+            counts.add(v, 1);
+        }
+        if let Some(nums) = buf.numeric.get(name) {
+            for x in nums {
+                counts.add(&x.to_string(), 1);
+            }
+        }
+        if let Ok(s) = CategoricalSummary::reference(&counts, settings) {
+            features.insert(name.clone(), FeatureSummary::Categorical(s));
+        }
+    }
+    let (prediction, prediction_numeric) = if !buf.predictions_numeric.is_empty() {
+        (
+            NumericSummary::reference(&buf.predictions_numeric, settings)
+                .ok()
+                .map(FeatureSummary::Numeric),
+            true,
+        )
+    } else if !buf.predictions_label.is_empty() {
+        let mut counts = CategoryCounts::new();
+        for v in buf.predictions_label.iter().flatten() {
+            counts.add(v, 1);
+        }
+        (
+            CategoricalSummary::reference(&counts, settings)
+                .ok()
+                .map(FeatureSummary::Categorical),
+            false,
+        )
+    } else {
+        (None, false)
+    };
+    Profiles {
+        features,
+        prediction,
+        prediction_numeric,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ParseOptions, parse_event};
+    use driftd_detectors::synth::{Dist, Rng};
+
+    fn settings() -> MonitorSettings {
+        MonitorSettings {
+            reference_events: 2_000,
+            window_events: 2_000,
+            ..Default::default()
+        }
+    }
+
+    fn ts(i: u64) -> String {
+        let t = DateTime::<Utc>::from_timestamp_millis(1_767_225_600_000 + i as i64 * 100).unwrap();
+        fmt_ts(t)
+    }
+
+    /// Feeds `n` predictions; `x` shifts by `shift` from `at` on; `y` never changes.
+    fn feed(m: &mut ModelMonitor, s: &MonitorSettings, n: u64, at: u64, shift: f64) -> Vec<Onset> {
+        let mut rng = Rng::new(7);
+        let mut onsets = Vec::new();
+        for i in 0..n {
+            let x = Dist::Normal {
+                loc: if i >= at { shift } else { 0.0 },
+                scale: 1.0,
+            }
+            .sample(&mut rng);
+            let y = Dist::Normal {
+                loc: 5.0,
+                scale: 2.0,
+            }
+            .sample(&mut rng);
+            let c = ["a", "b", "c"][(rng.next_u64() % 3) as usize];
+            let line = format!(
+                r#"{{"kind":"prediction","id":"p{i}","model":"m","ts":"{}","features":{{"x":{x},"y":{y},"c":"{c}"}},"prediction":{{"label":"1","score":0.7}}}}"#,
+                ts(i)
+            );
+            let ev = parse_event(line.as_bytes(), &ParseOptions::default()).unwrap();
+            onsets.extend(m.observe(&ev, s));
+        }
+        onsets
+    }
+
+    #[test]
+    fn a_shifted_feature_is_reported_once_and_only_it() {
+        let s = settings();
+        let mut m = ModelMonitor::new("m", "1", &s);
+        let onsets = feed(&mut m, &s, 20_000, 11_000, 1.0);
+        let data: Vec<_> = onsets
+            .iter()
+            .filter(|o| o.kind == OnsetKind::Data)
+            .collect();
+        assert_eq!(data.len(), 1, "{onsets:#?}");
+        assert_eq!(data[0].feature.as_deref(), Some("x"));
+        // The window ending at 12,000 is the first to hold shifted values.
+        assert_eq!(data[0].event_index, 12_000);
+        assert_eq!(m.evaluations, 9);
+    }
+
+    #[test]
+    fn a_stable_stream_raises_nothing_over_many_windows() {
+        let s = settings();
+        let mut m = ModelMonitor::new("m", "1", &s);
+        let onsets = feed(&mut m, &s, 60_000, u64::MAX, 0.0);
+        assert!(onsets.is_empty(), "{onsets:#?}");
+        assert_eq!(m.evaluations, 29);
+    }
+
+    #[test]
+    fn labels_join_late_early_and_twice_and_feed_the_error_stream() {
+        let s = settings();
+        let mut m = ModelMonitor::new("m", "1", &s);
+        let mut rng = Rng::new(3);
+        let mut concept = Vec::new();
+        let mut i = 0u64;
+        let emit = |m: &mut ModelMonitor, line: String| {
+            let ev = parse_event(line.as_bytes(), &ParseOptions::default()).unwrap();
+            m.observe(&ev, &s)
+        };
+        for k in 0..6_000u64 {
+            // Error rate 10% before 3,000 labels, 40% after: only the labels change.
+            let wrong = rng.uniform() < if k < 3_000 { 0.1 } else { 0.4 };
+            let label = if wrong { "0" } else { "1" };
+            let pred = format!(
+                r#"{{"kind":"prediction","id":"p{k}","model":"m","ts":"{}","features":{{"x":1.0}},"prediction":{{"label":"1"}}}}"#,
+                ts(i)
+            );
+            let fb = format!(
+                r#"{{"kind":"feedback","id":"p{k}","model":"m","ts":"{}","label":"{label}"}}"#,
+                ts(i + 1)
+            );
+            i += 2;
+            if k % 7 == 0 {
+                // feedback before its prediction
+                concept.extend(emit(&mut m, fb.clone()));
+                concept.extend(emit(&mut m, pred));
+            } else {
+                concept.extend(emit(&mut m, pred));
+                concept.extend(emit(&mut m, fb.clone()));
+            }
+            if k % 11 == 0 {
+                concept.extend(emit(&mut m, fb)); // twice: counted once
+            }
+        }
+        assert_eq!(m.labels().0, 6_000);
+        assert_eq!(m.join().duplicate_feedback, 546);
+        assert!(m.join().is_empty());
+        let c: Vec<_> = concept
+            .iter()
+            .filter(|o| o.kind == OnsetKind::Concept)
+            .collect();
+        assert!(!c.is_empty(), "no concept drift detected");
+        assert!(
+            c[0].event_index > 3_000 && c[0].event_index < 3_600,
+            "{c:#?}"
+        );
+        assert!(concept.iter().all(|o| o.kind != OnsetKind::Data));
+    }
+
+    #[test]
+    fn the_join_store_is_bounded() {
+        let s = MonitorSettings {
+            join_max_entries: 100,
+            ..settings()
+        };
+        let mut m = ModelMonitor::new("m", "1", &s);
+        for k in 0..1_000u64 {
+            let pred = format!(
+                r#"{{"kind":"prediction","id":"p{k}","model":"m","ts":"{}","features":{{"x":1.0}},"prediction":{{"label":"1"}}}}"#,
+                ts(k)
+            );
+            m.observe(
+                &parse_event(pred.as_bytes(), &ParseOptions::default()).unwrap(),
+                &s,
+            );
+        }
+        assert_eq!(m.join().len(), 100);
+        assert_eq!(m.join().evicted, 900);
+    }
+}
