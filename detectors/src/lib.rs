@@ -29,6 +29,7 @@
 //! | [`summary`] | bounded-memory windows: reference-quantile histograms, KLL sketch, moments, capped category counts; every test runs on them with documented error | [`summary::NumericSummary`], [`summary::CategoricalSummary`], [`summary::FeatureSummary`] |
 //! | [`auto`] | which test for which feature (Evidently's rule plus an effect-size floor) | [`auto::AutoPolicy`] → [`auto::FeatureVerdict`] |
 //! | [`dataset`] | multiple-testing correction (Bonferroni, Benjamini–Hochberg) and the dataset-drift rule | [`dataset::evaluate`] → [`dataset::DatasetReport`] |
+//! | [`performance`] | accuracy, precision/recall/F1, ROC AUC, log loss, Brier; MAE, RMSE, MAPE, R²; significance tests of a drop | [`performance::Classification`], [`performance::Regression`], [`performance::accuracy_drop`] |
 //! | [`synth`] | seeded synthetic data, bit-identical to `scripts/dgen.py` (fixtures, docs, benches) | [`synth::Rng`], [`synth::Dist`], [`synth::StreamRecipe`] |
 //! | [`error`] | `thiserror` error types | [`error::ConfigError`], [`error::RejectedInput`], [`error::SummaryError`] |
 //!
@@ -80,6 +81,7 @@
 pub mod auto;
 pub mod dataset;
 pub mod error;
+pub mod performance;
 mod special;
 pub mod stream;
 pub mod summary;
