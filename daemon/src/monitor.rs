@@ -27,6 +27,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use chrono::{DateTime, SecondsFormat, Utc};
 use driftd_detectors::auto::{AutoPolicy, FeatureVerdict};
 use driftd_detectors::dataset::{self, DatasetPolicy};
+use driftd_detectors::performance::{
+    Classification, ClassificationReport, DropTest, Regression, RegressionReport, accuracy_drop,
+    error_increase,
+};
 use driftd_detectors::stream::{AnyDetector, DetectorConfig, DriftState, StreamDetector};
 use driftd_detectors::summary::{
     CategoricalSummary, FeatureSummary, NumericSummary, SummarySettings,
@@ -57,6 +61,16 @@ pub struct MonitorSettings {
     pub join_max_entries: usize,
     /// Predictions older than this (event time, seconds) are evicted unlabelled.
     pub join_ttl_seconds: u64,
+    /// Joined labels that form the reference period's performance.
+    pub accuracy_reference_labels: u64,
+    /// Joined labels per tumbling performance window.
+    pub accuracy_window_labels: u64,
+    /// Significance level of the accuracy-drop tests.
+    pub accuracy_alpha: f64,
+    /// Smallest accuracy drop that counts (absolute, e.g. 0.02 = two points).
+    pub accuracy_min_drop: f64,
+    /// Smallest relative increase of the mean absolute error that counts (regression).
+    pub mae_min_increase: f64,
 }
 
 impl Default for MonitorSettings {
@@ -70,6 +84,11 @@ impl Default for MonitorSettings {
             concept_detector: DetectorConfig::Adwin(Default::default()),
             join_max_entries: 1_000_000,
             join_ttl_seconds: 7 * 24 * 3600,
+            accuracy_reference_labels: 2_000,
+            accuracy_window_labels: 2_000,
+            accuracy_alpha: 0.01,
+            accuracy_min_drop: 0.02,
+            mae_min_increase: 0.1,
         }
     }
 }
@@ -83,6 +102,20 @@ impl MonitorSettings {
         }
         if self.window_events < 10 {
             e.push(("window_events".into(), "must be at least 10".into()));
+        }
+        if self.accuracy_reference_labels < driftd_detectors::performance::MIN_LABELS
+            || self.accuracy_window_labels < driftd_detectors::performance::MIN_LABELS
+        {
+            e.push((
+                "accuracy_window_labels".into(),
+                format!(
+                    "accuracy windows need at least {} labels",
+                    driftd_detectors::performance::MIN_LABELS
+                ),
+            ));
+        }
+        if !(self.accuracy_alpha > 0.0 && self.accuracy_alpha < 1.0) {
+            e.push(("accuracy_alpha".into(), "must be in (0, 1)".into()));
         }
         if self.join_max_entries == 0 {
             e.push(("join_max_entries".into(), "must be at least 1".into()));
@@ -115,7 +148,29 @@ pub enum Predicted {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Pending {
     predicted: Predicted,
+    score: Option<f64>,
     ts_ms: i64,
+}
+
+/// Performance windows of joined labels.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Performance {
+    /// Reference period (classification).
+    pub reference: Classification,
+    /// Current window (classification).
+    pub current: Classification,
+    /// Reference period (regression).
+    pub reference_reg: Regression,
+    /// Current window (regression).
+    pub current_reg: Regression,
+    /// Whether the reference period is complete.
+    pub reference_done: bool,
+    /// The last completed window's report, for metrics.
+    pub last: Option<ClassificationReport>,
+    /// The last completed regression window's report.
+    pub last_reg: Option<RegressionReport>,
+    /// The last drop test.
+    pub last_test: Option<DropTest>,
 }
 
 /// A bounded store of predictions waiting for labels, and labels waiting for predictions.
@@ -232,6 +287,7 @@ pub struct ModelMonitor {
     pub last_share: f64,
     labelled: u64,
     errors: u64,
+    perf: Performance,
 }
 
 fn test_name(o: &TestOutcome) -> String {
@@ -267,7 +323,13 @@ impl ModelMonitor {
             last_share: 0.0,
             labelled: 0,
             errors: 0,
+            perf: Performance::default(),
         }
+    }
+
+    /// Performance windows (for metrics).
+    pub fn performance(&self) -> &Performance {
+        &self.perf
     }
 
     /// Prediction events seen.
@@ -312,9 +374,13 @@ impl ModelMonitor {
         match &ev.body {
             Body::Prediction { features, output } => {
                 self.predictions += 1;
+                let score = match output {
+                    Some(PredictionOutput::Class { score, .. }) => *score,
+                    _ => None,
+                };
                 if let Some(p) = output.as_ref().and_then(|o| self.predicted(o)) {
                     if let Some((target, _)) = self.join.early.remove(ev.id.as_ref()) {
-                        self.on_label(&p, &target, ev, &mut onsets);
+                        self.on_label(&p, score, &target, ev, s, &mut onsets);
                         self.mark_joined(ev.id.as_ref());
                     } else if !self.join.joined.contains(ev.id.as_ref())
                         && !self.join.pending.contains_key(ev.id.as_ref())
@@ -323,6 +389,7 @@ impl ModelMonitor {
                             ev.id.to_string(),
                             Pending {
                                 predicted: p,
+                                score,
                                 ts_ms: now_ms,
                             },
                         );
@@ -347,7 +414,7 @@ impl ModelMonitor {
                 if self.join.joined.contains(ev.id.as_ref()) {
                     self.join.duplicate_feedback += 1;
                 } else if let Some(p) = self.join.pending.remove(ev.id.as_ref()) {
-                    self.on_label(&p.predicted, target, ev, &mut onsets);
+                    self.on_label(&p.predicted, p.score, target, ev, s, &mut onsets);
                     self.mark_joined(ev.id.as_ref());
                 } else if !self.join.early.contains_key(ev.id.as_ref()) {
                     let owned = match target {
@@ -374,24 +441,96 @@ impl ModelMonitor {
         self.join.joined_ids.push_back(id.to_owned());
     }
 
-    fn on_label(&mut self, p: &Predicted, t: &Target<'_>, ev: &Event<'_>, onsets: &mut Vec<Onset>) {
-        let error = match (p, t) {
-            (Predicted::Label(pl), Target::Label(tl)) => pl != tl.as_ref(),
-            // Regression: the error stream is "absolute error above the running median" would need
-            // state; the detector gets the absolute error itself.
+    fn on_label(
+        &mut self,
+        p: &Predicted,
+        score: Option<f64>,
+        t: &Target<'_>,
+        ev: &Event<'_>,
+        s: &MonitorSettings,
+        onsets: &mut Vec<Onset>,
+    ) {
+        let st = match (p, t) {
+            (Predicted::Label(pl), Target::Label(tl)) => {
+                let error = pl != tl.as_ref();
+                self.errors += u64::from(error);
+                let positive = tl.as_ref() == self.positive_label;
+                let w = if self.perf.reference_done {
+                    &mut self.perf.current
+                } else {
+                    &mut self.perf.reference
+                };
+                w.update(tl, pl, score.map(|sc| (sc, positive)));
+                self.concept.update_bool(error)
+            }
+            // Regression: the detector watches the absolute error itself.
             (Predicted::Value(pv), Target::Value(tv)) => {
-                let e = (pv - tv).abs();
-                self.labelled += 1;
-                let st = self.concept.update(e);
-                self.concept_onset(st, ev, onsets);
-                return;
+                let w = if self.perf.reference_done {
+                    &mut self.perf.current_reg
+                } else {
+                    &mut self.perf.reference_reg
+                };
+                w.update(*tv, *pv);
+                self.concept.update((pv - tv).abs())
             }
             _ => return,
         };
         self.labelled += 1;
-        self.errors += u64::from(error);
-        let st = self.concept.update_bool(error);
         self.concept_onset(st, ev, onsets);
+        self.performance_window(ev, s, onsets);
+    }
+
+    /// Closes the reference period or a performance window when it is full, testing for a drop.
+    fn performance_window(&mut self, ev: &Event<'_>, s: &MonitorSettings, onsets: &mut Vec<Onset>) {
+        let perf = &mut self.perf;
+        if !perf.reference_done {
+            if perf.reference.len() + perf.reference_reg.len() >= s.accuracy_reference_labels {
+                perf.reference_done = true;
+            }
+            return;
+        }
+        if perf.current.len() + perf.current_reg.len() < s.accuracy_window_labels {
+            return;
+        }
+        let test = if !perf.current.is_empty() {
+            perf.last = perf.current.report();
+            accuracy_drop(
+                &perf.reference,
+                &perf.current,
+                s.accuracy_alpha,
+                s.accuracy_min_drop,
+            )
+        } else {
+            perf.last_reg = perf.current_reg.report();
+            error_increase(
+                &perf.reference_reg,
+                &perf.current_reg,
+                s.accuracy_alpha,
+                s.mae_min_increase,
+            )
+        };
+        perf.current = Classification::default();
+        perf.current_reg = Regression::default();
+        let Some(test) = test else { return };
+        let entered = self.edge(&format!("accuracy/{}", test.metric), test.drop);
+        if entered {
+            onsets.push(Onset {
+                ts: fmt_ts(ev.ts),
+                model: self.model.clone(),
+                kind: OnsetKind::Accuracy,
+                feature: Some(test.metric.clone()),
+                test: if test.metric == "accuracy" {
+                    "two_proportion_z".into()
+                } else {
+                    "welch_t".into()
+                },
+                statistic: test.statistic,
+                p_value: Some(test.p_value),
+                threshold: test.alpha,
+                event_index: self.predictions,
+            });
+        }
+        self.perf.last_test = Some(test);
     }
 
     fn concept_onset(&self, st: DriftState, ev: &Event<'_>, onsets: &mut Vec<Onset>) {
@@ -756,6 +895,21 @@ mod tests {
             "{c:#?}"
         );
         assert!(concept.iter().all(|o| o.kind != OnsetKind::Data));
+        // Accuracy: reference = the first 2,000 labels (90 % right); the window of labels
+        // 2,000..4,000 is half at 60 %: a significant drop when it closes, reported once.
+        let acc: Vec<_> = concept
+            .iter()
+            .filter(|o| o.kind == OnsetKind::Accuracy)
+            .collect();
+        assert_eq!(acc.len(), 1, "{acc:#?}");
+        assert_eq!(acc[0].feature.as_deref(), Some("accuracy"));
+        assert!(
+            acc[0].event_index >= 3_990 && acc[0].event_index <= 4_010,
+            "{acc:#?}"
+        );
+        assert!(acc[0].p_value.unwrap() < 0.01);
+        let last = m.performance().last.as_ref().unwrap();
+        assert!((last.accuracy - 0.6).abs() < 0.05, "{last:?}");
     }
 
     #[test]
