@@ -12,6 +12,7 @@
 //! - [`metrics`] — the metric catalogue.
 //! - [`monitor`] — per-model drift, labels and concept drift (pure, event time).
 //! - [`run`] — the lifecycle of `driftd run`.
+//! - [`replay`] — `driftd replay`: backtests in event time.
 //! - [`telemetry`] — logging.
 //! - [`backtest`] — drift onsets scored against ground truth.
 //! - [`streams`] — seeded benchmark streams with known drift.
@@ -24,6 +25,7 @@ pub mod http;
 pub mod metrics;
 pub mod monitor;
 pub mod pipeline;
+pub mod replay;
 pub mod run;
 pub mod sources;
 pub mod store;
