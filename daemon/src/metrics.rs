@@ -5,8 +5,8 @@
 //! rules may use only names from [`Metrics::NAMES`]; a test checks that.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::event::{EventKind, RejectReason};
@@ -49,6 +49,49 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     /// `driftd_build_info{version}`: always 1.
     pub build_info: IntGaugeVec,
+    /// `driftd_drift_statistic{model,feature,test}`: last window's test statistic per feature.
+    pub drift_statistic: GaugeVec,
+    /// `driftd_drift_p_value{model,feature,test}`: its p-value after correction (p-value tests).
+    pub drift_p_value: GaugeVec,
+    /// `driftd_feature_drift{model,feature}`: 1 while the feature is in the drift state.
+    pub feature_drift: IntGaugeVec,
+    /// `driftd_dataset_drift_share{model}`: share of drifted features in the last window.
+    pub dataset_drift_share: GaugeVec,
+    /// `driftd_dataset_drift{model}`: 1 while the share is at or above the dataset threshold.
+    pub dataset_drift: IntGaugeVec,
+    /// `driftd_prediction_drift_statistic{model,test}`: last window's test on the predictions.
+    pub prediction_drift_statistic: GaugeVec,
+    /// `driftd_prediction_drift{model}`: 1 while the predictions are in the drift state.
+    pub prediction_drift: IntGaugeVec,
+    /// `driftd_concept_drift_state{model,detector}`: 0 stable, 1 warning, 2 drift.
+    pub concept_drift_state: IntGaugeVec,
+    /// `driftd_model_performance{model,metric}`: last performance window (accuracy, macro_f1, …).
+    pub model_performance: GaugeVec,
+    /// `driftd_label_coverage_ratio{model}`: joined labels / predictions.
+    pub label_coverage: GaugeVec,
+    /// `driftd_label_delay_seconds{model}`: event time from prediction to its label.
+    pub label_delay: HistogramVec,
+    /// `driftd_join_store_entries{model}`: predictions waiting for a label.
+    pub join_entries: IntGaugeVec,
+    /// `driftd_join_store_evictions_total{model}`: predictions evicted unlabelled.
+    pub join_evictions: IntCounterVec,
+    /// `driftd_feedback_unmatched_total{model}`: feedback never matched (evicted while waiting).
+    pub feedback_unmatched: IntCounterVec,
+    /// `driftd_window_events{model,window}`: events in the `reference` or `current` window.
+    pub window_events: IntGaugeVec,
+    /// `driftd_drift_evaluations_total{model}`: windows evaluated.
+    pub drift_evaluations: IntCounterVec,
+    /// `driftd_drift_evaluation_duration_seconds`: time to evaluate one window.
+    pub drift_evaluation_duration: Histogram,
+    /// `driftd_drift_onsets_total{model,kind}`: quantities that entered the drift state.
+    pub drift_onsets: IntCounterVec,
+}
+
+fn fgauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let g = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    r.register(Box::new(g.clone()))
+        .expect("metric registered once");
+    g
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -92,6 +135,24 @@ impl Metrics {
         "driftd_ready",
         "driftd_config_reloads_total",
         "driftd_build_info",
+        "driftd_drift_statistic",
+        "driftd_drift_p_value",
+        "driftd_feature_drift",
+        "driftd_dataset_drift_share",
+        "driftd_dataset_drift",
+        "driftd_prediction_drift_statistic",
+        "driftd_prediction_drift",
+        "driftd_concept_drift_state",
+        "driftd_model_performance",
+        "driftd_label_coverage_ratio",
+        "driftd_label_delay_seconds",
+        "driftd_join_store_entries",
+        "driftd_join_store_evictions_total",
+        "driftd_feedback_unmatched_total",
+        "driftd_window_events",
+        "driftd_drift_evaluations_total",
+        "driftd_drift_evaluation_duration_seconds",
+        "driftd_drift_onsets_total",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
         "process_open_fds",
@@ -205,6 +266,141 @@ impl Metrics {
                 "Build information; always 1.",
                 &["version"],
             ),
+            drift_statistic: fgauge_vec(
+                &r,
+                "driftd_drift_statistic",
+                "Last window's drift test statistic per feature.",
+                &["model", "feature", "test"],
+            ),
+            drift_p_value: fgauge_vec(
+                &r,
+                "driftd_drift_p_value",
+                "Last window's drift p-value per feature, after correction.",
+                &["model", "feature", "test"],
+            ),
+            feature_drift: gauge_vec(
+                &r,
+                "driftd_feature_drift",
+                "1 while the feature is in the drift state.",
+                &["model", "feature"],
+            ),
+            dataset_drift_share: fgauge_vec(
+                &r,
+                "driftd_dataset_drift_share",
+                "Share of drifted features in the last window.",
+                &["model"],
+            ),
+            dataset_drift: gauge_vec(
+                &r,
+                "driftd_dataset_drift",
+                "1 while the share of drifted features is at or above the dataset threshold.",
+                &["model"],
+            ),
+            prediction_drift_statistic: fgauge_vec(
+                &r,
+                "driftd_prediction_drift_statistic",
+                "Last window's drift test statistic on the predictions.",
+                &["model", "test"],
+            ),
+            prediction_drift: gauge_vec(
+                &r,
+                "driftd_prediction_drift",
+                "1 while the predictions are in the drift state.",
+                &["model"],
+            ),
+            concept_drift_state: gauge_vec(
+                &r,
+                "driftd_concept_drift_state",
+                "Error-stream detector state: 0 stable, 1 warning, 2 drift.",
+                &["model", "detector"],
+            ),
+            model_performance: fgauge_vec(
+                &r,
+                "driftd_model_performance",
+                "Last performance window of joined labels, by metric.",
+                &["model", "metric"],
+            ),
+            label_coverage: fgauge_vec(
+                &r,
+                "driftd_label_coverage_ratio",
+                "Joined labels per prediction.",
+                &["model"],
+            ),
+            label_delay: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(
+                        "driftd_label_delay_seconds",
+                        "Event time from a prediction to its label.",
+                    )
+                    .buckets(vec![
+                        1.0,
+                        10.0,
+                        60.0,
+                        300.0,
+                        900.0,
+                        3600.0,
+                        4.0 * 3600.0,
+                        86400.0,
+                        7.0 * 86400.0,
+                    ]),
+                    &["model"],
+                )
+                .expect("valid metric definition");
+                r.register(Box::new(h.clone()))
+                    .expect("metric registered once");
+                h
+            },
+            join_entries: gauge_vec(
+                &r,
+                "driftd_join_store_entries",
+                "Predictions waiting for a label.",
+                &["model"],
+            ),
+            join_evictions: counter_vec(
+                &r,
+                "driftd_join_store_evictions_total",
+                "Predictions evicted from the join store unlabelled.",
+                &["model"],
+            ),
+            feedback_unmatched: counter_vec(
+                &r,
+                "driftd_feedback_unmatched_total",
+                "Feedback evicted before its prediction arrived.",
+                &["model"],
+            ),
+            window_events: gauge_vec(
+                &r,
+                "driftd_window_events",
+                "Predictions in the reference or current window.",
+                &["model", "window"],
+            ),
+            drift_evaluations: counter_vec(
+                &r,
+                "driftd_drift_evaluations_total",
+                "Windows evaluated.",
+                &["model"],
+            ),
+            drift_evaluation_duration: {
+                let h = Histogram::with_opts(
+                    HistogramOpts::new(
+                        "driftd_drift_evaluation_duration_seconds",
+                        "Time to evaluate one window.",
+                    )
+                    .buckets(vec![
+                        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25,
+                    ]),
+                )
+                .expect("valid metric definition");
+                r.register(Box::new(h.clone()))
+                    .expect("metric registered once");
+                h
+            },
+            drift_onsets: counter_vec(
+                &r,
+                "driftd_drift_onsets_total",
+                "Quantities that entered the drift state, by kind.",
+                &["model", "kind"],
+            ),
             registry: r,
         };
         // Pre-register series that dashboards expect to exist before the first occurrence.
@@ -265,6 +461,38 @@ mod tests {
             .inc();
         m.config_reloads.with_label_values(&["ok"]).inc();
         m.checkpoint_duration.observe(0.01);
+        for (model, feature, test) in [("churn", "age", "ks")] {
+            m.drift_statistic
+                .with_label_values(&[model, feature, test])
+                .set(0.1);
+            m.drift_p_value
+                .with_label_values(&[model, feature, test])
+                .set(0.5);
+            m.feature_drift.with_label_values(&[model, feature]).set(0);
+            m.prediction_drift_statistic
+                .with_label_values(&[model, test])
+                .set(0.1);
+        }
+        m.dataset_drift_share.with_label_values(&["churn"]).set(0.0);
+        m.dataset_drift.with_label_values(&["churn"]).set(0);
+        m.prediction_drift.with_label_values(&["churn"]).set(0);
+        m.concept_drift_state
+            .with_label_values(&["churn", "adwin"])
+            .set(0);
+        m.model_performance
+            .with_label_values(&["churn", "accuracy"])
+            .set(0.9);
+        m.label_coverage.with_label_values(&["churn"]).set(0.5);
+        m.label_delay.with_label_values(&["churn"]).observe(60.0);
+        m.join_entries.with_label_values(&["churn"]).set(1);
+        m.join_evictions.with_label_values(&["churn"]).inc();
+        m.feedback_unmatched.with_label_values(&["churn"]).inc();
+        m.window_events
+            .with_label_values(&["churn", "current"])
+            .set(1);
+        m.drift_evaluations.with_label_values(&["churn"]).inc();
+        m.drift_evaluation_duration.observe(0.001);
+        m.drift_onsets.with_label_values(&["churn", "data"]).inc();
         let text = m.render();
         for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
             let name = line.split_whitespace().nth(2).unwrap();
