@@ -461,18 +461,17 @@ mod tests {
             .inc();
         m.config_reloads.with_label_values(&["ok"]).inc();
         m.checkpoint_duration.observe(0.01);
-        for (model, feature, test) in [("churn", "age", "ks")] {
-            m.drift_statistic
-                .with_label_values(&[model, feature, test])
-                .set(0.1);
-            m.drift_p_value
-                .with_label_values(&[model, feature, test])
-                .set(0.5);
-            m.feature_drift.with_label_values(&[model, feature]).set(0);
-            m.prediction_drift_statistic
-                .with_label_values(&[model, test])
-                .set(0.1);
-        }
+        let (model, feature, test) = ("churn", "age", "ks");
+        m.drift_statistic
+            .with_label_values(&[model, feature, test])
+            .set(0.1);
+        m.drift_p_value
+            .with_label_values(&[model, feature, test])
+            .set(0.5);
+        m.feature_drift.with_label_values(&[model, feature]).set(0);
+        m.prediction_drift_statistic
+            .with_label_values(&[model, test])
+            .set(0.1);
         m.dataset_drift_share.with_label_values(&["churn"]).set(0.0);
         m.dataset_drift.with_label_values(&["churn"]).set(0);
         m.prediction_drift.with_label_values(&["churn"]).set(0);
