@@ -695,6 +695,14 @@ impl Config {
                                 format!("source.{section}.{key}"),
                                 "set by driftd itself; it cannot be overridden",
                             );
+                        } else if key == "partition.assignment.strategy"
+                            && map[key].contains("cooperative")
+                        {
+                            err(
+                                &mut e,
+                                format!("source.{section}.{key}"),
+                                "cooperative rebalancing is not supported: driftd rolls back to its checkpoint when partitions are revoked, which needs the eager protocol",
+                            );
                         } else if key == "sasl.password" {
                             err(
                                 &mut e,

@@ -45,6 +45,8 @@ use crate::event::{Body, Event, FeatureValue, PredictionOutput, Target};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MonitorSettings {
+    /// Monitor models at all (`driftd run`; `driftd replay` always does).
+    pub enabled: bool,
     /// Predictions that form the reference window.
     pub reference_events: usize,
     /// Predictions per tumbling current window.
@@ -76,6 +78,7 @@ pub struct MonitorSettings {
 impl Default for MonitorSettings {
     fn default() -> Self {
         MonitorSettings {
+            enabled: true,
             reference_events: 10_000,
             window_events: 10_000,
             summary: SummarySettings::default(),
@@ -176,14 +179,35 @@ pub struct Performance {
     pub last_test: Option<DropTest>,
 }
 
+/// Serialises a hash map in key order, so that checkpoints of equal states are equal bytes.
+fn sorted_map<S: serde::Serializer, V: Serialize>(
+    m: &HashMap<String, V>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let sorted: BTreeMap<&String, &V> = m.iter().collect();
+    sorted.serialize(s)
+}
+
+/// Serialises a hash set in order.
+fn sorted_set<S: serde::Serializer>(
+    m: &std::collections::HashSet<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let sorted: std::collections::BTreeSet<&String> = m.iter().collect();
+    sorted.serialize(s)
+}
+
 /// A bounded store of predictions waiting for labels, and labels waiting for predictions.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct JoinStore {
+    #[serde(serialize_with = "sorted_map")]
     pending: HashMap<String, Pending>,
     order: VecDeque<(String, i64)>,
+    #[serde(serialize_with = "sorted_map")]
     early: HashMap<String, (Target<'static>, i64)>,
     early_order: VecDeque<String>,
     joined_ids: VecDeque<String>,
+    #[serde(serialize_with = "sorted_set")]
     joined: std::collections::HashSet<String>,
     /// Predictions evicted without a label (capacity or TTL).
     pub evicted: u64,
@@ -270,6 +294,34 @@ struct Profiles {
     prediction_numeric: bool,
 }
 
+/// One feature's result in the last evaluated window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureResult {
+    /// Feature name.
+    pub feature: String,
+    /// Test used.
+    pub test: String,
+    /// Its statistic.
+    pub statistic: f64,
+    /// p-value after correction, for p-value tests.
+    pub p_value: Option<f64>,
+    /// In the drift state after this window.
+    pub drift: bool,
+}
+
+/// The last evaluated window of a model, for metrics and the HTTP API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowResult {
+    /// Per feature, in name order.
+    pub features: Vec<FeatureResult>,
+    /// Share of drifted features.
+    pub share: f64,
+    /// Dataset drift.
+    pub dataset_drift: bool,
+    /// Prediction test: name, statistic, drift.
+    pub prediction: Option<(String, f64, bool)>,
+}
+
 /// The state of one model's monitor (serialisable: the daemon checkpoints it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelMonitor {
@@ -291,6 +343,12 @@ pub struct ModelMonitor {
     labelled: u64,
     errors: u64,
     perf: Performance,
+    /// The last evaluated window.
+    pub last_window: Option<WindowResult>,
+    /// Label delays (milliseconds of event time) of joins since the last call to
+    /// [`ModelMonitor::take_label_delays`].
+    #[serde(skip)]
+    label_delays: Vec<i64>,
 }
 
 fn test_name(o: &TestOutcome) -> String {
@@ -327,6 +385,26 @@ impl ModelMonitor {
             labelled: 0,
             errors: 0,
             perf: Performance::default(),
+            last_window: None,
+            label_delays: Vec::new(),
+        }
+    }
+
+    /// Label delays of the joins since the last call (for the delay histogram).
+    pub fn take_label_delays(&mut self) -> Vec<i64> {
+        std::mem::take(&mut self.label_delays)
+    }
+
+    /// The concept detector's current state.
+    pub fn concept_state(&self) -> (&'static str, DriftState) {
+        (self.concept.name(), self.concept.state())
+    }
+
+    /// Predictions in the current window (or the reference, while it is built).
+    pub fn window_len(&self) -> (u64, u64) {
+        match &self.reference {
+            Some(r) => (r.n as u64, 0),
+            None => (0, self.window_n as u64),
         }
     }
 
@@ -382,7 +460,8 @@ impl ModelMonitor {
                     _ => None,
                 };
                 if let Some(p) = output.as_ref().and_then(|o| self.predicted(o)) {
-                    if let Some((target, _)) = self.join.early.remove(ev.id.as_ref()) {
+                    if let Some((target, fb_ms)) = self.join.early.remove(ev.id.as_ref()) {
+                        self.label_delays.push((fb_ms - now_ms).max(0));
                         self.on_label(&p, score, &target, ev, s, &mut onsets);
                         self.mark_joined(ev.id.as_ref());
                     } else if !self.join.joined.contains(ev.id.as_ref())
@@ -417,6 +496,7 @@ impl ModelMonitor {
                 if self.join.joined.contains(ev.id.as_ref()) {
                     self.join.duplicate_feedback += 1;
                 } else if let Some(p) = self.join.pending.remove(ev.id.as_ref()) {
+                    self.label_delays.push((now_ms - p.ts_ms).max(0));
                     self.on_label(&p.predicted, p.score, target, ev, s, &mut onsets);
                     self.mark_joined(ev.id.as_ref());
                 } else if !self.join.early.contains_key(ev.id.as_ref()) {
@@ -666,6 +746,28 @@ impl ModelMonitor {
         };
         self.evaluations += 1;
         self.last_share = report.share;
+        let mut result = WindowResult {
+            share: report.share,
+            dataset_drift: report.dataset_drift,
+            ..Default::default()
+        };
+        for f in &report.features {
+            if let Some(v) = f.verdict.outcome.verdict() {
+                result.features.push(FeatureResult {
+                    feature: f.name.clone(),
+                    test: test_name(&f.verdict.outcome),
+                    statistic: v.statistic,
+                    p_value: f.adjusted_p_value.or(v.p_value),
+                    drift: f.drift,
+                });
+            }
+        }
+        if let Some(v) = &prediction
+            && let Some(verdict) = v.outcome.verdict()
+        {
+            result.prediction = Some((test_name(&v.outcome), verdict.statistic, v.drift));
+        }
+        self.last_window = Some(result);
         let mut onsets = Vec::new();
         let ts_s = fmt_ts(ts);
         for f in &report.features {
@@ -913,6 +1015,88 @@ mod tests {
         assert!(acc[0].p_value.unwrap() < 0.01);
         let last = m.performance().last.as_ref().unwrap();
         assert!((last.accuracy - 0.6).abs() < 0.05, "{last:?}");
+    }
+
+    #[test]
+    fn a_checkpointed_monitor_continues_exactly_like_the_original() {
+        let s = settings();
+        let mut a = ModelMonitor::new("m", "1", &s);
+        let mut rng = Rng::new(11);
+        let line = |k: u64, rng: &mut Rng| {
+            let x = Dist::Normal {
+                loc: if k > 9_000 { 1.5 } else { 0.0 },
+                scale: 1.0,
+            }
+            .sample(rng);
+            (
+                format!(
+                    r#"{{"kind":"prediction","id":"p{k}","model":"m","ts":"{}","features":{{"x":{x},"c":"v{}"}},"prediction":{{"label":"1","score":0.8}}}}"#,
+                    ts(2 * k),
+                    k % 4
+                ),
+                format!(
+                    r#"{{"kind":"feedback","id":"p{k}","model":"m","ts":"{}","label":"{}"}}"#,
+                    ts(2 * k + 1),
+                    if rng.uniform() < if k > 9_000 { 0.5 } else { 0.1 } {
+                        "0"
+                    } else {
+                        "1"
+                    }
+                ),
+            )
+        };
+        for k in 0..5_000 {
+            let (p, f) = line(k, &mut rng);
+            a.observe(
+                &parse_event(p.as_bytes(), &ParseOptions::default()).unwrap(),
+                &s,
+            );
+            a.observe(
+                &parse_event(f.as_bytes(), &ParseOptions::default()).unwrap(),
+                &s,
+            );
+        }
+        let json = serde_json::to_vec(&a).unwrap();
+        let mut b: ModelMonitor = serde_json::from_slice(&json).unwrap();
+        let (mut oa, mut ob) = (Vec::new(), Vec::new());
+        for k in 5_000..14_000 {
+            let (p, f) = line(k, &mut rng);
+            for l in [p, f] {
+                let ev = parse_event(l.as_bytes(), &ParseOptions::default()).unwrap();
+                oa.extend(a.observe(&ev, &s));
+                ob.extend(b.observe(&ev, &s));
+            }
+        }
+        assert!(!oa.is_empty(), "the shift should be detected");
+        assert_eq!(oa, ob);
+        // Same state (as JSON values: the join store's hash maps serialise in arbitrary order).
+        let (va, vb) = (
+            serde_json::to_value(&a).unwrap(),
+            serde_json::to_value(&b).unwrap(),
+        );
+        fn first_diff(
+            a: &serde_json::Value,
+            b: &serde_json::Value,
+            path: String,
+        ) -> Option<String> {
+            use serde_json::Value::*;
+            match (a, b) {
+                (Object(x), Object(y)) => x.iter().find_map(|(k, v)| {
+                    first_diff(v, y.get(k).unwrap_or(&Null), format!("{path}/{k}"))
+                }),
+                (Array(x), Array(y)) if x.len() == y.len() => x
+                    .iter()
+                    .zip(y)
+                    .enumerate()
+                    .find_map(|(i, (v, w))| first_diff(v, w, format!("{path}/{i}"))),
+                _ => (a != b).then(|| format!("{path}: {a} != {b}")),
+            }
+        }
+        assert!(
+            va == vb,
+            "restored monitor diverged: {:?}",
+            first_diff(&va, &vb, String::new())
+        );
     }
 
     #[test]

@@ -22,9 +22,12 @@ use std::sync::Arc;
 use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
 
+use crate::backtest::Onset;
 use crate::config::Config;
-use crate::event::{EventKind, ParseOptions, RejectReason, Rejection, parse_event};
+use crate::event::{Event, EventKind, ParseOptions, RejectReason, Rejection, parse_event};
 use crate::metrics::Metrics;
+use crate::monitor::{ModelMonitor, MonitorSettings};
+use driftd_detectors::stream::DriftState;
 
 /// Version of the checkpoint format; bumped when [`ShardState`] changes incompatibly.
 pub const CHECKPOINT_VERSION: u32 = 1;
@@ -93,6 +96,7 @@ pub struct ModelPolicy {
     configured: HashSet<String>,
     strict: bool,
     max_models: usize,
+    positive: HashMap<String, String>,
 }
 
 impl ModelPolicy {
@@ -113,6 +117,11 @@ impl ModelPolicy {
             configured: c.models.keys().cloned().collect(),
             strict: c.events.strict_models,
             max_models: c.events.max_models,
+            positive: c
+                .models
+                .iter()
+                .map(|(k, m)| (k.clone(), m.positive_label.clone()))
+                .collect(),
         }
     }
 }
@@ -136,6 +145,16 @@ pub struct Pipeline {
     models: HashMap<String, ModelHandles>,
     rejected: Vec<IntCounter>,
     since_checkpoint: u64,
+    monitoring: Option<MonitorSettings>,
+    monitors: BTreeMap<String, ModelMonitor>,
+}
+
+/// Key of the list of checkpointed monitors.
+pub const MONITOR_INDEX_KEY: &str = "monitors";
+
+/// Key of one model's checkpointed monitor.
+pub fn monitor_key(model: &str) -> String {
+    format!("monitor/{model}")
 }
 
 impl Pipeline {
@@ -154,6 +173,68 @@ impl Pipeline {
             models: HashMap::new(),
             rejected,
             since_checkpoint: 0,
+            monitoring: None,
+            monitors: BTreeMap::new(),
+        }
+    }
+
+    /// Turns on per-model monitoring (drift, labels, performance) with these settings.
+    pub fn with_monitoring(mut self, settings: MonitorSettings) -> Self {
+        self.monitoring = Some(settings);
+        self
+    }
+
+    /// Replaces every monitor with checkpointed ones (start-up, or rolling back to the last
+    /// checkpoint when partitions are revoked).
+    pub fn restore_monitors(&mut self, monitors: BTreeMap<String, ModelMonitor>) {
+        self.monitors = monitors;
+    }
+
+    /// The monitors, by model.
+    pub fn monitors(&self) -> &BTreeMap<String, ModelMonitor> {
+        &self.monitors
+    }
+
+    /// Feeds an accepted event to its model's monitor and publishes what changed.
+    fn observe(&mut self, ev: &Event<'_>) {
+        let Some(settings) = self.monitoring.as_ref() else {
+            return;
+        };
+        let model = ev.model.as_ref();
+        if !self.monitors.contains_key(model) {
+            let positive = self.policy.positive.get(model).map_or("1", String::as_str);
+            self.monitors.insert(
+                model.to_owned(),
+                ModelMonitor::new(model, positive, settings),
+            );
+        }
+        let m = self.monitors.get_mut(model).expect("inserted above");
+        let evaluations = m.evaluations;
+        let started = std::time::Instant::now();
+        let onsets = m.observe(ev, settings);
+        let delays = m.take_label_delays();
+        let evaluated = m.evaluations != evaluations;
+        if evaluated {
+            self.metrics
+                .drift_evaluation_duration
+                .observe(started.elapsed().as_secs_f64());
+        }
+        let metrics = &self.metrics;
+        if !delays.is_empty() {
+            let h = metrics.label_delay.with_label_values(&[model]);
+            for d in delays {
+                h.observe(d as f64 / 1000.0);
+            }
+        }
+        if evaluated || !onsets.is_empty() || m.predictions() % 1000 == 0 {
+            publish(metrics, model, m);
+        }
+        for o in onsets {
+            log_onset(&o);
+            metrics
+                .drift_onsets
+                .with_label_values(&[model, onset_kind(&o)])
+                .inc();
         }
     }
 
@@ -237,7 +318,13 @@ impl Pipeline {
             return Outcome::Duplicate;
         }
         let outcome = match parse_event(input, &self.opts) {
-            Ok(ev) => self.apply(shard, &ev.model, ev.kind()),
+            Ok(ev) => {
+                let r = self.apply(shard, &ev.model, ev.kind());
+                if r.is_ok() {
+                    self.observe(&ev);
+                }
+                r
+            }
             Err(r) => Err(r),
         };
         self.finish(shard, next, outcome)
@@ -349,9 +436,10 @@ impl Pipeline {
         self.since_checkpoint = 0;
     }
 
-    /// Serialises every open shard for an atomic checkpoint write.
+    /// Serialises every open shard, and every monitor, for one atomic checkpoint write.
     pub fn checkpoint_entries(&self) -> Vec<(String, Vec<u8>)> {
-        self.shards
+        let mut entries: Vec<(String, Vec<u8>)> = self
+            .shards
             .iter()
             .map(|(shard, state)| {
                 (
@@ -359,7 +447,23 @@ impl Pipeline {
                     serde_json::to_vec(state).expect("shard state serialises"),
                 )
             })
-            .collect()
+            .collect();
+        if self.monitoring.is_some() && !self.monitors.is_empty() {
+            for (model, m) in &self.monitors {
+                match serde_json::to_vec(m) {
+                    Ok(bytes) => entries.push((monitor_key(model), bytes)),
+                    // Never expected; a monitor that cannot be saved must not stop intake. Its
+                    // last checkpointed state stays in the store.
+                    Err(e) => tracing::error!(model, error = %e, "cannot serialise the monitor"),
+                }
+            }
+            let names: Vec<&String> = self.monitors.keys().collect();
+            entries.push((
+                MONITOR_INDEX_KEY.to_owned(),
+                serde_json::to_vec(&names).expect("names serialise"),
+            ));
+        }
+        entries
     }
 
     /// Decodes a stored checkpoint.
@@ -377,6 +481,143 @@ impl Pipeline {
     /// Names of the open shards.
     pub fn open_shards(&self) -> Vec<Arc<str>> {
         self.shards.keys().cloned().collect()
+    }
+}
+
+fn onset_kind(o: &Onset) -> &'static str {
+    match o.kind {
+        crate::backtest::OnsetKind::Data => "data",
+        crate::backtest::OnsetKind::Dataset => "dataset",
+        crate::backtest::OnsetKind::Prediction => "prediction",
+        crate::backtest::OnsetKind::Concept => "concept",
+        crate::backtest::OnsetKind::Accuracy => "accuracy",
+    }
+}
+
+fn log_onset(o: &Onset) {
+    tracing::warn!(
+        model = %o.model,
+        kind = onset_kind(o),
+        feature = o.feature.as_deref().unwrap_or(""),
+        test = %o.test,
+        statistic = o.statistic,
+        p_value = o.p_value,
+        threshold = o.threshold,
+        event_ts = %o.ts,
+        "drift onset"
+    );
+}
+
+/// Publishes a monitor's state as gauges.
+fn publish(metrics: &Metrics, model: &str, m: &ModelMonitor) {
+    let (reference, current) = m.window_len();
+    metrics
+        .window_events
+        .with_label_values(&[model, "reference"])
+        .set(reference as i64);
+    metrics
+        .window_events
+        .with_label_values(&[model, "current"])
+        .set(current as i64);
+    let (labelled, _) = m.labels();
+    if m.predictions() > 0 {
+        metrics
+            .label_coverage
+            .with_label_values(&[model])
+            .set(labelled as f64 / m.predictions() as f64);
+    }
+    metrics
+        .join_entries
+        .with_label_values(&[model])
+        .set(m.join().len() as i64);
+    let ev = metrics.join_evictions.with_label_values(&[model]);
+    ev.inc_by(m.join().evicted.saturating_sub(ev.get()));
+    let un = metrics.feedback_unmatched.with_label_values(&[model]);
+    un.inc_by(m.join().unmatched_feedback.saturating_sub(un.get()));
+    let evals = metrics.drift_evaluations.with_label_values(&[model]);
+    evals.inc_by(m.evaluations.saturating_sub(evals.get()));
+    let (detector, state) = m.concept_state();
+    metrics
+        .concept_drift_state
+        .with_label_values(&[model, detector])
+        .set(match state {
+            DriftState::Stable => 0,
+            DriftState::Warning => 1,
+            DriftState::Drift => 2,
+        });
+    if let Some(w) = &m.last_window {
+        for f in &w.features {
+            metrics
+                .drift_statistic
+                .with_label_values(&[model, &f.feature, &f.test])
+                .set(f.statistic);
+            if let Some(p) = f.p_value {
+                metrics
+                    .drift_p_value
+                    .with_label_values(&[model, &f.feature, &f.test])
+                    .set(p);
+            }
+            metrics
+                .feature_drift
+                .with_label_values(&[model, &f.feature])
+                .set(i64::from(f.drift));
+        }
+        metrics
+            .dataset_drift_share
+            .with_label_values(&[model])
+            .set(w.share);
+        metrics
+            .dataset_drift
+            .with_label_values(&[model])
+            .set(i64::from(w.dataset_drift));
+        if let Some((test, stat, drift)) = &w.prediction {
+            metrics
+                .prediction_drift_statistic
+                .with_label_values(&[model, test])
+                .set(*stat);
+            metrics
+                .prediction_drift
+                .with_label_values(&[model])
+                .set(i64::from(*drift));
+        }
+    }
+    let perf = m.performance();
+    if let Some(r) = &perf.last {
+        let g = |k: &str, v: f64| {
+            metrics
+                .model_performance
+                .with_label_values(&[model, k])
+                .set(v)
+        };
+        g("accuracy", r.accuracy);
+        g("macro_precision", r.macro_precision);
+        g("macro_recall", r.macro_recall);
+        g("macro_f1", r.macro_f1);
+        if let Some(v) = r.roc_auc {
+            g("roc_auc", v);
+        }
+        if let Some(v) = r.log_loss {
+            g("log_loss", v);
+        }
+        if let Some(v) = r.brier {
+            g("brier", v);
+        }
+    }
+    if let Some(r) = &perf.last_reg {
+        let g = |k: &str, v: f64| {
+            metrics
+                .model_performance
+                .with_label_values(&[model, k])
+                .set(v)
+        };
+        g("mae", r.mae);
+        g("rmse", r.rmse);
+        if let Some(v) = r.mape {
+            g("mape", v);
+        }
+        if let Some(v) = r.r2 {
+            g("r2", v);
+        }
     }
 }
 

@@ -154,6 +154,51 @@ impl Checkpointer {
             .inc();
     }
 
+    /// Loads every checkpointed monitor, retrying while the store is unreachable. `None` on
+    /// shutdown.
+    pub async fn load_monitors(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<std::collections::BTreeMap<String, crate::monitor::ModelMonitor>> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.try_load_monitors().await {
+                Ok(m) => return Some(m),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot load the monitors' checkpoint; retrying");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return None,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn try_load_monitors(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, crate::monitor::ModelMonitor>, String> {
+        let mut out = std::collections::BTreeMap::new();
+        let r = self.store.get(crate::pipeline::MONITOR_INDEX_KEY).await;
+        let Some(index) = self.store_result("get", r).map_err(|e| e.to_string())? else {
+            return Ok(out);
+        };
+        let names: Vec<String> = serde_json::from_slice(&index).map_err(|e| e.to_string())?;
+        for name in names {
+            let r = self.store.get(&crate::pipeline::monitor_key(&name)).await;
+            if let Some(bytes) = self.store_result("get", r).map_err(|e| e.to_string())? {
+                let m = serde_json::from_slice(&bytes)
+                    .map_err(|e| format!("monitor of model {name}: {e}"))?;
+                out.insert(name, m);
+            }
+        }
+        if !out.is_empty() {
+            tracing::info!(models = out.len(), "monitors restored from checkpoint");
+        }
+        Ok(out)
+    }
+
     /// Pings the store when it was last seen down, so readiness recovers without traffic.
     pub async fn probe(&self) {
         if !self.health.store_up.load(Ordering::Relaxed) {
@@ -276,7 +321,15 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         shutdown: shutdown_rx.clone(),
         control: control_rx,
     };
-    let pipeline = Pipeline::new(metrics.clone(), parse, ModelPolicy::from_config(&cfg));
+    let mut pipeline = Pipeline::new(metrics.clone(), parse, ModelPolicy::from_config(&cfg));
+    if cfg.monitor.enabled {
+        let mut sd = shutdown_rx.clone();
+        let Some(monitors) = ctx.checkpointer.load_monitors(&mut sd).await else {
+            return Ok(());
+        };
+        pipeline = pipeline.with_monitoring(cfg.monitor.clone());
+        pipeline.restore_monitors(monitors);
+    }
 
     // The source task, and where HTTP feedback goes.
     let (feedback, source_task) = match &cfg.source {

@@ -28,8 +28,8 @@ const EPS: f64 = 1e-15;
 /// Classification performance of one window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Classification {
-    /// `(true, predicted) -> count`.
-    confusion: BTreeMap<(String, String), u64>,
+    /// `true -> predicted -> count` (nested so that it serialises to JSON objects).
+    confusion: BTreeMap<String, BTreeMap<String, u64>>,
     classes: Vec<String>,
     /// Score histograms of positives and negatives (binary models with scores).
     pos_bins: Vec<u64>,
@@ -97,7 +97,7 @@ impl Classification {
         let p = self.class(predicted);
         self.n += 1;
         self.correct += u64::from(t == p);
-        *self.confusion.entry((t, p)).or_default() += 1;
+        *self.confusion.entry(t).or_default().entry(p).or_default() += 1;
         if let Some((s, positive)) = score.filter(|(s, _)| s.is_finite() && (0.0..=1.0).contains(s))
         {
             if self.pos_bins.is_empty() {
@@ -135,10 +135,12 @@ impl Classification {
 
     /// Adds another window's counts.
     pub fn merge(&mut self, o: &Classification) {
-        for ((t, p), c) in &o.confusion {
-            let t = self.class(t);
-            let p = self.class(p);
-            *self.confusion.entry((t, p)).or_default() += c;
+        for (t, row) in &o.confusion {
+            for (p, c) in row {
+                let t = self.class(t);
+                let p = self.class(p);
+                *self.confusion.entry(t).or_default().entry(p).or_default() += c;
+            }
         }
         if !o.pos_bins.is_empty() {
             if self.pos_bins.is_empty() {
@@ -166,21 +168,12 @@ impl Classification {
         for c in &self.classes {
             let tp = self
                 .confusion
-                .get(&(c.clone(), c.clone()))
+                .get(c)
+                .and_then(|row| row.get(c))
                 .copied()
                 .unwrap_or(0);
-            let support: u64 = self
-                .confusion
-                .iter()
-                .filter(|((t, _), _)| t == c)
-                .map(|(_, n)| n)
-                .sum();
-            let predicted: u64 = self
-                .confusion
-                .iter()
-                .filter(|((_, p), _)| p == c)
-                .map(|(_, n)| n)
-                .sum();
+            let support: u64 = self.confusion.get(c).map_or(0, |row| row.values().sum());
+            let predicted: u64 = self.confusion.values().filter_map(|row| row.get(c)).sum();
             let precision = if predicted > 0 {
                 tp as f64 / predicted as f64
             } else {
@@ -522,9 +515,22 @@ mod tests {
         a.merge(&b);
         let (m, w) = (a.report().unwrap(), all.report().unwrap());
         // Counts are exact; sums of floats may differ in the last bit (summation order).
-        assert_eq!((m.n, &m.per_class, m.roc_auc), (w.n, &w.per_class, w.roc_auc));
+        assert_eq!(
+            (m.n, &m.per_class, m.roc_auc),
+            (w.n, &w.per_class, w.roc_auc)
+        );
         assert!((m.log_loss.unwrap() - w.log_loss.unwrap()).abs() < 1e-12);
         assert!((m.brier.unwrap() - w.brier.unwrap()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn windows_round_trip_through_json() {
+        let mut c = Classification::default();
+        c.update("1", "0", Some((0.4, true)));
+        c.update("0", "0", Some((0.1, false)));
+        let back: Classification =
+            serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
     }
 
     #[test]

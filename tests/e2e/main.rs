@@ -3,6 +3,7 @@
 //! `scripts/test.sh`, which installs and starts what they need.
 
 mod cli;
+mod dashboards;
 mod harness;
 mod http;
 mod kafka;

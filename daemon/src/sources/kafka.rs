@@ -536,7 +536,24 @@ async fn apply_rebalance(
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> bool {
     let revoked = take(&consumer.context().revoked);
-    drop_revoked(p, &revoked, group);
+    if !revoked.is_empty() {
+        // Eager rebalancing revokes every partition: drop all shard states and roll the
+        // monitors back to the checkpoint, so that whatever is re-delivered is applied once.
+        let all: Vec<(String, i32)> = p
+            .open_shards()
+            .iter()
+            .filter_map(|s| {
+                let rest = s.strip_prefix(&format!("kafka/{group}/"))?;
+                let (t, part) = rest.rsplit_once('/')?;
+                Some((t.to_owned(), part.parse().ok()?))
+            })
+            .collect();
+        drop_revoked(p, &all, group);
+        let Some(monitors) = ctx.checkpointer.load_monitors(shutdown).await else {
+            return false;
+        };
+        p.restore_monitors(monitors);
+    }
     for (topic, part) in take(&consumer.context().assigned) {
         let shard = shard_name(group, &topic, part);
         if !p.is_open(&shard) {
