@@ -226,7 +226,7 @@ impl Pipeline {
                 h.observe(d as f64 / 1000.0);
             }
         }
-        if evaluated || !onsets.is_empty() || m.predictions() % 1000 == 0 {
+        if evaluated || !onsets.is_empty() || m.predictions().is_multiple_of(1000) {
             publish(metrics, model, m);
         }
         for o in onsets {
