@@ -60,3 +60,12 @@ ensure_test_venv() {
   python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
   "$venv/bin/pip" install -q "kafka-python==$KAFKA_PYTHON_VERSION" >&2
 }
+
+# Prometheus' own tools, to check the alert rules and the dashboard's queries (Debian's package).
+ensure_promtool() {
+  if ! command -v promtool >/dev/null; then
+    apt_install prometheus
+    # The package enables a system service; the tests start their own instances.
+    if command -v systemctl >/dev/null; then $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+  fi
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing (build tools, redis-server, the tansu Kafka-protocol
-# broker, a Python venv with kafka-python), then runs formatting and lint checks and every test —
+# broker, a Python venv with kafka-python, Prometheus' promtool), then runs formatting and lint checks and every test —
 # unit, property and end-to-end tests against real brokers and Redis started on free loopback ports.
 #
 #   scripts/test.sh                 # everything
@@ -14,6 +14,7 @@ ensure_build_deps
 ensure_redis_server
 ensure_tansu
 ensure_test_venv
+ensure_promtool
 
 log "cargo fmt --check"
 cargo fmt --all --check

@@ -416,6 +416,9 @@ impl Metrics {
         for outcome in ["accepted", "rejected"] {
             m.feedback_http_items.with_label_values(&[outcome]);
         }
+        for outcome in ["ok", "failed"] {
+            m.config_reloads.with_label_values(&[outcome]);
+        }
         for op in ["get", "put", "ping"] {
             m.store_errors.with_label_values(&[op]);
         }

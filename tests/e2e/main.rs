@@ -7,5 +7,6 @@ mod dashboards;
 mod harness;
 mod http;
 mod kafka;
+mod replay;
 mod state;
 mod tidy;

@@ -1,0 +1,155 @@
+//! `driftd replay` on the project's own seeded streams with known drift (see
+//! `daemon/src/streams.rs`): detection on the right features only, within a stated delay, no false
+//! alarm on a long stable stream, and byte-identical reports.
+
+use std::path::Path;
+use std::process::Command;
+
+use driftd::streams::{StreamKind, StreamSpec, generate, write_to_dir};
+
+/// Generates a stream, replays it with its feedback and truth, returns (onset lines, summary).
+fn replay(dir: &Path, kind: StreamKind, n: usize) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let name = kind.name();
+    let stream = generate(&StreamSpec::new(kind).events(n)).unwrap();
+    write_to_dir(&stream, dir, name).unwrap();
+    let report = dir.join(format!("{name}.report.jsonl"));
+    run(dir, name, &report);
+    let text = std::fs::read_to_string(&report).unwrap();
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines.pop().unwrap()["summary"].clone();
+    (lines, summary)
+}
+
+fn run(dir: &Path, name: &str, report: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_driftd"))
+        .current_dir(dir)
+        .arg("replay")
+        .args(["--events", &format!("{name}.predictions.jsonl")])
+        .args(["--feedback", &format!("{name}.feedback.jsonl")])
+        .args(["--truth", &format!("{name}.truth.json")])
+        .arg("--report")
+        .arg(report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn score(summary: &serde_json::Value) -> &serde_json::Value {
+    &summary["backtest"]["summary"]
+}
+
+fn features(onsets: &[serde_json::Value], kind: &str) -> Vec<String> {
+    let mut f: Vec<String> = onsets
+        .iter()
+        .filter(|o| o["kind"] == kind)
+        .map(|o| o["feature"].as_str().unwrap_or("").to_owned())
+        .collect();
+    f.sort();
+    f
+}
+
+fn count(onsets: &[serde_json::Value], kind: &str) -> usize {
+    onsets.iter().filter(|o| o["kind"] == kind).count()
+}
+
+/// Data drift is decided at the end of each 10,000-event window (the default), so a feature
+/// shift is reported at most one window after its onset.
+const WINDOW: u64 = 10_000;
+
+#[test]
+fn a_stable_stream_of_100k_events_raises_no_alarm_over_nine_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (onsets, summary) = replay(dir.path(), StreamKind::Stable, 100_000);
+    assert!(onsets.is_empty(), "false alarms: {onsets:#?}");
+    assert_eq!(summary["models"]["stable"]["windows"], 9);
+    assert_eq!(score(&summary)["false_alarms"], 0);
+    // Labels were joined and the performance tested window after window, too.
+    assert!(summary["models"]["stable"]["labelled"].as_u64().unwrap() > 90_000);
+}
+
+#[test]
+fn a_covariate_shift_is_found_on_the_shifted_features_only_within_one_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let (onsets, summary) = replay(dir.path(), StreamKind::CovariateShift, 100_000);
+    assert_eq!(
+        features(&onsets, "data"),
+        ["num_0", "num_1", "num_2", "num_3"]
+    );
+    let s = score(&summary);
+    assert_eq!(
+        (s["missed"].as_u64(), s["false_alarms"].as_u64()),
+        (Some(0), Some(0)),
+        "{s}"
+    );
+    assert!(s["max_delay_events"].as_u64().unwrap() <= WINDOW, "{s}");
+    assert_eq!(count(&onsets, "concept") + count(&onsets, "accuracy"), 0);
+}
+
+#[test]
+fn a_categorical_shift_and_a_new_category_are_found_on_their_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let (onsets, summary) = replay(dir.path(), StreamKind::CategoricalShift, 100_000);
+    assert_eq!(features(&onsets, "data"), ["cat_0", "cat_1"]);
+    let s = score(&summary);
+    assert_eq!(
+        (s["detected"].as_u64(), s["false_alarms"].as_u64()),
+        (Some(2), Some(0)),
+        "{s}"
+    );
+    assert!(s["max_delay_events"].as_u64().unwrap() <= WINDOW, "{s}");
+}
+
+/// Only the labels change: found by the error-stream detector and the accuracy test, never by a
+/// feature or prediction test. Labels arrive ~10 minutes late (~12,000 events), so the bound is
+/// looser than for feature drift.
+#[test]
+fn a_concept_drift_visible_only_through_labels_is_found_from_the_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (onsets, summary) = replay(dir.path(), StreamKind::Concept, 100_000);
+    assert_eq!(
+        count(&onsets, "data") + count(&onsets, "dataset") + count(&onsets, "prediction"),
+        0
+    );
+    assert!(count(&onsets, "concept") >= 1);
+    assert!(count(&onsets, "accuracy") >= 1);
+    let s = score(&summary);
+    assert_eq!(
+        (s["missed"].as_u64(), s["false_alarms"].as_u64()),
+        (Some(0), Some(0)),
+        "{s}"
+    );
+    assert!(s["max_delay_events"].as_u64().unwrap() <= 15_000, "{s}");
+}
+
+#[test]
+fn a_gradual_drift_is_found_on_its_features_and_in_the_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (onsets, summary) = replay(dir.path(), StreamKind::Gradual, 100_000);
+    assert_eq!(features(&onsets, "data"), ["num_0", "num_5"]);
+    assert!(count(&onsets, "concept") >= 1);
+    let s = score(&summary);
+    assert_eq!(
+        (s["missed"].as_u64(), s["false_alarms"].as_u64()),
+        (Some(0), Some(0)),
+        "{s}"
+    );
+    assert!(s["max_delay_events"].as_u64().unwrap() <= WINDOW, "{s}");
+}
+
+#[test]
+fn two_replays_of_the_same_files_give_byte_identical_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (onsets, _) = replay(dir.path(), StreamKind::Gradual, 40_000);
+    assert!(!onsets.is_empty());
+    let first = std::fs::read(dir.path().join("gradual.report.jsonl")).unwrap();
+    let again = dir.path().join("again.jsonl");
+    run(dir.path(), "gradual", &again);
+    assert_eq!(std::fs::read(&again).unwrap(), first);
+}
