@@ -903,6 +903,28 @@ task = "clustering"
     }
 
     #[test]
+    fn the_reference_config_documents_the_monitor_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/driftd.toml");
+        let l = load_file(&path).unwrap();
+        assert_eq!(l.config.monitor, crate::monitor::MonitorSettings::default());
+    }
+
+    #[test]
+    fn monitor_settings_are_validated_with_their_paths() {
+        let errs = load_str("[monitor]\nwindow_events = 1\naccuracy_alpha = 2.0\n[monitor.concept_detector]\ntype = \"adwin\"\ndelta = 5.0\n")
+            .unwrap_err()
+            .0;
+        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+        for want in [
+            "monitor.window_events",
+            "monitor.accuracy_alpha",
+            "monitor.concept_detector",
+        ] {
+            assert!(paths.contains(&want), "{want} missing: {errs:#?}");
+        }
+    }
+
+    #[test]
     fn syntax_errors_are_reported() {
         let errs = load_str("[log\nlevel=").unwrap_err().0;
         assert!(errs[0].message.starts_with("TOML syntax"), "{errs:?}");
