@@ -56,6 +56,22 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Write the project's seeded benchmark streams with known drift (predictions, feedback, truth)
+    /// — for backtests with `driftd replay`.
+    Streams {
+        /// Where the files go (NAME.predictions.jsonl, NAME.feedback.jsonl, NAME.truth.json).
+        #[arg(long)]
+        out_dir: PathBuf,
+        /// Which streams (default: all): stable, covariate_shift, categorical_shift, concept, gradual.
+        #[arg(long = "stream")]
+        streams: Vec<String>,
+        /// Prediction events per stream.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Seed (the same seed gives the same bytes).
+        #[arg(long, default_value_t = 20260101)]
+        seed: u64,
+    },
     /// Backtest: run recorded events through the monitors in event time and report every drift
     /// onset (no wall clock, no external service; the same input gives the same report).
     #[command(
@@ -94,6 +110,44 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Streams {
+            out_dir,
+            streams,
+            events,
+            seed,
+        } => {
+            use driftd::streams::{StreamKind, StreamSpec, generate, write_to_dir};
+            let kinds: Result<Vec<StreamKind>, _> = if streams.is_empty() {
+                Ok(StreamKind::ALL.to_vec())
+            } else {
+                streams.iter().map(|s| s.parse::<StreamKind>()).collect()
+            };
+            let kinds = match kinds {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!("driftd streams: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Err(e) = std::fs::create_dir_all(&out_dir) {
+                eprintln!("driftd streams: cannot create {}: {e}", out_dir.display());
+                return ExitCode::FAILURE;
+            }
+            for kind in kinds {
+                let spec = StreamSpec::new(kind).events(events).seed(seed);
+                let written = generate(&spec).map_err(|e| e.to_string()).and_then(|g| {
+                    write_to_dir(&g, &out_dir, kind.name()).map_err(|e| e.to_string())
+                });
+                match written {
+                    Ok(()) => println!("{}: {events} predictions", kind.name()),
+                    Err(e) => {
+                        eprintln!("driftd streams: {}: {e}", kind.name());
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
         Command::Replay {
             events,
             feedback,
