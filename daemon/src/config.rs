@@ -340,6 +340,9 @@ pub struct ModelConfig {
     pub task: Task,
     /// For binary classification: the label whose probability `score` is.
     pub positive_label: String,
+    /// This model's monitoring settings: keys set here override the global `[monitor]`, the others
+    /// are inherited from it.
+    pub monitor: Option<crate::monitor::MonitorSettings>,
 }
 
 impl Default for ModelConfig {
@@ -347,6 +350,7 @@ impl Default for ModelConfig {
         ModelConfig {
             task: Task::Classification,
             positive_label: "1".into(),
+            monitor: None,
         }
     }
 }
@@ -514,6 +518,7 @@ pub fn load_str(text: &str) -> Result<Loaded, ConfigErrors> {
             message: format!("TOML syntax: {}", e.to_string().trim()),
         }])
     })?;
+    inherit_monitor_settings(&mut table);
     let mut errors = Vec::new();
     let config = deserialize_collecting(&mut table, &mut errors);
     let Some(config) = config else {
@@ -528,6 +533,45 @@ pub fn load_str(text: &str) -> Result<Loaded, ConfigErrors> {
     } else {
         Err(ConfigErrors(errors))
     }
+}
+
+/// Lays each `[models.NAME.monitor]` over the global `[monitor]` table, so per-model settings
+/// inherit every key they do not set.
+fn inherit_monitor_settings(table: &mut toml::Table) {
+    let Some(toml::Value::Table(global)) = table.get("monitor").cloned() else {
+        return;
+    };
+    let Some(toml::Value::Table(models)) = table.get_mut("models") else {
+        return;
+    };
+    for (_, model) in models.iter_mut() {
+        if let toml::Value::Table(m) = model
+            && let Some(toml::Value::Table(own)) = m.get("monitor")
+        {
+            let merged = overlay(&global, own);
+            m.insert("monitor".into(), toml::Value::Table(merged));
+        }
+    }
+}
+
+/// `over` laid on `base`, recursively. A table whose `type` differs (a different detector) replaces
+/// the base table instead of merging with it.
+fn overlay(base: &toml::Table, over: &toml::Table) -> toml::Table {
+    let mut out = base.clone();
+    for (k, v) in over {
+        let merged = match (out.get(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o))
+                if b.get("type").is_none()
+                    || o.get("type").is_none()
+                    || b.get("type") == o.get("type") =>
+            {
+                toml::Value::Table(overlay(b, o))
+            }
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), merged);
+    }
+    out
 }
 
 /// Deserialises, and on each error records it, removes the offending key and tries again.
@@ -809,6 +853,11 @@ impl Config {
                     "must not be empty",
                 );
             }
+            if let Some(ms) = &m.monitor {
+                for (key, msg) in ms.validate() {
+                    err(&mut e, format!("models.{name}.monitor.{key}"), msg);
+                }
+            }
         }
         (secrets, e)
     }
@@ -922,6 +971,39 @@ task = "clustering"
         ] {
             assert!(paths.contains(&want), "{want} missing: {errs:#?}");
         }
+    }
+
+    #[test]
+    fn per_model_monitor_settings_inherit_the_global_ones() {
+        let l = load_str(
+            r#"
+[monitor]
+window_events = 5000
+accuracy_alpha = 0.01
+[monitor.concept_detector]
+type = "adwin"
+delta = 0.01
+[models.churn.monitor]
+window_events = 2000
+[models.fraud.monitor.concept_detector]
+type = "ddm"
+"#,
+        )
+        .unwrap();
+        let churn = l.config.models["churn"].monitor.as_ref().unwrap();
+        assert_eq!(churn.window_events, 2000);
+        assert_eq!(churn.accuracy_alpha, 0.01); // inherited
+        assert_eq!(churn.concept_detector, l.config.monitor.concept_detector); // inherited
+        let fraud = l.config.models["fraud"].monitor.as_ref().unwrap();
+        assert_eq!(fraud.window_events, 5000); // inherited
+        assert!(matches!(
+            fraud.concept_detector,
+            driftd_detectors::stream::DetectorConfig::Ddm(_)
+        ));
+        let errs = load_str("[models.m.monitor]\nwindow_events = 0\n")
+            .unwrap_err()
+            .0;
+        assert_eq!(errs[0].path, "models.m.monitor.window_events");
     }
 
     #[test]

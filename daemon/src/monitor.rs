@@ -49,8 +49,16 @@ pub struct MonitorSettings {
     pub enabled: bool,
     /// Predictions that form the reference window.
     pub reference_events: usize,
-    /// Predictions per tumbling current window.
+    /// Predictions per tumbling current window (when `window_seconds` is not set).
     pub window_events: usize,
+    /// Tumbling windows by event time instead of by count: a window closes at the first prediction
+    /// at least this many seconds (event time) after the window's first one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_seconds: Option<u64>,
+    /// The reference spans this many seconds of event time from the model's first prediction (still
+    /// capped at `reference_events` predictions, which bounds its memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_seconds: Option<u64>,
     /// Summary settings (bins, sketch size, category cap).
     pub summary: SummarySettings,
     /// Test choice per feature.
@@ -81,6 +89,8 @@ impl Default for MonitorSettings {
             enabled: true,
             reference_events: 10_000,
             window_events: 10_000,
+            window_seconds: None,
+            reference_seconds: None,
             summary: SummarySettings::default(),
             policy: AutoPolicy::default(),
             dataset: DatasetPolicy::default(),
@@ -108,6 +118,12 @@ impl MonitorSettings {
         }
         if self.window_events < 10 {
             e.push(("window_events".into(), "must be at least 10".into()));
+        }
+        if self.window_seconds == Some(0) {
+            e.push(("window_seconds".into(), "must be positive".into()));
+        }
+        if self.reference_seconds == Some(0) {
+            e.push(("reference_seconds".into(), "must be positive".into()));
         }
         if self.accuracy_reference_labels < driftd_detectors::performance::MIN_LABELS
             || self.accuracy_window_labels < driftd_detectors::performance::MIN_LABELS
@@ -332,6 +348,12 @@ pub struct ModelMonitor {
     window: BTreeMap<String, FeatureSummary>,
     prediction_window: Option<FeatureSummary>,
     window_n: usize,
+    /// Event time (ms) of the current window's first prediction.
+    #[serde(default)]
+    window_start_ms: Option<i64>,
+    /// Event time (ms) of the reference's first prediction.
+    #[serde(default)]
+    reference_start_ms: Option<i64>,
     predictions: u64,
     in_drift: BTreeMap<String, bool>,
     concept: AnyDetector,
@@ -373,6 +395,8 @@ impl ModelMonitor {
             window: BTreeMap::new(),
             prediction_window: None,
             window_n: 0,
+            window_start_ms: None,
+            reference_start_ms: None,
             predictions: 0,
             in_drift: BTreeMap::new(),
             concept: s
@@ -483,8 +507,28 @@ impl ModelMonitor {
                     (s.join_ttl_seconds as i64).saturating_mul(1000),
                     now_ms,
                 );
+                // A time-based reference ends at the first prediction past its span.
+                if self.reference.is_some()
+                    && let (Some(span), Some(start)) =
+                        (s.reference_seconds, self.reference_start_ms)
+                    && now_ms >= start.saturating_add(span as i64 * 1000)
+                {
+                    self.close_reference(s);
+                }
                 if self.reference.is_some() {
+                    self.reference_start_ms.get_or_insert(now_ms);
                     self.add_reference(&features.0, output.as_ref(), s);
+                } else if let Some(secs) = s.window_seconds {
+                    // By event time: the prediction that crosses the boundary opens the next window.
+                    match self.window_start_ms {
+                        Some(start) if now_ms >= start.saturating_add(secs as i64 * 1000) => {
+                            onsets.extend(self.evaluate(ev.ts, s));
+                            self.window_start_ms = Some(now_ms);
+                        }
+                        Some(_) => {}
+                        None => self.window_start_ms = Some(now_ms),
+                    }
+                    self.add_window(&features.0, output.as_ref());
                 } else {
                     self.add_window(&features.0, output.as_ref());
                     if self.window_n >= s.window_events {
@@ -665,9 +709,16 @@ impl ModelMonitor {
             _ => {}
         }
         if buf.n >= s.reference_events {
-            let buf = self.reference.take().expect("checked");
+            self.close_reference(s);
+        }
+    }
+
+    /// Turns the buffered reference into profiles and opens the first window.
+    fn close_reference(&mut self, s: &MonitorSettings) {
+        if let Some(buf) = self.reference.take() {
             self.profiles = Some(build_profiles(buf, &s.summary));
             self.reset_window();
+            self.window_start_ms = None;
         }
     }
 
@@ -1097,6 +1148,32 @@ mod tests {
             "restored monitor diverged: {:?}",
             first_diff(&va, &vb, String::new())
         );
+    }
+
+    #[test]
+    fn windows_by_event_time() {
+        // One prediction every 100 ms; reference = the first 60 s (600 predictions), then windows
+        // of 30 s (300 predictions); `x` shifts at prediction 1,500.
+        let s = MonitorSettings {
+            reference_events: 5_000,
+            reference_seconds: Some(60),
+            window_seconds: Some(30),
+            ..settings()
+        };
+        let mut m = ModelMonitor::new("m", "1", &s);
+        let onsets = feed(&mut m, &s, 3_000, 1_500, 1.0);
+        assert!(m.has_reference());
+        // The reference closes at prediction 600 (60 s); windows close at predictions 900, 1200,
+        // …, 2700: 7 evaluations.
+        assert_eq!(m.evaluations, 7);
+        let data: Vec<_> = onsets
+            .iter()
+            .filter(|o| o.kind == OnsetKind::Data)
+            .collect();
+        assert_eq!(data.len(), 1, "{onsets:#?}");
+        assert_eq!(data[0].feature.as_deref(), Some("x"));
+        // The window [1500, 1800) holds only shifted values; it closes at prediction 1,801.
+        assert_eq!(data[0].event_index, 1_801);
     }
 
     #[test]

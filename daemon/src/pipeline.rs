@@ -97,6 +97,7 @@ pub struct ModelPolicy {
     strict: bool,
     max_models: usize,
     positive: HashMap<String, String>,
+    monitor: HashMap<String, MonitorSettings>,
 }
 
 impl ModelPolicy {
@@ -122,7 +123,21 @@ impl ModelPolicy {
                 .iter()
                 .map(|(k, m)| (k.clone(), m.positive_label.clone()))
                 .collect(),
+            monitor: c
+                .models
+                .iter()
+                .filter_map(|(k, m)| m.monitor.clone().map(|s| (k.clone(), s)))
+                .collect(),
         }
+    }
+
+    /// The monitoring settings of `model`: its own, else the global ones.
+    pub fn monitor_settings<'a>(
+        &'a self,
+        model: &str,
+        global: &'a MonitorSettings,
+    ) -> &'a MonitorSettings {
+        self.monitor.get(model).unwrap_or(global)
     }
 }
 
@@ -197,10 +212,11 @@ impl Pipeline {
 
     /// Feeds an accepted event to its model's monitor and publishes what changed.
     fn observe(&mut self, ev: &Event<'_>) {
-        let Some(settings) = self.monitoring.as_ref() else {
+        let Some(global) = self.monitoring.as_ref() else {
             return;
         };
         let model = ev.model.as_ref();
+        let settings = self.policy.monitor_settings(model, global);
         if !self.monitors.contains_key(model) {
             let positive = self.policy.positive.get(model).map_or("1", String::as_str);
             self.monitors.insert(

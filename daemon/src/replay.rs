@@ -196,16 +196,17 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
                 .map_or("1", |m| m.positive_label.as_str());
             monitors.insert(
                 model.to_owned(),
-                ModelMonitor::new(model, positive, settings),
+                ModelMonitor::new(model, positive, policy.monitor_settings(model, settings)),
             );
         }
         let m = monitors.get_mut(model).expect("inserted above");
+        let settings_m = policy.monitor_settings(model, settings);
         let ms = summary.models.entry(model.to_owned()).or_default();
         match ev.kind() {
             crate::event::EventKind::Prediction => ms.predictions += 1,
             crate::event::EventKind::Feedback => ms.feedback += 1,
         }
-        for onset in m.observe(&ev, settings) {
+        for onset in m.observe(&ev, settings_m) {
             serde_json::to_writer(&mut out, &onset)?;
             out.write_all(b"\n")?;
             *ms.onsets.entry(onset.kind).or_default() += 1;

@@ -20,17 +20,17 @@ use serde_json::Value;
 use crate::harness::repo_root;
 
 const DASHBOARD: &str = "dashboards/driftd.json";
-const RULES: &str = "dashboards/prometheus/driftd-rules.yml";
+pub(crate) const RULES: &str = "dashboards/prometheus/driftd-rules.yml";
 const RULES_TESTS: &str = "dashboards/prometheus/driftd-rules.test.yml";
 const PROMETHEUS_CONFIG: &str = "dashboards/prometheus/prometheus.yml";
 const README: &str = "dashboards/README.md";
 const RUNBOOK: &str = "https://example.invalid/driftd/runbook#";
 
-fn read(rel: &str) -> String {
+pub(crate) fn read(rel: &str) -> String {
     std::fs::read_to_string(repo_root().join(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
 }
 
-fn dashboard() -> Value {
+pub(crate) fn dashboard() -> Value {
     serde_json::from_str(&read(DASHBOARD)).unwrap_or_else(|e| panic!("{DASHBOARD}: {e}"))
 }
 
@@ -222,13 +222,13 @@ fn variable_query_names(query: &str) -> Vec<String> {
 }
 
 /// One PromQL expression found in the dashboard or the rules, with where it came from.
-struct Expr {
-    at: String,
-    expr: String,
+pub(crate) struct Expr {
+    pub(crate) at: String,
+    pub(crate) expr: String,
 }
 
 /// Every `expr` of every panel target and annotation, with the panel's title.
-fn dashboard_exprs(d: &Value) -> Vec<Expr> {
+pub(crate) fn dashboard_exprs(d: &Value) -> Vec<Expr> {
     fn walk(v: &Value, at: &str, out: &mut Vec<Expr>) {
         match v {
             Value::Object(m) => {
@@ -258,7 +258,7 @@ fn dashboard_exprs(d: &Value) -> Vec<Expr> {
 }
 
 /// The query variables: name → query strings (`definition`, and `query` as a string or object).
-fn variable_queries(d: &Value) -> Vec<(String, String)> {
+pub(crate) fn variable_queries(d: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for v in d["templating"]["list"].as_array().expect("templating.list") {
         if v["type"] != "query" {
@@ -276,7 +276,7 @@ fn variable_queries(d: &Value) -> Vec<(String, String)> {
 
 /// The rules of a Prometheus rules file, read with a line parser (no YAML crate here): for each
 /// `- alert:`/`- record:` entry, its name and its `expr` (plain, quoted, or a `|`/`>` block).
-fn rule_exprs(text: &str) -> Vec<Expr> {
+pub(crate) fn rule_exprs(text: &str) -> Vec<Expr> {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     let mut rule = String::from("?");

@@ -7,6 +7,7 @@ mod dashboards;
 mod harness;
 mod http;
 mod kafka;
+mod prometheus;
 mod replay;
 mod state;
 mod tidy;
