@@ -343,6 +343,9 @@ pub struct ModelConfig {
     /// This model's monitoring settings: keys set here override the global `[monitor]`, the others
     /// are inherited from it.
     pub monitor: Option<crate::monitor::MonitorSettings>,
+    /// A JSON-lines file of prediction events that forms the model's drift reference (e.g. its
+    /// training data), instead of its first live predictions.
+    pub reference_file: Option<PathBuf>,
 }
 
 impl Default for ModelConfig {
@@ -351,6 +354,7 @@ impl Default for ModelConfig {
             task: Task::Classification,
             positive_label: "1".into(),
             monitor: None,
+            reference_file: None,
         }
     }
 }
@@ -857,6 +861,15 @@ impl Config {
                 for (key, msg) in ms.validate() {
                     err(&mut e, format!("models.{name}.monitor.{key}"), msg);
                 }
+            }
+            if let Some(f) = &m.reference_file
+                && !f.is_file()
+            {
+                err(
+                    &mut e,
+                    format!("models.{name}.reference_file"),
+                    format!("{} is not a readable file", f.display()),
+                );
             }
         }
         (secrets, e)

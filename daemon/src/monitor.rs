@@ -472,6 +472,30 @@ impl ModelMonitor {
         }
     }
 
+    /// Builds the reference from recorded predictions (e.g. the training data or a reference file)
+    /// instead of the first live ones: at most `reference_events` of them, then the reference is
+    /// closed even if there were fewer. Returns how many predictions were used.
+    pub fn set_reference<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = Event<'a>>,
+        s: &MonitorSettings,
+    ) -> usize {
+        self.reference = Some(ReferenceBuffer::default());
+        self.profiles = None;
+        let mut n = 0;
+        for ev in events {
+            if self.reference.is_none() {
+                break;
+            }
+            if let Body::Prediction { features, output } = &ev.body {
+                self.add_reference(&features.0, output.as_ref(), s);
+                n += 1;
+            }
+        }
+        self.close_reference(s);
+        n
+    }
+
     /// Feeds one validated event; returns the onsets it caused (in a deterministic order).
     pub fn observe(&mut self, ev: &Event<'_>, s: &MonitorSettings) -> Vec<Onset> {
         let mut onsets = Vec::new();
@@ -1174,6 +1198,37 @@ mod tests {
         assert_eq!(data[0].feature.as_deref(), Some("x"));
         // The window [1500, 1800) holds only shifted values; it closes at prediction 1,801.
         assert_eq!(data[0].event_index, 1_801);
+    }
+
+    #[test]
+    fn a_reference_from_recorded_events() {
+        let s = settings();
+        // Reference recorded elsewhere: x around 1.0. Live traffic: x around 0.0, which must be
+        // reported at the first window because it differs from the recorded reference.
+        let mut rng = Rng::new(5);
+        let lines: Vec<String> = (0..1_000u64)
+            .map(|i| {
+                let x = Dist::Normal { loc: 1.0, scale: 1.0 }.sample(&mut rng);
+                format!(
+                    r#"{{"kind":"prediction","id":"r{i}","model":"m","ts":"{}","features":{{"x":{x},"y":5.0,"c":"a"}}}}"#,
+                    ts(i)
+                )
+            })
+            .collect();
+        let events = lines
+            .iter()
+            .map(|l| parse_event(l.as_bytes(), &ParseOptions::default()).unwrap());
+        let mut m = ModelMonitor::new("m", "1", &s);
+        assert_eq!(m.set_reference(events, &s), 1_000);
+        assert!(m.has_reference());
+        let onsets = feed(&mut m, &s, 2_000, u64::MAX, 0.0);
+        assert!(
+            onsets
+                .iter()
+                .any(|o| o.kind == OnsetKind::Data && o.feature.as_deref() == Some("x")),
+            "{onsets:#?}"
+        );
+        assert_eq!(m.evaluations, 1);
     }
 
     #[test]

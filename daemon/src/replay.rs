@@ -139,6 +139,39 @@ fn next(
     Ok(None)
 }
 
+/// Monitors of the models that have a `reference_file`, with their reference built from it.
+pub fn reference_monitors(cfg: &Config) -> anyhow::Result<BTreeMap<String, ModelMonitor>> {
+    let policy = ModelPolicy::from_config(cfg);
+    let parse = ParseOptions {
+        max_event_bytes: cfg.events.max_event_bytes,
+        default_kind: None,
+    };
+    let mut out = BTreeMap::new();
+    for (name, m) in &cfg.models {
+        let Some(path) = &m.reference_file else {
+            continue;
+        };
+        let settings = policy.monitor_settings(name, &cfg.monitor);
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!("reading the reference of model {name}: {}", path.display())
+        })?;
+        let events = text
+            .lines()
+            .filter_map(|l| parse_event(l.as_bytes(), &parse).ok())
+            .filter(|e| e.model == name.as_str());
+        let mut monitor = ModelMonitor::new(name, &m.positive_label, settings);
+        let n = monitor.set_reference(events, settings);
+        anyhow::ensure!(
+            n > 0,
+            "the reference file {} holds no valid prediction of model {name}",
+            path.display()
+        );
+        tracing::info!(model = %name, predictions = n, file = %path.display(), "reference loaded from file");
+        out.insert(name.clone(), monitor);
+    }
+    Ok(out)
+}
+
 /// Options of one replay.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions<'a> {
@@ -164,7 +197,7 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
         File::create(opts.report).with_context(|| format!("creating {}", opts.report.display()))?,
     );
     let mut input = Merged::open(opts.events, opts.feedback)?;
-    let mut monitors: BTreeMap<String, ModelMonitor> = BTreeMap::new();
+    let mut monitors: BTreeMap<String, ModelMonitor> = reference_monitors(cfg)?;
     let mut summary = ReplaySummary::default();
     let mut all_onsets: Vec<Onset> = Vec::new();
     let keep_onsets = opts.truth.is_some();

@@ -324,9 +324,17 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
     let mut pipeline = Pipeline::new(metrics.clone(), parse, ModelPolicy::from_config(&cfg));
     if cfg.monitor.enabled {
         let mut sd = shutdown_rx.clone();
-        let Some(monitors) = ctx.checkpointer.load_monitors(&mut sd).await else {
+        let Some(mut monitors) = ctx.checkpointer.load_monitors(&mut sd).await else {
             return Ok(());
         };
+        // Models with a reference file start from it, unless a checkpoint already holds them.
+        let c = cfg.clone();
+        let from_files = tokio::task::spawn_blocking(move || crate::replay::reference_monitors(&c))
+            .await
+            .context("loading reference files")??;
+        for (model, m) in from_files {
+            monitors.entry(model).or_insert(m);
+        }
         pipeline = pipeline.with_monitoring(cfg.monitor.clone());
         pipeline.restore_monitors(monitors);
     }

@@ -212,6 +212,33 @@ fn has_finite_data(resp: &Value) -> Result<(), String> {
     }
 }
 
+#[test]
+fn data_means_a_sample_with_a_finite_value() {
+    let resp = |t: &str, r: &str| -> Value {
+        serde_json::from_str(&format!(
+            r#"{{"status":"success","data":{{"resultType":"{t}","result":{r}}}}}"#
+        ))
+        .unwrap()
+    };
+    let sample = |v: &str| format!(r#"{{"metric":{{}},"value":[1.5,"{v}"]}}"#);
+    assert!(has_finite_data(&resp("vector", &format!("[{}]", sample("0")))).is_ok());
+    assert!(
+        has_finite_data(&resp(
+            "vector",
+            &format!("[{},{}]", sample("NaN"), sample("0.25"))
+        ))
+        .is_ok()
+    );
+    assert!(has_finite_data(&resp("scalar", r#"[1.5,"3"]"#)).is_ok());
+    assert!(has_finite_data(&resp("vector", "[]")).is_err());
+    assert!(has_finite_data(&resp("vector", &format!("[{}]", sample("NaN")))).is_err());
+    assert!(has_finite_data(&resp("vector", &format!("[{}]", sample("+Inf")))).is_err());
+    let failed: Value =
+        serde_json::from_str(r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#)
+            .unwrap();
+    assert!(has_finite_data(&failed).is_err());
+}
+
 /// Splits an alerting rule `<query> <comparison> <threshold>` at its last comparison operator
 /// outside brackets and strings, when the right-hand side is a number: `(query, op, threshold)`.
 fn split_comparison(expr: &str) -> Option<(&str, &str, f64)> {
@@ -408,12 +435,7 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_with_data() {
     let started = Instant::now();
     let streams = ["covariate_shift", "concept"];
     let broker = Broker::start(false);
-    let (pred, fb, dlq, group) = (
-        unique("pred"),
-        unique("fb"),
-        unique("dlq"),
-        unique("group"),
-    );
+    let (pred, fb, dlq, group) = (unique("pred"), unique("fb"), unique("dlq"), unique("group"));
     // One partition: the predictions of each model reach its monitor in stream order, so the
     // windows after the stable half hold only drifted events.
     broker.create_topic(&pred, 1);
@@ -472,7 +494,8 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_with_data() {
     // The drifting half, one malformed event, one label over HTTP, one configuration reload.
     d.signal("HUP");
     let (bad, reason) = malformed(2);
-    f.drift_predictions.insert(f.drift_predictions.len() / 2, bad);
+    f.drift_predictions
+        .insert(f.drift_predictions.len() / 2, bad);
     produce(
         &broker.bootstrap(),
         &pred,
@@ -529,7 +552,10 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_with_data() {
         ("concept", "accuracy"),
     ] {
         assert!(
-            m.sum("driftd_drift_onsets_total", &[("model", model), ("kind", kind)]) >= 1.0,
+            m.sum(
+                "driftd_drift_onsets_total",
+                &[("model", model), ("kind", kind)]
+            ) >= 1.0,
             "no {kind} onset for model {model}: {:?}",
             m.0.iter()
                 .filter(|(n, _, _)| n == "driftd_drift_onsets_total")
@@ -592,7 +618,6 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_with_data() {
         }
     }
 
-    let dump = checks.clone();
     // Every check, retried together until each passes or the deadline.
     let deadline = Instant::now() + QUERY_DEADLINE;
     let mut pending: Vec<(String, String, bool, String)> = checks
@@ -640,7 +665,6 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_with_data() {
         file_rules.len()
     );
 
-    for (at, q, _) in dump.iter() { let r = p.query(q).unwrap(); let res = &r["data"]["result"]; let n = res.as_array().map_or(0, |a| a.len()); let vals: Vec<String> = res.as_array().unwrap().iter().take(4).map(|s| format!("{}={}", s["metric"], s["value"][1])).collect(); eprintln!("DUMP {at}\n   {q}\n   n={n} {}", vals.join(" ")); }
     // The dashboard's variable, `label_values(SELECTOR, LABEL)`, through the label values API.
     for (var, q) in variable_queries(&d_json) {
         let args = q

@@ -153,3 +153,60 @@ fn two_replays_of_the_same_files_give_byte_identical_reports() {
     run(dir.path(), "gradual", &again);
     assert_eq!(std::fs::read(&again).unwrap(), first);
 }
+
+/// A reference file replaces the first live predictions: replaying the stable stream against a
+/// reference taken from the shifted half of the covariate stream flags exactly the shifted
+/// features in the first window, and no reference phase is spent on live traffic.
+#[test]
+fn a_reference_file_is_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let shifted = generate(&StreamSpec::new(StreamKind::CovariateShift).events(40_000)).unwrap();
+    let reference: Vec<String> = shifted.predictions[30_000..]
+        .iter()
+        .map(|l| l.replace("\"model\":\"covariate_shift\"", "\"model\":\"stable\""))
+        .collect();
+    let ref_path = dir.path().join("reference.jsonl");
+    std::fs::write(&ref_path, reference.join("\n")).unwrap();
+    let stable = generate(&StreamSpec::new(StreamKind::Stable).events(30_000)).unwrap();
+    write_to_dir(&stable, dir.path(), "stable").unwrap();
+    let cfg = dir.path().join("driftd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[models.stable]\nreference_file = {:?}\n",
+            ref_path.display().to_string()
+        ),
+    )
+    .unwrap();
+    let report = dir.path().join("report.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_driftd"))
+        .current_dir(dir.path())
+        .args(["replay", "--events", "stable.predictions.jsonl", "--config"])
+        .arg(&cfg)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (summary, onsets) = lines.split_last().unwrap();
+    assert_eq!(
+        features(onsets, "data"),
+        ["num_0", "num_1", "num_2", "num_3"]
+    );
+    assert!(
+        onsets
+            .iter()
+            .filter(|o| o["kind"] == "data")
+            .all(|o| o["event_index"] == 10_000)
+    );
+    assert_eq!(summary["summary"]["models"]["stable"]["windows"], 3);
+}
