@@ -129,6 +129,9 @@ impl Checkpointer {
         }
         let started = Instant::now();
         let r = self.store.put_all(entries).await;
+        // The interval runs from the end of a checkpoint: a slow one never leaves the pipeline
+        // without time to process events.
+        self.last = Instant::now();
         let ok = self.store_result("put", r).is_ok();
         if ok {
             p.mark_checkpointed();
