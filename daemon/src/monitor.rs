@@ -354,6 +354,9 @@ pub struct ModelMonitor {
     /// Event time (ms) of the reference's first prediction.
     #[serde(default)]
     reference_start_ms: Option<i64>,
+    /// Predictions the built reference holds.
+    #[serde(default)]
+    reference_n: u64,
     predictions: u64,
     in_drift: BTreeMap<String, bool>,
     concept: AnyDetector,
@@ -397,6 +400,7 @@ impl ModelMonitor {
             window_n: 0,
             window_start_ms: None,
             reference_start_ms: None,
+            reference_n: 0,
             predictions: 0,
             in_drift: BTreeMap::new(),
             concept: s
@@ -424,11 +428,11 @@ impl ModelMonitor {
         (self.concept.name(), self.concept.state())
     }
 
-    /// Predictions in the current window (or the reference, while it is built).
+    /// Predictions in the reference (while it is built, and once built) and in the current window.
     pub fn window_len(&self) -> (u64, u64) {
         match &self.reference {
             Some(r) => (r.n as u64, 0),
-            None => (0, self.window_n as u64),
+            None => (self.reference_n, self.window_n as u64),
         }
     }
 
@@ -740,6 +744,7 @@ impl ModelMonitor {
     /// Turns the buffered reference into profiles and opens the first window.
     fn close_reference(&mut self, s: &MonitorSettings) {
         if let Some(buf) = self.reference.take() {
+            self.reference_n = buf.n as u64;
             self.profiles = Some(build_profiles(buf, &s.summary));
             self.reset_window();
             self.window_start_ms = None;

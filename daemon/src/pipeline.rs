@@ -202,6 +202,9 @@ impl Pipeline {
     /// Replaces every monitor with checkpointed ones (start-up, or rolling back to the last
     /// checkpoint when partitions are revoked).
     pub fn restore_monitors(&mut self, monitors: BTreeMap<String, ModelMonitor>) {
+        for model in monitors.keys() {
+            init_onset_series(&self.metrics, model);
+        }
         self.monitors = monitors;
     }
 
@@ -223,6 +226,7 @@ impl Pipeline {
                 model.to_owned(),
                 ModelMonitor::new(model, positive, settings),
             );
+            init_onset_series(&self.metrics, model);
         }
         let m = self.monitors.get_mut(model).expect("inserted above");
         let evaluations = m.evaluations;
@@ -507,6 +511,14 @@ fn onset_kind(o: &Onset) -> &'static str {
         crate::backtest::OnsetKind::Prediction => "prediction",
         crate::backtest::OnsetKind::Concept => "concept",
         crate::backtest::OnsetKind::Accuracy => "accuracy",
+    }
+}
+
+/// Creates a model's onset counters at 0, so that its first onset is an increase Prometheus sees
+/// (a counter's first sample never is).
+fn init_onset_series(metrics: &Metrics, model: &str) {
+    for kind in ["data", "dataset", "prediction", "concept", "accuracy"] {
+        metrics.drift_onsets.with_label_values(&[model, kind]);
     }
 }
 
