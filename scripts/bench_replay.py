@@ -27,7 +27,9 @@ What it does:
    in target/bench-replay/venv (created here with pip). Versions used for the README figures:
    orjson 3.13.0, numpy 2.4.6, scipy 1.17.1, river 0.26.1 (Python 3.11.7);
 5. memory: the largest resident set (`/usr/bin/time -f %M`) of the replay of the small and the large
-   file, and their ratio;
+   file, and their ratio; then the same with a tight join store (`join_max_entries` 20,000,
+   `join_ttl_seconds` 60, i.e. 60,000 events), to tell the join store's share of any growth from the
+   rest (the window summaries are fixed-size);
 6. prints a Markdown table for the README. It exits non-zero when a check of the replay's output
    fails; with --check-targets also when a target of issue 4 is missed (> 300,000 events/s; RSS of the
    large replay within 10 % of the small one's).
@@ -58,6 +60,7 @@ MODELS = ("churn", "fraud")
 WINDOW = 10_000  # driftd's default reference_events and window_events
 LABEL_SHARE = 0.9
 T0_MS = int(dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc).timestamp() * 1000)
+CAP_ENTRIES, CAP_TTL_S = 20_000, 60  # the diagnostic memory run's join store bounds
 GEN_VERSION = 1  # bump when the generator changes: the files are reused by name
 
 BASELINE = r'''
@@ -312,9 +315,10 @@ def check_replay(check, report, n, fb_counts, label):
     return s
 
 
-def max_rss_kib(pin, driftd, pred, fb, report):
+def max_rss_kib(pin, driftd, pred, fb, report, config=None):
+    cfg = ["--config", config] if config else []
     out = subprocess.run(["/usr/bin/time", "-f", "%M"] + pin + [driftd, "replay", "--events", pred, "--feedback",
-                                                             fb, "--report", report],
+                                                             fb, "--report", report] + cfg,
                          capture_output=True, text=True, check=True)
     return int(out.stderr.strip().splitlines()[-1])
 
@@ -402,8 +406,14 @@ def main():
     rss_small = max_rss_kib(pin, driftd, small_p, small_f, os.path.join(work, "small.jsonl"))
     check_replay(check, os.path.join(work, "small.jsonl"), args.small, small_fb, "replay small")
     rss_big = max_rss_kib(pin, driftd, big_p, big_f, os.path.join(work, "big.jsonl"))
-    shutil.rmtree(work, ignore_errors=True)
     rss_ratio = rss_big / rss_small
+    # The same with a tight join store (a diagnostic: how much of the growth is the join store's).
+    capped = os.path.join(work, "capped.toml")
+    with open(capped, "w") as f:
+        f.write(f"[monitor]\njoin_max_entries = {CAP_ENTRIES}\njoin_ttl_seconds = {CAP_TTL_S}\n")
+    rss_small_c = max_rss_kib(pin, driftd, small_p, small_f, os.path.join(work, "small-c.jsonl"), capped)
+    rss_big_c = max_rss_kib(pin, driftd, big_p, big_f, os.path.join(work, "big-c.jsonl"), capped)
+    shutil.rmtree(work, ignore_errors=True)
 
     rs_eps, py_eps = big_total / best_rs, big_total / best_py
     small_total = args.small + sum(small_fb.values())
@@ -426,6 +436,9 @@ def main():
           f"{rss_small / 1024:,.1f} MiB | {cmd} |")
     print(f"| max RSS, replay of {args.events:,} predictions ({big_total:,} events) | "
           f"{rss_big / 1024:,.1f} MiB ({rss_ratio:.2f}× the small one) | {cmd} |")
+    print(f"| the same two with `[monitor] join_max_entries = {CAP_ENTRIES:,}`, `join_ttl_seconds = {CAP_TTL_S}` "
+          f"(diagnostic) | {rss_small_c / 1024:,.1f} → {rss_big_c / 1024:,.1f} MiB "
+          f"({rss_big_c / rss_small_c:.2f}×) | {cmd} |")
     print()
     targets = [(rs_eps > 300_000, f"throughput > 300,000 events/s: {rs_eps:,.0f}"),
                (abs(rss_ratio - 1) <= 0.10, f"RSS of the large replay within 10 % of the small one's: {rss_ratio:.2f}×")]

@@ -97,6 +97,21 @@ enum Command {
     },
 }
 
+/// The configuration file, or the built-in defaults without one; `None` after printing every
+/// problem of an invalid file.
+fn load_config(path: Option<&std::path::Path>) -> Option<config::Loaded> {
+    match path {
+        Some(path) => match config::load_file(path) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprint!("{}: {e}", path.display());
+                None
+            }
+        },
+        None => Some(config::load_str("").expect("the built-in defaults are valid")),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -155,15 +170,8 @@ fn main() -> ExitCode {
             report,
             truth,
         } => {
-            let loaded = match &config {
-                Some(path) => match config::load_file(path) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        eprint!("{}: {e}", path.display());
-                        return ExitCode::from(2);
-                    }
-                },
-                None => config::load_str("").expect("the built-in defaults are valid"),
+            let Some(loaded) = load_config(config.as_deref()) else {
+                return ExitCode::from(2);
             };
             let opts = driftd::replay::ReplayOptions {
                 events: &events,
@@ -194,15 +202,8 @@ fn main() -> ExitCode {
             state,
             listen,
         } => {
-            let loaded = match &config {
-                Some(path) => match config::load_file(path) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        eprint!("{}: {e}", path.display());
-                        return ExitCode::from(2);
-                    }
-                },
-                None => config::load_str("").expect("the built-in defaults are valid"),
+            let Some(loaded) = load_config(config.as_deref()) else {
+                return ExitCode::from(2);
             };
             let log = telemetry::init(&loaded.config.log.level, loaded.config.log.format);
             let opts = RunOptions {

@@ -5,14 +5,16 @@ use std::time::Duration;
 
 use crate::harness::*;
 
-struct Topics {
-    predictions: String,
-    feedback: String,
-    dlq: String,
-    group: String,
+/// Fresh topics and a consumer group for one test.
+pub(crate) struct Topics {
+    pub(crate) predictions: String,
+    pub(crate) feedback: String,
+    pub(crate) dlq: String,
+    pub(crate) group: String,
 }
 
-fn topics(broker: &Broker, partitions: u32) -> Topics {
+/// Creates the prediction topic with `partitions`, and one-partition feedback and dead-letter topics.
+pub(crate) fn topics(broker: &Broker, partitions: u32) -> Topics {
     let t = Topics {
         predictions: unique("pred"),
         feedback: unique("fb"),
@@ -25,7 +27,8 @@ fn topics(broker: &Broker, partitions: u32) -> Topics {
     t
 }
 
-fn kafka_config(broker: &Broker, t: &Topics, extra: &str) -> String {
+/// A Kafka-mode configuration for `t`, with `extra` TOML appended.
+pub(crate) fn kafka_config(broker: &Broker, t: &Topics, extra: &str) -> String {
     format!(
         r#"
 [http]

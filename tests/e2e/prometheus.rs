@@ -383,34 +383,9 @@ fn feed(dir: &Path, streams: &[&str]) -> Feed {
     f
 }
 
-fn driftd_config(broker: &Broker, pred: &str, fb: &str, dlq: &str, group: &str) -> String {
-    format!(
-        r#"
-[http]
-listen = "{{HTTP}}"
-feedback_tokens = [{{ env = "DRIFTD_TEST_TOKEN" }}]
-
-[source]
-kind = "kafka"
-brokers = "{bootstrap}"
-group_id = "{group}"
-prediction_topic = "{pred}"
-feedback_topic = "{fb}"
-dead_letter_topic = "{dlq}"
-consumer_properties = {{ "session.timeout.ms" = "6000", "heartbeat.interval.ms" = "500" }}
-
-[state]
-kind = "embedded"
-path = "state.redb"
-
-[checkpoint]
-interval = "300ms"
-
-[shutdown]
-timeout = "15s"
-
-# Small windows so that drift is evaluated every 1,000 predictions of a model; p-value tests (KS,
-# chi-square) for every feature, so that driftd_drift_p_value has series.
+/// Small windows so that drift is evaluated every 1,000 predictions of a model; p-value tests (KS,
+/// chi-square) for every feature, so that driftd_drift_p_value has series.
+const MONITOR: &str = r#"
 [monitor]
 reference_events = 1000
 window_events = 1000
@@ -419,10 +394,7 @@ accuracy_window_labels = 500
 
 [monitor.policy]
 small_sample_max = 1000000
-"#,
-        bootstrap = broker.bootstrap(),
-    )
-}
+"#;
 
 /// The value of a single-sample instant query, if it has one.
 fn scalar(p: &Prometheus, expr: &str) -> Option<f64> {
@@ -435,12 +407,10 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_with_data() {
     let started = Instant::now();
     let streams = ["covariate_shift", "concept"];
     let broker = Broker::start(false);
-    let (pred, fb, dlq, group) = (unique("pred"), unique("fb"), unique("dlq"), unique("group"));
     // One partition: the predictions of each model reach its monitor in stream order, so the
     // windows after the stable half hold only drifted events.
-    broker.create_topic(&pred, 1);
-    broker.create_topic(&fb, 1);
-    broker.create_topic(&dlq, 1);
+    let t = crate::kafka::topics(&broker, 1);
+    let (pred, fb) = (t.predictions.clone(), t.feedback.clone());
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("streams");
@@ -453,7 +423,7 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_with_data() {
 
     let mut d = Driftd::start(
         dir.path(),
-        &driftd_config(&broker, &pred, &fb, &dlq, &group),
+        &crate::kafka::kafka_config(&broker, &t, MONITOR),
         &[("DRIFTD_TEST_TOKEN", TOKEN)],
     );
     let rules_file = repo_root().join(RULES);
