@@ -71,6 +71,9 @@ pub struct MonitorSettings {
     pub join_max_entries: usize,
     /// Predictions older than this (event time, seconds) are evicted unlabelled.
     pub join_ttl_seconds: u64,
+    /// Ids of labelled predictions remembered to count duplicate feedback once (the most recent
+    /// ones; feedback repeated after that is counted as new, unmatched feedback).
+    pub join_dedupe_entries: usize,
     /// Joined labels that form the reference period's performance.
     pub accuracy_reference_labels: u64,
     /// Joined labels per tumbling performance window.
@@ -97,6 +100,7 @@ impl Default for MonitorSettings {
             concept_detector: DetectorConfig::Adwin(Default::default()),
             join_max_entries: 1_000_000,
             join_ttl_seconds: 7 * 24 * 3600,
+            join_dedupe_entries: 100_000,
             accuracy_reference_labels: 2_000,
             accuracy_window_labels: 2_000,
             // Performance is tested window after window for as long as the daemon runs: a strict
@@ -234,7 +238,7 @@ pub struct JoinStore {
 }
 
 impl JoinStore {
-    fn enforce(&mut self, max: usize, ttl_ms: i64, now_ms: i64) {
+    fn enforce(&mut self, max: usize, dedupe: usize, ttl_ms: i64, now_ms: i64) {
         while let Some((id, ts)) = self.order.front() {
             let expired = now_ms - *ts > ttl_ms;
             if self.pending.len() <= max && !expired {
@@ -252,7 +256,7 @@ impl JoinStore {
                 self.unmatched_feedback += 1;
             }
         }
-        while self.joined_ids.len() > max {
+        while self.joined_ids.len() > dedupe {
             if let Some(id) = self.joined_ids.pop_front() {
                 self.joined.remove(&id);
             }
@@ -532,6 +536,7 @@ impl ModelMonitor {
                 }
                 self.join.enforce(
                     s.join_max_entries,
+                    s.join_dedupe_entries,
                     (s.join_ttl_seconds as i64).saturating_mul(1000),
                     now_ms,
                 );
@@ -580,6 +585,7 @@ impl ModelMonitor {
                     self.join.early_order.push_back(ev.id.to_string());
                     self.join.enforce(
                         s.join_max_entries,
+                        s.join_dedupe_entries,
                         (s.join_ttl_seconds as i64).saturating_mul(1000),
                         now_ms,
                     );

@@ -239,7 +239,10 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
             crate::event::EventKind::Prediction => ms.predictions += 1,
             crate::event::EventKind::Feedback => ms.feedback += 1,
         }
-        for onset in m.observe(&ev, settings_m) {
+        let onsets = m.observe(&ev, settings_m);
+        // Label delays feed the daemon's histogram; a replay has no use for them.
+        let _ = m.take_label_delays();
+        for onset in onsets {
             serde_json::to_writer(&mut out, &onset)?;
             out.write_all(b"\n")?;
             *ms.onsets.entry(onset.kind).or_default() += 1;
