@@ -36,30 +36,11 @@ pub(crate) fn dashboard() -> Value {
 
 /// `promtool`: `DRIFTD_PROMTOOL`, else the one on `PATH`. Missing → the test fails.
 fn promtool() -> PathBuf {
-    if let Some(p) = std::env::var_os("DRIFTD_PROMTOOL") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "DRIFTD_PROMTOOL={} does not exist. Run scripts/test.sh, which installs promtool, \
-             or: sudo apt-get install prometheus",
-            p.display()
-        );
-        return p;
-    }
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg("command -v promtool")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .filter(|s| !s.is_empty());
-    match found {
-        Some(p) => PathBuf::from(p),
-        None => panic!(
-            "promtool not found (set DRIFTD_PROMTOOL or put it on PATH). Run scripts/test.sh, \
-             which installs it, or: sudo apt-get install prometheus"
-        ),
-    }
+    crate::harness::find_tool(
+        "DRIFTD_PROMTOOL",
+        &["promtool"],
+        "Run scripts/test.sh, which installs promtool, or: sudo apt-get install prometheus",
+    )
 }
 
 /// Runs `promtool ARGS` in the repository root; returns its output, failing the test on error.

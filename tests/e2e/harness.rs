@@ -54,9 +54,13 @@ fn port_open(port: u16) -> bool {
     .is_ok()
 }
 
-fn find_tool(env: &str, names: &[&str], hint: &str) -> PathBuf {
+/// A tool: the path in the environment variable `env` (which must exist), else the first of
+/// `names` found (absolute, or on `PATH`). Missing → the test fails with `hint`.
+pub fn find_tool(env: &str, names: &[&str], hint: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(env) {
-        return PathBuf::from(p);
+        let p = PathBuf::from(p);
+        assert!(p.is_file(), "{env}={} does not exist. {hint}", p.display());
+        return p;
     }
     for n in names {
         let p = PathBuf::from(n);

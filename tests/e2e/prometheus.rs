@@ -42,28 +42,12 @@ const QUERY_DEADLINE: Duration = Duration::from_secs(60);
 
 /// `prometheus`: `DRIFTD_PROMETHEUS`, else the one on `PATH`. Missing → the test fails.
 fn prometheus_bin() -> PathBuf {
-    let hint = "Run scripts/test.sh, which installs Debian's prometheus package, or: \
-                sudo apt-get install prometheus (then stop its system service)";
-    if let Some(p) = std::env::var_os("DRIFTD_PROMETHEUS") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "DRIFTD_PROMETHEUS={} does not exist. {hint}",
-            p.display()
-        );
-        return p;
-    }
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg("command -v prometheus")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .filter(|s| !s.is_empty());
-    match found {
-        Some(p) => PathBuf::from(p),
-        None => panic!("prometheus not found (set DRIFTD_PROMETHEUS or put it on PATH). {hint}"),
-    }
+    crate::harness::find_tool(
+        "DRIFTD_PROMETHEUS",
+        &["prometheus"],
+        "Run scripts/test.sh, which installs Debian's prometheus package, or: sudo apt-get \
+         install prometheus (then stop its system service)",
+    )
 }
 
 fn agent() -> ureq::Agent {
