@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Sets up and runs driftd on the embedded default: the bundled sample events, embedded state,
-# no external service. Prints what driftd processed. Extra arguments go to `driftd run`.
+# Sets up and runs driftd on the embedded default — no external service:
+#  1. `driftd run` on the bundled sample events (embedded state, rejects to a file): what it accepted
+#     and rejected, by model and reason;
+#  2. `driftd streams` + `driftd replay`: a seeded stream with a covariate shift at event 25,000, and
+#     the drift onsets driftd finds in it, scored against the known truth.
+# Extra arguments go to `driftd run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
@@ -9,8 +13,17 @@ source scripts/lib.sh
 ensure_build_deps
 log "building driftd"
 cargo build --quiet -p driftd
-state_dir="$(mktemp -d)"
-trap 'rm -rf "$state_dir"' EXIT
-log "driftd run --events tests/data/sample-events.jsonl (state in $state_dir)"
-target/debug/driftd run --events tests/data/sample-events.jsonl --state "$state_dir/state.redb" \
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+log "driftd run --events tests/data/sample-events.jsonl (state in $work)"
+target/debug/driftd run --events tests/data/sample-events.jsonl --state "$work/state.redb" \
   --listen 127.0.0.1:0 "$@"
+log "driftd streams + driftd replay: 50,000 predictions, 3 numeric features shifted and 1 widened at 25,000"
+target/debug/driftd streams --out-dir "$work" --stream covariate_shift --events 50000 >/dev/null
+target/debug/driftd replay --events "$work/covariate_shift.predictions.jsonl" \
+  --feedback "$work/covariate_shift.feedback.jsonl" --truth "$work/covariate_shift.truth.json" \
+  --report "$work/onsets.jsonl"
+echo "drift onsets (one JSON line each):"
+grep -v '"summary"' "$work/onsets.jsonl" || echo "  (none)"
+echo "backtest against the known truth:"
+tail -n 1 "$work/onsets.jsonl" | python3 -c 'import json,sys; s=json.load(sys.stdin)["summary"]["backtest"]["summary"]; print("  drifts %d, detected %d, missed %d, false alarms %d, delay %s events" % (s["drifts"], s["detected"], s["missed"], s["false_alarms"], s.get("max_delay_events")))' 2>/dev/null || tail -n 1 "$work/onsets.jsonl"
