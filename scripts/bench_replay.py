@@ -63,7 +63,7 @@ MODELS = ("churn", "fraud")
 WINDOW = 10_000  # driftd's default reference_events and window_events
 LABEL_SHARE = 0.9
 T0_MS = int(dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc).timestamp() * 1000)
-CAP_ENTRIES, CAP_TTL_S = 20_000, 60  # the diagnostic memory run's join store bounds
+CAP_ENTRIES, CAP_TTL_S, CAP_DEDUPE = 20_000, 60, 20_000  # the bounded-join-store memory run
 GEN_VERSION = 1  # bump when the generator changes: the files are reused by name
 
 BASELINE = r'''
@@ -413,7 +413,8 @@ def main():
     # The same with a tight join store (a diagnostic: how much of the growth is the join store's).
     capped = os.path.join(work, "capped.toml")
     with open(capped, "w") as f:
-        f.write(f"[monitor]\njoin_max_entries = {CAP_ENTRIES}\njoin_ttl_seconds = {CAP_TTL_S}\n")
+        f.write(f"[monitor]\njoin_max_entries = {CAP_ENTRIES}\njoin_ttl_seconds = {CAP_TTL_S}\n"
+                f"join_dedupe_entries = {CAP_DEDUPE}\n")
     rss_small_c = max_rss_kib(pin, driftd, small_p, small_f, os.path.join(work, "small-c.jsonl"), capped)
     rss_big_c = max_rss_kib(pin, driftd, big_p, big_f, os.path.join(work, "big-c.jsonl"), capped)
     shutil.rmtree(work, ignore_errors=True)
@@ -439,7 +440,8 @@ def main():
           f"{rss_small / 1024:,.1f} MiB | {cmd} |")
     print(f"| max RSS, replay of {args.events:,} predictions ({big_total:,} events) | "
           f"{rss_big / 1024:,.1f} MiB ({rss_ratio:.2f}× the small one) | {cmd} |")
-    print(f"| the same two with `[monitor] join_max_entries = {CAP_ENTRIES:,}`, `join_ttl_seconds = {CAP_TTL_S}` "
+    print(f"| the same two with `[monitor] join_max_entries = {CAP_ENTRIES:,}`, `join_ttl_seconds = {CAP_TTL_S}`, "
+          f"`join_dedupe_entries = {CAP_DEDUPE:,}` "
           f"(diagnostic) | {rss_small_c / 1024:,.1f} → {rss_big_c / 1024:,.1f} MiB "
           f"({rss_big_c / rss_small_c:.2f}×) | {cmd} |")
     print()

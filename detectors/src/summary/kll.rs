@@ -60,6 +60,9 @@ pub struct QuantileSketch {
     /// Level boundaries (`num_levels + 1` meaningful entries, fixed length `MAX_LEVELS + 1`).
     levels: Vec<usize>,
     num_levels: usize,
+    /// `total_capacity(k, num_levels)`, cached: it is checked on every update and only changes
+    /// when a level is added (derived state, not serialised).
+    capacity: usize,
     level0_sorted: bool,
     /// SplitMix64 state of the compaction coin.
     rng: u64,
@@ -109,6 +112,7 @@ impl QuantileSketch {
             buf: vec![0.0; cap],
             levels,
             num_levels: 1,
+            capacity: total_capacity(k, 1),
             level0_sorted: true,
             rng: seed,
             scratch: Vec::with_capacity(cap),
@@ -191,7 +195,7 @@ impl QuantileSketch {
         if !x.is_finite() {
             return;
         }
-        if self.retained() >= total_capacity(self.k, self.num_levels) {
+        if self.retained() >= self.capacity {
             self.compress_once();
         }
         let pos = self.levels[0] - 1;
@@ -213,6 +217,7 @@ impl QuantileSketch {
             "quantile sketch exceeded {MAX_LEVELS} levels"
         );
         self.num_levels += 1;
+        self.capacity = total_capacity(self.k, self.num_levels);
         self.levels[self.num_levels] = self.buf.len();
     }
 
@@ -294,7 +299,7 @@ impl QuantileSketch {
         self.n += other.n;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        while self.retained() > total_capacity(self.k, self.num_levels) {
+        while self.retained() > self.capacity {
             self.compress_once();
         }
         Ok(())
@@ -479,6 +484,7 @@ impl<'de> Deserialize<'de> for QuantileSketch {
             return Err(D::Error::custom("sketch levels inconsistent with n"));
         }
         sk.num_levels = r.levels.len();
+        sk.capacity = total_capacity(sk.k, sk.num_levels);
         let mut end = sk.buf.len();
         for h in (0..sk.num_levels).rev() {
             let items = &r.levels[h];
