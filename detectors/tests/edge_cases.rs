@@ -1,37 +1,12 @@
 //! Edge cases of the sample-based tests have defined results: empty and tiny samples, all-missing
 //! and all-NaN input, constant columns, a single category, unseen categories only.
 
+mod common;
+
 use driftd_detectors::auto::AutoPolicy;
 use driftd_detectors::twosample::{
     CategoricalTest, CategoryCounts, Insufficient, MIN_SAMPLES, NumericTest, Sample, TestOutcome,
 };
-
-fn numeric_tests() -> Vec<NumericTest> {
-    vec![
-        NumericTest::Ks { alpha: 0.05 },
-        NumericTest::Wasserstein { threshold: 0.1 },
-        NumericTest::WassersteinNormed { threshold: 0.1 },
-        NumericTest::Psi {
-            bins: 10,
-            threshold: 0.1,
-        },
-        NumericTest::JensenShannon {
-            bins: 10,
-            threshold: 0.1,
-        },
-        NumericTest::Hellinger {
-            bins: 10,
-            threshold: 0.1,
-        },
-        NumericTest::KullbackLeibler {
-            bins: 10,
-            threshold: 0.1,
-        },
-        NumericTest::CramerVonMises { alpha: 0.05 },
-        NumericTest::AndersonDarling { alpha: 0.05 },
-        NumericTest::MannWhitney { alpha: 0.05 },
-    ]
-}
 
 fn categorical_tests() -> Vec<CategoricalTest> {
     vec![
@@ -64,7 +39,7 @@ fn empty_tiny_and_all_nan_samples_are_not_enough_data() {
         Sample::new(&[1.0, 2.0, 3.0, 4.0]),
         nan.clone(),
     ] {
-        for t in numeric_tests() {
+        for t in common::numeric_tests() {
             for out in [
                 t.evaluate(&reference, &current),
                 t.evaluate(&current, &reference),
@@ -86,7 +61,7 @@ fn empty_tiny_and_all_nan_samples_are_not_enough_data() {
     }
     assert_eq!(nan.non_finite(), 50);
     // The raw-values path agrees.
-    for t in numeric_tests() {
+    for t in common::numeric_tests() {
         assert!(matches!(
             t.evaluate_values(&normal, &[f64::INFINITY; 9]),
             TestOutcome::NotEnoughData { .. }
@@ -100,7 +75,7 @@ fn non_finite_values_are_dropped_and_counted_never_propagated() {
     let clean = Sample::new(&xs);
     xs.extend([f64::NAN, f64::INFINITY, f64::NEG_INFINITY]);
     let dirty = Sample::new(&xs);
-    for t in numeric_tests() {
+    for t in common::numeric_tests() {
         let (a, b) = (t.evaluate(&clean, &clean), t.evaluate(&clean, &dirty));
         let (va, vb) = (a.verdict().unwrap(), b.verdict().unwrap());
         assert_eq!(va.statistic, vb.statistic, "{t:?}");
@@ -113,7 +88,7 @@ fn non_finite_values_are_dropped_and_counted_never_propagated() {
 fn constant_columns_have_defined_results() {
     let c4 = Sample::new(&[4.0; 100]);
     let c5 = Sample::new(&[5.0; 100]);
-    for t in numeric_tests() {
+    for t in common::numeric_tests() {
         let same = t.evaluate(&c4, &c4);
         assert!(!same.drift() && all_finite(&same), "{t:?}: {same:?}");
         let moved = t.evaluate(&c4, &c5);

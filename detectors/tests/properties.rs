@@ -2,12 +2,13 @@
 //! statistics are symmetric, results do not depend on input order, the weighted (summary) kernels
 //! equal the exact ones on unit weights, and stream detectors resume exactly after a checkpoint.
 
+mod common;
+
 use driftd_detectors::dataset::{Correction, adjust};
 use driftd_detectors::stream::{AnyDetector, DetectorConfig, InputKind, StreamDetector};
 use driftd_detectors::summary::SortedView;
 use driftd_detectors::twosample::{
-    Bins, CategoricalTest, CategoryCounts, NumericTest, Sample, binned, categorical, numeric,
-    weighted,
+    Bins, CategoricalTest, CategoryCounts, Sample, binned, categorical, numeric, weighted,
 };
 use proptest::prelude::*;
 
@@ -16,33 +17,6 @@ fn sample() -> impl Strategy<Value = Vec<f64>> {
     prop_oneof![
         prop::collection::vec(-1e3f64..1e3, 5..120),
         prop::collection::vec((-5i32..5).prop_map(f64::from), 5..120),
-    ]
-}
-
-fn all_numeric_tests() -> Vec<NumericTest> {
-    vec![
-        NumericTest::Ks { alpha: 0.05 },
-        NumericTest::Wasserstein { threshold: 0.1 },
-        NumericTest::WassersteinNormed { threshold: 0.1 },
-        NumericTest::Psi {
-            bins: 10,
-            threshold: 0.1,
-        },
-        NumericTest::JensenShannon {
-            bins: 10,
-            threshold: 0.1,
-        },
-        NumericTest::Hellinger {
-            bins: 10,
-            threshold: 0.1,
-        },
-        NumericTest::KullbackLeibler {
-            bins: 10,
-            threshold: 0.1,
-        },
-        NumericTest::CramerVonMises { alpha: 0.05 },
-        NumericTest::AndersonDarling { alpha: 0.05 },
-        NumericTest::MannWhitney { alpha: 0.05 },
     ]
 }
 
@@ -56,7 +30,7 @@ proptest! {
     #[test]
     fn identical_samples_never_drift(xs in sample()) {
         let s = Sample::new(&xs);
-        for t in all_numeric_tests() {
+        for t in common::numeric_tests() {
             let o = t.evaluate(&s, &s);
             prop_assert!(!o.drift(), "{t:?} flags identical samples: {o:?}");
             if let Some(v) = o.verdict() {
@@ -111,7 +85,7 @@ proptest! {
         };
         let (s1, t1) = (Sample::new(&a), Sample::new(&b));
         let (s2, t2) = (Sample::new(&shuffle(&a)), Sample::new(&shuffle(&b)));
-        for t in all_numeric_tests() {
+        for t in common::numeric_tests() {
             prop_assert_eq!(t.evaluate(&s1, &t1), t.evaluate(&s2, &t2), "{:?}", t);
         }
         let cats = |v: &[f64]| CategoryCounts::from_values(v.iter().map(|x| Some(format!("{}", x.round()))));
@@ -141,7 +115,7 @@ proptest! {
 
     #[test]
     fn unsorted_fast_path_equals_the_sample_path(a in sample(), b in sample()) {
-        for t in all_numeric_tests() {
+        for t in common::numeric_tests() {
             prop_assert_eq!(t.evaluate_values(&a, &b), t.evaluate(&Sample::new(&a), &Sample::new(&b)), "{:?}", t);
         }
     }
