@@ -14,22 +14,31 @@ fn replay(dir: &Path, kind: StreamKind, n: usize) -> (Vec<serde_json::Value>, se
     write_to_dir(&stream, dir, name).unwrap();
     let report = dir.join(format!("{name}.report.jsonl"));
     run(dir, name, &report);
-    let text = std::fs::read_to_string(&report).unwrap();
-    let mut lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let summary = lines.pop().unwrap()["summary"].clone();
-    (lines, summary)
+    read_report(&report)
 }
 
+/// Replays the stream `name` in `dir` with its feedback and truth into `report`.
 fn run(dir: &Path, name: &str, report: &Path) {
+    exec_replay(
+        dir,
+        &[
+            "--events",
+            &format!("{name}.predictions.jsonl"),
+            "--feedback",
+            &format!("{name}.feedback.jsonl"),
+            "--truth",
+            &format!("{name}.truth.json"),
+        ],
+        report,
+    );
+}
+
+/// Runs `driftd replay ARGS --report REPORT` in `dir` and asserts it succeeded.
+fn exec_replay(dir: &Path, args: &[&str], report: &Path) {
     let out = Command::new(env!("CARGO_BIN_EXE_driftd"))
         .current_dir(dir)
         .arg("replay")
-        .args(["--events", &format!("{name}.predictions.jsonl")])
-        .args(["--feedback", &format!("{name}.feedback.jsonl")])
-        .args(["--truth", &format!("{name}.truth.json")])
+        .args(args)
         .arg("--report")
         .arg(report)
         .output()
@@ -39,6 +48,17 @@ fn run(dir: &Path, name: &str, report: &Path) {
         "replay failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A report's onset lines and its summary object.
+fn read_report(report: &Path) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let mut lines: Vec<serde_json::Value> = std::fs::read_to_string(report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines.pop().unwrap()["summary"].clone();
+    (lines, summary)
 }
 
 fn score(summary: &serde_json::Value) -> &serde_json::Value {
@@ -179,25 +199,14 @@ fn a_reference_file_is_the_reference() {
     )
     .unwrap();
     let report = dir.path().join("report.jsonl");
-    let out = Command::new(env!("CARGO_BIN_EXE_driftd"))
-        .current_dir(dir.path())
-        .args(["replay", "--events", "stable.predictions.jsonl", "--config"])
-        .arg(&cfg)
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let cfg = cfg.display().to_string();
+    exec_replay(
+        dir.path(),
+        &["--events", "stable.predictions.jsonl", "--config", &cfg],
+        &report,
     );
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let (summary, onsets) = lines.split_last().unwrap();
+    let (onsets, summary) = read_report(&report);
+    let onsets = &onsets[..];
     assert_eq!(
         features(onsets, "data"),
         ["num_0", "num_1", "num_2", "num_3"]
@@ -208,5 +217,5 @@ fn a_reference_file_is_the_reference() {
             .filter(|o| o["kind"] == "data")
             .all(|o| o["event_index"] == 10_000)
     );
-    assert_eq!(summary["summary"]["models"]["stable"]["windows"], 3);
+    assert_eq!(summary["models"]["stable"]["windows"], 3);
 }
