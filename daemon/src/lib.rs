@@ -18,6 +18,7 @@
 //! - [`streams`] — seeded benchmark streams with known drift.
 //!
 
+pub mod alert;
 pub mod backtest;
 pub mod config;
 pub mod event;

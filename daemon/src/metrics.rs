@@ -85,6 +85,16 @@ pub struct Metrics {
     pub drift_evaluation_duration: Histogram,
     /// `driftd_drift_onsets_total{model,kind}`: quantities that entered the drift state.
     pub drift_onsets: IntCounterVec,
+    /// `driftd_alerts{rule,severity,state}`: alerts per rule in the `pending` or `firing` state
+    /// (silenced and inhibited ones included; see `driftd_alerts_suppressed`).
+    pub alerts: IntGaugeVec,
+    /// `driftd_alerts_suppressed{reason}`: active alerts not notified (`silenced`, `inhibited`).
+    pub alerts_suppressed: IntGaugeVec,
+    /// `driftd_notifications_total{receiver,kind,outcome}`: delivery attempts of notifications
+    /// (`sent`, `failed` = an attempt failed and will be retried, `dropped` = given up).
+    pub notifications: IntCounterVec,
+    /// `driftd_notifications_queued{receiver}`: notifications in the outbox, not yet delivered.
+    pub notifications_queued: IntGaugeVec,
 }
 
 fn fgauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
@@ -153,6 +163,10 @@ impl Metrics {
         "driftd_drift_evaluations_total",
         "driftd_drift_evaluation_duration_seconds",
         "driftd_drift_onsets_total",
+        "driftd_alerts",
+        "driftd_alerts_suppressed",
+        "driftd_notifications_total",
+        "driftd_notifications_queued",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
         "process_open_fds",
@@ -401,6 +415,30 @@ impl Metrics {
                 "Quantities that entered the drift state, by kind.",
                 &["model", "kind"],
             ),
+            alerts: gauge_vec(
+                &r,
+                "driftd_alerts",
+                "Active alerts per rule and state (pending, firing).",
+                &["rule", "severity", "state"],
+            ),
+            alerts_suppressed: gauge_vec(
+                &r,
+                "driftd_alerts_suppressed",
+                "Active alerts not notified, by reason (silenced, inhibited).",
+                &["reason"],
+            ),
+            notifications: counter_vec(
+                &r,
+                "driftd_notifications_total",
+                "Notification delivery attempts, by receiver, kind and outcome (sent, failed, dropped).",
+                &["receiver", "kind", "outcome"],
+            ),
+            notifications_queued: gauge_vec(
+                &r,
+                "driftd_notifications_queued",
+                "Notifications waiting in the outbox.",
+                &["receiver"],
+            ),
             registry: r,
         };
         // Pre-register series that dashboards expect to exist before the first occurrence.
@@ -418,6 +456,9 @@ impl Metrics {
         }
         for outcome in ["ok", "failed"] {
             m.config_reloads.with_label_values(&[outcome]);
+        }
+        for reason in ["silenced", "inhibited"] {
+            m.alerts_suppressed.with_label_values(&[reason]);
         }
         for op in ["get", "put", "ping"] {
             m.store_errors.with_label_values(&[op]);
@@ -495,6 +536,13 @@ mod tests {
         m.drift_evaluations.with_label_values(&["churn"]).inc();
         m.drift_evaluation_duration.observe(0.001);
         m.drift_onsets.with_label_values(&["churn", "data"]).inc();
+        m.alerts
+            .with_label_values(&["FeatureDrift", "warning", "firing"])
+            .set(1);
+        m.notifications
+            .with_label_values(&["oncall", "email", "sent"])
+            .inc();
+        m.notifications_queued.with_label_values(&["oncall"]).set(0);
         let text = m.render();
         for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
             let name = line.split_whitespace().nth(2).unwrap();

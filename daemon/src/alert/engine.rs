@@ -1,0 +1,1 @@
+//! The alert engine (placeholder: being written).

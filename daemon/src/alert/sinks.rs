@@ -1,0 +1,1 @@
+//! Notification sinks (placeholder: being written).
