@@ -22,8 +22,19 @@ log "driftd streams + driftd replay: 50,000 predictions, 3 numeric features shif
 target/debug/driftd streams --out-dir "$work" --stream covariate_shift --events 50000 >/dev/null
 target/debug/driftd replay --events "$work/covariate_shift.predictions.jsonl" \
   --feedback "$work/covariate_shift.feedback.jsonl" --truth "$work/covariate_shift.truth.json" \
-  --report "$work/onsets.jsonl"
+  --report "$work/onsets.jsonl" --alerts "$work/alerts.jsonl"
 echo "drift onsets (one JSON line each):"
 grep -v '"summary"' "$work/onsets.jsonl" || echo "  (none)"
 echo "backtest against the known truth:"
 tail -n 1 "$work/onsets.jsonl" | python3 -c 'import json,sys; s=json.load(sys.stdin)["summary"]["backtest"]["summary"]; print("  drifts %d, detected %d, missed %d, false alarms %d, delay %s events" % (s["drifts"], s["detected"], s["missed"], s["false_alarms"], s.get("max_delay_events")))' 2>/dev/null || tail -n 1 "$work/onsets.jsonl"
+echo "alerts the default rules would have sent (event time; receiver: the log):"
+python3 - "$work/alerts.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    n = json.loads(line)
+    if "summary" in n:
+        print("  per rule, firing episodes:", n["summary"]["fired"])
+        continue
+    names = ", ".join(a["labels"].get("feature") or a["rule"] for a in n["alerts"])
+    print(f'  {n["created"]}  {n["status"].upper():8} {len(n["alerts"])} alert(s): {names}')
+PY

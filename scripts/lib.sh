@@ -3,6 +3,7 @@
 
 TANSU_VERSION="0.6.0"
 KAFKA_PYTHON_VERSION="3.0.12"
+AIOSMTPD_VERSION="1.4.6"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -47,18 +48,22 @@ ensure_tansu() {
   cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore,libsql >&2
 }
 
-# A Python venv with the third-party Kafka client the tests use.
+# A Python venv with the third-party Kafka client and the SMTP server the tests use.
 ensure_test_venv() {
   local venv=".testbed/venv"
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kafka" 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kafka, aiosmtpd" 2>/dev/null; then
     return
   fi
   command -v python3 >/dev/null || apt_install python3
   if ! python3 -m venv --help >/dev/null 2>&1; then apt_install python3-venv; fi
-  log "creating $venv with kafka-python $KAFKA_PYTHON_VERSION"
-  rm -rf "$venv"
-  python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
-  "$venv/bin/pip" install -q "kafka-python==$KAFKA_PYTHON_VERSION" >&2
+  # A venv whose interpreter works is completed in place; a broken one is made anew.
+  if ! { [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "pass" 2>/dev/null; }; then
+    log "creating $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
+  fi
+  log "installing kafka-python $KAFKA_PYTHON_VERSION and aiosmtpd $AIOSMTPD_VERSION into $venv"
+  "$venv/bin/pip" install -q "kafka-python==$KAFKA_PYTHON_VERSION" "aiosmtpd==$AIOSMTPD_VERSION" >&2
 }
 
 # Prometheus' own tools, to check the alert rules and the dashboard's queries (Debian's package).

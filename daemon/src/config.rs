@@ -40,6 +40,8 @@ pub struct Config {
     pub monitor: crate::monitor::MonitorSettings,
     /// Per-model settings, keyed by model name.
     pub models: BTreeMap<String, ModelConfig>,
+    /// Alerting: rules, routes, silences, receivers.
+    pub alerting: crate::alert::AlertingConfig,
 }
 
 /// Log output format.
@@ -89,6 +91,9 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Bearer tokens accepted by `POST /v1/feedback`. With none, feedback is refused (401).
     pub feedback_tokens: Vec<SecretSpec>,
+    /// Bearer tokens accepted by the admin API (`/v1/alerts`, `/v1/silences`). With none, the
+    /// admin API refuses every request (401).
+    pub admin_tokens: Vec<SecretSpec>,
 }
 
 impl Default for HttpConfig {
@@ -100,6 +105,7 @@ impl Default for HttpConfig {
             max_batch_items: 1000,
             request_timeout: Duration::from_secs(10),
             feedback_tokens: Vec::new(),
+            admin_tokens: Vec::new(),
         }
     }
 }
@@ -466,6 +472,8 @@ impl std::error::Error for ConfigErrors {}
 pub struct Secrets {
     /// Tokens accepted by the feedback endpoint.
     pub feedback_tokens: Vec<SecretString>,
+    /// Tokens accepted by the admin API.
+    pub admin_tokens: Vec<SecretString>,
     /// Redis password.
     pub redis_password: Option<SecretString>,
     /// Kafka SASL password.
@@ -478,6 +486,7 @@ impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Secrets")
             .field("feedback_tokens", &self.feedback_tokens.len())
+            .field("admin_tokens", &self.admin_tokens.len())
             .finish_non_exhaustive()
     }
 }
@@ -485,13 +494,22 @@ impl fmt::Debug for Secrets {
 impl Secrets {
     /// Whether `token` is one of the feedback tokens (constant time per token).
     pub fn feedback_token_ok(&self, token: &str) -> bool {
-        use subtle::ConstantTimeEq;
-        let mut ok = subtle::Choice::from(0);
-        for t in &self.feedback_tokens {
-            ok |= t.expose_secret().as_bytes().ct_eq(token.as_bytes());
-        }
-        bool::from(ok)
+        token_ok(&self.feedback_tokens, token)
     }
+
+    /// Whether `token` is one of the admin tokens (constant time per token).
+    pub fn admin_token_ok(&self, token: &str) -> bool {
+        token_ok(&self.admin_tokens, token)
+    }
+}
+
+fn token_ok(tokens: &[SecretString], token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let mut ok = subtle::Choice::from(0);
+    for t in tokens {
+        ok |= t.expose_secret().as_bytes().ct_eq(token.as_bytes());
+    }
+    bool::from(ok)
 }
 
 /// A loaded, validated configuration with its secrets resolved.
@@ -671,15 +689,28 @@ impl Config {
         if self.http.request_timeout.is_zero() {
             err(&mut e, "http.request_timeout", "must be positive");
         }
-        for (i, t) in self.http.feedback_tokens.iter().enumerate() {
-            match t.resolve() {
-                Ok(s) if s.expose_secret().len() < 16 => err(
-                    &mut e,
-                    format!("http.feedback_tokens.{i}"),
-                    "a token must be at least 16 characters long",
-                ),
-                Ok(s) => secrets.feedback_tokens.push(s),
-                Err(m) => err(&mut e, format!("http.feedback_tokens.{i}"), m),
+        for (name, specs, out) in [
+            (
+                "feedback_tokens",
+                &self.http.feedback_tokens,
+                &mut secrets.feedback_tokens,
+            ),
+            (
+                "admin_tokens",
+                &self.http.admin_tokens,
+                &mut secrets.admin_tokens,
+            ),
+        ] {
+            for (i, t) in specs.iter().enumerate() {
+                match t.resolve() {
+                    Ok(s) if s.expose_secret().len() < 16 => err(
+                        &mut e,
+                        format!("http.{name}.{i}"),
+                        "a token must be at least 16 characters long",
+                    ),
+                    Ok(s) => out.push(s),
+                    Err(m) => err(&mut e, format!("http.{name}.{i}"), m),
+                }
             }
         }
         match &self.source {
@@ -833,6 +864,11 @@ impl Config {
         }
         if self.shutdown.timeout.is_zero() {
             err(&mut e, "shutdown.timeout", "must be positive");
+        }
+        if self.alerting.enabled {
+            for (key, msg) in self.alerting.validate() {
+                err(&mut e, key, msg);
+            }
         }
         for (key, msg) in self.monitor.validate() {
             err(&mut e, format!("monitor.{key}"), msg);

@@ -1,4 +1,5 @@
-//! The HTTP surface: `/healthz`, `/readyz`, `/metrics` and `POST /v1/feedback`.
+//! The HTTP surface: `/healthz`, `/readyz`, `/metrics`, `POST /v1/feedback`, and the admin API
+//! (`GET /v1/alerts`, `GET|POST /v1/silences`, `DELETE /v1/silences/{id}`; admin tokens).
 //!
 //! [`app`] builds the router from an [`AppState`], so handlers are testable without a socket.
 //! Errors are one type, [`ApiError`], mapped to JSON bodies: 4xx with detail, 5xx generic (the
@@ -88,6 +89,10 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Time limit for a request.
     pub request_timeout: Duration,
+    /// The alert task, for the admin API (`None` when alerting is disabled).
+    pub alerts: Option<mpsc::Sender<crate::alert::task::Command>>,
+    /// The source task, for on-demand evaluation (`GET /v1/models/{model}`).
+    pub control: Option<mpsc::Sender<crate::run::Control>>,
 }
 
 /// One invalid item of a feedback batch.
@@ -114,6 +119,10 @@ pub enum ApiError {
     InvalidItems(Vec<ItemError>),
     /// 503: the sink cannot take feedback right now.
     Unavailable(String),
+    /// 404: no such resource (or the feature is disabled).
+    NotFound(String),
+    /// 422: a well-formed request the daemon refuses (e.g. a silence that has already ended).
+    Invalid(String),
 }
 
 #[derive(Serialize)]
@@ -130,6 +139,8 @@ impl IntoResponse for ApiError {
         let (status, error, detail, items) = match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None, vec![]),
             ApiError::BadBody(d) => (StatusCode::BAD_REQUEST, "bad_body", Some(d), vec![]),
+            ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "not_found", Some(d), vec![]),
+            ApiError::Invalid(d) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some(d), vec![]),
             ApiError::TooManyItems(max) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_many_items",
@@ -171,6 +182,13 @@ impl IntoResponse for ApiError {
 
 /// The router.
 pub fn app(state: AppState) -> Router {
+    let admin = Router::new()
+        .route("/v1/alerts", get(get_alerts))
+        .route("/v1/silences", get(get_silences).post(post_silence))
+        .route("/v1/silences/{id}", axum::routing::delete(delete_silence))
+        .route("/v1/models/{model}", get(get_model))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
+        .layer(DefaultBodyLimit::max(64 * 1024));
     let feedback = Router::new()
         .route("/v1/feedback", post(post_feedback))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
@@ -180,6 +198,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(feedback)
+        .merge(admin)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             state.request_timeout,
@@ -211,14 +230,105 @@ async fn require_token(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = headers
+    match bearer(&headers) {
+        Some(t) if s.secrets.load().feedback_token_ok(t) => Ok(next.run(req).await),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+async fn require_admin(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    match bearer(&headers) {
+        Some(t) if s.secrets.load().admin_token_ok(t) => Ok(next.run(req).await),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match token {
-        Some(t) if s.secrets.load().feedback_token_ok(t) => Ok(next.run(req).await),
-        _ => Err(ApiError::Unauthorized),
+        .map(str::trim)
+}
+
+/// Sends a command to the alert task and waits for its answer.
+async fn ask<T>(
+    s: &AppState,
+    make: impl FnOnce(oneshot::Sender<T>) -> crate::alert::task::Command,
+) -> Result<T, ApiError> {
+    let Some(tx) = &s.alerts else {
+        return Err(ApiError::NotFound(
+            "alerting is disabled ([alerting] enabled = false)".into(),
+        ));
+    };
+    let (reply, rx) = oneshot::channel();
+    tx.send(make(reply))
+        .await
+        .map_err(|_| ApiError::Unavailable("alerting is shutting down".into()))?;
+    rx.await
+        .map_err(|_| ApiError::Unavailable("alerting is shutting down".into()))
+}
+
+/// A model's monitor with its open window evaluated now.
+async fn get_model(
+    State(s): State<AppState>,
+    axum::extract::Path(model): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(tx) = &s.control else {
+        return Err(ApiError::NotFound("no event source".into()));
+    };
+    let (reply, rx) = oneshot::channel();
+    tx.send(crate::run::Control::Inspect(model.clone(), reply))
+        .await
+        .map_err(|_| ApiError::Unavailable("the event source is shutting down".into()))?;
+    match rx.await {
+        Ok(Some(v)) => Ok(Json(v).into_response()),
+        Ok(None) => Err(ApiError::NotFound(format!(
+            "no monitor for model {model:?} (not seen yet, or monitoring is off)"
+        ))),
+        Err(_) => Err(ApiError::Unavailable(
+            "the event source is shutting down".into(),
+        )),
+    }
+}
+
+async fn get_alerts(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let alerts = ask(&s, crate::alert::task::Command::Alerts).await?;
+    Ok(Json(serde_json::json!({ "alerts": alerts })).into_response())
+}
+
+async fn get_silences(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let silences = ask(&s, crate::alert::task::Command::Silences).await?;
+    Ok(Json(serde_json::json!({ "silences": silences })).into_response())
+}
+
+async fn post_silence(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let cfg: crate::alert::engine::SilenceConfig = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::Invalid(format!("not a silence: {e}")))?;
+    match ask(&s, |r| crate::alert::task::Command::AddSilence(cfg, r)).await? {
+        Ok(id) => Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response()),
+        Err(msg) => Err(ApiError::Invalid(msg)),
+    }
+}
+
+async fn delete_silence(
+    State(s): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let found = ask(&s, |r| {
+        crate::alert::task::Command::ExpireSilence(id.clone(), r)
+    })
+    .await?;
+    if found {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound(format!("no active silence {id:?}")))
     }
 }
 

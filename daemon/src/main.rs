@@ -94,6 +94,10 @@ enum Command {
         /// Ground truth (drift onsets and affected features) to score the onsets against.
         #[arg(long)]
         truth: Option<PathBuf>,
+        /// Backtest the `[alerting]` rules: one JSON line per notification they would have sent
+        /// (event time), then a summary line.
+        #[arg(long, value_name = "FILE")]
+        alerts: Option<PathBuf>,
     },
 }
 
@@ -169,6 +173,7 @@ fn main() -> ExitCode {
             config,
             report,
             truth,
+            alerts,
         } => {
             let Some(loaded) = load_config(config.as_deref()) else {
                 return ExitCode::from(2);
@@ -178,6 +183,7 @@ fn main() -> ExitCode {
                 feedback: feedback.as_deref(),
                 report: &report,
                 truth: truth.as_deref(),
+                alerts: alerts.as_deref(),
             };
             match driftd::replay::replay(&loaded.config, &opts) {
                 Ok(s) => {

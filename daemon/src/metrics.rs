@@ -85,6 +85,11 @@ pub struct Metrics {
     pub drift_evaluation_duration: Histogram,
     /// `driftd_drift_onsets_total{model,kind}`: quantities that entered the drift state.
     pub drift_onsets: IntCounterVec,
+    /// `driftd_class_performance{model,class,metric}`: last performance window per class
+    /// (`precision`, `recall`, `f1`, `support`; classes capped by the detectors crate).
+    pub class_performance: GaugeVec,
+    /// `driftd_confusion{model,actual,predicted}`: last performance window's confusion counts.
+    pub confusion: IntGaugeVec,
     /// `driftd_alerts{rule,severity,state}`: alerts per rule in the `pending` or `firing` state
     /// (silenced and inhibited ones included; see `driftd_alerts_suppressed`).
     pub alerts: IntGaugeVec,
@@ -163,6 +168,8 @@ impl Metrics {
         "driftd_drift_evaluations_total",
         "driftd_drift_evaluation_duration_seconds",
         "driftd_drift_onsets_total",
+        "driftd_class_performance",
+        "driftd_confusion",
         "driftd_alerts",
         "driftd_alerts_suppressed",
         "driftd_notifications_total",
@@ -415,6 +422,18 @@ impl Metrics {
                 "Quantities that entered the drift state, by kind.",
                 &["model", "kind"],
             ),
+            class_performance: fgauge_vec(
+                &r,
+                "driftd_class_performance",
+                "Last performance window per class: precision, recall, f1, support.",
+                &["model", "class", "metric"],
+            ),
+            confusion: gauge_vec(
+                &r,
+                "driftd_confusion",
+                "Last performance window's confusion counts (true class, predicted class).",
+                &["model", "actual", "predicted"],
+            ),
             alerts: gauge_vec(
                 &r,
                 "driftd_alerts",
@@ -472,6 +491,28 @@ impl Metrics {
     /// The counter of accepted events for one model and kind.
     pub fn events_for(&self, model: &str, kind: EventKind) -> IntCounter {
         self.events.with_label_values(&[model, kind.as_str()])
+    }
+
+    /// Accepted events per model (all kinds), and rejected events in all: what the alert task
+    /// turns into event rates, staleness and the reject ratio.
+    pub fn event_totals(&self) -> (std::collections::BTreeMap<String, u64>, u64) {
+        let mut per_model = std::collections::BTreeMap::new();
+        let mut rejected = 0u64;
+        for family in self.registry.gather() {
+            let name = family.name();
+            if name != "driftd_events_total" && name != "driftd_events_rejected_total" {
+                continue;
+            }
+            for m in family.get_metric() {
+                let v = m.get_counter().get_value() as u64;
+                if name == "driftd_events_rejected_total" {
+                    rejected += v;
+                } else if let Some(l) = m.get_label().iter().find(|l| l.name() == "model") {
+                    *per_model.entry(l.value().to_owned()).or_insert(0) += v;
+                }
+            }
+        }
+        (per_model, rejected)
     }
 
     /// Renders the Prometheus text exposition format.
@@ -536,6 +577,12 @@ mod tests {
         m.drift_evaluations.with_label_values(&["churn"]).inc();
         m.drift_evaluation_duration.observe(0.001);
         m.drift_onsets.with_label_values(&["churn", "data"]).inc();
+        m.class_performance
+            .with_label_values(&["churn", "yes", "f1"])
+            .set(0.8);
+        m.confusion
+            .with_label_values(&["churn", "yes", "no"])
+            .set(3);
         m.alerts
             .with_label_values(&["FeatureDrift", "warning", "firing"])
             .set(1);

@@ -38,6 +38,7 @@ use driftd_detectors::summary::{
 use driftd_detectors::twosample::{CategoryCounts, TestOutcome};
 use serde::{Deserialize, Serialize};
 
+use crate::alert::{Labels, Sample};
 use crate::backtest::{Onset, OnsetKind};
 use crate::event::{Body, Event, FeatureValue, PredictionOutput, Target};
 
@@ -67,6 +68,11 @@ pub struct MonitorSettings {
     pub dataset: DatasetPolicy,
     /// Detector on the error stream (`true` = the model was wrong).
     pub concept_detector: DetectorConfig,
+    /// Optional detector on the score stream (the positive-class score of every prediction, no
+    /// label needed): a change in the scores' level shows up before labels arrive. Its onsets are
+    /// of kind `prediction` with the detector's name plus `_score` as the test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_detector: Option<DetectorConfig>,
     /// Most predictions waiting for their label; the oldest are evicted first.
     pub join_max_entries: usize,
     /// Predictions older than this (event time, seconds) are evicted unlabelled.
@@ -98,6 +104,7 @@ impl Default for MonitorSettings {
             policy: AutoPolicy::default(),
             dataset: DatasetPolicy::default(),
             concept_detector: DetectorConfig::Adwin(Default::default()),
+            score_detector: None,
             join_max_entries: 1_000_000,
             join_ttl_seconds: 7 * 24 * 3600,
             join_dedupe_entries: 100_000,
@@ -157,6 +164,9 @@ impl MonitorSettings {
         }
         if let Err(err) = self.concept_detector.build() {
             e.push(("concept_detector".into(), err.to_string()));
+        }
+        if let Some(Err(err)) = self.score_detector.as_ref().map(DetectorConfig::build) {
+            e.push(("score_detector".into(), err.to_string()));
         }
         e
     }
@@ -327,6 +337,15 @@ pub struct FeatureResult {
     pub p_value: Option<f64>,
     /// In the drift state after this window.
     pub drift: bool,
+    /// The test's threshold (significance level or distance).
+    #[serde(default)]
+    pub threshold: f64,
+    /// The reference side in a few words (see [`describe`]).
+    #[serde(default)]
+    pub reference: String,
+    /// The window's side in a few words.
+    #[serde(default)]
+    pub current: String,
 }
 
 /// The last evaluated window of a model, for metrics and the HTTP API.
@@ -364,6 +383,9 @@ pub struct ModelMonitor {
     predictions: u64,
     in_drift: BTreeMap<String, bool>,
     concept: AnyDetector,
+    /// The score-stream detector, when configured (built on the first score).
+    #[serde(default)]
+    score_detector: Option<AnyDetector>,
     join: JoinStore,
     /// Windows evaluated so far.
     pub evaluations: u64,
@@ -374,6 +396,11 @@ pub struct ModelMonitor {
     perf: Performance,
     /// The last evaluated window.
     pub last_window: Option<WindowResult>,
+    /// Labels joined since the last concept-drift onset (`None` before the first): the
+    /// `concept_drift_state` sample holds the drift state for one accuracy window after an onset,
+    /// because the detector itself resets on the next update.
+    #[serde(default)]
+    labels_since_concept: Option<u64>,
     /// Label delays (milliseconds of event time) of joins since the last call to
     /// [`ModelMonitor::take_label_delays`].
     #[serde(skip)]
@@ -412,12 +439,14 @@ impl ModelMonitor {
                 .build()
                 .expect("concept detector validated with the settings"),
             join: JoinStore::default(),
+            score_detector: None,
             evaluations: 0,
             last_share: 0.0,
             labelled: 0,
             errors: 0,
             perf: Performance::default(),
             last_window: None,
+            labels_since_concept: None,
             label_delays: Vec::new(),
         }
     }
@@ -515,6 +544,11 @@ impl ModelMonitor {
                     Some(PredictionOutput::Class { score, .. }) => *score,
                     _ => None,
                 };
+                if let (Some(sc), Some(cfg)) = (score, s.score_detector.as_ref())
+                    && sc.is_finite()
+                {
+                    self.score_onset(sc, cfg, ev, &mut onsets);
+                }
                 if let Some(p) = output.as_ref().and_then(|o| self.predicted(o)) {
                     if let Some((target, fb_ms)) = self.join.early.remove(ev.id.as_ref()) {
                         self.label_delays.push((fb_ms - now_ms).max(0));
@@ -637,6 +671,11 @@ impl ModelMonitor {
             _ => return,
         };
         self.labelled += 1;
+        if st == DriftState::Drift {
+            self.labels_since_concept = Some(0);
+        } else if let Some(n) = self.labels_since_concept.as_mut() {
+            *n += 1;
+        }
         self.concept_onset(st, ev, onsets);
         self.performance_window(ev, s, onsets);
     }
@@ -692,6 +731,35 @@ impl ModelMonitor {
             });
         }
         self.perf.last_test = Some(test);
+    }
+
+    fn score_onset(
+        &mut self,
+        score: f64,
+        cfg: &DetectorConfig,
+        ev: &Event<'_>,
+        onsets: &mut Vec<Onset>,
+    ) {
+        if self.score_detector.is_none() {
+            // Validated with the settings; a failure here leaves the score stream unwatched.
+            self.score_detector = cfg.build().ok();
+        }
+        let Some(d) = self.score_detector.as_mut() else {
+            return;
+        };
+        if d.update(score) == DriftState::Drift {
+            onsets.push(Onset {
+                ts: fmt_ts(ev.ts),
+                model: self.model.clone(),
+                kind: OnsetKind::Prediction,
+                feature: None,
+                test: format!("{}_score", d.name()),
+                statistic: d.len() as f64,
+                p_value: None,
+                threshold: 0.0,
+                event_index: self.predictions,
+            });
+        }
     }
 
     fn concept_onset(&self, st: DriftState, ev: &Event<'_>, onsets: &mut Vec<Onset>) {
@@ -813,9 +881,32 @@ impl ModelMonitor {
 
     /// Evaluates the current window against the reference and starts a new window.
     pub fn evaluate(&mut self, ts: DateTime<Utc>, s: &MonitorSettings) -> Vec<Onset> {
-        let Some(p) = self.profiles.as_ref() else {
+        let Some((result, report, prediction)) = self.test_window(s) else {
             return Vec::new();
         };
+        self.evaluations += 1;
+        self.last_share = report.share;
+        self.last_window = Some(result);
+        self.onsets_of(ts, s, &report, prediction)
+    }
+
+    /// Evaluates the current, still open window as if it ended now, without changing anything
+    /// (on-demand evaluation: `GET /v1/models/{model}`). `None` before the reference is complete
+    /// or while the window is empty.
+    pub fn peek(&self, s: &MonitorSettings) -> Option<WindowResult> {
+        if self.window_n == 0 {
+            return None;
+        }
+        self.test_window(s).map(|(r, _, _)| r)
+    }
+
+    /// Tests the current window against the reference: per-feature verdicts, the correction and
+    /// dataset rule, and the prediction test.
+    fn test_window(
+        &self,
+        s: &MonitorSettings,
+    ) -> Option<(WindowResult, dataset::DatasetReport, Option<FeatureVerdict>)> {
+        let p = self.profiles.as_ref()?;
         let mut verdicts: Vec<(String, FeatureVerdict)> = Vec::new();
         for (name, reference) in &p.features {
             let Some(w) = self.window.get(name) else {
@@ -830,8 +921,6 @@ impl ModelMonitor {
             (Some(r), Some(w)) => s.policy.evaluate_summaries(r, w).ok(),
             _ => None,
         };
-        self.evaluations += 1;
-        self.last_share = report.share;
         let mut result = WindowResult {
             share: report.share,
             dataset_drift: report.dataset_drift,
@@ -845,6 +934,9 @@ impl ModelMonitor {
                     statistic: v.statistic,
                     p_value: f.adjusted_p_value.or(v.p_value),
                     drift: f.drift,
+                    threshold: v.threshold,
+                    reference: p.features.get(&f.name).map(describe).unwrap_or_default(),
+                    current: self.window.get(&f.name).map(describe).unwrap_or_default(),
                 });
             }
         }
@@ -853,7 +945,17 @@ impl ModelMonitor {
         {
             result.prediction = Some((test_name(&v.outcome), verdict.statistic, v.drift));
         }
-        self.last_window = Some(result);
+        Some((result, report, prediction))
+    }
+
+    /// The onsets of an evaluated window (edges into drift), then a fresh window.
+    fn onsets_of(
+        &mut self,
+        ts: DateTime<Utc>,
+        s: &MonitorSettings,
+        report: &dataset::DatasetReport,
+        prediction: Option<FeatureVerdict>,
+    ) -> Vec<Onset> {
         let mut onsets = Vec::new();
         let ts_s = fmt_ts(ts);
         for f in &report.features {
@@ -911,6 +1013,200 @@ impl ModelMonitor {
     fn edge(&mut self, key: &str, drift: bool) -> bool {
         let was = self.in_drift.insert(key.to_owned(), drift).unwrap_or(false);
         drift && !was
+    }
+}
+
+/// A summary in a few words for people reading an alert: `mean 3.2 · median 3.1 · sd 0.4 · n 10000`
+/// for numbers, the three most frequent categories with their shares for strings.
+pub fn describe(s: &FeatureSummary) -> String {
+    match s {
+        FeatureSummary::Numeric(n) => {
+            let m = n.moments();
+            let median = n
+                .sorted_view()
+                .quantile(0.5)
+                .map_or_else(|| "-".to_owned(), |q| format!("{q:.4}"));
+            format!(
+                "mean {:.4} · median {median} · sd {:.4} · n {}",
+                m.mean,
+                m.std(),
+                n.len()
+            )
+        }
+        FeatureSummary::Categorical(c) => {
+            let total = c.len().max(1) as f64;
+            let mut top: Vec<(&str, u64)> = c
+                .categories()
+                .iter()
+                .map(String::as_str)
+                .chain(["(new)"])
+                .zip(c.counts().iter().copied())
+                .filter(|(_, k)| *k > 0)
+                .collect();
+            top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            let shown: Vec<String> = top
+                .iter()
+                .take(3)
+                .map(|(name, k)| format!("{name} {:.1}%", 100.0 * *k as f64 / total))
+                .collect();
+            format!("{} · n {}", shown.join(", "), c.len())
+        }
+    }
+}
+
+impl ModelMonitor {
+    /// The monitor's current quantities for alert rules (see [`crate::alert::QUANTITIES`]): the
+    /// last window's drift results, the latest performance window and its drop test, label
+    /// coverage and the concept detector's state. Deterministic order.
+    pub fn samples(&self, s: &MonitorSettings) -> Vec<Sample> {
+        let model = self.model.as_str();
+        let mut out = Vec::new();
+        let mut push =
+            |metric: &str, labels: &[(&str, &str)], value: f64, detail: Vec<(&str, String)>| {
+                let mut l = Labels::new();
+                l.insert("model".into(), model.to_owned());
+                for (k, v) in labels {
+                    l.insert((*k).to_owned(), (*v).to_owned());
+                }
+                out.push(Sample {
+                    metric: metric.to_owned(),
+                    labels: l,
+                    value,
+                    detail: detail.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                });
+            };
+        let window = format!(
+            "window {} of {} predictions",
+            self.evaluations, s.window_events
+        );
+        if let Some(w) = &self.last_window {
+            for f in &w.features {
+                let mut detail = vec![
+                    ("test", f.test.clone()),
+                    ("statistic", format!("{:.6}", f.statistic)),
+                    ("threshold", format!("{}", f.threshold)),
+                    ("window", window.clone()),
+                    ("reference", f.reference.clone()),
+                    ("current", f.current.clone()),
+                ];
+                if let Some(p) = f.p_value {
+                    detail.push(("p_value", format!("{p:.3e}")));
+                }
+                let labels = [("feature", f.feature.as_str()), ("test", f.test.as_str())];
+                push("drift_statistic", &labels, f.statistic, detail.clone());
+                if let Some(p) = f.p_value {
+                    push("drift_p_value", &labels, p, detail.clone());
+                }
+                push(
+                    "feature_drift",
+                    &[("feature", f.feature.as_str())],
+                    f64::from(u8::from(f.drift)),
+                    detail,
+                );
+            }
+            let drifted: Vec<&str> = w
+                .features
+                .iter()
+                .filter(|f| f.drift)
+                .map(|f| f.feature.as_str())
+                .collect();
+            let detail = vec![
+                ("drifted", drifted.join(", ")),
+                ("threshold", format!("{}", s.dataset.drift_share)),
+                ("window", window.clone()),
+            ];
+            push("dataset_drift_share", &[], w.share, detail.clone());
+            push(
+                "dataset_drift",
+                &[],
+                f64::from(u8::from(w.dataset_drift)),
+                detail,
+            );
+            if let Some((test, stat, drift)) = &w.prediction {
+                let detail = vec![("test", test.clone()), ("window", window.clone())];
+                push(
+                    "prediction_drift_statistic",
+                    &[("test", test.as_str())],
+                    *stat,
+                    detail.clone(),
+                );
+                push("prediction_drift", &[], f64::from(u8::from(*drift)), detail);
+            }
+        }
+        let (detector, state) = self.concept_state();
+        let held = self
+            .labels_since_concept
+            .is_some_and(|n| n < s.accuracy_window_labels);
+        let state = if held {
+            2.0
+        } else {
+            match state {
+                DriftState::Stable => 0.0,
+                DriftState::Warning => 1.0,
+                DriftState::Drift => 2.0,
+            }
+        };
+        push(
+            "concept_drift_state",
+            &[("detector", detector)],
+            state,
+            vec![("labels", self.labelled.to_string())],
+        );
+        let perf = &self.perf;
+        let mut metrics: Vec<(&str, f64)> = Vec::new();
+        if let Some(r) = &perf.last {
+            metrics.extend([
+                ("accuracy", r.accuracy),
+                ("macro_precision", r.macro_precision),
+                ("macro_recall", r.macro_recall),
+                ("macro_f1", r.macro_f1),
+            ]);
+            metrics.extend(r.roc_auc.map(|v| ("roc_auc", v)));
+            metrics.extend(r.log_loss.map(|v| ("log_loss", v)));
+            metrics.extend(r.brier.map(|v| ("brier", v)));
+        }
+        if let Some(r) = &perf.last_reg {
+            metrics.extend([("mae", r.mae), ("rmse", r.rmse)]);
+            metrics.extend(r.mape.map(|v| ("mape", v)));
+            metrics.extend(r.r2.map(|v| ("r2", v)));
+        }
+        for (metric, v) in metrics {
+            push("model_performance", &[("metric", metric)], v, Vec::new());
+        }
+        if let Some(t) = &perf.last_test {
+            // A drop is positive when the model got worse: accuracy fell, or the error rose.
+            let drop = if t.metric == "accuracy" {
+                t.reference - t.current
+            } else {
+                t.current - t.reference
+            };
+            let detail = vec![
+                ("reference", format!("{:.4}", t.reference)),
+                ("current", format!("{:.4}", t.current)),
+                ("statistic", format!("{:.4}", t.statistic)),
+                ("p_value", format!("{:.3e}", t.p_value)),
+                ("alpha", format!("{}", t.alpha)),
+            ];
+            push(
+                "model_performance_drop",
+                &[("metric", t.metric.as_str())],
+                drop,
+                detail.clone(),
+            );
+            push("accuracy_drop_p_value", &[], t.p_value, detail);
+        }
+        if self.predictions > 0 {
+            push(
+                "label_coverage_ratio",
+                &[],
+                self.labelled as f64 / self.predictions as f64,
+                vec![
+                    ("labelled", self.labelled.to_string()),
+                    ("predictions", self.predictions.to_string()),
+                ],
+            );
+        }
+        out
     }
 }
 
@@ -1026,6 +1322,100 @@ mod tests {
         // The window ending at 12,000 is the first to hold shifted values.
         assert_eq!(data[0].event_index, 12_000);
         assert_eq!(m.evaluations, 9);
+    }
+
+    #[test]
+    fn samples_carry_the_last_window_for_alert_rules() {
+        let s = settings();
+        let mut m = ModelMonitor::new("m", "1", &s);
+        feed(&mut m, &s, 12_000, 10_000, 1.0);
+        let samples = m.samples(&s);
+        let find = |metric: &str, feature: &str| {
+            samples
+                .iter()
+                .find(|x| {
+                    x.metric == metric
+                        && x.labels.get("feature").map(String::as_str) == Some(feature)
+                })
+                .unwrap_or_else(|| panic!("no {metric} for {feature}: {samples:#?}"))
+        };
+        let x = find("feature_drift", "x");
+        assert_eq!(x.value, 1.0);
+        assert_eq!(x.labels["model"], "m");
+        assert_eq!(find("feature_drift", "y").value, 0.0);
+        // The detail tells a human what moved: x's mean went from about 0 to about 1.
+        let mean = |d: &str| -> f64 {
+            d.strip_prefix("mean ")
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert!(mean(&x.detail["reference"]).abs() < 0.1, "{:?}", x.detail);
+        assert!(
+            (mean(&x.detail["current"]) - 1.0).abs() < 0.1,
+            "{:?}",
+            x.detail
+        );
+        let c = find("drift_statistic", "c");
+        assert!(c.detail["reference"].contains("a ") && c.detail["reference"].contains('%'));
+        let share = samples
+            .iter()
+            .find(|x| x.metric == "dataset_drift_share")
+            .unwrap();
+        assert!((share.value - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(share.detail["drifted"], "x");
+        // Every sample names a known quantity and carries exactly its labels.
+        for x in &samples {
+            let (_, labels, _) = crate::alert::QUANTITIES
+                .iter()
+                .find(|q| q.0 == x.metric)
+                .unwrap_or_else(|| panic!("unknown quantity {}", x.metric));
+            let keys: Vec<&str> = x.labels.keys().map(String::as_str).collect();
+            let mut want: Vec<&str> = labels.to_vec();
+            want.sort_unstable();
+            assert_eq!(keys, want, "{x:?}");
+        }
+    }
+
+    #[test]
+    fn the_score_detector_sees_a_shift_in_the_scores_before_any_label() {
+        let s = MonitorSettings {
+            score_detector: Some(DetectorConfig::Adwin(Default::default())),
+            ..settings()
+        };
+        let mut m = ModelMonitor::new("m", "1", &s);
+        let mut rng = Rng::new(3);
+        let mut onsets = Vec::new();
+        for i in 0..6_000u64 {
+            let level = if i < 4_000 { 0.3 } else { 0.6 };
+            let score = (level + 0.1 * (rng.next_u64() % 1000) as f64 / 1000.0).min(1.0);
+            let line = format!(
+                r#"{{"kind":"prediction","id":"p{i}","model":"m","ts":"{}","features":{{"x":1.0}},"prediction":{{"score":{score}}}}}"#,
+                ts(i)
+            );
+            let ev = parse_event(line.as_bytes(), &ParseOptions::default()).unwrap();
+            onsets.extend(m.observe(&ev, &s));
+        }
+        let score: Vec<_> = onsets.iter().filter(|o| o.test == "adwin_score").collect();
+        assert!(!score.is_empty(), "{onsets:#?}");
+        assert!(score.iter().all(|o| o.kind == OnsetKind::Prediction));
+        // Detected after the shift, within a few hundred scores, and never before it.
+        assert!(
+            score[0].event_index > 4_000 && score[0].event_index < 4_500,
+            "{score:#?}"
+        );
+        // Without the setting, nothing watches the scores.
+        let mut plain = ModelMonitor::new("m", "1", &settings());
+        let line = format!(
+            r#"{{"kind":"prediction","id":"q","model":"m","ts":"{}","features":{{"x":1.0}},"prediction":{{"score":0.5}}}}"#,
+            ts(0)
+        );
+        let ev = parse_event(line.as_bytes(), &ParseOptions::default()).unwrap();
+        assert!(plain.observe(&ev, &settings()).is_empty());
+        assert!(plain.score_detector.is_none());
     }
 
     #[test]

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
 
+use crate::alert::Sample;
 use crate::backtest::Onset;
 use crate::config::Config;
 use crate::event::{Event, EventKind, ParseOptions, RejectReason, Rejection, parse_event};
@@ -162,6 +163,44 @@ pub struct Pipeline {
     since_checkpoint: u64,
     monitoring: Option<MonitorSettings>,
     monitors: BTreeMap<String, ModelMonitor>,
+    board: Arc<SampleBoard>,
+}
+
+/// The monitors' latest quantities, per model, for the alert task: written where the Prometheus
+/// gauges are published (window ends, onsets, every 1,000 predictions), read every evaluation
+/// interval — never on the per-event path.
+#[derive(Debug, Default)]
+pub struct SampleBoard {
+    models: std::sync::Mutex<BTreeMap<String, Vec<Sample>>>,
+}
+
+impl SampleBoard {
+    /// Replaces one model's samples.
+    pub fn set(&self, model: &str, samples: Vec<Sample>) {
+        let mut m = self
+            .models
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.insert(model.to_owned(), samples);
+    }
+
+    /// Drops every model (monitors rolled back to a checkpoint).
+    pub fn clear(&self) {
+        let mut m = self
+            .models
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.clear();
+    }
+
+    /// Every model's samples, in model order.
+    pub fn snapshot(&self) -> Vec<Sample> {
+        let m = self
+            .models
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.values().flatten().cloned().collect()
+    }
 }
 
 /// Key of the list of checkpointed monitors.
@@ -190,7 +229,13 @@ impl Pipeline {
             since_checkpoint: 0,
             monitoring: None,
             monitors: BTreeMap::new(),
+            board: Arc::default(),
         }
+    }
+
+    /// Where the monitors' quantities are published for alerting.
+    pub fn board(&self) -> Arc<SampleBoard> {
+        self.board.clone()
     }
 
     /// Turns on per-model monitoring (drift, labels, performance) with these settings.
@@ -202,8 +247,13 @@ impl Pipeline {
     /// Replaces every monitor with checkpointed ones (start-up, or rolling back to the last
     /// checkpoint when partitions are revoked).
     pub fn restore_monitors(&mut self, monitors: BTreeMap<String, ModelMonitor>) {
-        for model in monitors.keys() {
+        self.board.clear();
+        for (model, m) in &monitors {
             init_onset_series(&self.metrics, model);
+            if let Some(global) = self.monitoring.as_ref() {
+                let settings = self.policy.monitor_settings(model, global);
+                self.board.set(model, m.samples(settings));
+            }
         }
         self.monitors = monitors;
     }
@@ -211,6 +261,42 @@ impl Pipeline {
     /// The monitors, by model.
     pub fn monitors(&self) -> &BTreeMap<String, ModelMonitor> {
         &self.monitors
+    }
+
+    /// A model's monitor as JSON, with the open window evaluated now (on demand, nothing
+    /// changed): what `GET /v1/models/{model}` answers. `None` for a model never seen.
+    pub fn inspect(&self, model: &str) -> Option<serde_json::Value> {
+        let m = self.monitors.get(model)?;
+        let global = self.monitoring.as_ref()?;
+        let s = self.policy.monitor_settings(model, global);
+        let (reference, current) = m.window_len();
+        let (labelled, errors) = m.labels();
+        let (detector, state) = m.concept_state();
+        let perf = m.performance();
+        let join = m.join();
+        Some(serde_json::json!({
+            "model": model,
+            "predictions": m.predictions(),
+            "labelled": labelled,
+            "errors": errors,
+            "reference_complete": m.has_reference(),
+            "window_events": { "reference": reference, "current": current },
+            "evaluations": m.evaluations,
+            "last_window": m.last_window,
+            "current_window": m.peek(s),
+            "concept": { "detector": detector, "state": format!("{state:?}").to_lowercase() },
+            "performance": {
+                "last": perf.last,
+                "last_regression": perf.last_reg,
+                "last_drop_test": perf.last_test,
+            },
+            "join_store": {
+                "pending": join.len(),
+                "evicted": join.evicted,
+                "duplicate_feedback": join.duplicate_feedback,
+                "unmatched_feedback": join.unmatched_feedback,
+            },
+        }))
     }
 
     /// Feeds an accepted event to its model's monitor and publishes what changed.
@@ -230,6 +316,7 @@ impl Pipeline {
         }
         let m = self.monitors.get_mut(model).expect("inserted above");
         let evaluations = m.evaluations;
+        let seen = m.predictions() + m.labels().0;
         let started = std::time::Instant::now();
         let onsets = m.observe(ev, settings);
         let delays = m.take_label_delays();
@@ -246,8 +333,13 @@ impl Pipeline {
                 h.observe(d as f64 / 1000.0);
             }
         }
-        if evaluated || !onsets.is_empty() || m.predictions().is_multiple_of(1000) {
+        // Gauges and alert samples follow every window end and onset, and every 1,000 predictions or
+        // joined labels in between (a feedback that joins nothing changes nothing).
+        let now_seen = m.predictions() + m.labels().0;
+        let periodic = now_seen != seen && now_seen.is_multiple_of(1000);
+        if evaluated || !onsets.is_empty() || periodic {
             publish(metrics, model, m);
+            self.board.set(model, m.samples(settings));
         }
         for o in onsets {
             log_onset(&o);
@@ -629,6 +721,35 @@ fn publish(metrics: &Metrics, model: &str, m: &ModelMonitor) {
         }
         if let Some(v) = r.brier {
             g("brier", v);
+        }
+        for (class, c) in &r.per_class {
+            for (k, v) in [
+                ("precision", c.precision),
+                ("recall", c.recall),
+                ("f1", c.f1),
+                ("support", c.support as f64),
+            ] {
+                metrics
+                    .class_performance
+                    .with_label_values(&[model, class, k])
+                    .set(v);
+            }
+        }
+        // Every cell of the class × class grid, zeros included, so a cell that empties is not left
+        // showing its last count.
+        for actual in r.per_class.keys() {
+            for predicted in r.per_class.keys() {
+                let n = r
+                    .confusion
+                    .get(actual)
+                    .and_then(|row| row.get(predicted))
+                    .copied()
+                    .unwrap_or(0);
+                metrics
+                    .confusion
+                    .with_label_values(&[model, actual, predicted])
+                    .set(n as i64);
+            }
         }
     }
     if let Some(r) = &perf.last_reg {

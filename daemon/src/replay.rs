@@ -55,6 +55,132 @@ pub struct ReplaySummary {
     /// The backtest score, with `--truth`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backtest: Option<serde_json::Value>,
+    /// With `--alerts`: how many times each rule's alerts were notified as firing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<BTreeMap<String, u64>>,
+}
+
+/// The alert engine driven in event time: ticks every `evaluation_interval` of event time with
+/// the monitors' samples and intake figures derived from the events themselves.
+struct AlertBacktest {
+    engine: crate::alert::engine::Engine,
+    interval_ms: i64,
+    next_tick_ms: Option<i64>,
+    out: BufWriter<File>,
+    /// Per model: events since the last tick, and the last event's time.
+    events: BTreeMap<String, (u64, i64)>,
+    rejected: u64,
+    fired: BTreeMap<String, u64>,
+    /// Firing episodes already counted: (fingerprint, started).
+    seen: std::collections::BTreeSet<(String, i64)>,
+    notifications: u64,
+}
+
+impl AlertBacktest {
+    fn open(cfg: &Config, path: &Path) -> anyhow::Result<Self> {
+        Ok(AlertBacktest {
+            engine: crate::alert::engine::Engine::new(cfg.alerting.engine()),
+            interval_ms: (cfg.alerting.evaluation_interval.as_millis() as i64).max(1),
+            next_tick_ms: None,
+            out: BufWriter::new(
+                File::create(path).with_context(|| format!("creating {}", path.display()))?,
+            ),
+            events: BTreeMap::new(),
+            rejected: 0,
+            fired: BTreeMap::new(),
+            seen: std::collections::BTreeSet::new(),
+            notifications: 0,
+        })
+    }
+
+    /// Ticks for every interval boundary up to `now_ms` (event time).
+    fn advance(
+        &mut self,
+        now_ms: i64,
+        monitors: &BTreeMap<String, ModelMonitor>,
+        policy: &ModelPolicy,
+        settings: &MonitorSettings,
+    ) -> anyhow::Result<()> {
+        let next = *self.next_tick_ms.get_or_insert(now_ms + self.interval_ms);
+        if now_ms < next {
+            return Ok(());
+        }
+        // Quiet stretches are skipped in one step: one tick at the latest boundary.
+        let steps = (now_ms - next) / self.interval_ms;
+        let tick_ms = next + steps * self.interval_ms;
+        self.next_tick_ms = Some(tick_ms + self.interval_ms);
+        self.tick(tick_ms, monitors, policy, settings)
+    }
+
+    fn tick(
+        &mut self,
+        tick_ms: i64,
+        monitors: &BTreeMap<String, ModelMonitor>,
+        policy: &ModelPolicy,
+        settings: &MonitorSettings,
+    ) -> anyhow::Result<()> {
+        let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(tick_ms)
+            .context("event time out of range")?;
+        let mut samples = Vec::new();
+        for (model, m) in monitors {
+            samples.extend(m.samples(policy.monitor_settings(model, settings)));
+        }
+        let secs = self.interval_ms as f64 / 1000.0;
+        let mut accepted = 0;
+        for (model, (n, last_ms)) in &mut self.events {
+            accepted += *n;
+            let mut labels = crate::alert::Labels::new();
+            labels.insert("model".into(), model.clone());
+            let sample = |metric: &str, value: f64| crate::alert::Sample {
+                metric: metric.into(),
+                labels: labels.clone(),
+                value,
+                detail: BTreeMap::new(),
+            };
+            samples.push(sample("event_rate", *n as f64 / secs));
+            samples.push(sample(
+                "seconds_since_last_event",
+                (tick_ms - *last_ms).max(0) as f64 / 1000.0,
+            ));
+            *n = 0;
+        }
+        let all = accepted + self.rejected;
+        samples.push(crate::alert::Sample {
+            metric: "reject_ratio".into(),
+            labels: BTreeMap::new(),
+            value: if all == 0 {
+                0.0
+            } else {
+                self.rejected as f64 / all as f64
+            },
+            detail: BTreeMap::new(),
+        });
+        self.rejected = 0;
+        for n in self.engine.tick(now, &samples) {
+            self.notifications += 1;
+            for a in &n.alerts {
+                let new = self
+                    .seen
+                    .insert((a.fingerprint.clone(), a.starts_at.timestamp_millis()));
+                if a.status == crate::alert::Status::Firing && new {
+                    *self.fired.entry(a.rule.clone()).or_default() += 1;
+                }
+            }
+            serde_json::to_writer(&mut self.out, &n)?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> anyhow::Result<BTreeMap<String, u64>> {
+        serde_json::to_writer(
+            &mut self.out,
+            &serde_json::json!({ "summary": { "notifications": self.notifications, "fired": &self.fired } }),
+        )?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()?;
+        Ok(self.fired)
+    }
 }
 
 #[derive(Deserialize)]
@@ -183,6 +309,9 @@ pub struct ReplayOptions<'a> {
     pub report: &'a Path,
     /// Ground truth to score against.
     pub truth: Option<&'a Path>,
+    /// Where the alert backtest goes: one JSON line per notification the `[alerting]` rules
+    /// would have sent (event time), then a summary line.
+    pub alerts: Option<&'a Path>,
 }
 
 /// Runs a replay; returns the summary (also written as the report's last line).
@@ -201,17 +330,33 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
     let mut summary = ReplaySummary::default();
     let mut all_onsets: Vec<Onset> = Vec::new();
     let keep_onsets = opts.truth.is_some();
+    let mut alerts = opts
+        .alerts
+        .map(|p| AlertBacktest::open(cfg, p))
+        .transpose()?;
     while let Some(line) = input.pop()? {
         let ev = match parse_event(line.as_bytes(), &parse) {
             Ok(ev) => ev,
             Err(r) => {
                 *summary.rejected.entry(r.reason).or_default() += 1;
+                if let Some(a) = alerts.as_mut() {
+                    a.rejected += 1;
+                }
                 continue;
             }
         };
         if let Err(r) = policy.check(&ev.model) {
             *summary.rejected.entry(r.reason).or_default() += 1;
+            if let Some(a) = alerts.as_mut() {
+                a.rejected += 1;
+            }
             continue;
+        }
+        if let Some(a) = alerts.as_mut() {
+            a.advance(ev.ts.timestamp_millis(), &monitors, &policy, settings)?;
+            let e = a.events.entry(ev.model.to_string()).or_insert((0, 0));
+            e.0 += 1;
+            e.1 = ev.ts.timestamp_millis();
         }
         summary.events += 1;
         let model = ev.model.as_ref();
@@ -260,6 +405,9 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
         ms.windows = m.evaluations;
         ms.join_evicted = m.join().evicted;
         ms.duplicate_feedback = m.join().duplicate_feedback;
+    }
+    if let Some(a) = alerts {
+        summary.alerts = Some(a.finish()?);
     }
     if let Some(truth_path) = opts.truth {
         let text = std::fs::read_to_string(truth_path)

@@ -47,6 +47,11 @@ pub struct RunOptions {
 pub enum Control {
     /// A reloaded model policy.
     SetPolicy(ModelPolicy),
+    /// A model's monitor, evaluated on demand (see [`Pipeline::inspect`]).
+    Inspect(
+        String,
+        tokio::sync::oneshot::Sender<Option<serde_json::Value>>,
+    ),
 }
 
 /// What the source task needs besides its source.
@@ -316,6 +321,7 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         max_event_bytes: cfg.events.max_event_bytes,
         default_kind: None,
     };
+    let alert_store = store.clone();
     let checkpointer = Checkpointer::new(store, metrics.clone(), health.clone(), &cfg);
     let ctx = TaskCtx {
         metrics: metrics.clone(),
@@ -341,6 +347,23 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         pipeline = pipeline.with_monitoring(cfg.monitor.clone());
         pipeline.restore_monitors(monitors);
     }
+
+    // Alerting: its own task, owning the engine and the outbox.
+    let (alerts, alert_task) = if cfg.alerting.enabled {
+        let task = crate::alert::task::AlertTask::load(
+            cfg.alerting.clone(),
+            alert_store,
+            pipeline.board(),
+            metrics.clone(),
+        )
+        .await
+        .context("starting alerting")?;
+        let (tx, rx) = mpsc::channel(16);
+        let handle = tokio::spawn(task.run(rx, shutdown_rx.clone()));
+        (Some(tx), Some(handle))
+    } else {
+        (None, None)
+    };
 
     // The source task, and where HTTP feedback goes.
     let (feedback, source_task) = match &cfg.source {
@@ -373,6 +396,8 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             max_batch_items: cfg.http.max_batch_items,
             max_body_bytes: cfg.http.max_body_bytes,
             request_timeout: cfg.http.request_timeout,
+            alerts: alerts.clone(),
+            control: Some(control_tx.clone()),
         };
         if secrets.load().feedback_tokens.is_empty() {
             tracing::warn!(
@@ -410,7 +435,7 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             r = &mut source_task => break Some(r),
             _ = terminate(&mut signals.term, &mut signals.int) => break None,
             _ = signals.hup.recv() => {
-                reload(&opts, &log, &secrets, &policy, &control_tx, &metrics).await;
+                reload(&opts, &log, &secrets, &policy, &control_tx, &metrics, alerts.as_ref()).await;
             }
         }
     };
@@ -425,6 +450,9 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             None => source_task.await,
         };
         if let Some(h) = http_task {
+            let _ = h.await;
+        }
+        if let Some(h) = alert_task {
             let _ = h.await;
         }
         source_result
@@ -479,6 +507,7 @@ async fn reload(
     policy: &Arc<ArcSwap<ModelPolicy>>,
     control: &mpsc::Sender<Control>,
     metrics: &Metrics,
+    alerts: Option<&mpsc::Sender<crate::alert::task::Command>>,
 ) {
     let Some(path) = &opts.config_path else {
         tracing::info!("SIGHUP: no --config file to reload");
@@ -493,8 +522,12 @@ async fn reload(
             let p = ModelPolicy::from_config(&l.config);
             policy.store(Arc::new(p.clone()));
             let _ = control.send(Control::SetPolicy(p)).await;
+            if let Some(a) = alerts {
+                let cmd = crate::alert::task::Command::Reload(Box::new(l.config.alerting.clone()));
+                let _ = a.send(cmd).await;
+            }
             metrics.config_reloads.with_label_values(&["ok"]).inc();
-            tracing::info!(path = %path.display(), "SIGHUP: reloaded log.level, http.feedback_tokens, [models] and [events] model rules; other changes need a restart");
+            tracing::info!(path = %path.display(), "SIGHUP: reloaded log.level, http tokens, [models] and [events] model rules, [alerting]; other changes need a restart");
         }
         Err(e) => {
             metrics.config_reloads.with_label_values(&["failed"]).inc();
@@ -722,6 +755,7 @@ async fn run_file(
             _ = shutdown.changed() => break,
             Some(c) = ctx.control.recv() => match c {
                 Control::SetPolicy(pol) => p.set_policy(pol),
+                Control::Inspect(model, reply) => { let _ = reply.send(p.inspect(&model)); }
             },
             Some(fb) = feedback.recv() => {
                 let state = p.shard(&http_shard).expect("http shard is open");

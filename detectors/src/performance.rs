@@ -62,6 +62,10 @@ pub struct ClassificationReport {
     pub log_loss: Option<f64>,
     /// Mean Brier score.
     pub brier: Option<f64>,
+    /// Confusion counts: true class → predicted class → count (classes capped at
+    /// [`MAX_CLASSES`], the rest under `other`).
+    #[serde(default)]
+    pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// One class's scores.
@@ -219,6 +223,7 @@ impl Classification {
             roc_auc,
             log_loss,
             brier,
+            confusion: self.confusion.clone(),
         })
     }
 

@@ -2,6 +2,7 @@
 //! (tansu), redis-server, a third-party Kafka client (kafka-python) and real HTTP. Run them with
 //! `scripts/test.sh`, which installs and starts what they need.
 
+mod alerting;
 mod cli;
 mod dashboards;
 mod harness;
@@ -9,5 +10,6 @@ mod http;
 mod kafka;
 mod prometheus;
 mod replay;
+mod sinks;
 mod state;
 mod tidy;

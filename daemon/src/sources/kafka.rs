@@ -450,6 +450,7 @@ pub async fn run_kafka(
             _ = shutdown.changed() => break,
             Some(c) = ctx.control.recv() => match c {
                 Control::SetPolicy(pol) => p.set_policy(pol),
+                Control::Inspect(model, reply) => { let _ = reply.send(p.inspect(&model)); }
             },
             _ = tick.tick() => {
                 ctx.checkpointer.probe().await;

@@ -1,0 +1,405 @@
+//! The alert task of `driftd run`: every `evaluation_interval` it reads the monitors' samples
+//! (from the [`SampleBoard`]) and the intake counters, ticks the [`Engine`], queues the
+//! notifications in the [`Outbox`], stores engine state and outbox in one atomic write, and only
+//! then sends — each delivery in its own task, so a slow relay never delays evaluation.
+//!
+//! The guarantee (see [`super::sinks`] for the details): a queued notification survives any
+//! restart and is sent once it can be; alert state survives restarts, so a firing alert is not
+//! notified again before its repeat interval; the only possible duplicate is a crash between a
+//! relay's acknowledgment and the next store write, and it carries the same `Message-ID`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+use super::engine::{AlertState, AlertView, Engine, EngineState, Silence, SilenceConfig};
+use super::sinks::{DeliveryError, Dispatcher, Outbox};
+use super::{AlertingConfig, Labels, Notification, Sample};
+use crate::metrics::Metrics;
+use crate::pipeline::SampleBoard;
+use crate::store::{AnyStore, StateStore};
+
+/// Key of the engine's state in the state store.
+pub const ENGINE_KEY: &str = "alert/engine";
+
+/// Requests from the admin API, answered by the task that owns the engine.
+#[derive(Debug)]
+pub enum Command {
+    /// The active alerts.
+    Alerts(oneshot::Sender<Vec<AlertView>>),
+    /// The active and pending silences.
+    Silences(oneshot::Sender<Vec<Silence>>),
+    /// Adds a silence; answers its id, or why it was refused. Stored before the answer.
+    AddSilence(SilenceConfig, oneshot::Sender<Result<String, String>>),
+    /// Expires a silence now; answers whether it existed. Stored before the answer.
+    ExpireSilence(String, oneshot::Sender<bool>),
+    /// A new configuration (SIGHUP).
+    Reload(Box<AlertingConfig>),
+}
+
+/// Intake counters turned into rates, staleness and the reject ratio between two ticks.
+#[derive(Debug, Default)]
+pub struct Derived {
+    last: Option<(Instant, BTreeMap<String, u64>, u64)>,
+    last_change: BTreeMap<String, Instant>,
+}
+
+impl Derived {
+    /// Samples of `event_rate`, `seconds_since_last_event` (per model) and `reject_ratio`, from
+    /// the counters now and at the previous call.
+    pub fn samples(
+        &mut self,
+        now: Instant,
+        totals: BTreeMap<String, u64>,
+        rejected: u64,
+    ) -> Vec<Sample> {
+        let mut out = Vec::new();
+        let sample = |metric: &str, model: Option<&str>, value: f64| {
+            let mut labels = Labels::new();
+            if let Some(m) = model {
+                labels.insert("model".into(), m.to_owned());
+            }
+            Sample {
+                metric: metric.to_owned(),
+                labels,
+                value,
+                detail: BTreeMap::new(),
+            }
+        };
+        if let Some((then, before, rejected_before)) = &self.last {
+            let secs = now.duration_since(*then).as_secs_f64().max(1e-3);
+            let mut accepted = 0u64;
+            for (model, n) in &totals {
+                let delta = n.saturating_sub(before.get(model).copied().unwrap_or(0));
+                accepted += delta;
+                if delta > 0 {
+                    self.last_change.insert(model.clone(), now);
+                }
+                out.push(sample("event_rate", Some(model), delta as f64 / secs));
+            }
+            let rejected_delta = rejected.saturating_sub(*rejected_before);
+            let all = accepted + rejected_delta;
+            let ratio = if all == 0 {
+                0.0
+            } else {
+                rejected_delta as f64 / all as f64
+            };
+            out.push(sample("reject_ratio", None, ratio));
+        } else {
+            // The first call: every model counts as just seen (staleness starts now).
+            for model in totals.keys() {
+                self.last_change.insert(model.clone(), now);
+            }
+        }
+        for model in totals.keys() {
+            let since = self.last_change.get(model).copied().unwrap_or(now);
+            out.push(sample(
+                "seconds_since_last_event",
+                Some(model),
+                now.duration_since(since).as_secs_f64(),
+            ));
+        }
+        self.last = Some((now, totals, rejected));
+        out
+    }
+}
+
+/// The running alert task's inputs.
+pub struct AlertTask {
+    cfg: AlertingConfig,
+    engine: Engine,
+    outbox: Outbox,
+    dispatcher: Arc<Dispatcher>,
+    store: AnyStore,
+    board: Arc<SampleBoard>,
+    metrics: Arc<Metrics>,
+    derived: Derived,
+    /// Notifications being delivered now (not attempted again until they finish).
+    in_flight: BTreeSet<String>,
+    /// Engine state or outbox changed since the last successful store write.
+    dirty: bool,
+}
+
+type Delivered = (String, Result<(), DeliveryError>);
+
+impl AlertTask {
+    /// Builds the task, restoring the engine state and the outbox from the store.
+    pub async fn load(
+        cfg: AlertingConfig,
+        store: AnyStore,
+        board: Arc<SampleBoard>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        let dispatcher = Dispatcher::new(
+            &cfg.receivers(),
+            cfg.smtp.as_ref(),
+            cfg.dashboard_url.as_deref(),
+            metrics.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        let state: Option<EngineState> = match store.get(ENGINE_KEY).await? {
+            Some(b) => Some(serde_json::from_slice(&b).map_err(|e| {
+                anyhow::anyhow!("the stored alert state ({ENGINE_KEY}) is unreadable: {e}")
+            })?),
+            None => None,
+        };
+        let outbox = match store.get(Outbox::KEY).await? {
+            Some(b) => Outbox::from_bytes(&b).map_err(|e| {
+                anyhow::anyhow!("the stored outbox ({}) is unreadable: {e}", Outbox::KEY)
+            })?,
+            None => Outbox::new(),
+        };
+        let engine = match state {
+            Some(s) => Engine::restore(cfg.engine(), s),
+            None => Engine::new(cfg.engine()),
+        };
+        if !outbox.is_empty() {
+            tracing::info!(
+                queued = outbox.len(),
+                "notifications queued before the restart will be sent"
+            );
+        }
+        dispatcher.record_queue(&outbox);
+        Ok(AlertTask {
+            cfg,
+            engine,
+            outbox,
+            dispatcher: Arc::new(dispatcher),
+            store,
+            board,
+            metrics,
+            derived: Derived::default(),
+            in_flight: BTreeSet::new(),
+            dirty: false,
+        })
+    }
+
+    /// Runs until shutdown: ticks, admin commands and delivery results, in one loop that owns
+    /// the engine and the outbox.
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        // The first evaluation waits one interval: the source reopens its shards (restoring the
+        // intake counters) first, so no sample is briefly absent, which would resolve alerts.
+        let every = self.cfg.evaluation_interval;
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut deliveries: JoinSet<Delivered> = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {
+                    self.tick(Utc::now());
+                    self.persist().await;
+                    self.dispatch(&mut deliveries);
+                }
+                Some(done) = deliveries.join_next(), if !deliveries.is_empty() => {
+                    if let Ok((id, result)) = done {
+                        self.delivered(&id, result, Utc::now());
+                    }
+                    self.persist().await;
+                }
+                Some(cmd) = commands.recv() => {
+                    if let Some(new_interval) = self.command(cmd).await {
+                        interval = tokio::time::interval(new_interval);
+                        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    }
+                }
+                _ = async { let _ = shutdown.wait_for(|v| *v).await; } => break,
+            }
+        }
+        // Deliveries under way get a moment to finish, so an acknowledged one is not re-sent.
+        let grace = tokio::time::sleep(std::time::Duration::from_secs(2));
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                Some(done) = deliveries.join_next(), if !deliveries.is_empty() => {
+                    if let Ok((id, result)) = done {
+                        self.delivered(&id, result, Utc::now());
+                    }
+                }
+                _ = &mut grace => break,
+                else => break,
+            }
+        }
+        deliveries.abort_all();
+        self.dirty = true;
+        self.persist().await;
+    }
+
+    fn tick(&mut self, now: DateTime<Utc>) {
+        let mut samples = self.board.snapshot();
+        let (totals, rejected) = self.metrics.event_totals();
+        samples.extend(self.derived.samples(Instant::now(), totals, rejected));
+        let notifications = self.engine.tick(now, &samples);
+        for n in notifications {
+            self.queue(n, now);
+        }
+        self.publish_alerts();
+        // The engine's state moves with time (pending → firing, group timers) even without
+        // notifications; storing it every tick keeps restarts exact.
+        self.dirty = true;
+    }
+
+    fn queue(&mut self, mut n: Notification, now: DateTime<Utc>) {
+        if n.actions.is_empty() {
+            n.actions
+                .push("retraining: not configured for this model (driftd only alerts)".to_owned());
+        }
+        tracing::info!(
+            id = %n.id,
+            receiver = %n.receiver,
+            group = %n.group_key,
+            status = ?n.status,
+            alerts = n.alerts.len(),
+            "notification queued"
+        );
+        self.outbox.push(n, now);
+    }
+
+    fn publish_alerts(&self) {
+        let m = &self.metrics;
+        m.alerts.reset();
+        let (mut silenced, mut inhibited) = (0i64, 0i64);
+        for a in self.engine.alerts() {
+            let state = match a.state {
+                AlertState::Pending => "pending",
+                AlertState::Firing => "firing",
+            };
+            let severity = a.labels.get("severity").map_or("", String::as_str);
+            m.alerts
+                .with_label_values(&[&a.rule, severity, state])
+                .inc();
+            silenced += i64::from(a.silenced);
+            inhibited += i64::from(a.inhibited);
+        }
+        m.alerts_suppressed
+            .with_label_values(&["silenced"])
+            .set(silenced);
+        m.alerts_suppressed
+            .with_label_values(&["inhibited"])
+            .set(inhibited);
+    }
+
+    /// Stores engine state and outbox in one atomic write. On failure nothing is sent that is
+    /// not already stored (the next tick tries again).
+    async fn persist(&mut self) -> bool {
+        if !self.dirty {
+            return true;
+        }
+        let engine = match serde_json::to_vec(self.engine.state()) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serialise the alert state");
+                return false;
+            }
+        };
+        let outbox = match self.outbox.to_bytes() {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serialise the outbox");
+                return false;
+            }
+        };
+        let entries = vec![
+            (ENGINE_KEY.to_owned(), engine),
+            (Outbox::KEY.to_owned(), outbox),
+        ];
+        match self.store.put_all(entries).await {
+            Ok(()) => {
+                self.dirty = false;
+                true
+            }
+            Err(e) => {
+                self.metrics.store_errors.with_label_values(&["put"]).inc();
+                tracing::warn!(error = %e, "cannot store the alert state; notifications wait until it is stored");
+                false
+            }
+        }
+    }
+
+    /// Starts a delivery for every due notification — only when everything queued is stored.
+    fn dispatch(&mut self, deliveries: &mut JoinSet<Delivered>) {
+        if self.dirty {
+            return;
+        }
+        for n in self.outbox.due(Utc::now()) {
+            if !self.in_flight.insert(n.id.clone()) {
+                continue;
+            }
+            let d = self.dispatcher.clone();
+            deliveries.spawn(async move {
+                let r = d.deliver(&n).await;
+                (n.id, r)
+            });
+        }
+    }
+
+    fn delivered(&mut self, id: &str, result: Result<(), DeliveryError>, now: DateTime<Utc>) {
+        self.in_flight.remove(id);
+        self.dirty = true;
+        // Records the outcome in the outbox (removed, rescheduled, or given up: logged and
+        // counted there) and updates the queue gauge.
+        self.dispatcher
+            .settle(&mut self.outbox, id, result, now, &self.cfg.delivery);
+    }
+
+    /// Handles an admin command; returns a new evaluation interval after a reload.
+    async fn command(&mut self, cmd: Command) -> Option<std::time::Duration> {
+        let now = Utc::now();
+        match cmd {
+            Command::Alerts(reply) => {
+                let _ = reply.send(self.engine.alerts());
+            }
+            Command::Silences(reply) => {
+                let _ = reply.send(self.engine.silences(now));
+            }
+            Command::AddSilence(s, reply) => {
+                let r = self.engine.add_silence(s, now);
+                if r.is_ok() {
+                    self.dirty = true;
+                    if !self.persist().await {
+                        let _ = reply.send(Err("the state store is unavailable; try again".into()));
+                        return None;
+                    }
+                }
+                let _ = reply.send(r);
+            }
+            Command::ExpireSilence(id, reply) => {
+                let found = self.engine.expire_silence(&id, now);
+                if found {
+                    self.dirty = true;
+                    self.persist().await;
+                }
+                let _ = reply.send(found);
+            }
+            Command::Reload(cfg) => {
+                match Dispatcher::new(
+                    &cfg.receivers(),
+                    cfg.smtp.as_ref(),
+                    cfg.dashboard_url.as_deref(),
+                    self.metrics.clone(),
+                ) {
+                    Ok(d) => {
+                        self.dispatcher = Arc::new(d);
+                        self.engine.reload(cfg.engine());
+                        let interval = cfg.evaluation_interval;
+                        self.cfg = *cfg;
+                        self.dirty = true;
+                        tracing::info!("alerting configuration reloaded");
+                        return Some(interval);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "alerting configuration not reloaded");
+                    }
+                }
+            }
+        }
+        None
+    }
+}

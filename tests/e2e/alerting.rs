@@ -1,0 +1,584 @@
+//! Alerting end to end: `driftd run` (file source in follow mode, embedded store) monitors a model
+//! whose features we shift window by window, its alert rules fire, and a real SMTP server
+//! (aiosmtpd, `scripts/smtp_sink.py`) receives the emails, read back with Python's `email`
+//! package. Also the admin API (silences) and `check-config` on rule errors.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+use crate::sinks::{Certs, SmtpServer, parse_mail};
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+const MODEL: &str = "churn";
+/// Predictions per window (and in the reference).
+const WINDOW: usize = 1000;
+const FEATURES: usize = 7;
+
+/// Deterministic normal variates (xorshift + Box–Muller): no dependency, same bytes every run.
+struct Gen {
+    state: u64,
+    n: u64,
+}
+
+impl Gen {
+    fn new(seed: u64) -> Gen {
+        Gen {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            n: 0,
+        }
+    }
+
+    fn uniform(&mut self) -> f64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        ((self.state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+
+    /// One window of predictions; features `f0..f{shifted}` are shifted by one standard deviation.
+    fn window(&mut self, shifted: usize) -> Vec<String> {
+        (0..WINDOW)
+            .map(|_| {
+                self.n += 1;
+                let features: Vec<String> = (0..FEATURES)
+                    .map(|f| {
+                        let shift = if f < shifted { 1.0 } else { 0.0 };
+                        format!("\"f{f}\":{:.5}", self.normal() + shift)
+                    })
+                    .collect();
+                format!(
+                    r#"{{"kind":"prediction","id":"p{}","model":"{MODEL}","ts":"2026-11-21T10:{:02}:{:02}.{:03}Z","features":{{{}}},"prediction":{{"label":"1"}}}}"#,
+                    self.n,
+                    (self.n / 60_000) % 60,
+                    (self.n / 1000) % 60,
+                    self.n % 1000,
+                    features.join(",")
+                )
+            })
+            .collect()
+    }
+}
+
+/// A driftd with one model, windows of [`WINDOW`] predictions, fast alert evaluation, and the
+/// given rules / routes / receivers / SMTP sections.
+struct Setup {
+    dir: tempfile::TempDir,
+    events: PathBuf,
+    events_gen: Gen,
+    windows: u64,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let events = dir.path().join("events.jsonl");
+        std::fs::write(&events, "").unwrap();
+        Setup {
+            dir,
+            events,
+            events_gen: Gen::new(42),
+            windows: 0,
+        }
+    }
+
+    fn config(&self, alerting: &str) -> String {
+        format!(
+            r#"
+[http]
+listen = "{{HTTP}}"
+admin_tokens = [{{ env = "DRIFTD_ADMIN_TOKEN" }}]
+[source]
+kind = "file"
+path = "{}"
+follow = true
+[checkpoint]
+interval = "200ms"
+[monitor]
+reference_events = {WINDOW}
+window_events = {WINDOW}
+[alerting]
+evaluation_interval = "200ms"
+default_rules = false
+{alerting}
+"#,
+            self.events.display()
+        )
+    }
+
+    fn start(&self, alerting: &str) -> Driftd {
+        Driftd::start(
+            self.dir.path(),
+            &self.config(alerting),
+            &[("DRIFTD_ADMIN_TOKEN", ADMIN)],
+        )
+    }
+
+    /// Appends the reference (unshifted).
+    fn reference(&mut self) {
+        let lines = self.events_gen.window(0);
+        append_lines(&self.events, &lines);
+    }
+
+    /// Appends one window with `shifted` features shifted and waits until driftd evaluated it.
+    fn window(&mut self, d: &Driftd, shifted: usize) {
+        let lines = self.events_gen.window(shifted);
+        append_lines(&self.events, &lines);
+        self.windows += 1;
+        let want = self.windows as f64;
+        wait_for("the window's evaluation", Duration::from_secs(60), || {
+            let m = d.metrics()?;
+            (m.sum("driftd_drift_evaluations_total", &[("model", MODEL)]) >= want).then_some(())
+        });
+    }
+}
+
+fn smtp_section(port: u16) -> String {
+    format!(
+        r#"
+[alerting.receivers.oncall]
+kind = "email"
+to = ["ml-oncall@example.com", "Data Team <data@example.com>"]
+[alerting.smtp]
+host = "127.0.0.1"
+port = {port}
+security = "plain"
+from = "driftd <driftd@example.com>"
+timeout = "5s"
+[alerting.delivery]
+initial_backoff = "200ms"
+max_backoff = "1s"
+"#
+    )
+}
+
+const FEATURE_RULE: &str = r#"
+[[alerting.rules]]
+name = "FeatureDrift"
+metric = "feature_drift"
+op = ">="
+threshold = 1
+[alerting.rules.annotations]
+summary = "{model}: feature {feature} drifts"
+runbook_url = "https://runbooks.example.com/feature-drift"
+[[alerting.routes]]
+receivers = ["oncall"]
+group_wait = "1s"
+group_interval = "2s"
+repeat_interval = "1h"
+"#;
+
+/// Waits until the server holds `n` messages, then checks no more arrive for `quiet`.
+fn exactly(server: &SmtpServer, n: usize, within: Duration, quiet: Duration) -> Vec<PathBuf> {
+    wait_for(&format!("{n} email(s)"), within, || {
+        (server.messages().len() >= n).then_some(())
+    });
+    std::thread::sleep(quiet);
+    let got = server.messages();
+    assert_eq!(got.len(), n, "expected exactly {n} emails: {got:?}");
+    got
+}
+
+fn subject(eml: &Path) -> String {
+    parse_mail(eml).subject
+}
+
+#[test]
+fn five_features_drifting_together_make_one_email_then_one_resolved_email() {
+    let server = SmtpServer::start(&[]);
+    let mut s = Setup::new();
+    let d = s.start(&format!("{FEATURE_RULE}{}", smtp_section(server.port)));
+    s.reference();
+    s.window(&d, 0);
+    s.window(&d, 5);
+    let mails = exactly(&server, 1, Duration::from_secs(60), Duration::from_secs(4));
+    let mail = parse_mail(&mails[0]);
+    assert!(
+        mail.subject.starts_with("[driftd] FIRING 5"),
+        "{}",
+        mail.subject
+    );
+    assert!(mail.subject.contains(MODEL), "{}", mail.subject);
+    let text = mail.part("text/plain");
+    let html = mail.part("text/html");
+    for f in 0..5 {
+        let name = format!("f{f}");
+        assert!(
+            mail.subject.contains(&name) || text.contains(&name),
+            "{name}: {text}"
+        );
+        assert!(text.contains(&format!("feature {name} drifts")), "{text}");
+        assert!(html.contains(&format!("feature {name} drifts")), "{html}");
+    }
+    for f in 5..FEATURES {
+        assert!(!text.contains(&format!("feature f{f} drifts")), "{text}");
+    }
+    // The numbers behind each alert, and the runbook.
+    assert!(
+        text.contains("mean"),
+        "reference vs current summaries missing: {text}"
+    );
+    assert!(
+        text.contains("https://runbooks.example.com/feature-drift"),
+        "{text}"
+    );
+    assert!(mail.to.contains("ml-oncall@example.com") && mail.to.contains("data@example.com"));
+
+    // The features recover: one resolved notice, nothing more.
+    s.window(&d, 0);
+    let mails = exactly(&server, 2, Duration::from_secs(60), Duration::from_secs(4));
+    let resolved = subject(&mails[1]);
+    assert!(resolved.starts_with("[driftd] RESOLVED"), "{resolved}");
+    let m = d.metrics().unwrap();
+    assert_eq!(
+        m.sum(
+            "driftd_notifications_total",
+            &[("receiver", "oncall"), ("outcome", "sent")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        m.sum("driftd_notifications_queued", &[("receiver", "oncall")]),
+        0.0
+    );
+}
+
+#[test]
+fn a_share_oscillating_inside_the_hysteresis_band_fires_once() {
+    let server = SmtpServer::start(&[]);
+    let mut s = Setup::new();
+    // Fires at a share of 3/7 ≈ 0.43; stays active while the share is above 0.2 (2/7 ≈ 0.29).
+    let rules = r#"
+[[alerting.rules]]
+name = "DatasetDrift"
+metric = "dataset_drift_share"
+op = ">="
+threshold = 0.4
+resolve_threshold = 0.2
+[[alerting.routes]]
+receivers = ["oncall"]
+group_wait = "500ms"
+group_interval = "1s"
+repeat_interval = "1h"
+"#;
+    let d = s.start(&format!("{rules}{}", smtp_section(server.port)));
+    s.reference();
+    // 3, 2, 3, 2, 3 features: the share crosses the threshold five times.
+    for shifted in [3, 2, 3, 2, 3, 2] {
+        s.window(&d, shifted);
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let mails = exactly(&server, 1, Duration::from_secs(30), Duration::from_secs(2));
+    assert!(
+        subject(&mails[0]).starts_with("[driftd] FIRING 1"),
+        "{}",
+        subject(&mails[0])
+    );
+    // Below the resolve threshold: resolved.
+    s.window(&d, 0);
+    let mails = exactly(&server, 2, Duration::from_secs(30), Duration::from_secs(3));
+    assert!(
+        subject(&mails[1]).starts_with("[driftd] RESOLVED"),
+        "{}",
+        subject(&mails[1])
+    );
+}
+
+#[test]
+fn an_email_queued_while_the_relay_is_down_arrives_once_it_is_back() {
+    let port = free_port();
+    let mut s = Setup::new();
+    let d = s.start(&format!("{FEATURE_RULE}{}", smtp_section(port)));
+    s.reference();
+    s.window(&d, 5);
+    // The relay stays down for 30 s: attempts fail, the notification stays queued.
+    let down = Instant::now();
+    wait_for("a failed attempt", Duration::from_secs(30), || {
+        let m = d.metrics()?;
+        (m.sum(
+            "driftd_notifications_total",
+            &[("receiver", "oncall"), ("outcome", "failed")],
+        ) >= 1.0)
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(30).saturating_sub(down.elapsed()));
+    let m = d.metrics().unwrap();
+    assert!(m.sum("driftd_notifications_total", &[("outcome", "failed")]) >= 3.0);
+    assert_eq!(
+        m.sum("driftd_notifications_queued", &[("receiver", "oncall")]),
+        1.0
+    );
+    assert_eq!(
+        m.sum("driftd_notifications_total", &[("outcome", "sent")]),
+        0.0
+    );
+    let server = SmtpServer::start_on(port, &[]);
+    let mails = exactly(&server, 1, Duration::from_secs(30), Duration::from_secs(4));
+    assert!(subject(&mails[0]).starts_with("[driftd] FIRING 5"));
+    let m = d.metrics().unwrap();
+    assert_eq!(
+        m.sum("driftd_notifications_queued", &[("receiver", "oncall")]),
+        0.0
+    );
+}
+
+#[test]
+fn a_restart_while_an_alert_fires_sends_no_second_email() {
+    let server = SmtpServer::start(&[]);
+    let mut s = Setup::new();
+    let mut d = s.start(&format!("{FEATURE_RULE}{}", smtp_section(server.port)));
+    s.reference();
+    s.window(&d, 5);
+    exactly(&server, 1, Duration::from_secs(60), Duration::from_secs(1));
+    assert_eq!(d.terminate(), Some(0), "{}", d.log_text());
+    d.restart();
+    wait_for("driftd ready again", Duration::from_secs(60), || {
+        d.ready().then_some(())
+    });
+    // Well past group_wait and group_interval: still the one email.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(server.messages().len(), 1, "{}", d.log_text());
+    let (status, body) = http_get_auth(&format!("{}/v1/alerts", d.base()), ADMIN);
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let firing = v["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["state"] == "firing")
+        .count();
+    assert_eq!(firing, 5, "{body}");
+}
+
+#[test]
+fn bad_smtp_credentials_are_reported_and_the_daemon_keeps_running() {
+    let certs = Certs::make();
+    let (cert, key) = (certs.path("server.pem"), certs.path("server.key"));
+    let server = SmtpServer::start(&[
+        "--user",
+        "driftd",
+        "--password",
+        "right-password",
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--require-starttls",
+    ]);
+    let mut s = Setup::new();
+    let smtp = format!(
+        r#"
+[alerting.receivers.oncall]
+kind = "email"
+to = ["ml-oncall@example.com"]
+[alerting.smtp]
+host = "127.0.0.1"
+port = {}
+security = "starttls"
+username = "driftd"
+password = {{ env = "DRIFTD_SMTP_PASSWORD" }}
+from = "driftd@example.com"
+ca_file = "{}"
+[alerting.delivery]
+initial_backoff = "200ms"
+max_backoff = "1s"
+"#,
+        server.port,
+        certs.path("ca.pem")
+    );
+    let mut d = Driftd::start(
+        s.dir.path(),
+        &s.config(&format!("{FEATURE_RULE}{smtp}")),
+        &[
+            ("DRIFTD_ADMIN_TOKEN", ADMIN),
+            ("DRIFTD_SMTP_PASSWORD", "wrong-password"),
+        ],
+    );
+    s.reference();
+    s.window(&d, 5);
+    wait_for("failed attempts", Duration::from_secs(60), || {
+        let m = d.metrics()?;
+        (m.sum("driftd_notifications_total", &[("outcome", "failed")]) >= 2.0).then_some(())
+    });
+    let log = d.log_text();
+    assert!(
+        log.contains("SMTP authentication failed for user driftd"),
+        "{}",
+        tail(&log, 30)
+    );
+    assert!(
+        !log.contains("wrong-password"),
+        "the password leaked into the log"
+    );
+    assert!(server.messages().is_empty());
+    assert!(d.alive());
+    assert_eq!(d.get("/healthz").map(|r| r.0), Some(200));
+    // Still queued, not dropped.
+    let m = d.metrics().unwrap();
+    assert_eq!(
+        m.sum("driftd_notifications_queued", &[("receiver", "oncall")]),
+        1.0
+    );
+    assert_eq!(
+        m.sum("driftd_notifications_total", &[("outcome", "dropped")]),
+        0.0
+    );
+}
+
+#[test]
+fn a_silence_suppresses_and_its_expiry_restores() {
+    let server = SmtpServer::start(&[]);
+    let mut s = Setup::new();
+    let d = s.start(&format!("{FEATURE_RULE}{}", smtp_section(server.port)));
+    let url = format!("{}/v1/silences", d.base());
+    let ends = chrono::Utc::now() + chrono::Duration::seconds(12);
+    let body = serde_json::json!({
+        "match": { "model": MODEL },
+        "ends_at": ends.to_rfc3339(),
+        "comment": "planned migration",
+        "created_by": "e2e",
+    })
+    .to_string();
+    assert_eq!(http_post(&url, None, body.as_bytes()).0, 401);
+    assert_eq!(
+        http_post(&url, Some("wrong-token-0123456789"), body.as_bytes()).0,
+        401
+    );
+    let (status, resp) = http_post(&url, Some(ADMIN), body.as_bytes());
+    assert_eq!(status, 201, "{resp}");
+    let (status, list) = http_get_auth(&url, ADMIN);
+    assert_eq!(status, 200);
+    assert!(list.contains("planned migration"), "{list}");
+
+    s.reference();
+    s.window(&d, 5);
+    // Firing but silenced: no email while the silence lasts.
+    wait_for("silenced alerts", Duration::from_secs(30), || {
+        let m = d.metrics()?;
+        (m.sum("driftd_alerts_suppressed", &[("reason", "silenced")]) == 5.0).then_some(())
+    });
+    let remaining = (ends - chrono::Utc::now()).to_std().unwrap_or_default();
+    std::thread::sleep(remaining.saturating_sub(Duration::from_millis(500)));
+    assert!(
+        server.messages().is_empty(),
+        "an email got through the silence"
+    );
+    // The silence ends: the alerts are notified.
+    let mails = exactly(&server, 1, Duration::from_secs(30), Duration::from_secs(2));
+    assert!(subject(&mails[0]).starts_with("[driftd] FIRING 5"));
+}
+
+#[test]
+fn on_demand_evaluation_tests_the_open_window_without_closing_it() {
+    let mut s = Setup::new();
+    let d = s.start("");
+    s.reference();
+    // Half a window, with two features shifted.
+    let lines = s.events_gen.window(2);
+    append_lines(&s.events, &lines[..WINDOW / 2]);
+    let url = format!("{}/v1/models/{MODEL}", d.base());
+    assert_eq!(http_get(&url).map(|r| r.0), Some(401));
+    let v = wait_for("the open window", Duration::from_secs(60), || {
+        let (status, body) = http_get_auth(&url, ADMIN);
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        (status == 200 && v["window_events"]["current"] == WINDOW as u64 / 2).then_some(v)
+    });
+    assert_eq!(v["evaluations"], 0, "{v:#}");
+    assert!(v["last_window"].is_null(), "{v:#}");
+    let features = v["current_window"]["features"].as_array().unwrap();
+    assert_eq!(features.len(), FEATURES, "{v:#}");
+    for f in features {
+        let shifted = f["feature"] == "f0" || f["feature"] == "f1";
+        assert_eq!(f["drift"], shifted, "{f}");
+    }
+    // Asking changed nothing: the window is still open and unevaluated.
+    let (_, body) = http_get_auth(&url, ADMIN);
+    let again: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(again["evaluations"], 0);
+    assert_eq!(again["window_events"]["current"], WINDOW as u64 / 2);
+    let (status, _) = http_get_auth(&format!("{}/v1/models/nope", d.base()), ADMIN);
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn check_config_reports_rule_errors_with_their_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[[alerting.rules]]
+name = "Typo"
+metric = "drift_pvalue"
+op = "<"
+threshold = 0.01
+
+[[alerting.rules]]
+name = "Critical"
+metric = "dataset_drift_share"
+op = ">="
+threshold = 0.5
+severity = "critical"
+
+[[alerting.routes]]
+match = { severity = "warning" }
+receivers = ["log"]
+group_wait = "soon"
+"#,
+    )
+    .unwrap();
+    let text = check_config_fails(&cfg);
+    assert!(text.contains("alerting.routes.0.group_wait"), "{text}");
+
+    // With the duration fixed, the rest is reported: the unknown quantity, the rule no route takes.
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("\"soon\"", "\"30s\""),
+    )
+    .unwrap();
+    let text = check_config_fails(&cfg);
+    assert!(text.contains("alerting.rules.0.metric"), "{text}");
+    assert!(text.contains("drift_pvalue"), "{text}");
+    assert!(text.contains("alerting.rules.1"), "{text}");
+    assert!(text.contains("no route"), "{text}");
+}
+
+/// Runs `driftd check-config` on a file that must fail; returns what it printed.
+fn check_config_fails(cfg: &Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_driftd"))
+        .arg("check-config")
+        .arg(cfg)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    text
+}
+
+fn http_get_auth(url: &str, token: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
+    let mut r = agent
+        .get(url)
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("GET");
+    (
+        r.status().as_u16(),
+        r.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
