@@ -187,6 +187,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/silences", get(get_silences).post(post_silence))
         .route("/v1/silences/{id}", axum::routing::delete(delete_silence))
         .route("/v1/models/{model}", get(get_model))
+        .route("/v1/inhibitions", get(get_inhibitions).post(post_inhibit))
+        .route(
+            "/v1/inhibitions/{id}",
+            axum::routing::delete(delete_inhibit),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
         .layer(DefaultBodyLimit::max(64 * 1024));
     let feedback = Router::new()
@@ -314,6 +319,41 @@ async fn post_silence(State(s): State<AppState>, body: Bytes) -> Result<Response
     match ask(&s, |r| crate::alert::task::Command::AddSilence(cfg, r)).await? {
         Ok(id) => Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response()),
         Err(msg) => Err(ApiError::Invalid(msg)),
+    }
+}
+
+async fn get_inhibitions(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let rules = ask(&s, crate::alert::task::Command::Inhibitions).await?;
+    let rules: Vec<serde_json::Value> = rules
+        .into_iter()
+        .map(|(id, rule)| serde_json::json!({ "id": id, "rule": rule }))
+        .collect();
+    Ok(Json(serde_json::json!({ "inhibitions": rules })).into_response())
+}
+
+async fn post_inhibit(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let cfg: crate::alert::engine::InhibitConfig = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::Invalid(format!("not an inhibition rule: {e}")))?;
+    match ask(&s, |r| crate::alert::task::Command::AddInhibit(cfg, r)).await? {
+        Ok(id) => Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response()),
+        Err(msg) => Err(ApiError::Invalid(msg)),
+    }
+}
+
+async fn delete_inhibit(
+    State(s): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let found = ask(&s, |r| {
+        crate::alert::task::Command::RemoveInhibit(id.clone(), r)
+    })
+    .await?;
+    if found {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no inhibition rule {id:?} added through the API"
+        )))
     }
 }
 

@@ -56,6 +56,10 @@ pub struct MonitorSettings {
     /// at least this many seconds (event time) after the window's first one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_seconds: Option<u64>,
+    /// Sliding windows: the window (`window_events` or `window_seconds`) is cut into this many
+    /// panes of mergeable summaries, and evaluated at the end of every pane over the last
+    /// `window_slides` panes. 1 (the default) = tumbling windows.
+    pub window_slides: usize,
     /// The reference spans this many seconds of event time from the model's first prediction (still
     /// capped at `reference_events` predictions, which bounds its memory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +103,7 @@ impl Default for MonitorSettings {
             reference_events: 10_000,
             window_events: 10_000,
             window_seconds: None,
+            window_slides: 1,
             reference_seconds: None,
             summary: SummarySettings::default(),
             policy: AutoPolicy::default(),
@@ -129,6 +134,22 @@ impl MonitorSettings {
         }
         if self.window_events < 10 {
             e.push(("window_events".into(), "must be at least 10".into()));
+        }
+        if self.window_slides == 0 {
+            e.push(("window_slides".into(), "must be at least 1".into()));
+        } else if self.window_seconds.is_none() && self.window_events / self.window_slides < 10 {
+            e.push((
+                "window_slides".into(),
+                "each pane (window_events / window_slides) needs at least 10 predictions".into(),
+            ));
+        } else if self
+            .window_seconds
+            .is_some_and(|w| w < self.window_slides as u64)
+        {
+            e.push((
+                "window_slides".into(),
+                "each pane (window_seconds / window_slides) needs at least one second".into(),
+            ));
         }
         if self.window_seconds == Some(0) {
             e.push(("window_seconds".into(), "must be positive".into()));
@@ -308,6 +329,14 @@ impl<'de> Deserialize<'de> for Target<'static> {
     }
 }
 
+/// A closed pane of a sliding window: its summaries, mergeable with the others.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pane {
+    window: BTreeMap<String, FeatureSummary>,
+    prediction: Option<FeatureSummary>,
+    n: usize,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct ReferenceBuffer {
     numeric: BTreeMap<String, Vec<f64>>,
@@ -371,6 +400,10 @@ pub struct ModelMonitor {
     window: BTreeMap<String, FeatureSummary>,
     prediction_window: Option<FeatureSummary>,
     window_n: usize,
+    /// Sliding windows: the last closed panes (at most `window_slides - 1` kept between
+    /// evaluations), oldest first; the open pane is `window`.
+    #[serde(default)]
+    panes: VecDeque<Pane>,
     /// Event time (ms) of the current window's first prediction.
     #[serde(default)]
     window_start_ms: Option<i64>,
@@ -429,6 +462,7 @@ impl ModelMonitor {
             window: BTreeMap::new(),
             prediction_window: None,
             window_n: 0,
+            panes: VecDeque::new(),
             window_start_ms: None,
             reference_start_ms: None,
             reference_n: 0,
@@ -465,7 +499,10 @@ impl ModelMonitor {
     pub fn window_len(&self) -> (u64, u64) {
         match &self.reference {
             Some(r) => (r.n as u64, 0),
-            None => (self.reference_n, self.window_n as u64),
+            None => (
+                self.reference_n,
+                (self.window_n + self.panes.iter().map(|p| p.n).sum::<usize>()) as u64,
+            ),
         }
     }
 
@@ -586,10 +623,12 @@ impl ModelMonitor {
                     self.reference_start_ms.get_or_insert(now_ms);
                     self.add_reference(&features.0, output.as_ref(), s);
                 } else if let Some(secs) = s.window_seconds {
-                    // By event time: the prediction that crosses the boundary opens the next window.
+                    // By event time: the prediction that crosses the boundary opens the next window
+                    // (or pane).
+                    let pane_ms = (secs as i64 * 1000) / s.window_slides.max(1) as i64;
                     match self.window_start_ms {
-                        Some(start) if now_ms >= start.saturating_add(secs as i64 * 1000) => {
-                            onsets.extend(self.evaluate(ev.ts, s));
+                        Some(start) if now_ms >= start.saturating_add(pane_ms) => {
+                            onsets.extend(self.close_pane(ev.ts, s));
                             self.window_start_ms = Some(now_ms);
                         }
                         Some(_) => {}
@@ -598,8 +637,8 @@ impl ModelMonitor {
                     self.add_window(&features.0, output.as_ref());
                 } else {
                     self.add_window(&features.0, output.as_ref());
-                    if self.window_n >= s.window_events {
-                        onsets.extend(self.evaluate(ev.ts, s));
+                    if self.window_n >= s.window_events / s.window_slides.max(1) {
+                        onsets.extend(self.close_pane(ev.ts, s));
                     }
                 }
             }
@@ -879,6 +918,35 @@ impl ModelMonitor {
         }
     }
 
+    /// Closes the open pane: with tumbling windows, evaluates it; with sliding windows, keeps it
+    /// and evaluates the merge of the last `window_slides` panes once there are that many.
+    fn close_pane(&mut self, ts: DateTime<Utc>, s: &MonitorSettings) -> Vec<Onset> {
+        let k = s.window_slides.max(1);
+        if k == 1 {
+            return self.evaluate(ts, s);
+        }
+        self.panes.push_back(Pane {
+            window: std::mem::take(&mut self.window),
+            prediction: self.prediction_window.take(),
+            n: self.window_n,
+        });
+        while self.panes.len() > k {
+            self.panes.pop_front();
+        }
+        if self.panes.len() < k {
+            self.reset_window();
+            return Vec::new();
+        }
+        let merged = merge_panes(self.panes.iter());
+        self.window = merged.window;
+        self.prediction_window = merged.prediction;
+        self.window_n = merged.n;
+        let onsets = self.evaluate(ts, s);
+        // The oldest pane leaves the window before the next evaluation.
+        self.panes.pop_front();
+        onsets
+    }
+
     /// Evaluates the current window against the reference and starts a new window.
     pub fn evaluate(&mut self, ts: DateTime<Utc>, s: &MonitorSettings) -> Vec<Onset> {
         let Some((result, report, prediction)) = self.test_window(s) else {
@@ -897,7 +965,21 @@ impl ModelMonitor {
         if self.window_n == 0 {
             return None;
         }
-        self.test_window(s).map(|(r, _, _)| r)
+        if self.panes.is_empty() {
+            return self.test_window(s).map(|(r, _, _)| r);
+        }
+        // Sliding: the closed panes of the window plus the open one.
+        let open = Pane {
+            window: self.window.clone(),
+            prediction: self.prediction_window.clone(),
+            n: self.window_n,
+        };
+        let merged = merge_panes(self.panes.iter().chain(std::iter::once(&open)));
+        let mut view = self.clone();
+        view.window = merged.window;
+        view.prediction_window = merged.prediction;
+        view.window_n = merged.n;
+        view.test_window(s).map(|(r, _, _)| r)
     }
 
     /// Tests the current window against the reference: per-feature verdicts, the correction and
@@ -1014,6 +1096,32 @@ impl ModelMonitor {
         let was = self.in_drift.insert(key.to_owned(), drift).unwrap_or(false);
         drift && !was
     }
+}
+
+/// The merge of panes' summaries (they share the reference's bins and categories, so merging is
+/// exact for counts and within the sketch's error for quantiles).
+fn merge_panes<'a>(mut panes: impl Iterator<Item = &'a Pane>) -> Pane {
+    let Some(first) = panes.next() else {
+        return Pane {
+            window: BTreeMap::new(),
+            prediction: None,
+            n: 0,
+        };
+    };
+    let mut acc = first.clone();
+    for p in panes {
+        for (name, w) in &p.window {
+            if let Some(a) = acc.window.get_mut(name) {
+                // Same reference layout by construction; a mismatch leaves that pane out.
+                let _ = a.merge(w);
+            }
+        }
+        if let (Some(a), Some(w)) = (acc.prediction.as_mut(), p.prediction.as_ref()) {
+            let _ = a.merge(w);
+        }
+        acc.n += p.n;
+    }
+    acc
 }
 
 /// A summary in a few words for people reading an alert: `mean 3.2 · median 3.1 · sd 0.4 · n 10000`
@@ -1416,6 +1524,50 @@ mod tests {
         let ev = parse_event(line.as_bytes(), &ParseOptions::default()).unwrap();
         assert!(plain.observe(&ev, &settings()).is_empty());
         assert!(plain.score_detector.is_none());
+    }
+
+    #[test]
+    fn sliding_windows_detect_earlier_and_stay_quiet_on_stable_data() {
+        let s = MonitorSettings {
+            window_slides: 4,
+            ..settings()
+        };
+        let mut m = ModelMonitor::new("m", "1", &s);
+        let onsets = feed(&mut m, &s, 20_000, 11_000, 1.0);
+        let data: Vec<_> = onsets
+            .iter()
+            .filter(|o| o.kind == OnsetKind::Data)
+            .collect();
+        assert_eq!(data.len(), 1, "{onsets:#?}");
+        assert_eq!(data[0].feature.as_deref(), Some("x"));
+        // Tumbling windows of 2,000 see the shift at 12,000 (see above); windows of 2,000 sliding by
+        // 500 see it at the end of the first pane holding shifted values.
+        assert_eq!(data[0].event_index, 11_500);
+        // 18,000 predictions after the reference: 36 panes, the first full window after 4.
+        assert_eq!(m.evaluations, 33);
+        // Memory stays bounded: at most `window_slides - 1` closed panes between evaluations.
+        assert!(m.panes.len() < 4);
+
+        let mut quiet = ModelMonitor::new("m", "1", &s);
+        let onsets = feed(&mut quiet, &s, 60_000, u64::MAX, 0.0);
+        assert!(onsets.is_empty(), "{onsets:#?}");
+        assert_eq!(quiet.evaluations, 113);
+
+        // The open window evaluated on demand covers the closed panes and the open one.
+        let mut m = ModelMonitor::new("m", "1", &s);
+        feed(&mut m, &s, 2_000 + 2_000 + 250, u64::MAX, 0.0);
+        let (_, current) = m.window_len();
+        assert_eq!(current, 1_750);
+        assert!(m.peek(&s).is_some());
+        assert!(
+            MonitorSettings {
+                window_slides: 0,
+                ..settings()
+            }
+            .validate()
+            .iter()
+            .any(|(k, _)| k == "window_slides")
+        );
     }
 
     #[test]

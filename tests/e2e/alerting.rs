@@ -455,6 +455,27 @@ fn a_silence_suppresses_and_its_expiry_restores() {
     assert_eq!(status, 200);
     assert!(list.contains("planned migration"), "{list}");
 
+    // Inhibition rules over the API too: validated, listed, removed.
+    let inhibit_url = format!("{}/v1/inhibitions", d.base());
+    let rule = r#"{"source_match":{"alertname":"DatasetDrift"},"target_match":{"alertname":"FeatureDrift"},"equal":["model"]}"#;
+    assert_eq!(http_post(&inhibit_url, None, rule.as_bytes()).0, 401);
+    assert_eq!(
+        http_post(&inhibit_url, Some(ADMIN), br#"{"source_match":{}}"#).0,
+        422
+    );
+    let (status, resp) = http_post(&inhibit_url, Some(ADMIN), rule.as_bytes());
+    assert_eq!(status, 201, "{resp}");
+    let id: serde_json::Value = serde_json::from_str(&resp).unwrap();
+    let id = id["id"].as_str().unwrap().to_owned();
+    let (_, list) = http_get_auth(&inhibit_url, ADMIN);
+    assert!(
+        list.contains(&id) && list.contains("DatasetDrift"),
+        "{list}"
+    );
+    let del = |url: &str| http_delete(url, ADMIN);
+    assert_eq!(del(&format!("{inhibit_url}/{id}")), 204);
+    assert_eq!(del(&format!("{inhibit_url}/{id}")), 404);
+
     s.reference();
     s.window(&d, 5);
     // Firing but silenced: no email while the silence lasts.
@@ -564,6 +585,20 @@ fn check_config_fails(cfg: &Path) -> String {
     );
     assert!(!out.status.success(), "{text}");
     text
+}
+
+fn http_delete(url: &str, token: &str) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    agent
+        .delete(url)
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("DELETE")
+        .status()
+        .as_u16()
 }
 
 fn http_get_auth(url: &str, token: &str) -> (u16, String) {

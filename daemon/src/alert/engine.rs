@@ -78,6 +78,7 @@ use silence::{Inhibitor, check_new_silence};
 
 /// Prefix of the ids of silences created through the API.
 const API_SILENCE_PREFIX: &str = "api-";
+const API_INHIBIT_PREFIX: &str = "api-inhibit-";
 
 /// Everything the engine must remember across restarts, checkpointed with the rest of the
 /// daemon's state. Ordered maps only, so its serialisation is deterministic.
@@ -94,6 +95,10 @@ pub struct EngineState {
     expired_config_silences: BTreeSet<String>,
     /// Number of the next API silence.
     next_silence: u64,
+    /// Inhibition rules added through the API, by number, until removed.
+    inhibit: BTreeMap<u64, InhibitConfig>,
+    /// Number of the next API inhibition rule.
+    next_inhibit: u64,
     /// Number of the next notification batch.
     next_notification: u64,
 }
@@ -272,7 +277,14 @@ impl Engine {
             let firing = all()
                 .filter(|(_, a)| a.state == AlertState::Firing)
                 .map(|(fp, a)| (fp, &a.labels));
-            let inhibitor = Inhibitor::new(&self.config.inhibit, firing);
+            let rules: Vec<InhibitConfig> = self
+                .config
+                .inhibit
+                .iter()
+                .chain(self.state.inhibit.values())
+                .cloned()
+                .collect();
+            let inhibitor = Inhibitor::new(&rules, firing);
             all()
                 .map(|(fp, a)| {
                     let silenced = silences.iter().any(|s| s.mutes(&a.labels, now));
@@ -408,6 +420,55 @@ impl Engine {
         self.state.silences.insert(n, Silence::new(id.clone(), cfg));
         self.refresh_suppression(now);
         Ok(id)
+    }
+
+    /// Adds an inhibition rule at run time (kept in the state, so it survives restarts); returns
+    /// its id (`api-inhibit-N`), or why it was refused.
+    pub fn add_inhibit(
+        &mut self,
+        cfg: InhibitConfig,
+        now: DateTime<Utc>,
+    ) -> Result<String, String> {
+        let problems = cfg.problems();
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
+        let n = self.state.next_inhibit;
+        self.state.next_inhibit = n.wrapping_add(1);
+        self.state.inhibit.insert(n, cfg);
+        self.refresh_suppression(now);
+        Ok(format!("{API_INHIBIT_PREFIX}{n}"))
+    }
+
+    /// Removes an inhibition rule added through the API; `false` for an unknown id (config
+    /// rules are changed in the config).
+    pub fn remove_inhibit(&mut self, id: &str, now: DateTime<Utc>) -> bool {
+        let removed = id
+            .strip_prefix(API_INHIBIT_PREFIX)
+            .and_then(|n| n.parse::<u64>().ok())
+            .and_then(|n| self.state.inhibit.remove(&n))
+            .is_some();
+        if removed {
+            self.refresh_suppression(now);
+        }
+        removed
+    }
+
+    /// Every inhibition rule with its id: the config's (`cfg-inhibit-I`, by position) then the
+    /// API's.
+    pub fn inhibitions(&self) -> Vec<(String, InhibitConfig)> {
+        self.config
+            .inhibit
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("cfg-inhibit-{i}"), c.clone()))
+            .chain(
+                self.state
+                    .inhibit
+                    .iter()
+                    .map(|(n, c)| (format!("{API_INHIBIT_PREFIX}{n}"), c.clone())),
+            )
+            .collect()
     }
 
     /// Ends a silence now. `false` when no silence with that id is pending or active. A

@@ -16,7 +16,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::engine::{AlertState, AlertView, Engine, EngineState, Silence, SilenceConfig};
+use super::engine::{
+    AlertState, AlertView, Engine, EngineState, InhibitConfig, Silence, SilenceConfig,
+};
 use super::sinks::{DeliveryError, Dispatcher, Outbox};
 use super::{AlertingConfig, Labels, Notification, Sample};
 use crate::metrics::Metrics;
@@ -37,6 +39,12 @@ pub enum Command {
     AddSilence(SilenceConfig, oneshot::Sender<Result<String, String>>),
     /// Expires a silence now; answers whether it existed. Stored before the answer.
     ExpireSilence(String, oneshot::Sender<bool>),
+    /// The inhibition rules, with their ids.
+    Inhibitions(oneshot::Sender<Vec<(String, InhibitConfig)>>),
+    /// Adds an inhibition rule; answers its id, or why it was refused. Stored before the answer.
+    AddInhibit(InhibitConfig, oneshot::Sender<Result<String, String>>),
+    /// Removes an inhibition rule added through the API; answers whether it existed.
+    RemoveInhibit(String, oneshot::Sender<bool>),
     /// A new configuration (SIGHUP).
     Reload(Box<AlertingConfig>),
 }
@@ -369,6 +377,28 @@ impl AlertTask {
                     }
                 }
                 let _ = reply.send(r);
+            }
+            Command::Inhibitions(reply) => {
+                let _ = reply.send(self.engine.inhibitions());
+            }
+            Command::AddInhibit(cfg, reply) => {
+                let r = self.engine.add_inhibit(cfg, now);
+                if r.is_ok() {
+                    self.dirty = true;
+                    if !self.persist().await {
+                        let _ = reply.send(Err("the state store is unavailable; try again".into()));
+                        return None;
+                    }
+                }
+                let _ = reply.send(r);
+            }
+            Command::RemoveInhibit(id, reply) => {
+                let found = self.engine.remove_inhibit(&id, now);
+                if found {
+                    self.dirty = true;
+                    self.persist().await;
+                }
+                let _ = reply.send(found);
             }
             Command::ExpireSilence(id, reply) => {
                 let found = self.engine.expire_silence(&id, now);

@@ -495,6 +495,13 @@ fn check_matcher_names(matchers: &Labels, path: &str, out: &mut Problems) {
 }
 
 impl InhibitConfig {
+    /// Every problem of an inhibition rule created through the API, as messages.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Problems::new();
+        self.check("inhibit", &mut out);
+        out.into_iter().map(|(k, m)| format!("{k}: {m}")).collect()
+    }
+
     fn check(&self, path: &str, out: &mut Problems) {
         for (key, matchers) in [
             ("source_match", &self.source_match),

@@ -549,6 +549,49 @@ fn a_firing_source_inhibits_targets_with_equal_labels() {
 }
 
 #[test]
+fn inhibition_rules_added_through_the_api_apply_survive_a_restore_and_can_be_removed() {
+    // The same rules without the config's inhibition: it is added at run time instead.
+    let text = INHIBITED.replace("FOR", "");
+    let text = &text[..text.find("[[inhibit]]").expect("the fixture has one")];
+    let mut e = Engine::new(config(text));
+    let rule = InhibitConfig {
+        source_match: labels(&[("alertname", "DatasetDrift")]),
+        target_match: labels(&[("alertname", "FeatureDrift")]),
+        equal: vec!["model".into()],
+    };
+    assert!(e.add_inhibit(InhibitConfig::default(), t(0)).is_err());
+    let id = e.add_inhibit(rule.clone(), t(0)).expect("a valid rule");
+    assert_eq!(e.inhibitions(), [(id.clone(), rule)]);
+    let mut all = features("churn", &["f0", "f1"]);
+    all.push(share("churn", 0.6));
+    let sent = hold(&mut e, 0, 45, &all);
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(
+        rules_in(&sent[0].1),
+        [("DatasetDrift".to_owned(), Status::Firing)]
+    );
+    // Kept in the state: a restored engine still inhibits.
+    let state: EngineState =
+        serde_json::from_str(&serde_json::to_string(e.state()).unwrap()).unwrap();
+    let mut restored = Engine::restore(config(text), state);
+    assert!(
+        restored
+            .alerts()
+            .iter()
+            .all(|a| a.inhibited == (a.rule == "FeatureDrift"))
+    );
+    // Removed: the features are notified, with the still-firing dataset alert (no feature: "").
+    assert!(restored.remove_inhibit(&id, t(60)));
+    assert!(!restored.remove_inhibit(&id, t(60)));
+    let sent = hold(&mut restored, 60, 400, &all);
+    assert_eq!(
+        alert_features(&sent[0].1, Status::Firing),
+        ["", "f0", "f1"],
+        "{sent:#?}"
+    );
+}
+
+#[test]
 fn a_pending_source_does_not_inhibit() {
     let mut e = Engine::new(config(&INHIBITED.replace("FOR", r#"for = "10m""#)));
     let mut all = features("churn", &["f0"]);
