@@ -23,6 +23,7 @@ pub mod backtest;
 pub mod config;
 pub mod event;
 pub mod http;
+pub mod join;
 pub mod metrics;
 pub mod monitor;
 pub mod pipeline;

@@ -98,6 +98,13 @@ enum Command {
         /// (event time), then a summary line.
         #[arg(long, value_name = "FILE")]
         alerts: Option<PathBuf>,
+        /// Join-store entries kept in memory per model and kind; older ones go to a temporary
+        /// file, so memory stays flat on long inputs (0: everything in memory). Same results.
+        #[arg(long, value_name = "N", default_value_t = 4_000)]
+        join_memory: usize,
+        /// Directory for the join store's temporary files (default: the system's).
+        #[arg(long, value_name = "DIR")]
+        spill_dir: Option<PathBuf>,
     },
 }
 
@@ -174,6 +181,8 @@ fn main() -> ExitCode {
             report,
             truth,
             alerts,
+            join_memory,
+            spill_dir,
         } => {
             let Some(loaded) = load_config(config.as_deref()) else {
                 return ExitCode::from(2);
@@ -184,6 +193,8 @@ fn main() -> ExitCode {
                 report: &report,
                 truth: truth.as_deref(),
                 alerts: alerts.as_deref(),
+                join_memory: (join_memory > 0).then_some(join_memory),
+                spill_dir: spill_dir.as_deref(),
             };
             match driftd::replay::replay(&loaded.config, &opts) {
                 Ok(s) => {

@@ -22,7 +22,7 @@
 //! state. Repeated testing is handled by the effect-size floor (large windows: a shift must be
 //! large enough to matter, not merely significant) and by the correction across features.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use driftd_detectors::auto::{AutoPolicy, FeatureVerdict};
@@ -41,6 +41,8 @@ use serde::{Deserialize, Serialize};
 use crate::alert::{Labels, Sample};
 use crate::backtest::{Onset, OnsetKind};
 use crate::event::{Body, Event, FeatureValue, PredictionOutput, Target};
+use crate::join::Bounds;
+pub use crate::join::{JoinStore, Pending, Predicted};
 
 /// Monitoring settings (`[monitor]` in the configuration), shared by all models.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,22 +195,6 @@ impl MonitorSettings {
     }
 }
 
-/// What a prediction said, kept until its label arrives.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Predicted {
-    /// A class label (from `label`, or from `score` against the positive label).
-    Label(String),
-    /// A regression value.
-    Value(f64),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Pending {
-    predicted: Predicted,
-    score: Option<f64>,
-    ts_ms: i64,
-}
-
 /// Performance windows of joined labels.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Performance {
@@ -228,81 +214,6 @@ pub struct Performance {
     pub last_reg: Option<RegressionReport>,
     /// The last drop test.
     pub last_test: Option<DropTest>,
-}
-
-/// Serialises a hash map in key order, so that checkpoints of equal states are equal bytes.
-fn sorted_map<S: serde::Serializer, V: Serialize>(
-    m: &HashMap<String, V>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    let sorted: BTreeMap<&String, &V> = m.iter().collect();
-    sorted.serialize(s)
-}
-
-/// Serialises a hash set in order.
-fn sorted_set<S: serde::Serializer>(
-    m: &std::collections::HashSet<String>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    let sorted: std::collections::BTreeSet<&String> = m.iter().collect();
-    sorted.serialize(s)
-}
-
-/// A bounded store of predictions waiting for labels, and labels waiting for predictions.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct JoinStore {
-    #[serde(serialize_with = "sorted_map")]
-    pending: HashMap<String, Pending>,
-    order: VecDeque<(String, i64)>,
-    #[serde(serialize_with = "sorted_map")]
-    early: HashMap<String, (Target<'static>, i64)>,
-    early_order: VecDeque<String>,
-    joined_ids: VecDeque<String>,
-    #[serde(serialize_with = "sorted_set")]
-    joined: std::collections::HashSet<String>,
-    /// Predictions evicted without a label (capacity or TTL).
-    pub evicted: u64,
-    /// Feedback that matched a prediction already labelled (counted once).
-    pub duplicate_feedback: u64,
-    /// Feedback still waiting, evicted because the store was full.
-    pub unmatched_feedback: u64,
-}
-
-impl JoinStore {
-    fn enforce(&mut self, max: usize, dedupe: usize, ttl_ms: i64, now_ms: i64) {
-        while let Some((id, ts)) = self.order.front() {
-            let expired = now_ms - *ts > ttl_ms;
-            if self.pending.len() <= max && !expired {
-                break;
-            }
-            if self.pending.remove(id).is_some() {
-                self.evicted += 1;
-            }
-            self.order.pop_front();
-        }
-        while self.early.len() > max / 10 + 1 {
-            if let Some(id) = self.early_order.pop_front()
-                && self.early.remove(&id).is_some()
-            {
-                self.unmatched_feedback += 1;
-            }
-        }
-        while self.joined_ids.len() > dedupe {
-            if let Some(id) = self.joined_ids.pop_front() {
-                self.joined.remove(&id);
-            }
-        }
-    }
-
-    /// Predictions waiting for a label.
-    pub fn len(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Whether no prediction waits.
-    pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
-    }
 }
 
 impl Serialize for Target<'static> {
@@ -587,30 +498,24 @@ impl ModelMonitor {
                     self.score_onset(sc, cfg, ev, &mut onsets);
                 }
                 if let Some(p) = output.as_ref().and_then(|o| self.predicted(o)) {
-                    if let Some((target, fb_ms)) = self.join.early.remove(ev.id.as_ref()) {
+                    if let Some((target, fb_ms)) = self.join.take_early(ev.id.as_ref()) {
                         self.label_delays.push((fb_ms - now_ms).max(0));
                         self.on_label(&p, score, &target, ev, s, &mut onsets);
                         self.mark_joined(ev.id.as_ref());
-                    } else if !self.join.joined.contains(ev.id.as_ref())
-                        && !self.join.pending.contains_key(ev.id.as_ref())
+                    } else if !self.join.is_joined(ev.id.as_ref())
+                        && !self.join.is_pending(ev.id.as_ref())
                     {
-                        self.join.pending.insert(
-                            ev.id.to_string(),
+                        self.join.add_pending(
+                            ev.id.as_ref(),
                             Pending {
                                 predicted: p,
                                 score,
                                 ts_ms: now_ms,
                             },
                         );
-                        self.join.order.push_back((ev.id.to_string(), now_ms));
                     }
                 }
-                self.join.enforce(
-                    s.join_max_entries,
-                    s.join_dedupe_entries,
-                    (s.join_ttl_seconds as i64).saturating_mul(1000),
-                    now_ms,
-                );
+                self.join.enforce(bounds(s), now_ms);
                 // A time-based reference ends at the first prediction past its span.
                 if self.reference.is_some()
                     && let (Some(span), Some(start)) =
@@ -643,25 +548,19 @@ impl ModelMonitor {
                 }
             }
             Body::Feedback { target, .. } => {
-                if self.join.joined.contains(ev.id.as_ref()) {
+                if self.join.is_joined(ev.id.as_ref()) {
                     self.join.duplicate_feedback += 1;
-                } else if let Some(p) = self.join.pending.remove(ev.id.as_ref()) {
+                } else if let Some(p) = self.join.take_pending(ev.id.as_ref()) {
                     self.label_delays.push((now_ms - p.ts_ms).max(0));
                     self.on_label(&p.predicted, p.score, target, ev, s, &mut onsets);
                     self.mark_joined(ev.id.as_ref());
-                } else if !self.join.early.contains_key(ev.id.as_ref()) {
+                } else if !self.join.has_early(ev.id.as_ref()) {
                     let owned = match target {
                         Target::Label(l) => Target::Label(l.to_string().into()),
                         Target::Value(v) => Target::Value(*v),
                     };
-                    self.join.early.insert(ev.id.to_string(), (owned, now_ms));
-                    self.join.early_order.push_back(ev.id.to_string());
-                    self.join.enforce(
-                        s.join_max_entries,
-                        s.join_dedupe_entries,
-                        (s.join_ttl_seconds as i64).saturating_mul(1000),
-                        now_ms,
-                    );
+                    self.join.add_early(ev.id.as_ref(), (owned, now_ms));
+                    self.join.enforce(bounds(s), now_ms);
                 } else {
                     self.join.duplicate_feedback += 1;
                 }
@@ -671,8 +570,12 @@ impl ModelMonitor {
     }
 
     fn mark_joined(&mut self, id: &str) {
-        self.join.joined.insert(id.to_owned());
-        self.join.joined_ids.push_back(id.to_owned());
+        self.join.mark_joined(id);
+    }
+
+    /// Gives the join store a cold tier in `dir` past `hot` entries (replay: flat memory).
+    pub fn spill_joins_to(&mut self, dir: &std::path::Path, hot: usize) -> Result<(), String> {
+        self.join.spill_to(dir, hot)
     }
 
     fn on_label(
@@ -1095,6 +998,15 @@ impl ModelMonitor {
     fn edge(&mut self, key: &str, drift: bool) -> bool {
         let was = self.in_drift.insert(key.to_owned(), drift).unwrap_or(false);
         drift && !was
+    }
+}
+
+/// The join store's bounds from the settings.
+fn bounds(s: &MonitorSettings) -> Bounds {
+    Bounds {
+        max: s.join_max_entries,
+        dedupe: s.join_dedupe_entries,
+        ttl_ms: (s.join_ttl_seconds as i64).saturating_mul(1000),
     }
 }
 
@@ -1803,5 +1715,108 @@ mod tests {
         }
         assert_eq!(m.join().len(), 100);
         assert_eq!(m.join().evicted, 900);
+    }
+
+    /// A seeded mix of predictions and feedback: late, early, repeated, never, and ids reused
+    /// after the dedupe memory forgot them.
+    fn join_traffic(n: u64) -> Vec<String> {
+        let mut rng = Rng::new(11);
+        let mut lines = Vec::new();
+        let mut waiting: Vec<u64> = Vec::new();
+        for k in 0..n {
+            let t = ts(k);
+            let r = rng.next_u64() % 100;
+            if r < 55 {
+                let id = if r < 2 { rng.next_u64() % (k + 1) } else { k };
+                let label = rng.next_u64() % 2;
+                lines.push(format!(
+                    r#"{{"kind":"prediction","id":"p{id}","model":"m","ts":"{t}","features":{{"x":1.0}},"prediction":{{"label":"{label}","score":0.6}}}}"#
+                ));
+                if rng.next_u64() % 10 < 8 {
+                    waiting.push(id);
+                }
+            } else if r < 90 && !waiting.is_empty() {
+                // Late feedback for a random waiting prediction (sometimes twice).
+                let i = (rng.next_u64() % waiting.len() as u64) as usize;
+                let id = if rng.next_u64().is_multiple_of(10) {
+                    waiting[i]
+                } else {
+                    waiting.swap_remove(i)
+                };
+                lines.push(format!(
+                    r#"{{"kind":"feedback","id":"p{id}","model":"m","ts":"{t}","label":"{}"}}"#,
+                    rng.next_u64() % 2
+                ));
+            } else {
+                // Early feedback for a prediction still to come (or never).
+                lines.push(format!(
+                    r#"{{"kind":"feedback","id":"p{}","model":"m","ts":"{t}","label":"1"}}"#,
+                    k + 1 + rng.next_u64() % 50
+                ));
+            }
+        }
+        lines
+    }
+
+    #[test]
+    fn a_cold_tier_changes_no_join_eviction_or_count() {
+        let s = MonitorSettings {
+            join_max_entries: 3_000,
+            join_dedupe_entries: 2_000,
+            join_ttl_seconds: 600,
+            accuracy_reference_labels: 500,
+            accuracy_window_labels: 500,
+            ..settings()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut hot = ModelMonitor::new("m", "1", &s);
+        let mut tiered = ModelMonitor::new("m", "1", &s);
+        tiered.spill_joins_to(dir.path(), 50).unwrap();
+        let mut onsets = (Vec::new(), Vec::new());
+        for (i, line) in join_traffic(40_000).iter().enumerate() {
+            let ev = parse_event(line.as_bytes(), &ParseOptions::default()).unwrap();
+            onsets.0.extend(hot.observe(&ev, &s));
+            onsets.1.extend(tiered.observe(&ev, &s));
+            if i % 997 == 0 {
+                assert_eq!(hot.join().len(), tiered.join().len(), "at line {i}");
+                assert_eq!(hot.labels(), tiered.labels(), "at line {i}");
+            }
+        }
+        let (a, b) = (hot.join(), tiered.join());
+        assert_eq!(
+            (
+                a.len(),
+                a.evicted,
+                a.duplicate_feedback,
+                a.unmatched_feedback
+            ),
+            (
+                b.len(),
+                b.evicted,
+                b.duplicate_feedback,
+                b.unmatched_feedback
+            )
+        );
+        // The traffic exercised every path: evictions, duplicates, unmatched early feedback.
+        assert!(
+            a.evicted > 0 && a.duplicate_feedback > 0 && a.unmatched_feedback > 0,
+            "{a:?}"
+        );
+        assert!(hot.labels().0 > 10_000);
+        assert_eq!(hot.labels(), tiered.labels());
+        assert_eq!(onsets.0, onsets.1);
+        assert_eq!(
+            serde_json::to_string(hot.performance()).unwrap(),
+            serde_json::to_string(tiered.performance()).unwrap()
+        );
+        assert!(b.spill_error().is_none());
+        // Most of it was in the file: the hot tier held at most 50 per kind.
+        assert!(b.len() > 50);
+        drop(tiered);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the file is removed"
+        );
     }
 }

@@ -312,6 +312,12 @@ pub struct ReplayOptions<'a> {
     /// Where the alert backtest goes: one JSON line per notification the `[alerting]` rules
     /// would have sent (event time), then a summary line.
     pub alerts: Option<&'a Path>,
+    /// Join-store entries kept in memory per model and per kind (waiting predictions, early
+    /// feedback, joined ids); older ones go to a temporary file in `spill_dir`, so memory stays
+    /// flat however long the input. `None`: all in memory. Results are the same either way.
+    pub join_memory: Option<usize>,
+    /// Where the join store's temporary files go (default: the system's temporary directory).
+    pub spill_dir: Option<&'a Path>,
 }
 
 /// Runs a replay; returns the summary (also written as the report's last line).
@@ -327,6 +333,19 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
     );
     let mut input = Merged::open(opts.events, opts.feedback)?;
     let mut monitors: BTreeMap<String, ModelMonitor> = reference_monitors(cfg)?;
+    let spill_dir = opts
+        .spill_dir
+        .map_or_else(std::env::temp_dir, Path::to_path_buf);
+    let spill = |m: &mut ModelMonitor| -> anyhow::Result<()> {
+        if let Some(hot) = opts.join_memory {
+            m.spill_joins_to(&spill_dir, hot)
+                .map_err(|e| anyhow::anyhow!("the join store's temporary file: {e}"))?;
+        }
+        Ok(())
+    };
+    for m in monitors.values_mut() {
+        spill(m)?;
+    }
     let mut summary = ReplaySummary::default();
     let mut all_onsets: Vec<Onset> = Vec::new();
     let keep_onsets = opts.truth.is_some();
@@ -372,10 +391,10 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
                 .models
                 .get(model)
                 .map_or("1", |m| m.positive_label.as_str());
-            monitors.insert(
-                model.to_owned(),
-                ModelMonitor::new(model, positive, policy.monitor_settings(model, settings)),
-            );
+            let mut m =
+                ModelMonitor::new(model, positive, policy.monitor_settings(model, settings));
+            spill(&mut m)?;
+            monitors.insert(model.to_owned(), m);
         }
         let m = monitors.get_mut(model).expect("inserted above");
         let settings_m = policy.monitor_settings(model, settings);
@@ -387,6 +406,11 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
         let onsets = m.observe(&ev, settings_m);
         // Label delays feed the daemon's histogram; a replay has no use for them.
         let _ = m.take_label_delays();
+        if summary.events.is_multiple_of(100_000)
+            && let Some(e) = m.join().spill_error()
+        {
+            anyhow::bail!("the join store's temporary file failed: {e}");
+        }
         for onset in onsets {
             serde_json::to_writer(&mut out, &onset)?;
             out.write_all(b"\n")?;
@@ -405,6 +429,9 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
         ms.windows = m.evaluations;
         ms.join_evicted = m.join().evicted;
         ms.duplicate_feedback = m.join().duplicate_feedback;
+    }
+    if let Some(e) = monitors.values().find_map(|m| m.join().spill_error()) {
+        anyhow::bail!("the join store's temporary file failed: {e}");
     }
     if let Some(a) = alerts {
         summary.alerts = Some(a.finish()?);

@@ -1,0 +1,661 @@
+//! The late-label join store of a model's monitor: predictions waiting for their feedback,
+//! feedback waiting for its prediction (it may come first), and the ids already joined (so a
+//! repeated feedback counts once). All three are bounded FIFOs: by `join_max_entries` and
+//! `join_ttl_seconds` (predictions), a tenth of that (early feedback) and `join_dedupe_entries`
+//! (joined ids); what falls out is counted.
+//!
+//! **Two tiers.** The store lives in memory and is checkpointed with the monitor (the state store
+//! holds it with the offsets it covers). `driftd replay` can also give it a *cold tier*
+//! ([`JoinStore::spill_to`]): past `hot` entries per FIFO the oldest move to a redb file (a
+//! temporary one, deleted at the end), so a replay's memory stays flat however many predictions
+//! wait. The cold entries are always older than the hot ones, so the FIFO order — and every join,
+//! eviction and count — is exactly that of the one-tier store (tested).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use redb::{ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::event::Target;
+
+/// What a prediction said, kept until its label arrives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Predicted {
+    /// A class label (from `label`, or from `score` against the positive label).
+    Label(String),
+    /// A regression value.
+    Value(f64),
+}
+
+/// A prediction waiting for its label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    /// What it predicted.
+    pub predicted: Predicted,
+    /// Its positive-class score, if any.
+    pub score: Option<f64>,
+    /// Event time, milliseconds.
+    pub ts_ms: i64,
+}
+
+/// Serialises a hash map in key order, so that checkpoints of equal states are equal bytes.
+fn sorted_map<S: serde::Serializer, V: Serialize>(
+    m: &HashMap<String, V>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let sorted: std::collections::BTreeMap<&String, &V> = m.iter().collect();
+    sorted.serialize(s)
+}
+
+/// Serialises a hash set in order.
+fn sorted_set<S: serde::Serializer>(m: &HashSet<String>, s: S) -> Result<S::Ok, S::Error> {
+    let sorted: std::collections::BTreeSet<&String> = m.iter().collect();
+    sorted.serialize(s)
+}
+
+/// Feedback that arrived before its prediction: the target and its event time.
+pub type Early = (Target<'static>, i64);
+
+/// A bounded store of predictions waiting for labels, and labels waiting for predictions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct JoinStore {
+    #[serde(serialize_with = "sorted_map")]
+    pending: HashMap<String, Pending>,
+    /// Insertion order of `pending` (entries whose prediction was joined stay until they reach
+    /// the front or the deque is compacted; an entry is live only if its time matches).
+    order: VecDeque<(String, i64)>,
+    #[serde(serialize_with = "sorted_map")]
+    early: HashMap<String, Early>,
+    early_order: VecDeque<String>,
+    joined_ids: VecDeque<String>,
+    #[serde(serialize_with = "sorted_set")]
+    joined: HashSet<String>,
+    /// Predictions evicted without a label (capacity or TTL).
+    pub evicted: u64,
+    /// Feedback that matched a prediction already labelled (counted once).
+    pub duplicate_feedback: u64,
+    /// Feedback still waiting, evicted because the store was full.
+    pub unmatched_feedback: u64,
+    /// The cold tier (replay only; never checkpointed).
+    #[serde(skip)]
+    cold: Option<Arc<Mutex<Cold>>>,
+}
+
+/// The store's bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Most predictions waiting.
+    pub max: usize,
+    /// Most joined ids remembered.
+    pub dedupe: usize,
+    /// Predictions older than this (event time) are evicted.
+    pub ttl_ms: i64,
+}
+
+impl JoinStore {
+    /// Moves the oldest entries past `hot` per FIFO to a redb file created in `dir` (deleted when
+    /// the store is dropped). Call on an empty store.
+    pub fn spill_to(&mut self, dir: &Path, hot: usize) -> Result<(), String> {
+        self.cold = Some(Arc::new(Mutex::new(Cold::create(dir, hot.max(16))?)));
+        Ok(())
+    }
+
+    /// The first failure of the cold tier's file, if any: its results are then incomplete.
+    pub fn spill_error(&self) -> Option<String> {
+        self.with_cold(|c| c.error.clone()).flatten()
+    }
+
+    /// Predictions waiting for a label (both tiers).
+    pub fn len(&self) -> usize {
+        self.pending.len() + self.cold_len(Which::Pending)
+    }
+
+    /// Whether no prediction waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn with_cold<T>(&self, f: impl FnOnce(&mut Cold) -> T) -> Option<T> {
+        let cold = self.cold.as_ref()?;
+        let mut guard = cold
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(f(&mut guard))
+    }
+
+    fn cold_len(&self, which: Which) -> usize {
+        self.with_cold(|c| c.len(which)).unwrap_or(0)
+    }
+
+    /// The early feedback for `id`, removed.
+    pub fn take_early(&mut self, id: &str) -> Option<Early> {
+        if let Some(e) = self.early.remove(id) {
+            return Some(e);
+        }
+        self.with_cold(|c| c.take(Which::Early, id)).flatten()
+    }
+
+    /// Whether feedback for `id` already waits.
+    pub fn has_early(&self, id: &str) -> bool {
+        self.early.contains_key(id)
+            || self.with_cold(|c| c.contains(Which::Early, id)) == Some(true)
+    }
+
+    /// Whether `id` was joined (within the dedupe memory).
+    pub fn is_joined(&self, id: &str) -> bool {
+        self.joined.contains(id) || self.with_cold(|c| c.contains(Which::Joined, id)) == Some(true)
+    }
+
+    /// Whether a prediction `id` waits.
+    pub fn is_pending(&self, id: &str) -> bool {
+        self.pending.contains_key(id)
+            || self.with_cold(|c| c.contains(Which::Pending, id)) == Some(true)
+    }
+
+    /// The waiting prediction `id`, removed.
+    pub fn take_pending(&mut self, id: &str) -> Option<Pending> {
+        if let Some(p) = self.pending.remove(id) {
+            return Some(p);
+        }
+        self.with_cold(|c| c.take(Which::Pending, id)).flatten()
+    }
+
+    /// Adds a waiting prediction.
+    pub fn add_pending(&mut self, id: &str, p: Pending) {
+        self.order.push_back((id.to_owned(), p.ts_ms));
+        self.pending.insert(id.to_owned(), p);
+        self.compact_order();
+    }
+
+    /// Adds feedback that came before its prediction.
+    pub fn add_early(&mut self, id: &str, e: Early) {
+        self.early.insert(id.to_owned(), e);
+        self.early_order.push_back(id.to_owned());
+    }
+
+    /// Remembers a joined id.
+    pub fn mark_joined(&mut self, id: &str) {
+        self.joined.insert(id.to_owned());
+        self.joined_ids.push_back(id.to_owned());
+    }
+
+    /// Drops `order` entries of predictions no longer waiting once they outnumber the live ones
+    /// (amortised O(1)): joined predictions would otherwise stay in it until their TTL.
+    fn compact_order(&mut self) {
+        if self.order.len() > 2 * self.pending.len() + 1024 {
+            let pending = &self.pending;
+            self.order
+                .retain(|(id, ts)| pending.get(id).is_some_and(|p| p.ts_ms == *ts));
+        }
+    }
+
+    /// Applies the bounds at `now_ms`, oldest first, counting what is evicted; then moves what
+    /// exceeds the hot tier to the cold one.
+    pub fn enforce(&mut self, b: Bounds, now_ms: i64) {
+        self.enforce_pending(b, now_ms);
+        let early_max = b.max / 10 + 1;
+        while self.early.len() + self.cold_len(Which::Early) > early_max {
+            // The cold tier holds the oldest entries.
+            let popped = match self.with_cold(|c| c.pop_oldest(Which::Early)).flatten() {
+                Some(_) => true,
+                None => match self.early_order.pop_front() {
+                    Some(id) => self.early.remove(&id).is_some(),
+                    None => break,
+                },
+            };
+            if popped {
+                self.unmatched_feedback += 1;
+            }
+        }
+        while self.joined.len() + self.cold_len(Which::Joined) > b.dedupe {
+            if self
+                .with_cold(|c| c.pop_oldest(Which::Joined))
+                .flatten()
+                .is_none()
+            {
+                match self.joined_ids.pop_front() {
+                    Some(id) => {
+                        self.joined.remove(&id);
+                    }
+                    None => break,
+                }
+            }
+        }
+        self.spill();
+    }
+
+    fn enforce_pending(&mut self, b: Bounds, now_ms: i64) {
+        loop {
+            let total = self.len();
+            // The cold tier holds the oldest predictions.
+            if let Some((_, p)) = self
+                .with_cold(|c| c.peek_oldest::<Pending>(Which::Pending))
+                .flatten()
+            {
+                if total <= b.max && now_ms - p.ts_ms <= b.ttl_ms {
+                    return;
+                }
+                self.with_cold(|c| c.pop_oldest(Which::Pending));
+                self.evicted += 1;
+                continue;
+            }
+            let Some((id, ts)) = self.order.front() else {
+                return;
+            };
+            let expired = now_ms - *ts > b.ttl_ms;
+            if total <= b.max && !expired {
+                return;
+            }
+            if self.pending.get(id).is_some_and(|p| p.ts_ms == *ts) {
+                self.pending.remove(id);
+                self.evicted += 1;
+            }
+            self.order.pop_front();
+        }
+    }
+
+    /// Moves the oldest hot entries of each FIFO past the hot size to the cold tier, a quarter of
+    /// the hot size at a time (one write transaction per batch).
+    fn spill(&mut self) {
+        let Some(cold) = self.cold.clone() else {
+            return;
+        };
+        let mut c = cold
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let hot = c.hot;
+        if self.pending.len() > hot {
+            let mut batch = Vec::new();
+            while self.pending.len() > hot * 3 / 4 {
+                let Some((id, ts)) = self.order.pop_front() else {
+                    break;
+                };
+                if self.pending.get(&id).is_some_and(|p| p.ts_ms == ts)
+                    && let Some(p) = self.pending.remove(&id)
+                {
+                    batch.push((id, p));
+                }
+            }
+            c.push(Which::Pending, batch);
+        }
+        if self.early.len() > hot {
+            let mut batch = Vec::new();
+            while self.early.len() > hot * 3 / 4 {
+                let Some(id) = self.early_order.pop_front() else {
+                    break;
+                };
+                if let Some(e) = self.early.remove(&id) {
+                    batch.push((id, e));
+                }
+            }
+            c.push(Which::Early, batch);
+        }
+        if self.joined.len() > hot {
+            let mut batch = Vec::new();
+            while self.joined.len() > hot * 3 / 4 {
+                let Some(id) = self.joined_ids.pop_front() else {
+                    break;
+                };
+                if self.joined.remove(&id) {
+                    batch.push((id, ()));
+                }
+            }
+            c.push(Which::Joined, batch);
+        }
+    }
+}
+
+/// One FIFO in the cold tier: `NAME` maps id → (sequence, JSON value), `NAME_order` sequence → id.
+struct Fifo {
+    data: String,
+    order: String,
+    len: u64,
+    next_seq: u64,
+    /// Which ids may be in the file: most lookups of an id that is not there (every new
+    /// prediction asks "already joined? already waiting?") end here, without touching the file.
+    filter: CountingBloom,
+    /// The oldest entry (id, JSON value), cached: eviction asks for it on every event.
+    head: Option<(String, Vec<u8>)>,
+}
+
+/// A counting Bloom filter of fixed size (so memory stays flat): `K` 8-bit counters per id;
+/// removal decrements them. A saturated counter is never decremented, which can only add false
+/// positives (a lookup in the file), never false negatives. Hand-written: the few crates that
+/// offer counting filters pull in far more than these thirty lines.
+struct CountingBloom {
+    counters: Vec<u8>,
+}
+
+impl CountingBloom {
+    const K: u64 = 4;
+
+    fn new(size: usize) -> CountingBloom {
+        CountingBloom {
+            counters: vec![0; size.max(64)],
+        }
+    }
+
+    /// The counter positions of `id` (double hashing over one 64-bit FNV-1a hash).
+    fn positions(&self, id: &str) -> impl Iterator<Item = usize> + use<> {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in id.as_bytes() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        let (h1, h2) = (h, h.rotate_left(31) | 1);
+        let m = self.counters.len() as u64;
+        (0..Self::K).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) % m) as usize)
+    }
+
+    fn insert(&mut self, id: &str) {
+        for p in self.positions(id) {
+            self.counters[p] = self.counters[p].saturating_add(1);
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        for p in self.positions(id) {
+            if self.counters[p] != u8::MAX {
+                self.counters[p] = self.counters[p].saturating_sub(1);
+            }
+        }
+    }
+
+    fn may_contain(&self, id: &str) -> bool {
+        self.positions(id).all(|p| self.counters[p] > 0)
+    }
+}
+
+type DataTable<'a> = TableDefinition<'a, &'static str, (u64, &'static [u8])>;
+type OrderTable<'a> = TableDefinition<'a, u64, &'static str>;
+
+impl Fifo {
+    fn new(name: &str) -> Fifo {
+        Fifo {
+            data: name.to_owned(),
+            order: format!("{name}_order"),
+            len: 0,
+            next_seq: 0,
+            filter: CountingBloom::new(1 << 20),
+            head: None,
+        }
+    }
+
+    fn data(&self) -> DataTable<'_> {
+        TableDefinition::new(&self.data)
+    }
+
+    fn order_table(&self) -> OrderTable<'_> {
+        TableDefinition::new(&self.order)
+    }
+
+    fn push<V: Serialize>(
+        &mut self,
+        txn: &redb::WriteTransaction,
+        items: Vec<(String, V)>,
+    ) -> Result<(), redb::Error> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut data = txn.open_table(self.data())?;
+        let mut order = txn.open_table(self.order_table())?;
+        for (id, v) in &items {
+            let bytes = serde_json::to_vec(v).unwrap_or_default();
+            let seq = self.next_seq;
+            data.insert(id.as_str(), (seq, bytes.as_slice()))?;
+            order.insert(seq, id.as_str())?;
+            self.filter.insert(id);
+            self.next_seq += 1;
+            self.len += 1;
+        }
+        Ok(())
+    }
+
+    fn contains(&self, txn: &redb::WriteTransaction, id: &str) -> Result<bool, redb::Error> {
+        if self.len == 0 || !self.filter.may_contain(id) {
+            return Ok(false);
+        }
+        let table = txn.open_table(self.data())?;
+        Ok(table.get(id)?.is_some())
+    }
+
+    fn take<V: serde::de::DeserializeOwned>(
+        &mut self,
+        txn: &redb::WriteTransaction,
+        id: &str,
+    ) -> Result<Option<V>, redb::Error> {
+        if self.len == 0 || !self.filter.may_contain(id) {
+            return Ok(None);
+        }
+        let mut data = txn.open_table(self.data())?;
+        let removed = data.remove(id)?.map(|g| {
+            let (seq, bytes) = g.value();
+            (seq, serde_json::from_slice::<V>(bytes).ok())
+        });
+        let Some((seq, v)) = removed else {
+            return Ok(None);
+        };
+        let mut order = txn.open_table(self.order_table())?;
+        order.remove(seq)?;
+        self.filter.remove(id);
+        if self.head.as_ref().is_some_and(|(h, _)| h == id) {
+            self.head = None;
+        }
+        self.len -= 1;
+        Ok(v)
+    }
+
+    fn peek_oldest<V: serde::de::DeserializeOwned>(
+        &mut self,
+        txn: &redb::WriteTransaction,
+    ) -> Result<Option<(String, V)>, redb::Error> {
+        if self.len == 0 {
+            return Ok(None);
+        }
+        if self.head.is_none() {
+            let order = txn.open_table(self.order_table())?;
+            let Some((_, id)) = order.first()? else {
+                return Ok(None);
+            };
+            let id = id.value().to_owned();
+            let data = txn.open_table(self.data())?;
+            let bytes = data.get(id.as_str())?.map(|g| g.value().1.to_vec());
+            self.head = bytes.map(|b| (id, b));
+        }
+        Ok(self
+            .head
+            .as_ref()
+            .and_then(|(id, b)| serde_json::from_slice::<V>(b).ok().map(|v| (id.clone(), v))))
+    }
+
+    /// Removes the oldest entry; returns its id.
+    fn pop_oldest(&mut self, txn: &redb::WriteTransaction) -> Result<Option<String>, redb::Error> {
+        if self.len == 0 {
+            return Ok(None);
+        }
+        let mut order = txn.open_table(self.order_table())?;
+        let Some(id) = order.pop_first()?.map(|(_, id)| id.value().to_owned()) else {
+            return Ok(None);
+        };
+        let mut data = txn.open_table(self.data())?;
+        data.remove(id.as_str())?;
+        self.filter.remove(&id);
+        self.head = None;
+        self.len -= 1;
+        Ok(Some(id))
+    }
+}
+
+/// The three FIFOs of the cold tier.
+#[derive(Debug, Clone, Copy)]
+enum Which {
+    Pending,
+    Early,
+    Joined,
+}
+
+/// The cold tier: a temporary redb file with a small cache (its pages are the OS's file cache,
+/// not the process's memory).
+struct Cold {
+    db: redb::Database,
+    /// One write transaction serves every operation (reads included) and is committed every
+    /// [`Cold::OPS_PER_COMMIT`] operations: nothing here needs durability, only memory relief.
+    txn: Option<redb::WriteTransaction>,
+    path: PathBuf,
+    hot: usize,
+    pending: Fifo,
+    early: Fifo,
+    joined: Fifo,
+    writes: u64,
+    /// The first failure of the file; the replay stops with it (see [`JoinStore::spill_error`]).
+    error: Option<String>,
+}
+
+impl std::fmt::Debug for Cold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cold")
+            .field("path", &self.path)
+            .field("pending", &self.pending.len)
+            .field("early", &self.early.len)
+            .field("joined", &self.joined.len)
+            .finish()
+    }
+}
+
+impl Cold {
+    fn create(dir: &Path, hot: usize) -> Result<Cold, String> {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("driftd-join-{}-{n}.redb", std::process::id()));
+        let db = redb::Database::builder()
+            .set_cache_size(256 << 10)
+            .create(&path)
+            .map_err(|e| format!("creating {}: {e}", path.display()))?;
+        Ok(Cold {
+            db,
+            txn: None,
+            path,
+            hot,
+            pending: Fifo::new("pending"),
+            early: Fifo::new("early"),
+            joined: Fifo::new("joined"),
+            writes: 0,
+            error: None,
+        })
+    }
+
+    const OPS_PER_COMMIT: u64 = 4096;
+
+    /// Counts an operation; commits the open transaction now and then. Non-durable commits keep
+    /// their freed pages until a durable one, so every 64th commit is durable (the file would
+    /// otherwise grow with the number of transactions).
+    fn tick(&mut self) {
+        self.writes += 1;
+        if !self.writes.is_multiple_of(Self::OPS_PER_COMMIT) {
+            return;
+        }
+        if let Some(mut txn) = self.txn.take() {
+            let durable = (self.writes / Self::OPS_PER_COMMIT).is_multiple_of(64);
+            let r = if durable {
+                txn.set_durability(redb::Durability::Immediate)
+                    .map_err(redb::Error::from)
+                    .and_then(|()| txn.commit().map_err(redb::Error::from))
+            } else {
+                txn.commit().map_err(redb::Error::from)
+            };
+            self.ok(r, ());
+        }
+    }
+
+    /// Keeps a result, recording the first error (and answering the fallback).
+    fn ok<T>(&mut self, r: Result<T, redb::Error>, fallback: T) -> T {
+        match r {
+            Ok(v) => v,
+            Err(e) => {
+                self.error
+                    .get_or_insert_with(|| format!("{}: {e}", self.path.display()));
+                fallback
+            }
+        }
+    }
+
+    /// Runs `f` on one FIFO inside the open write transaction (begun when needed).
+    fn with<T>(
+        &mut self,
+        which: Which,
+        fallback: T,
+        f: impl FnOnce(&mut Fifo, &redb::WriteTransaction) -> Result<T, redb::Error>,
+    ) -> T {
+        if self.txn.is_none() {
+            let begun = self
+                .db
+                .begin_write()
+                .map_err(redb::Error::from)
+                .and_then(|mut t| {
+                    t.set_durability(redb::Durability::None)?;
+                    Ok(t)
+                });
+            match begun {
+                Ok(t) => self.txn = Some(t),
+                Err(e) => return self.ok(Err(e), fallback),
+            }
+        }
+        let Some(txn) = self.txn.as_ref() else {
+            return fallback;
+        };
+        let fifo = match which {
+            Which::Pending => &mut self.pending,
+            Which::Early => &mut self.early,
+            Which::Joined => &mut self.joined,
+        };
+        let r = f(fifo, txn);
+        let v = match r {
+            Ok(v) => v,
+            Err(e) => {
+                self.error
+                    .get_or_insert_with(|| format!("{}: {e}", self.path.display()));
+                fallback
+            }
+        };
+        self.tick();
+        v
+    }
+
+    fn push<V: Serialize>(&mut self, which: Which, batch: Vec<(String, V)>) {
+        self.with(which, (), |f, t| f.push(t, batch));
+    }
+
+    fn contains(&mut self, which: Which, id: &str) -> bool {
+        self.with(which, false, |f, t| f.contains(t, id))
+    }
+
+    fn take<V: serde::de::DeserializeOwned>(&mut self, which: Which, id: &str) -> Option<V> {
+        self.with(which, None, |f, t| f.take(t, id))
+    }
+
+    fn peek_oldest<V: serde::de::DeserializeOwned>(&mut self, which: Which) -> Option<(String, V)> {
+        self.with(which, None, |f, t| f.peek_oldest(t))
+    }
+
+    fn pop_oldest(&mut self, which: Which) -> Option<String> {
+        self.with(which, None, |f, t| f.pop_oldest(t))
+    }
+
+    fn len(&self, which: Which) -> usize {
+        (match which {
+            Which::Pending => self.pending.len,
+            Which::Early => self.early.len,
+            Which::Joined => self.joined.len,
+        }) as usize
+    }
+}
+
+impl Drop for Cold {
+    fn drop(&mut self) {
+        // Abort the open transaction before the file goes.
+        drop(self.txn.take());
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
