@@ -42,6 +42,18 @@ pub struct Config {
     pub models: BTreeMap<String, ModelConfig>,
     /// Alerting: rules, routes, silences, receivers.
     pub alerting: crate::alert::AlertingConfig,
+    /// The model registry (`driftd models`): the artifact signing key.
+    pub registry: RegistryConfig,
+}
+
+/// `[registry]`: the model registry kept in the state store (see [`crate::registry`]).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// The HMAC-SHA256 key that signs and verifies model artifacts, at least
+    /// [`crate::registry::MIN_KEY_BYTES`] bytes. Without it, the environment variable
+    /// `DRIFTD_REGISTRY_KEY` is used; commands that sign or verify fail when neither is set.
+    pub signing_key: Option<SecretSpec>,
 }
 
 /// Log output format.
@@ -480,6 +492,8 @@ pub struct Secrets {
     pub kafka_sasl_password: Option<SecretString>,
     /// Secret librdkafka properties (`source.secret_properties`).
     pub kafka_properties: BTreeMap<String, SecretString>,
+    /// The model registry's signing key (`registry.signing_key`).
+    pub registry_key: Option<SecretString>,
 }
 
 impl fmt::Debug for Secrets {
@@ -872,6 +886,20 @@ impl Config {
         }
         for (key, msg) in self.monitor.validate() {
             err(&mut e, format!("monitor.{key}"), msg);
+        }
+        if let Some(spec) = &self.registry.signing_key {
+            match spec.resolve() {
+                Ok(k) if k.expose_secret().len() < crate::registry::MIN_KEY_BYTES => err(
+                    &mut e,
+                    "registry.signing_key",
+                    format!(
+                        "the signing key must be at least {} bytes long",
+                        crate::registry::MIN_KEY_BYTES
+                    ),
+                ),
+                Ok(k) => secrets.registry_key = Some(k),
+                Err(m) => err(&mut e, "registry.signing_key", m),
+            }
         }
         for (name, m) in &self.models {
             let valid = !name.is_empty()

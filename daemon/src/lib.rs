@@ -13,6 +13,7 @@
 //! - [`monitor`] — per-model drift, labels and concept drift (pure, event time).
 //! - [`run`] — the lifecycle of `driftd run`.
 //! - [`replay`] — `driftd replay`: backtests in event time.
+//! - [`registry`] — the model registry: signed versions and aliases in the state store.
 //! - [`telemetry`] — logging.
 //! - [`backtest`] — drift onsets scored against ground truth.
 //! - [`streams`] — seeded benchmark streams with known drift.
@@ -27,6 +28,7 @@ pub mod join;
 pub mod metrics;
 pub mod monitor;
 pub mod pipeline;
+pub mod registry;
 pub mod replay;
 pub mod run;
 pub mod sources;

@@ -106,6 +106,120 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         spill_dir: Option<PathBuf>,
     },
+    /// The model registry: list, show, train, promote, roll back, import and export model
+    /// versions in the configured state store.
+    #[command(
+        after_help = "The state store is the config's [state] (default: ./driftd-state.redb). The \
+        signing key comes from [registry] signing_key or the environment variable \
+        DRIFTD_REGISTRY_KEY (at least 32 bytes); train, import and export need it.\n\n\
+        Examples:\n  \
+        driftd models --config driftd.toml train churn --examples churn.jsonl\n  \
+        driftd models --config driftd.toml list\n  \
+        driftd models --config driftd.toml promote churn 2\n  \
+        driftd models --config driftd.toml rollback churn"
+    )]
+    Models {
+        /// Configuration file (TOML). Without it, built-in defaults apply.
+        #[arg(short, long, env = "DRIFTD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        /// Print one JSON document instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+}
+
+/// `driftd models ...`
+#[derive(Subcommand, Debug)]
+enum ModelsCommand {
+    /// Every model with its version count and aliases.
+    List,
+    /// A model's aliases and versions, or one version in detail.
+    Show {
+        /// The model.
+        model: String,
+        /// Show this version in detail.
+        #[arg(long)]
+        version: Option<u64>,
+    },
+    /// Make a version live (the live one becomes previous).
+    Promote {
+        /// The model.
+        model: String,
+        /// The version.
+        version: u64,
+    },
+    /// Swap live and previous.
+    Rollback {
+        /// The model.
+        model: String,
+    },
+    /// Verify a signed artifact file and store it as the model's next version.
+    Import {
+        /// The model.
+        model: String,
+        /// The artifact file.
+        file: PathBuf,
+    },
+    /// Write a version's artifact (verified first) to a file.
+    Export {
+        /// The model.
+        model: String,
+        /// The version.
+        version: u64,
+        /// The output file.
+        file: PathBuf,
+    },
+    /// Train on labelled examples, validate on the most recent ones, register the version.
+    Train {
+        /// The model.
+        model: String,
+        /// JSON lines of examples: {"ts_ms": 1, "features": {"x": 1.5, "c": "red"}, "target":
+        /// {"label": "yes"}} ({"value": 2.5} for regression; the task follows the target kind).
+        #[arg(long, value_name = "FILE")]
+        examples: PathBuf,
+        /// The algorithm as JSON, e.g. '{"algorithm": "decision_tree", "max_depth": 5}' (default:
+        /// logistic regression or linear regression).
+        #[arg(long, value_name = "JSON")]
+        algorithm: Option<String>,
+        /// Share of the most recent examples held out for validation.
+        #[arg(long, default_value_t = 0.2)]
+        validation_share: f64,
+    },
+}
+
+impl From<ModelsCommand> for driftd::registry::Command {
+    fn from(c: ModelsCommand) -> Self {
+        use driftd::registry::Command as C;
+        match c {
+            ModelsCommand::List => C::List,
+            ModelsCommand::Show { model, version } => C::Show { model, version },
+            ModelsCommand::Promote { model, version } => C::Promote { model, version },
+            ModelsCommand::Rollback { model } => C::Rollback { model },
+            ModelsCommand::Import { model, file } => C::Import { model, file },
+            ModelsCommand::Export {
+                model,
+                version,
+                file,
+            } => C::Export {
+                model,
+                version,
+                file,
+            },
+            ModelsCommand::Train {
+                model,
+                examples,
+                algorithm,
+                validation_share,
+            } => C::Train {
+                model,
+                examples,
+                algorithm,
+                validation_share,
+            },
+        }
+    }
 }
 
 /// The configuration file, or the built-in defaults without one; `None` after printing every
@@ -208,6 +322,45 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("driftd replay: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Models {
+            config,
+            json,
+            command,
+        } => {
+            let Some(loaded) = load_config(config.as_deref()) else {
+                return ExitCode::from(2);
+            };
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("driftd: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let out = rt.block_on(driftd::registry::run_command(
+                &loaded.config,
+                &loaded.secrets,
+                command.into(),
+                json,
+            ));
+            match out {
+                Ok(text) if json => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("driftd models: {e:#}");
                     ExitCode::FAILURE
                 }
             }

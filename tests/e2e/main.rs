@@ -9,6 +9,7 @@ mod harness;
 mod http;
 mod kafka;
 mod prometheus;
+mod registry;
 mod replay;
 mod sinks;
 mod state;

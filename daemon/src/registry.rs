@@ -1,0 +1,1555 @@
+//! The model registry: numbered, signed versions of each model's trained artifacts and the aliases
+//! that say which version is `live`, which is the `candidate` and which was live `previous`ly — all
+//! in the [`StateStore`], so the embedded store and Redis hold it alike.
+//!
+//! ## Key layout
+//!
+//! | key | value |
+//! |---|---|
+//! | `registry/models` | JSON array of model names, sorted (the index) |
+//! | `registry/{model}/next` | JSON number: the next version number (versions start at 1) |
+//! | `registry/{model}/aliases` | JSON [`Aliases`]: `{"live": 3, "candidate": 4, "previous": 2}` (absent → `null`) |
+//! | `registry/{model}/v/{n}/meta` | JSON [`VersionRecord`]: the [`ArtifactMeta`], checksum, size, [`VersionStatus`] and [`DecisionEntry`]s |
+//! | `registry/{model}/v/{n}/artifact` | the sealed bytes of [`Artifact::seal`] (HMAC-SHA256 signed) |
+//!
+//! Model names follow the event contract (1 to 128 characters of `[A-Za-z0-9_.:-]`), so they never
+//! contain `/`. With Redis every key carries the store's prefix (`driftd:registry/...`).
+//!
+//! ## Atomicity
+//!
+//! Writes that belong together are one [`StateStore::put_all`] (a redb transaction, a Redis
+//! `MULTI`/`EXEC`): a new version writes its artifact, its record, `next` and the index at once; a
+//! promotion or rollback writes the new aliases together with the status and decision entries of
+//! the versions it touches. A reader never sees a version without its artifact or an alias naming
+//! a version that is not there.
+//!
+//! ## Signatures
+//!
+//! Every artifact is sealed with the registry's key ([`MIN_KEY_BYTES`] or more, from
+//! `[registry] signing_key` or the environment variable [`KEY_ENV`]). [`Registry::load`],
+//! [`Registry::export`] and [`Registry::import`] verify it with [`Artifact::open`] and also check
+//! that the artifact is the one the record describes (model, version, checksum): bytes altered in
+//! the store give [`RegistryError::Artifact`] with [`ArtifactError::BadSignature`], never a loaded
+//! model. Listing, showing and moving aliases need no key.
+//!
+//! ## Concurrency
+//!
+//! Each operation reads, then writes once; it assumes **one writer per model at a time** (the CLI
+//! run by an operator, or the one daemon instance that trains the model). Two writers racing on
+//! the same model could both take the same version number or overwrite each other's aliases. A
+//! lease with a fencing token for cross-instance training is a later step; until then alias swaps
+//! are single atomic writes, so a reader always sees either the old or the new aliases.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::Context;
+use driftd_retrain::{
+    AlgorithmConfig, Artifact, ArtifactError, ArtifactMeta, DecisionRecord, EncoderConfig, Example,
+    Target, Task, TrainedModel, ValidationMetrics,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, Secrets, StateConfig};
+use crate::store::{AnyStore, EmbeddedStore, RedisStore, StateStore, StoreError};
+
+/// Shortest accepted signing key, in bytes.
+pub const MIN_KEY_BYTES: usize = 32;
+/// The environment variable read for the signing key when `[registry] signing_key` is not set.
+pub const KEY_ENV: &str = "DRIFTD_REGISTRY_KEY";
+/// The trigger recorded for versions trained with `driftd models train`.
+pub const MANUAL_TRIGGER: &str = "manual";
+/// The trigger recorded for imported versions.
+pub const IMPORT_TRIGGER: &str = "import";
+
+const MODELS_KEY: &str = "registry/models";
+
+/// A registry failure.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The state store failed.
+    #[error("state store: {0}")]
+    Store(#[from] StoreError),
+    /// The model name is not a valid model name.
+    #[error("invalid model name {0:?}: 1 to 128 characters of [A-Za-z0-9_.:-]")]
+    InvalidName(String),
+    /// The model has no versions.
+    #[error("model {0:?} is not in the registry")]
+    UnknownModel(String),
+    /// The version does not exist.
+    #[error("model {model:?} has no version {version}")]
+    UnknownVersion {
+        /// The model.
+        model: String,
+        /// The version asked for.
+        version: u64,
+    },
+    /// An operation needs an alias that is not set (e.g. a rollback without a previous version).
+    #[error("model {model:?} has no {alias} version")]
+    NoAlias {
+        /// The model.
+        model: String,
+        /// The missing alias.
+        alias: Alias,
+    },
+    /// Promoting the version that is already live.
+    #[error("version {version} of {model:?} is already live")]
+    AlreadyLive {
+        /// The model.
+        model: String,
+        /// The version.
+        version: u64,
+    },
+    /// No signing key is configured, but the operation signs or verifies.
+    #[error(
+        "no registry signing key: set `[registry] signing_key` in the config or the environment variable {KEY_ENV} (at least {MIN_KEY_BYTES} bytes)"
+    )]
+    NoKey,
+    /// The signing key is too short.
+    #[error("the registry signing key must be at least {MIN_KEY_BYTES} bytes long")]
+    ShortKey,
+    /// An artifact failed verification or could not be sealed.
+    #[error("artifact of {model:?} version {version}: {source}")]
+    Artifact {
+        /// The model.
+        model: String,
+        /// The version (0 for an artifact being imported).
+        version: u64,
+        /// What is wrong.
+        source: ArtifactError,
+    },
+    /// A signed artifact that is not the one its record describes (e.g. copied between keys).
+    #[error("artifact of {model:?} version {version} does not match its record: {detail}")]
+    Mismatch {
+        /// The model.
+        model: String,
+        /// The version.
+        version: u64,
+        /// What differs.
+        detail: String,
+    },
+    /// A registry record cannot be decoded.
+    #[error("corrupt registry record {key}: {detail}")]
+    Corrupt {
+        /// The store key.
+        key: String,
+        /// The decoding error.
+        detail: String,
+    },
+}
+
+/// One of a model's aliases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alias {
+    /// The version that serves.
+    Live,
+    /// A version waiting for promotion (e.g. in shadow).
+    Candidate,
+    /// The version that was live before the current one (the rollback target).
+    Previous,
+}
+
+impl Alias {
+    /// The alias's name: `live`, `candidate` or `previous`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Alias::Live => "live",
+            Alias::Candidate => "candidate",
+            Alias::Previous => "previous",
+        }
+    }
+}
+
+impl fmt::Display for Alias {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Alias {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "live" => Ok(Alias::Live),
+            "candidate" => Ok(Alias::Candidate),
+            "previous" => Ok(Alias::Previous),
+            _ => Err(format!("unknown alias {s:?} (live, candidate or previous)")),
+        }
+    }
+}
+
+/// A model's aliases (`registry/{model}/aliases`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aliases {
+    /// The live version.
+    pub live: Option<u64>,
+    /// The candidate version.
+    pub candidate: Option<u64>,
+    /// The previously live version.
+    pub previous: Option<u64>,
+}
+
+impl Aliases {
+    /// The version an alias points to.
+    pub fn get(&self, alias: Alias) -> Option<u64> {
+        match alias {
+            Alias::Live => self.live,
+            Alias::Candidate => self.candidate,
+            Alias::Previous => self.previous,
+        }
+    }
+
+    fn set(&mut self, alias: Alias, version: Option<u64>) {
+        match alias {
+            Alias::Live => self.live = version,
+            Alias::Candidate => self.candidate = version,
+            Alias::Previous => self.previous = version,
+        }
+    }
+
+    /// The status these aliases give `version`; `was` is its status before (for `Retired`).
+    fn status_of(&self, version: u64, was: VersionStatus) -> VersionStatus {
+        if self.live == Some(version) {
+            VersionStatus::Live
+        } else if self.candidate == Some(version) {
+            VersionStatus::Candidate
+        } else if self.previous == Some(version) {
+            VersionStatus::Previous
+        } else if was == VersionStatus::Registered {
+            VersionStatus::Registered
+        } else {
+            VersionStatus::Retired
+        }
+    }
+}
+
+/// Where a version stands. Kept in its record, updated in the same write as the aliases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionStatus {
+    /// Stored, never aliased.
+    Registered,
+    /// The candidate.
+    Candidate,
+    /// Live.
+    Live,
+    /// The previously live version.
+    Previous,
+    /// Was aliased once, no longer is.
+    Retired,
+}
+
+impl fmt::Display for VersionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VersionStatus::Registered => "registered",
+            VersionStatus::Candidate => "candidate",
+            VersionStatus::Live => "live",
+            VersionStatus::Previous => "previous",
+            VersionStatus::Retired => "retired",
+        })
+    }
+}
+
+/// One decision about a version: a promotion, a rollback, a shadow verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionEntry {
+    /// When it was made (ms since the Unix epoch).
+    pub at_ms: i64,
+    /// What was done: `promote`, `rollback`, `shadow`, `set_alias:candidate`, ...
+    pub action: String,
+    /// Why, in words.
+    pub note: String,
+    /// The version that was live before, for promotions and rollbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<u64>,
+    /// The shadow gate's evidence, when the decision rests on one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<DecisionRecord>,
+}
+
+/// Where an imported version came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportSource {
+    /// The model named in the imported artifact.
+    pub model: String,
+    /// Its version there.
+    pub version: u64,
+    /// SHA-256 of the imported bytes.
+    pub checksum: String,
+}
+
+/// What the registry keeps about one version (`registry/{model}/v/{n}/meta`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// The artifact's metadata (the same as inside the signed artifact).
+    pub meta: ArtifactMeta,
+    /// SHA-256 of the stored artifact, hex.
+    pub checksum: String,
+    /// Size of the stored artifact in bytes.
+    pub size_bytes: usize,
+    /// Where it stands.
+    pub status: VersionStatus,
+    /// Decisions about it, oldest first.
+    #[serde(default)]
+    pub decisions: Vec<DecisionEntry>,
+    /// For imported versions: the source artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportSource>,
+}
+
+/// A version just stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Registered {
+    /// The model.
+    pub model: String,
+    /// Its new version number.
+    pub version: u64,
+    /// SHA-256 of the artifact, hex.
+    pub checksum: String,
+}
+
+/// Whether `name` is a valid model name (the event contract's rule).
+pub fn valid_model_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= crate::event::MAX_MODEL_NAME_BYTES
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+}
+
+/// The signing key: `[registry] signing_key` (already resolved and length-checked in `secrets`),
+/// else the environment variable [`KEY_ENV`]. `Ok(None)` when neither is set.
+pub fn signing_key(secrets: &Secrets) -> Result<Option<SecretString>, RegistryError> {
+    if let Some(k) = &secrets.registry_key {
+        return Ok(Some(k.clone()));
+    }
+    match std::env::var(KEY_ENV) {
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) if v.len() < MIN_KEY_BYTES => Err(RegistryError::ShortKey),
+        Ok(v) => Ok(Some(SecretString::from(v))),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The model registry over a state store. Cheap to clone when the store is.
+#[derive(Clone)]
+pub struct Registry<S: StateStore> {
+    store: S,
+    key: Option<SecretString>,
+}
+
+impl<S: StateStore> fmt::Debug for Registry<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn corrupt(key: &str, e: impl fmt::Display) -> RegistryError {
+    RegistryError::Corrupt {
+        key: key.to_owned(),
+        detail: e.to_string(),
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    // The registry's own types always serialise (no maps with non-string keys, floats are finite
+    // or encoded as null by serde_json's `Value`).
+    serde_json::to_vec(v).unwrap_or_else(|e| unreachable!("registry records serialise: {e}"))
+}
+
+fn meta_key(model: &str, version: u64) -> String {
+    format!("registry/{model}/v/{version}/meta")
+}
+
+fn artifact_key(model: &str, version: u64) -> String {
+    format!("registry/{model}/v/{version}/artifact")
+}
+
+fn aliases_key(model: &str) -> String {
+    format!("registry/{model}/aliases")
+}
+
+fn next_key(model: &str) -> String {
+    format!("registry/{model}/next")
+}
+
+impl<S: StateStore> Registry<S> {
+    /// A registry over `store`. `key` signs and verifies artifacts; without one, only listing,
+    /// showing and alias moves work ([`RegistryError::NoKey`] otherwise).
+    pub fn new(store: S, key: Option<SecretString>) -> Result<Self, RegistryError> {
+        if key
+            .as_ref()
+            .is_some_and(|k| k.expose_secret().len() < MIN_KEY_BYTES)
+        {
+            return Err(RegistryError::ShortKey);
+        }
+        Ok(Registry { store, key })
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    fn key(&self) -> Result<&[u8], RegistryError> {
+        self.key
+            .as_ref()
+            .map(|k| k.expose_secret().as_bytes())
+            .ok_or(RegistryError::NoKey)
+    }
+
+    fn check_name(model: &str) -> Result<(), RegistryError> {
+        if valid_model_name(model) {
+            Ok(())
+        } else {
+            Err(RegistryError::InvalidName(model.to_owned()))
+        }
+    }
+
+    async fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, RegistryError> {
+        match self.store.get(key).await? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| corrupt(key, e)),
+        }
+    }
+
+    /// The names of every model with at least one version, sorted.
+    pub async fn list_models(&self) -> Result<Vec<String>, RegistryError> {
+        Ok(self
+            .get_json::<Vec<String>>(MODELS_KEY)
+            .await?
+            .unwrap_or_default())
+    }
+
+    async fn next_version(&self, model: &str) -> Result<u64, RegistryError> {
+        Ok(self.get_json::<u64>(&next_key(model)).await?.unwrap_or(1))
+    }
+
+    /// A model's aliases (all unset for a model without versions).
+    pub async fn aliases(&self, model: &str) -> Result<Aliases, RegistryError> {
+        Self::check_name(model)?;
+        Ok(self
+            .get_json::<Aliases>(&aliases_key(model))
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// One version's record.
+    pub async fn show(&self, model: &str, version: u64) -> Result<VersionRecord, RegistryError> {
+        Self::check_name(model)?;
+        self.get_json(&meta_key(model, version))
+            .await?
+            .ok_or_else(|| RegistryError::UnknownVersion {
+                model: model.to_owned(),
+                version,
+            })
+    }
+
+    /// Every version's record, oldest first. [`RegistryError::UnknownModel`] when it has none.
+    pub async fn versions(&self, model: &str) -> Result<Vec<VersionRecord>, RegistryError> {
+        Self::check_name(model)?;
+        let next = self.next_version(model).await?;
+        let mut out = Vec::new();
+        for v in 1..next {
+            if let Some(r) = self.get_json(&meta_key(model, v)).await? {
+                out.push(r);
+            }
+        }
+        if out.is_empty() {
+            return Err(RegistryError::UnknownModel(model.to_owned()));
+        }
+        Ok(out)
+    }
+
+    /// Signs `trained` and stores it as the model's next version (status `registered`; no alias
+    /// moves). `parent_version` is the live version at the time. One atomic write: artifact,
+    /// record, `next` and the model index.
+    pub async fn register(
+        &self,
+        model: &str,
+        trained: &TrainedModel,
+        validation: Option<ValidationMetrics>,
+        trigger: &str,
+    ) -> Result<Registered, RegistryError> {
+        Self::check_name(model)?;
+        let key = self.key()?;
+        let version = self.next_version(model).await?;
+        let mut meta = ArtifactMeta::describe(model, version, trained, now_ms(), trigger);
+        meta.validation = validation;
+        meta.parent_version = self.aliases(model).await?.live;
+        let bytes =
+            Artifact::seal(trained, key, &meta).map_err(|source| RegistryError::Artifact {
+                model: model.to_owned(),
+                version,
+                source,
+            })?;
+        self.store_version(meta, bytes, None).await
+    }
+
+    async fn store_version(
+        &self,
+        meta: ArtifactMeta,
+        bytes: Vec<u8>,
+        imported: Option<ImportSource>,
+    ) -> Result<Registered, RegistryError> {
+        let model = meta.model.clone();
+        let version = meta.version;
+        let checksum = Artifact::checksum(&bytes);
+        let record = VersionRecord {
+            meta,
+            checksum: checksum.clone(),
+            size_bytes: bytes.len(),
+            status: VersionStatus::Registered,
+            decisions: Vec::new(),
+            imported,
+        };
+        let mut models: BTreeSet<String> = self.list_models().await?.into_iter().collect();
+        models.insert(model.clone());
+        let models: Vec<String> = models.into_iter().collect();
+        self.store
+            .put_all(vec![
+                (artifact_key(&model, version), bytes),
+                (meta_key(&model, version), to_json(&record)),
+                (next_key(&model), to_json(&(version + 1))),
+                (MODELS_KEY.to_owned(), to_json(&models)),
+            ])
+            .await?;
+        tracing::info!(model = %model, version, checksum = %checksum, "model version registered");
+        Ok(Registered {
+            model,
+            version,
+            checksum,
+        })
+    }
+
+    /// The stored artifact bytes of a version, verified (signature, and that it is the artifact
+    /// its record describes), with the decoded model and metadata.
+    async fn verified(
+        &self,
+        model: &str,
+        version: u64,
+    ) -> Result<(Vec<u8>, TrainedModel, ArtifactMeta), RegistryError> {
+        let key = self.key()?;
+        let record = self.show(model, version).await?;
+        let bytes = self
+            .store
+            .get(&artifact_key(model, version))
+            .await?
+            .ok_or_else(|| RegistryError::Mismatch {
+                model: model.to_owned(),
+                version,
+                detail: "the artifact is missing from the store".into(),
+            })?;
+        let (trained, meta) =
+            Artifact::open(&bytes, key).map_err(|source| RegistryError::Artifact {
+                model: model.to_owned(),
+                version,
+                source,
+            })?;
+        let mismatch = |detail: String| RegistryError::Mismatch {
+            model: model.to_owned(),
+            version,
+            detail,
+        };
+        if meta.model != model || meta.version != version {
+            return Err(mismatch(format!(
+                "the artifact is {:?} version {}",
+                meta.model, meta.version
+            )));
+        }
+        let checksum = Artifact::checksum(&bytes);
+        if checksum != record.checksum {
+            return Err(mismatch(format!(
+                "checksum {checksum}, the record says {}",
+                record.checksum
+            )));
+        }
+        Ok((bytes, trained, meta))
+    }
+
+    /// Loads a version, verifying its signature. A tampered artifact is an error, never a model.
+    pub async fn load(
+        &self,
+        model: &str,
+        version: u64,
+    ) -> Result<(TrainedModel, ArtifactMeta), RegistryError> {
+        let (_, trained, meta) = self.verified(model, version).await?;
+        Ok((trained, meta))
+    }
+
+    /// Loads the version an alias points to.
+    pub async fn load_alias(
+        &self,
+        model: &str,
+        alias: Alias,
+    ) -> Result<(TrainedModel, ArtifactMeta), RegistryError> {
+        let version =
+            self.aliases(model)
+                .await?
+                .get(alias)
+                .ok_or_else(|| RegistryError::NoAlias {
+                    model: model.to_owned(),
+                    alias,
+                })?;
+        self.load(model, version).await
+    }
+
+    /// The artifact bytes of a version, verified first (so a tampered artifact never leaves).
+    pub async fn export(&self, model: &str, version: u64) -> Result<Vec<u8>, RegistryError> {
+        Ok(self.verified(model, version).await?.0)
+    }
+
+    /// Verifies an artifact signed with this registry's key and stores its model as the next
+    /// version of `model` (re-sealed with this model name and version number, trigger `import`;
+    /// the source's name, version and checksum are kept in the record). How a first model gets in.
+    pub async fn import(&self, model: &str, bytes: &[u8]) -> Result<Registered, RegistryError> {
+        Self::check_name(model)?;
+        let key = self.key()?;
+        let (trained, source_meta) =
+            Artifact::open(bytes, key).map_err(|source| RegistryError::Artifact {
+                model: model.to_owned(),
+                version: 0,
+                source,
+            })?;
+        let version = self.next_version(model).await?;
+        let imported = ImportSource {
+            model: source_meta.model.clone(),
+            version: source_meta.version,
+            checksum: Artifact::checksum(bytes),
+        };
+        let meta = ArtifactMeta {
+            model: model.to_owned(),
+            version,
+            parent_version: self.aliases(model).await?.live,
+            created_ms: now_ms(),
+            trigger: IMPORT_TRIGGER.to_owned(),
+            ..source_meta
+        };
+        let sealed =
+            Artifact::seal(&trained, key, &meta).map_err(|source| RegistryError::Artifact {
+                model: model.to_owned(),
+                version,
+                source,
+            })?;
+        self.store_version(meta, sealed, Some(imported)).await
+    }
+
+    /// Appends a decision to a version's record (one write).
+    pub async fn add_decision(
+        &self,
+        model: &str,
+        version: u64,
+        entry: DecisionEntry,
+    ) -> Result<(), RegistryError> {
+        let mut record = self.show(model, version).await?;
+        record.decisions.push(entry);
+        self.store
+            .put_all(vec![(meta_key(model, version), to_json(&record))])
+            .await?;
+        Ok(())
+    }
+
+    /// Writes new aliases, the status of every version whose alias changed, and `decision` on
+    /// its version: one atomic write.
+    async fn swap_aliases(
+        &self,
+        model: &str,
+        old: Aliases,
+        new: Aliases,
+        decision: Option<(u64, DecisionEntry)>,
+    ) -> Result<(), RegistryError> {
+        let touched: BTreeSet<u64> = [
+            old.live,
+            old.candidate,
+            old.previous,
+            new.live,
+            new.candidate,
+            new.previous,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(decision.as_ref().map(|d| d.0))
+        .collect();
+        let mut entries = vec![(aliases_key(model), to_json(&new))];
+        let mut decision = decision;
+        for v in touched {
+            let Some(mut record) = self.get_json::<VersionRecord>(&meta_key(model, v)).await?
+            else {
+                continue;
+            };
+            let status = new.status_of(v, record.status);
+            let mut changed = status != record.status;
+            record.status = status;
+            if let Some((_, entry)) = decision.take_if(|d| d.0 == v) {
+                record.decisions.push(entry);
+                changed = true;
+            }
+            if changed {
+                entries.push((meta_key(model, v), to_json(&record)));
+            }
+        }
+        self.store.put_all(entries).await?;
+        tracing::info!(
+            model,
+            live = ?new.live,
+            candidate = ?new.candidate,
+            previous = ?new.previous,
+            "model aliases changed"
+        );
+        Ok(())
+    }
+
+    async fn require_version(&self, model: &str, version: u64) -> Result<(), RegistryError> {
+        self.show(model, version).await.map(|_| ())
+    }
+
+    /// Points `alias` at `version` (or clears it with `None`). One atomic write.
+    pub async fn set_alias(
+        &self,
+        model: &str,
+        alias: Alias,
+        version: Option<u64>,
+    ) -> Result<Aliases, RegistryError> {
+        if let Some(v) = version {
+            self.require_version(model, v).await?;
+        }
+        let old = self.aliases(model).await?;
+        let mut new = old;
+        new.set(alias, version);
+        let decision = version.map(|v| {
+            (
+                v,
+                DecisionEntry {
+                    at_ms: now_ms(),
+                    action: format!("set_alias:{alias}"),
+                    note: String::new(),
+                    replaced: old.get(alias),
+                    record: None,
+                },
+            )
+        });
+        self.swap_aliases(model, old, new, decision).await?;
+        Ok(new)
+    }
+
+    /// Makes `version` live: the old live version becomes `previous`, and the candidate alias is
+    /// cleared if it pointed at `version`. The decision (with `note` and the shadow gate's
+    /// `record`, if any) goes on the version's record in the same atomic write.
+    pub async fn promote(
+        &self,
+        model: &str,
+        version: u64,
+        note: &str,
+        record: Option<DecisionRecord>,
+    ) -> Result<Aliases, RegistryError> {
+        self.require_version(model, version).await?;
+        let old = self.aliases(model).await?;
+        if old.live == Some(version) {
+            return Err(RegistryError::AlreadyLive {
+                model: model.to_owned(),
+                version,
+            });
+        }
+        let new = Aliases {
+            live: Some(version),
+            candidate: old.candidate.filter(|&c| c != version),
+            previous: old.live.or(old.previous.filter(|&p| p != version)),
+        };
+        let entry = DecisionEntry {
+            at_ms: now_ms(),
+            action: "promote".into(),
+            note: note.to_owned(),
+            replaced: old.live,
+            record,
+        };
+        self.swap_aliases(model, old, new, Some((version, entry)))
+            .await?;
+        Ok(new)
+    }
+
+    /// Swaps `live` and `previous` (the decision goes on the version that becomes live).
+    /// [`RegistryError::NoAlias`] without a previous version.
+    pub async fn rollback(&self, model: &str, note: &str) -> Result<Aliases, RegistryError> {
+        let old = self.aliases(model).await?;
+        let target = old.previous.ok_or_else(|| RegistryError::NoAlias {
+            model: model.to_owned(),
+            alias: Alias::Previous,
+        })?;
+        let new = Aliases {
+            live: Some(target),
+            candidate: old.candidate.filter(|&c| c != target),
+            previous: old.live,
+        };
+        let entry = DecisionEntry {
+            at_ms: now_ms(),
+            action: "rollback".into(),
+            note: note.to_owned(),
+            replaced: old.live,
+            record: None,
+        };
+        self.swap_aliases(model, old, new, Some((target, entry)))
+            .await?;
+        Ok(new)
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// `driftd models`: the command line over the registry.
+// ------------------------------------------------------------------------------------------------
+
+/// A `driftd models` command (parsed by the binary).
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Every model with its versions and aliases.
+    List,
+    /// A model's versions, or one version's record.
+    Show {
+        /// The model.
+        model: String,
+        /// One version (default: all).
+        version: Option<u64>,
+    },
+    /// Make a version live.
+    Promote {
+        /// The model.
+        model: String,
+        /// The version.
+        version: u64,
+    },
+    /// Swap live and previous.
+    Rollback {
+        /// The model.
+        model: String,
+    },
+    /// Store a signed artifact file as a new version.
+    Import {
+        /// The model.
+        model: String,
+        /// The artifact file.
+        file: PathBuf,
+    },
+    /// Write a version's verified artifact to a file.
+    Export {
+        /// The model.
+        model: String,
+        /// The version.
+        version: u64,
+        /// The output file.
+        file: PathBuf,
+    },
+    /// Train on labelled examples and register the result.
+    Train {
+        /// The model.
+        model: String,
+        /// JSON lines of `driftd-retrain` examples.
+        examples: PathBuf,
+        /// The algorithm as JSON (tagged by `algorithm`); default: the task's default.
+        algorithm: Option<String>,
+        /// Share of the most recent examples held out for validation.
+        validation_share: f64,
+    },
+}
+
+/// Opens the configured state store (embedded file, or one connection attempt to Redis).
+pub async fn open_store(cfg: &Config, secrets: &Secrets) -> anyhow::Result<AnyStore> {
+    match &cfg.state {
+        StateConfig::Embedded(e) => Ok(AnyStore::Embedded(
+            EmbeddedStore::open(&e.path).with_context(|| {
+                format!("opening the embedded state store {}", e.path.display())
+            })?,
+        )),
+        StateConfig::Redis(r) => {
+            let s = RedisStore::connect(r, secrets.redis_password.as_ref())
+                .await
+                .context("connecting to Redis")?;
+            s.ping().await.context("Redis does not answer")?;
+            Ok(AnyStore::Redis(s))
+        }
+    }
+}
+
+/// Reads labelled examples: one JSON [`Example`] per line (blank lines skipped).
+pub fn read_examples(path: &Path) -> anyhow::Result<Vec<Example>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not an example", path.display(), i + 1))
+        })
+        .collect()
+}
+
+fn fmt_metrics(m: &Option<ValidationMetrics>) -> String {
+    match m {
+        None => "none".into(),
+        Some(ValidationMetrics::Classification(c)) => {
+            let mut s = format!(
+                "n={} accuracy={:.4} macro_f1={:.4}",
+                c.n, c.accuracy, c.macro_f1
+            );
+            if let Some(l) = c.log_loss {
+                s.push_str(&format!(" log_loss={l:.4}"));
+            }
+            s
+        }
+        Some(ValidationMetrics::Regression(r)) => {
+            let mut s = format!("n={} mae={:.4} rmse={:.4}", r.n, r.mae, r.rmse);
+            if let Some(r2) = r.r2 {
+                s.push_str(&format!(" r2={r2:.4}"));
+            }
+            s
+        }
+    }
+}
+
+fn fmt_alias(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+fn fmt_aliases(a: &Aliases) -> String {
+    format!(
+        "live={} candidate={} previous={}",
+        fmt_alias(a.live),
+        fmt_alias(a.candidate),
+        fmt_alias(a.previous)
+    )
+}
+
+fn fmt_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    )
+}
+
+fn version_line(r: &VersionRecord) -> String {
+    format!(
+        "  v{:<4} {:<10} {:<20} {:<8} {} trained on {} validation: {}",
+        r.meta.version,
+        r.status.to_string(),
+        r.meta.algorithm,
+        r.meta.trigger,
+        fmt_time(r.meta.created_ms),
+        r.meta.training_size,
+        fmt_metrics(&r.meta.validation)
+    )
+}
+
+fn version_detail(r: &VersionRecord) -> String {
+    let m = &r.meta;
+    let mut s = format!(
+        "{} version {}\n  status:       {}\n  checksum:     sha256:{}\n  size:         {} bytes\n  algorithm:    {} {}\n  trained on:   {} examples, event time {} .. {}\n  validation:   {}\n  parent:       {}\n  created:      {}\n  trigger:      {}\n",
+        m.model,
+        m.version,
+        r.status,
+        r.checksum,
+        r.size_bytes,
+        m.algorithm,
+        m.hyperparameters,
+        m.training_size,
+        fmt_time(m.training_window.from_ms),
+        fmt_time(m.training_window.to_ms),
+        fmt_metrics(&m.validation),
+        fmt_alias(m.parent_version),
+        fmt_time(m.created_ms),
+        m.trigger,
+    );
+    if let Some(i) = &r.imported {
+        s.push_str(&format!(
+            "  imported:     from {} version {} (sha256:{})\n",
+            i.model, i.version, i.checksum
+        ));
+    }
+    for d in &r.decisions {
+        s.push_str(&format!(
+            "  decision:     {} {}{}{}\n",
+            fmt_time(d.at_ms),
+            d.action,
+            d.replaced
+                .map_or_else(String::new, |v| format!(" (replaced v{v})")),
+            if d.note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", d.note)
+            }
+        ));
+    }
+    s
+}
+
+fn task_of(examples: &[Example]) -> anyhow::Result<Task> {
+    match examples.first().map(|e| &e.target) {
+        Some(Target::Label(_)) => Ok(Task::Classification),
+        Some(Target::Value(_)) => Ok(Task::Regression),
+        None => anyhow::bail!("no examples"),
+    }
+}
+
+/// Runs one `driftd models` command and returns what to print (text, or one JSON document with
+/// `json`). The store comes from `[state]`, the key from `[registry]` or [`KEY_ENV`].
+pub async fn run_command(
+    cfg: &Config,
+    secrets: &Secrets,
+    command: Command,
+    json: bool,
+) -> anyhow::Result<String> {
+    let key = signing_key(secrets)?;
+    let store = open_store(cfg, secrets).await?;
+    let reg = Registry::new(store, key)?;
+    let out = match command {
+        Command::List => {
+            let mut models = Vec::new();
+            let mut text = String::new();
+            for name in reg.list_models().await? {
+                let aliases = reg.aliases(&name).await?;
+                let versions = reg.versions(&name).await.map(|v| v.len()).unwrap_or(0);
+                text.push_str(&format!(
+                    "{name}: {versions} version(s), {}\n",
+                    fmt_aliases(&aliases)
+                ));
+                models.push(serde_json::json!({
+                    "model": name, "versions": versions, "aliases": aliases,
+                }));
+            }
+            if models.is_empty() {
+                text.push_str("no models in the registry\n");
+            }
+            if json {
+                serde_json::json!({ "models": models }).to_string()
+            } else {
+                text
+            }
+        }
+        Command::Show {
+            model,
+            version: Some(v),
+        } => {
+            let r = reg.show(&model, v).await?;
+            if json {
+                serde_json::to_string(&r)?
+            } else {
+                version_detail(&r)
+            }
+        }
+        Command::Show {
+            model,
+            version: None,
+        } => {
+            let aliases = reg.aliases(&model).await?;
+            let versions = reg.versions(&model).await?;
+            if json {
+                serde_json::json!({ "model": model, "aliases": aliases, "versions": versions })
+                    .to_string()
+            } else {
+                let mut s = format!("{model}: {}\n", fmt_aliases(&aliases));
+                for r in &versions {
+                    s.push_str(&version_line(r));
+                    s.push('\n');
+                }
+                s
+            }
+        }
+        Command::Promote { model, version } => {
+            let a = reg
+                .promote(&model, version, "manual (driftd models promote)", None)
+                .await?;
+            if json {
+                serde_json::json!({ "model": model, "aliases": a }).to_string()
+            } else {
+                format!("{model}: version {version} is live ({})\n", fmt_aliases(&a))
+            }
+        }
+        Command::Rollback { model } => {
+            let a = reg
+                .rollback(&model, "manual (driftd models rollback)")
+                .await?;
+            if json {
+                serde_json::json!({ "model": model, "aliases": a }).to_string()
+            } else {
+                format!(
+                    "{model}: rolled back to version {} ({})\n",
+                    fmt_alias(a.live),
+                    fmt_aliases(&a)
+                )
+            }
+        }
+        Command::Import { model, file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let r = reg.import(&model, &bytes).await?;
+            if json {
+                serde_json::to_string(&r)?
+            } else {
+                format!(
+                    "{model}: imported {} as version {} (sha256:{})\n",
+                    file.display(),
+                    r.version,
+                    r.checksum
+                )
+            }
+        }
+        Command::Export {
+            model,
+            version,
+            file,
+        } => {
+            let bytes = reg.export(&model, version).await?;
+            std::fs::write(&file, &bytes).with_context(|| format!("writing {}", file.display()))?;
+            let checksum = Artifact::checksum(&bytes);
+            if json {
+                serde_json::json!({
+                    "model": model, "version": version, "checksum": checksum,
+                    "file": file, "size_bytes": bytes.len(),
+                })
+                .to_string()
+            } else {
+                format!(
+                    "{model}: version {version} written to {} ({} bytes, sha256:{checksum})\n",
+                    file.display(),
+                    bytes.len()
+                )
+            }
+        }
+        Command::Train {
+            model,
+            examples,
+            algorithm,
+            validation_share,
+        } => {
+            if !valid_model_name(&model) {
+                return Err(RegistryError::InvalidName(model).into());
+            }
+            // Fail before training when nothing could be signed.
+            reg.key()?;
+            anyhow::ensure!(
+                (0.0..1.0).contains(&validation_share),
+                "--validation-share must be in [0, 1)"
+            );
+            let all = read_examples(&examples)?;
+            let task = task_of(&all)?;
+            let algo: AlgorithmConfig = match &algorithm {
+                Some(text) => serde_json::from_str(text).context("--algorithm")?,
+                None => AlgorithmConfig::default_for(task),
+            };
+            let (trained, validation) = tokio::task::spawn_blocking(move || {
+                let (train_split, validation_split) =
+                    driftd_retrain::split_by_time(all, validation_share);
+                let trained =
+                    driftd_retrain::train(task, &algo, &EncoderConfig::default(), &train_split)?;
+                let validation = if validation_split.is_empty() {
+                    None
+                } else {
+                    Some(driftd_retrain::evaluate(&trained, &validation_split)?)
+                };
+                anyhow::Ok((trained, validation))
+            })
+            .await
+            .context("the training task failed")??;
+            let r = reg
+                .register(&model, &trained, validation.clone(), MANUAL_TRIGGER)
+                .await?;
+            if json {
+                serde_json::json!({
+                    "model": model, "version": r.version, "checksum": r.checksum,
+                    "training_size": trained.training_size(), "validation": validation,
+                })
+                .to_string()
+            } else {
+                format!(
+                    "{model}: registered version {} (sha256:{})\n  trained on {} examples with {}\n  validation: {}\n",
+                    r.version,
+                    r.checksum,
+                    trained.training_size(),
+                    trained.algorithm().name(),
+                    fmt_metrics(&validation)
+                )
+            }
+        }
+    };
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use driftd_retrain::Value;
+
+    const KEY: &str = "a registry key of at least 32 bytes, for tests";
+
+    fn examples(n: i64) -> Vec<Example> {
+        (0..n)
+            .map(|t| {
+                let x = ((t * 7919) % 200 - 100) as f64 / 50.0;
+                let colour = ["red", "green", "blue"][(t % 3) as usize];
+                let y = if x > 0.0 { "yes" } else { "no" };
+                Example {
+                    ts_ms: 1_700_000_000_000 + t * 1000,
+                    features: [
+                        ("x".to_owned(), Value::Number(x)),
+                        ("colour".to_owned(), Value::from(colour)),
+                    ]
+                    .into(),
+                    target: Target::Label(y.into()),
+                }
+            })
+            .collect()
+    }
+
+    fn trained(n: i64) -> TrainedModel {
+        driftd_retrain::train(
+            Task::Classification,
+            &AlgorithmConfig::default_for(Task::Classification),
+            &EncoderConfig::default(),
+            &examples(n),
+        )
+        .unwrap()
+    }
+
+    fn registry(dir: &Path, key: &str) -> Registry<EmbeddedStore> {
+        let store = EmbeddedStore::open(&dir.join("state.redb")).unwrap();
+        Registry::new(store, Some(SecretString::from(key))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn register_and_load_round_trip_with_identical_predictions() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = registry(dir.path(), KEY);
+        let model = trained(200);
+        let r = reg.register("churn", &model, None, "manual").await.unwrap();
+        assert_eq!(r.version, 1);
+        let (back, meta) = reg.load("churn", 1).await.unwrap();
+        assert_eq!(back, model);
+        let rows: Vec<_> = examples(300).into_iter().map(|e| e.features).collect();
+        assert_eq!(back.predict_batch(&rows), model.predict_batch(&rows));
+        assert_eq!((meta.model.as_str(), meta.version), ("churn", 1));
+        assert_eq!(meta.trigger, "manual");
+        let rec = reg.show("churn", 1).await.unwrap();
+        assert_eq!(rec.checksum, r.checksum);
+        assert_eq!(rec.status, VersionStatus::Registered);
+        assert_eq!(reg.list_models().await.unwrap(), ["churn"]);
+    }
+
+    #[tokio::test]
+    async fn versions_increase_and_record_their_parent() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = registry(dir.path(), KEY);
+        for want in 1..=3 {
+            let r = reg
+                .register("m", &trained(100 + want as i64), None, "schedule")
+                .await
+                .unwrap();
+            assert_eq!(r.version, want);
+        }
+        reg.register("other", &trained(50), None, "manual")
+            .await
+            .unwrap();
+        let vs = reg.versions("m").await.unwrap();
+        assert_eq!(
+            vs.iter().map(|r| r.meta.version).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(reg.list_models().await.unwrap(), ["m", "other"]);
+        reg.promote("m", 2, "", None).await.unwrap();
+        let r = reg
+            .register("m", &trained(120), None, "drift")
+            .await
+            .unwrap();
+        assert_eq!(r.version, 4);
+        assert_eq!(reg.show("m", 4).await.unwrap().meta.parent_version, Some(2));
+        assert!(matches!(
+            reg.versions("nope").await,
+            Err(RegistryError::UnknownModel(_))
+        ));
+        assert!(matches!(
+            reg.show("m", 9).await,
+            Err(RegistryError::UnknownVersion { version: 9, .. })
+        ));
+        assert!(matches!(
+            reg.register("bad/name", &trained(50), None, "x").await,
+            Err(RegistryError::InvalidName(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn promote_and_rollback_move_the_aliases() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = registry(dir.path(), KEY);
+        for n in [100, 110, 120] {
+            reg.register("m", &trained(n), None, "manual")
+                .await
+                .unwrap();
+        }
+        let a = reg.promote("m", 1, "first", None).await.unwrap();
+        assert_eq!(
+            a,
+            Aliases {
+                live: Some(1),
+                candidate: None,
+                previous: None
+            }
+        );
+        reg.set_alias("m", Alias::Candidate, Some(2)).await.unwrap();
+        assert_eq!(
+            reg.show("m", 2).await.unwrap().status,
+            VersionStatus::Candidate
+        );
+        let a = reg.promote("m", 2, "shadow won", None).await.unwrap();
+        assert_eq!(
+            a,
+            Aliases {
+                live: Some(2),
+                candidate: None,
+                previous: Some(1)
+            }
+        );
+        assert_eq!(reg.aliases("m").await.unwrap(), a);
+        assert_eq!(
+            reg.show("m", 1).await.unwrap().status,
+            VersionStatus::Previous
+        );
+        let rec2 = reg.show("m", 2).await.unwrap();
+        assert_eq!(rec2.status, VersionStatus::Live);
+        let last = rec2.decisions.last().unwrap();
+        assert_eq!((last.action.as_str(), last.replaced), ("promote", Some(1)));
+        assert!(matches!(
+            reg.promote("m", 2, "", None).await,
+            Err(RegistryError::AlreadyLive { .. })
+        ));
+        let a = reg.rollback("m", "bad").await.unwrap();
+        assert_eq!(
+            a,
+            Aliases {
+                live: Some(1),
+                candidate: None,
+                previous: Some(2)
+            }
+        );
+        let (live, _) = reg.load_alias("m", Alias::Live).await.unwrap();
+        assert_eq!(live, reg.load("m", 1).await.unwrap().0);
+        // Promoting a third version: the live 1 becomes previous, 2 (no alias left) retires.
+        let a = reg.promote("m", 3, "", None).await.unwrap();
+        assert_eq!(
+            a,
+            Aliases {
+                live: Some(3),
+                candidate: None,
+                previous: Some(1)
+            }
+        );
+        assert_eq!(
+            reg.show("m", 2).await.unwrap().status,
+            VersionStatus::Retired
+        );
+        reg.add_decision(
+            "m",
+            2,
+            DecisionEntry {
+                at_ms: 5,
+                action: "shadow".into(),
+                note: "rejected".into(),
+                replaced: None,
+                record: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            reg.show("m", 2)
+                .await
+                .unwrap()
+                .decisions
+                .last()
+                .unwrap()
+                .at_ms,
+            5
+        );
+        // Without a previous version there is nothing to roll back to.
+        let dir2 = tempfile::tempdir().unwrap();
+        let reg2 = registry(dir2.path(), KEY);
+        reg2.register("m", &trained(100), None, "manual")
+            .await
+            .unwrap();
+        reg2.promote("m", 1, "", None).await.unwrap();
+        assert!(matches!(
+            reg2.rollback("m", "").await,
+            Err(RegistryError::NoAlias {
+                alias: Alias::Previous,
+                ..
+            })
+        ));
+        assert!(matches!(
+            reg2.promote("m", 7, "", None).await,
+            Err(RegistryError::UnknownVersion { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_tampered_artifact_in_the_store_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = registry(dir.path(), KEY);
+        reg.register("m", &trained(100), None, "manual")
+            .await
+            .unwrap();
+        let key = artifact_key("m", 1);
+        let mut bytes = reg.store().get(&key).await.unwrap().unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x01;
+        reg.store().put_all(vec![(key, bytes)]).await.unwrap();
+        let err = reg.load("m", 1).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RegistryError::Artifact {
+                    source: ArtifactError::BadSignature,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("signature"), "{err}");
+        assert!(reg.export("m", 1).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_validly_signed_artifact_under_the_wrong_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = registry(dir.path(), KEY);
+        reg.register("m", &trained(100), None, "manual")
+            .await
+            .unwrap();
+        reg.register("m", &trained(150), None, "manual")
+            .await
+            .unwrap();
+        let v1 = reg
+            .store()
+            .get(&artifact_key("m", 1))
+            .await
+            .unwrap()
+            .unwrap();
+        reg.store()
+            .put_all(vec![(artifact_key("m", 2), v1)])
+            .await
+            .unwrap();
+        assert!(matches!(
+            reg.load("m", 2).await,
+            Err(RegistryError::Mismatch { version: 2, .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn wrong_or_missing_key_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let reg = registry(dir.path(), KEY);
+            reg.register("m", &trained(100), None, "manual")
+                .await
+                .unwrap();
+        }
+        let other = registry(dir.path(), "another key that is also long enough!!");
+        assert!(matches!(
+            other.load("m", 1).await,
+            Err(RegistryError::Artifact {
+                source: ArtifactError::WrongKey { .. },
+                ..
+            })
+        ));
+        let store = other.store().clone();
+        let keyless = Registry::new(store.clone(), None).unwrap();
+        assert!(matches!(
+            keyless.load("m", 1).await,
+            Err(RegistryError::NoKey)
+        ));
+        assert!(matches!(
+            keyless.register("m", &trained(100), None, "x").await,
+            Err(RegistryError::NoKey)
+        ));
+        // Listing and aliases need no key.
+        assert_eq!(keyless.list_models().await.unwrap(), ["m"]);
+        keyless.promote("m", 1, "", None).await.unwrap();
+        assert!(matches!(
+            Registry::new(store, Some(SecretString::from("short"))),
+            Err(RegistryError::ShortKey)
+        ));
+    }
+
+    #[tokio::test]
+    async fn export_then_import_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = registry(dir.path(), KEY);
+        let model = trained(200);
+        let r = reg.register("a", &model, None, "manual").await.unwrap();
+        let bytes = reg.export("a", 1).await.unwrap();
+        assert_eq!(Artifact::checksum(&bytes), r.checksum);
+        let imported = reg.import("b", &bytes).await.unwrap();
+        assert_eq!(imported.version, 1);
+        let (back, meta) = reg.load("b", 1).await.unwrap();
+        assert_eq!(back, model);
+        assert_eq!(
+            (meta.model.as_str(), meta.trigger.as_str()),
+            ("b", "import")
+        );
+        let rec = reg.show("b", 1).await.unwrap();
+        assert_eq!(
+            rec.imported,
+            Some(ImportSource {
+                model: "a".into(),
+                version: 1,
+                checksum: r.checksum.clone()
+            })
+        );
+        // Importing again makes version 2 of the same model.
+        assert_eq!(reg.import("b", &bytes).await.unwrap().version, 2);
+        // Another registry's key, or damaged bytes, are refused.
+        let dir2 = tempfile::tempdir().unwrap();
+        let foreign = registry(dir2.path(), "a completely different key, 32+ bytes");
+        assert!(matches!(
+            foreign.import("b", &bytes).await,
+            Err(RegistryError::Artifact {
+                source: ArtifactError::WrongKey { .. },
+                ..
+            })
+        ));
+        let mut damaged = bytes.clone();
+        damaged.truncate(bytes.len() - 1);
+        assert!(reg.import("b", &damaged).await.is_err());
+        assert!(reg.import("b", b"not an artifact").await.is_err());
+        assert_eq!(reg.versions("b").await.unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_config_key_is_checked_for_length() {
+        let short = crate::config::load_str("[registry]\nsigning_key = { value = \"short\" }\n")
+            .unwrap_err();
+        assert!(
+            short.0.iter().any(|e| e.path == "registry.signing_key"),
+            "{short}"
+        );
+        let ok = crate::config::load_str(&format!(
+            "[registry]\nsigning_key = {{ value = \"{KEY}\" }}\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            signing_key(&ok.secrets).unwrap().unwrap().expose_secret(),
+            KEY
+        );
+    }
+}
