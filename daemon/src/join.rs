@@ -12,7 +12,7 @@
 //! eviction and count — is exactly that of the one-tier store (tested).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use redb::{ReadableTable, TableDefinition};
@@ -228,6 +228,16 @@ impl JoinStore {
 
     fn enforce_pending(&mut self, b: Bounds, now_ms: i64) {
         loop {
+            // Entries of predictions already joined never hold eviction back (in either tier
+            // layout), so the oldest *waiting* prediction decides.
+            while let Some((id, ts)) = self.order.front()
+                && self.pending.get(id).is_none_or(|p| p.ts_ms != *ts)
+            {
+                self.order.pop_front();
+            }
+            if self.spill_error().is_some() {
+                return;
+            }
             let total = self.len();
             // The cold tier holds the oldest predictions.
             if let Some((_, p)) = self
@@ -237,7 +247,13 @@ impl JoinStore {
                 if total <= b.max && now_ms - p.ts_ms <= b.ttl_ms {
                     return;
                 }
-                self.with_cold(|c| c.pop_oldest(Which::Pending));
+                if self
+                    .with_cold(|c| c.pop_oldest(Which::Pending))
+                    .flatten()
+                    .is_none()
+                {
+                    return; // an error was recorded: the replay stops with it
+                }
                 self.evicted += 1;
                 continue;
             }
@@ -480,10 +496,11 @@ impl Fifo {
             return Ok(None);
         };
         let mut data = txn.open_table(self.data())?;
-        data.remove(id.as_str())?;
-        self.filter.remove(&id);
         self.head = None;
-        self.len -= 1;
+        if data.remove(id.as_str())?.is_some() {
+            self.filter.remove(&id);
+            self.len -= 1;
+        }
         Ok(Some(id))
     }
 }
@@ -499,11 +516,13 @@ enum Which {
 /// The cold tier: a temporary redb file with a small cache (its pages are the OS's file cache,
 /// not the process's memory).
 struct Cold {
+    /// Declared before `path`: the database closes before its file is deleted.
     db: redb::Database,
     /// One write transaction serves every operation (reads included) and is committed every
     /// [`Cold::OPS_PER_COMMIT`] operations: nothing here needs durability, only memory relief.
     txn: Option<redb::WriteTransaction>,
-    path: PathBuf,
+    /// The file, created exclusively (never an older run's leftover); deleted on drop.
+    path: tempfile::TempPath,
     hot: usize,
     pending: Fifo,
     early: Fifo,
@@ -526,12 +545,18 @@ impl std::fmt::Debug for Cold {
 
 impl Cold {
     fn create(dir: &Path, hot: usize) -> Result<Cold, String> {
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = dir.join(format!("driftd-join-{}-{n}.redb", std::process::id()));
+        let file = tempfile::Builder::new()
+            .prefix("driftd-join-")
+            .suffix(".redb")
+            .tempfile_in(dir)
+            .map_err(|e| format!("creating a temporary file in {}: {e}", dir.display()))?;
+        let (file, path) = file.into_parts();
         let db = redb::Database::builder()
             .set_cache_size(256 << 10)
-            .create(&path)
+            .create_with_backend(
+                redb::backends::FileBackend::new(file)
+                    .map_err(|e| format!("opening {}: {e}", path.display()))?,
+            )
             .map_err(|e| format!("creating {}: {e}", path.display()))?;
         Ok(Cold {
             db,
@@ -654,8 +679,7 @@ impl Cold {
 
 impl Drop for Cold {
     fn drop(&mut self) {
-        // Abort the open transaction before the file goes.
+        // Abort the open transaction before the file goes (the `TempPath` deletes it).
         drop(self.txn.take());
-        let _ = std::fs::remove_file(&self.path);
     }
 }

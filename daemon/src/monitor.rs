@@ -246,6 +246,9 @@ struct Pane {
     window: BTreeMap<String, FeatureSummary>,
     prediction: Option<FeatureSummary>,
     n: usize,
+    /// Event time (ms) of the pane's first prediction, for windows by event time.
+    #[serde(default)]
+    start_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -826,15 +829,25 @@ impl ModelMonitor {
     fn close_pane(&mut self, ts: DateTime<Utc>, s: &MonitorSettings) -> Vec<Onset> {
         let k = s.window_slides.max(1);
         if k == 1 {
+            // (Panes left by a configuration with slides do not belong to tumbling windows.)
+            self.panes.clear();
             return self.evaluate(ts, s);
         }
         self.panes.push_back(Pane {
             window: std::mem::take(&mut self.window),
             prediction: self.prediction_window.take(),
             n: self.window_n,
+            start_ms: s.window_seconds.and(self.window_start_ms),
         });
         while self.panes.len() > k {
             self.panes.pop_front();
+        }
+        // By event time, a window covers `window_seconds`: panes from before a quiet stretch
+        // leave it, and evaluation resumes once `window_slides` recent panes are there.
+        if let Some(secs) = s.window_seconds {
+            let oldest = ts.timestamp_millis().saturating_sub(secs as i64 * 1000);
+            self.panes
+                .retain(|p| p.start_ms.is_none_or(|start| start >= oldest));
         }
         if self.panes.len() < k {
             self.reset_window();
@@ -865,7 +878,7 @@ impl ModelMonitor {
     /// (on-demand evaluation: `GET /v1/models/{model}`). `None` before the reference is complete
     /// or while the window is empty.
     pub fn peek(&self, s: &MonitorSettings) -> Option<WindowResult> {
-        if self.window_n == 0 {
+        if self.window_n + self.panes.iter().map(|p| p.n).sum::<usize>() == 0 {
             return None;
         }
         if self.panes.is_empty() {
@@ -876,6 +889,7 @@ impl ModelMonitor {
             window: self.window.clone(),
             prediction: self.prediction_window.clone(),
             n: self.window_n,
+            start_ms: None,
         };
         let merged = merge_panes(self.panes.iter().chain(std::iter::once(&open)));
         let mut view = self.clone();
@@ -1018,6 +1032,7 @@ fn merge_panes<'a>(mut panes: impl Iterator<Item = &'a Pane>) -> Pane {
             window: BTreeMap::new(),
             prediction: None,
             n: 0,
+            start_ms: None,
         };
     };
     let mut acc = first.clone();
@@ -1483,6 +1498,41 @@ mod tests {
     }
 
     #[test]
+    fn time_based_panes_from_before_a_quiet_stretch_leave_the_window() {
+        let s = MonitorSettings {
+            window_seconds: Some(60),
+            window_slides: 3,
+            ..settings()
+        };
+        let mut m = ModelMonitor::new("m", "1", &s);
+        let at = |m: &mut ModelMonitor, from: u64, n: u64| {
+            for i in from..from + n {
+                let line = format!(
+                    r#"{{"kind":"prediction","id":"p{i}","model":"m","ts":"{}","features":{{"x":{}}},"prediction":{{"label":"1"}}}}"#,
+                    ts(i),
+                    (i % 17) as f64
+                );
+                m.observe(
+                    &parse_event(line.as_bytes(), &ParseOptions::default()).unwrap(),
+                    &s,
+                );
+            }
+        };
+        // Reference (2,000 predictions = 200 s), then 80 s of traffic: panes of 20 s close at
+        // 220, 240 and 260 s, where the first full window of three panes is evaluated.
+        at(&mut m, 0, 2_000 + 800);
+        let before = m.evaluations;
+        assert_eq!(before, 1, "{:?}", m.window_len());
+        // An hour of silence, then 30 s of traffic: one pane closes, alone in the last minute:
+        // no window yet.
+        at(&mut m, 2_800 + 36_000, 300);
+        assert_eq!(m.evaluations, before);
+        // Two more panes: a full window of recent data again.
+        at(&mut m, 2_800 + 36_000 + 300, 400);
+        assert_eq!(m.evaluations, before + 1);
+    }
+
+    #[test]
     fn a_stable_stream_raises_nothing_over_many_windows() {
         let s = settings();
         let mut m = ModelMonitor::new("m", "1", &s);
@@ -1719,12 +1769,13 @@ mod tests {
 
     /// A seeded mix of predictions and feedback: late, early, repeated, never, and ids reused
     /// after the dedupe memory forgot them.
-    fn join_traffic(n: u64) -> Vec<String> {
+    fn join_traffic(n: u64, jitter: u64) -> Vec<String> {
         let mut rng = Rng::new(11);
         let mut lines = Vec::new();
         let mut waiting: Vec<u64> = Vec::new();
         for k in 0..n {
-            let t = ts(k);
+            // Event times out of order by up to `jitter` steps.
+            let t = ts(k.saturating_sub(rng.next_u64() % (jitter + 1)));
             let r = rng.next_u64() % 100;
             if r < 55 {
                 let id = if r < 2 { rng.next_u64() % (k + 1) } else { k };
@@ -1760,6 +1811,12 @@ mod tests {
 
     #[test]
     fn a_cold_tier_changes_no_join_eviction_or_count() {
+        for jitter in [0, 3_000] {
+            cold_tier_matches(jitter);
+        }
+    }
+
+    fn cold_tier_matches(jitter: u64) {
         let s = MonitorSettings {
             join_max_entries: 3_000,
             join_dedupe_entries: 2_000,
@@ -1773,7 +1830,7 @@ mod tests {
         let mut tiered = ModelMonitor::new("m", "1", &s);
         tiered.spill_joins_to(dir.path(), 50).unwrap();
         let mut onsets = (Vec::new(), Vec::new());
-        for (i, line) in join_traffic(40_000).iter().enumerate() {
+        for (i, line) in join_traffic(40_000, jitter).iter().enumerate() {
             let ev = parse_event(line.as_bytes(), &ParseOptions::default()).unwrap();
             onsets.0.extend(hot.observe(&ev, &s));
             onsets.1.extend(tiered.observe(&ev, &s));

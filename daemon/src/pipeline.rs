@@ -184,13 +184,14 @@ impl SampleBoard {
         m.insert(model.to_owned(), samples);
     }
 
-    /// Drops every model (monitors rolled back to a checkpoint).
-    pub fn clear(&self) {
+    /// Replaces every model's samples at once (monitors rolled back to a checkpoint): a reader
+    /// never sees some models missing, which would resolve their alerts.
+    pub fn replace(&self, all: BTreeMap<String, Vec<Sample>>) {
         let mut m = self
             .models
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        m.clear();
+        *m = all;
     }
 
     /// Every model's samples, in model order.
@@ -247,14 +248,15 @@ impl Pipeline {
     /// Replaces every monitor with checkpointed ones (start-up, or rolling back to the last
     /// checkpoint when partitions are revoked).
     pub fn restore_monitors(&mut self, monitors: BTreeMap<String, ModelMonitor>) {
-        self.board.clear();
+        let mut all = BTreeMap::new();
         for (model, m) in &monitors {
             init_onset_series(&self.metrics, model);
             if let Some(global) = self.monitoring.as_ref() {
                 let settings = self.policy.monitor_settings(model, global);
-                self.board.set(model, m.samples(settings));
+                all.insert(model.clone(), m.samples(settings));
             }
         }
+        self.board.replace(all);
         self.monitors = monitors;
     }
 

@@ -101,30 +101,29 @@ impl AlertBacktest {
         policy: &ModelPolicy,
         settings: &MonitorSettings,
     ) -> anyhow::Result<()> {
-        let next = *self.next_tick_ms.get_or_insert(now_ms + self.interval_ms);
+        let mut next = *self.next_tick_ms.get_or_insert(now_ms + self.interval_ms);
         if now_ms < next {
             return Ok(());
         }
-        // Quiet stretches are skipped in one step: one tick at the latest boundary.
-        let steps = (now_ms - next) / self.interval_ms;
-        let tick_ms = next + steps * self.interval_ms;
-        self.next_tick_ms = Some(tick_ms + self.interval_ms);
-        self.tick(tick_ms, monitors, policy, settings)
+        // Every boundary is a tick, through quiet stretches too (zero rates, growing staleness,
+        // repeat notifications: what the daemon would have seen). The monitors do not change
+        // meanwhile, so their samples are taken once.
+        let mut from_monitors = Vec::new();
+        for (model, m) in monitors {
+            from_monitors.extend(m.samples(policy.monitor_settings(model, settings)));
+        }
+        while next <= now_ms {
+            self.tick(next, &from_monitors)?;
+            next += self.interval_ms;
+        }
+        self.next_tick_ms = Some(next);
+        Ok(())
     }
 
-    fn tick(
-        &mut self,
-        tick_ms: i64,
-        monitors: &BTreeMap<String, ModelMonitor>,
-        policy: &ModelPolicy,
-        settings: &MonitorSettings,
-    ) -> anyhow::Result<()> {
+    fn tick(&mut self, tick_ms: i64, from_monitors: &[crate::alert::Sample]) -> anyhow::Result<()> {
         let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(tick_ms)
             .context("event time out of range")?;
-        let mut samples = Vec::new();
-        for (model, m) in monitors {
-            samples.extend(m.samples(policy.monitor_settings(model, settings)));
-        }
+        let mut samples = from_monitors.to_vec();
         let secs = self.interval_ms as f64 / 1000.0;
         let mut accepted = 0;
         for (model, (n, last_ms)) in &mut self.events {
@@ -373,9 +372,6 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
         }
         if let Some(a) = alerts.as_mut() {
             a.advance(ev.ts.timestamp_millis(), &monitors, &policy, settings)?;
-            let e = a.events.entry(ev.model.to_string()).or_insert((0, 0));
-            e.0 += 1;
-            e.1 = ev.ts.timestamp_millis();
         }
         summary.events += 1;
         let model = ev.model.as_ref();
@@ -385,6 +381,9 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
                     .rejected
                     .entry(RejectReason::TooManyModels)
                     .or_default() += 1;
+                if let Some(a) = alerts.as_mut() {
+                    a.rejected += 1;
+                }
                 continue;
             }
             let positive = cfg
@@ -395,6 +394,11 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
                 ModelMonitor::new(model, positive, policy.monitor_settings(model, settings));
             spill(&mut m)?;
             monitors.insert(model.to_owned(), m);
+        }
+        if let Some(a) = alerts.as_mut() {
+            let e = a.events.entry(model.to_owned()).or_insert((0, 0));
+            e.0 += 1;
+            e.1 = ev.ts.timestamp_millis();
         }
         let m = monitors.get_mut(model).expect("inserted above");
         let settings_m = policy.monitor_settings(model, settings);
@@ -433,7 +437,15 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
     if let Some(e) = monitors.values().find_map(|m| m.join().spill_error()) {
         anyhow::bail!("the join store's temporary file failed: {e}");
     }
-    if let Some(a) = alerts {
+    if let Some(mut a) = alerts {
+        // One more boundary after the last event, so what was due then is reported too.
+        if let Some(next) = a.next_tick_ms {
+            let mut from_monitors = Vec::new();
+            for (model, m) in &monitors {
+                from_monitors.extend(m.samples(policy.monitor_settings(model, settings)));
+            }
+            a.tick(next, &from_monitors)?;
+        }
         summary.alerts = Some(a.finish()?);
     }
     if let Some(truth_path) = opts.truth {

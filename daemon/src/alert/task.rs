@@ -8,9 +8,10 @@
 //! notified again before its repeat interval; the only possible duplicate is a crash between a
 //! relay's acknowledgment and the next store write, and it carries the same `Message-ID`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -49,11 +50,16 @@ pub enum Command {
     Reload(Box<AlertingConfig>),
 }
 
-/// Intake counters turned into rates, staleness and the reject ratio between two ticks.
-#[derive(Debug, Default)]
+/// Key of the intake baseline (counters and when they last moved) in the state store.
+pub const DERIVED_KEY: &str = "alert/derived";
+
+/// Intake counters turned into rates, staleness and the reject ratio between two ticks. Stored
+/// with the engine state (wall-clock times), so a restart continues the same baseline: a model
+/// silent before the restart stays stale after it, and no rate sample goes missing.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Derived {
-    last: Option<(Instant, BTreeMap<String, u64>, u64)>,
-    last_change: BTreeMap<String, Instant>,
+    last: Option<(DateTime<Utc>, BTreeMap<String, u64>, u64)>,
+    last_change: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl Derived {
@@ -61,7 +67,7 @@ impl Derived {
     /// the counters now and at the previous call.
     pub fn samples(
         &mut self,
-        now: Instant,
+        now: DateTime<Utc>,
         totals: BTreeMap<String, u64>,
         rejected: u64,
     ) -> Vec<Sample> {
@@ -78,8 +84,10 @@ impl Derived {
                 detail: BTreeMap::new(),
             }
         };
+        let seconds =
+            |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_milliseconds().max(0) as f64 / 1000.0;
         if let Some((then, before, rejected_before)) = &self.last {
-            let secs = now.duration_since(*then).as_secs_f64().max(1e-3);
+            let secs = seconds(*then, now).max(1e-3);
             let mut accepted = 0u64;
             for (model, n) in &totals {
                 let delta = n.saturating_sub(before.get(model).copied().unwrap_or(0));
@@ -97,18 +105,14 @@ impl Derived {
                 rejected_delta as f64 / all as f64
             };
             out.push(sample("reject_ratio", None, ratio));
-        } else {
-            // The first call: every model counts as just seen (staleness starts now).
-            for model in totals.keys() {
-                self.last_change.insert(model.clone(), now);
-            }
         }
         for model in totals.keys() {
-            let since = self.last_change.get(model).copied().unwrap_or(now);
+            // A model first seen now counts as just seen (staleness starts now).
+            let since = *self.last_change.entry(model.clone()).or_insert(now);
             out.push(sample(
                 "seconds_since_last_event",
                 Some(model),
-                now.duration_since(since).as_secs_f64(),
+                seconds(since, now),
             ));
         }
         self.last = Some((now, totals, rejected));
@@ -126,8 +130,12 @@ pub struct AlertTask {
     board: Arc<SampleBoard>,
     metrics: Arc<Metrics>,
     derived: Derived,
-    /// Notifications being delivered now (not attempted again until they finish).
+    /// Notifications being delivered now (not attempted again until they finish), by task.
     in_flight: BTreeSet<String>,
+    tasks: HashMap<tokio::task::Id, String>,
+    /// Ids of the outbox as last stored: these may be sent even while a newer state waits to be
+    /// stored (a state store outage must not silence alerts already queued).
+    stored: BTreeSet<String>,
     /// Engine state or outbox changed since the last successful store write.
     dirty: bool,
 }
@@ -155,6 +163,11 @@ impl AlertTask {
             })?),
             None => None,
         };
+        let derived: Derived = match store.get(DERIVED_KEY).await? {
+            // An unreadable baseline only costs one interval of rates: start afresh.
+            Some(b) => serde_json::from_slice(&b).unwrap_or_default(),
+            None => Derived::default(),
+        };
         let outbox = match store.get(Outbox::KEY).await? {
             Some(b) => Outbox::from_bytes(&b).map_err(|e| {
                 anyhow::anyhow!("the stored outbox ({}) is unreadable: {e}", Outbox::KEY)
@@ -172,6 +185,7 @@ impl AlertTask {
             );
         }
         dispatcher.record_queue(&outbox);
+        let stored = outbox.iter().map(|q| q.notification.id.clone()).collect();
         Ok(AlertTask {
             cfg,
             engine,
@@ -180,8 +194,10 @@ impl AlertTask {
             store,
             board,
             metrics,
-            derived: Derived::default(),
+            derived,
             in_flight: BTreeSet::new(),
+            tasks: HashMap::new(),
+            stored,
             dirty: false,
         })
     }
@@ -200,21 +216,30 @@ impl AlertTask {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut deliveries: JoinSet<Delivered> = JoinSet::new();
         loop {
+            // Retries are due at their own time, not only at evaluation ticks.
+            let next_due = self.outbox.next_due().map(|t| {
+                let wait = (t - Utc::now()).to_std().unwrap_or_default();
+                tokio::time::Instant::now() + wait.max(std::time::Duration::from_millis(10))
+            });
             tokio::select! {
                 _ = interval.tick() => {
                     self.tick(Utc::now());
                     self.persist().await;
                     self.dispatch(&mut deliveries);
                 }
-                Some(done) = deliveries.join_next(), if !deliveries.is_empty() => {
-                    if let Ok((id, result)) = done {
-                        self.delivered(&id, result, Utc::now());
-                    }
+                Some(done) = deliveries.join_next_with_id(), if !deliveries.is_empty() => {
+                    self.finished(done);
                     self.persist().await;
+                    self.dispatch(&mut deliveries);
+                }
+                _ = tokio::time::sleep_until(next_due.unwrap_or_else(tokio::time::Instant::now)), if next_due.is_some() => {
+                    self.dispatch(&mut deliveries);
                 }
                 Some(cmd) = commands.recv() => {
-                    if let Some(new_interval) = self.command(cmd).await {
-                        interval = tokio::time::interval(new_interval);
+                    if let Some(new_interval) = self.command(cmd).await
+                        && new_interval != interval.period()
+                    {
+                        interval = tokio::time::interval_at(tokio::time::Instant::now() + new_interval, new_interval);
                         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     }
                 }
@@ -226,10 +251,8 @@ impl AlertTask {
         tokio::pin!(grace);
         loop {
             tokio::select! {
-                Some(done) = deliveries.join_next(), if !deliveries.is_empty() => {
-                    if let Ok((id, result)) = done {
-                        self.delivered(&id, result, Utc::now());
-                    }
+                Some(done) = deliveries.join_next_with_id(), if !deliveries.is_empty() => {
+                    self.finished(done);
                 }
                 _ = &mut grace => break,
                 else => break,
@@ -243,7 +266,7 @@ impl AlertTask {
     fn tick(&mut self, now: DateTime<Utc>) {
         let mut samples = self.board.snapshot();
         let (totals, rejected) = self.metrics.event_totals();
-        samples.extend(self.derived.samples(Instant::now(), totals, rejected));
+        samples.extend(self.derived.samples(now, totals, rejected));
         let notifications = self.engine.tick(now, &samples);
         for n in notifications {
             self.queue(n, now);
@@ -314,13 +337,20 @@ impl AlertTask {
                 return false;
             }
         };
+        let derived = serde_json::to_vec(&self.derived).unwrap_or_default();
         let entries = vec![
             (ENGINE_KEY.to_owned(), engine),
             (Outbox::KEY.to_owned(), outbox),
+            (DERIVED_KEY.to_owned(), derived),
         ];
         match self.store.put_all(entries).await {
             Ok(()) => {
                 self.dirty = false;
+                self.stored = self
+                    .outbox
+                    .iter()
+                    .map(|q| q.notification.id.clone())
+                    .collect();
                 true
             }
             Err(e) => {
@@ -333,19 +363,38 @@ impl AlertTask {
 
     /// Starts a delivery for every due notification — only when everything queued is stored.
     fn dispatch(&mut self, deliveries: &mut JoinSet<Delivered>) {
-        if self.dirty {
-            return;
-        }
         for n in self.outbox.due(Utc::now()) {
-            if !self.in_flight.insert(n.id.clone()) {
+            // Only what is stored is sent (while a newer state waits to be stored, what the last
+            // stored outbox holds still goes out).
+            if (self.dirty && !self.stored.contains(&n.id)) || !self.in_flight.insert(n.id.clone())
+            {
                 continue;
             }
             let d = self.dispatcher.clone();
-            deliveries.spawn(async move {
+            let id = n.id.clone();
+            let handle = deliveries.spawn(async move {
                 let r = d.deliver(&n).await;
                 (n.id, r)
             });
+            self.tasks.insert(handle.id(), id);
         }
+    }
+
+    /// A delivery task ended: its result, or — if the task itself failed — a retryable error,
+    /// so the notification is attempted again rather than stuck "in flight".
+    fn finished(&mut self, done: Result<(tokio::task::Id, Delivered), tokio::task::JoinError>) {
+        let (task, id, result) = match done {
+            Ok((task, (id, result))) => (task, id, result),
+            Err(e) => {
+                let Some(id) = self.tasks.get(&e.id()).cloned() else {
+                    return;
+                };
+                let err = DeliveryError::transient(format!("the delivery task failed: {e}"));
+                (e.id(), id, Err(err))
+            }
+        };
+        self.tasks.remove(&task);
+        self.delivered(&id, result, Utc::now());
     }
 
     fn delivered(&mut self, id: &str, result: Result<(), DeliveryError>, now: DateTime<Utc>) {
@@ -369,9 +418,11 @@ impl AlertTask {
             }
             Command::AddSilence(s, reply) => {
                 let r = self.engine.add_silence(s, now);
-                if r.is_ok() {
+                if let Ok(id) = &r {
                     self.dirty = true;
                     if !self.persist().await {
+                        // Not stored: undone, so a retry does not make a second silence.
+                        self.engine.expire_silence(id, now);
                         let _ = reply.send(Err("the state store is unavailable; try again".into()));
                         return None;
                     }
@@ -383,9 +434,10 @@ impl AlertTask {
             }
             Command::AddInhibit(cfg, reply) => {
                 let r = self.engine.add_inhibit(cfg, now);
-                if r.is_ok() {
+                if let Ok(id) = &r {
                     self.dirty = true;
                     if !self.persist().await {
+                        self.engine.remove_inhibit(id, now);
                         let _ = reply.send(Err("the state store is unavailable; try again".into()));
                         return None;
                     }
