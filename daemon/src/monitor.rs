@@ -892,11 +892,8 @@ impl ModelMonitor {
             start_ms: None,
         };
         let merged = merge_panes(self.panes.iter().chain(std::iter::once(&open)));
-        let mut view = self.clone();
-        view.window = merged.window;
-        view.prediction_window = merged.prediction;
-        view.window_n = merged.n;
-        view.test_window(s).map(|(r, _, _)| r)
+        self.test_summaries(&merged.window, merged.prediction.as_ref(), s)
+            .map(|(r, _, _)| r)
     }
 
     /// Tests the current window against the reference: per-feature verdicts, the correction and
@@ -905,10 +902,20 @@ impl ModelMonitor {
         &self,
         s: &MonitorSettings,
     ) -> Option<(WindowResult, dataset::DatasetReport, Option<FeatureVerdict>)> {
+        self.test_summaries(&self.window, self.prediction_window.as_ref(), s)
+    }
+
+    /// Tests window summaries (the open window, or a merge of panes) against the reference.
+    fn test_summaries(
+        &self,
+        window: &BTreeMap<String, FeatureSummary>,
+        prediction_window: Option<&FeatureSummary>,
+        s: &MonitorSettings,
+    ) -> Option<(WindowResult, dataset::DatasetReport, Option<FeatureVerdict>)> {
         let p = self.profiles.as_ref()?;
         let mut verdicts: Vec<(String, FeatureVerdict)> = Vec::new();
         for (name, reference) in &p.features {
-            let Some(w) = self.window.get(name) else {
+            let Some(w) = window.get(name) else {
                 continue;
             };
             if let Ok(v) = s.policy.evaluate_summaries(reference, w) {
@@ -916,7 +923,7 @@ impl ModelMonitor {
             }
         }
         let report = dataset::evaluate(verdicts, &s.dataset);
-        let prediction = match (&p.prediction, &self.prediction_window) {
+        let prediction = match (&p.prediction, prediction_window) {
             (Some(r), Some(w)) => s.policy.evaluate_summaries(r, w).ok(),
             _ => None,
         };
@@ -935,7 +942,7 @@ impl ModelMonitor {
                     drift: f.drift,
                     threshold: v.threshold,
                     reference: p.features.get(&f.name).map(describe).unwrap_or_default(),
-                    current: self.window.get(&f.name).map(describe).unwrap_or_default(),
+                    current: window.get(&f.name).map(describe).unwrap_or_default(),
                 });
             }
         }
