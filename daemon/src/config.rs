@@ -44,6 +44,69 @@ pub struct Config {
     pub alerting: crate::alert::AlertingConfig,
     /// The model registry (`driftd models`): the artifact signing key.
     pub registry: RegistryConfig,
+    /// `driftd serve`: the prediction server.
+    pub serve: ServeConfig,
+}
+
+/// `[serve]`: the prediction server of `driftd serve` (see [`crate::serve`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Listen address; port 0 picks a free port (logged at start).
+    pub listen: SocketAddr,
+    /// The models to serve. Empty: every model with a `live` version when the server starts.
+    pub models: Vec<String>,
+    /// How often the registry's aliases are polled for a new `live` version.
+    #[serde(with = "humantime_serde")]
+    pub reload_interval: Duration,
+    /// Most items in one batch request (413 above it).
+    pub max_batch_items: usize,
+    /// Largest accepted request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Time limit for one request (it also bounds producing events to Kafka).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Bearer tokens accepted by `POST /v1/models/{model}/predict`. With none, every prediction
+    /// request is refused (401), like feedback.
+    pub predict_tokens: Vec<SecretSpec>,
+    /// Where prediction events go.
+    pub events: ServeEventsConfig,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: "127.0.0.1:9465".parse().expect("valid literal address"),
+            models: Vec::new(),
+            reload_interval: Duration::from_secs(5),
+            max_batch_items: 1000,
+            max_body_bytes: 1 << 20,
+            request_timeout: Duration::from_secs(10),
+            predict_tokens: Vec::new(),
+            events: ServeEventsConfig::None,
+        }
+    }
+}
+
+/// `[serve.events]`: where `driftd serve` writes a prediction event (contract v1) per answer.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServeEventsConfig {
+    /// No events.
+    #[default]
+    None,
+    /// Appended as JSON lines to a file (flushed per request), e.g. for `driftd run --events FILE
+    /// --follow`.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Produced to a Kafka topic with the `[source]` Kafka connection settings (which must be
+    /// `kind = "kafka"`).
+    Kafka {
+        /// The topic.
+        topic: String,
+    },
 }
 
 /// `[registry]`: the model registry kept in the state store (see [`crate::registry`]).
@@ -494,6 +557,8 @@ pub struct Secrets {
     pub kafka_properties: BTreeMap<String, SecretString>,
     /// The model registry's signing key (`registry.signing_key`).
     pub registry_key: Option<SecretString>,
+    /// Tokens accepted by `driftd serve`'s predict endpoint (`serve.predict_tokens`).
+    pub predict_tokens: Vec<SecretString>,
 }
 
 impl fmt::Debug for Secrets {
@@ -514,6 +579,11 @@ impl Secrets {
     /// Whether `token` is one of the admin tokens (constant time per token).
     pub fn admin_token_ok(&self, token: &str) -> bool {
         token_ok(&self.admin_tokens, token)
+    }
+
+    /// Whether `token` is one of the predict tokens of `driftd serve` (constant time per token).
+    pub fn predict_token_ok(&self, token: &str) -> bool {
+        token_ok(&self.predict_tokens, token)
     }
 }
 
@@ -683,6 +753,70 @@ fn err(errors: &mut Vec<ConfigError>, path: impl Into<String>, message: impl Int
 }
 
 impl Config {
+    /// `[serve]`: values, model names, the events sink and the predict tokens.
+    fn validate_serve(&self, e: &mut Vec<ConfigError>, secrets: &mut Secrets) {
+        let s = &self.serve;
+        if s.reload_interval.is_zero() {
+            err(e, "serve.reload_interval", "must be positive");
+        }
+        if s.max_batch_items == 0 {
+            err(e, "serve.max_batch_items", "must be at least 1");
+        }
+        if s.max_body_bytes < 256 {
+            err(e, "serve.max_body_bytes", "must be at least 256");
+        }
+        if s.request_timeout.is_zero() {
+            err(e, "serve.request_timeout", "must be positive");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, m) in s.models.iter().enumerate() {
+            if !crate::registry::valid_model_name(m) {
+                err(
+                    e,
+                    format!("serve.models.{i}"),
+                    format!("invalid model name {m:?}: 1 to 128 characters of [A-Za-z0-9_.:-]"),
+                );
+            } else if !seen.insert(m) {
+                err(
+                    e,
+                    format!("serve.models.{i}"),
+                    format!("{m:?} is listed twice"),
+                );
+            }
+        }
+        match &s.events {
+            ServeEventsConfig::None => {}
+            ServeEventsConfig::File { path } => {
+                if path.as_os_str().is_empty() {
+                    err(e, "serve.events.path", "must not be empty");
+                }
+            }
+            ServeEventsConfig::Kafka { topic } => {
+                if topic.trim().is_empty() {
+                    err(e, "serve.events.topic", "must not be empty");
+                }
+                if !matches!(self.source, SourceConfig::Kafka(_)) {
+                    err(
+                        e,
+                        "serve.events.kind",
+                        "`kafka` needs the Kafka connection settings of `[source] kind = \"kafka\"`",
+                    );
+                }
+            }
+        }
+        for (i, t) in s.predict_tokens.iter().enumerate() {
+            match t.resolve() {
+                Ok(tok) if tok.expose_secret().len() < 16 => err(
+                    e,
+                    format!("serve.predict_tokens.{i}"),
+                    "a token must be at least 16 characters long",
+                ),
+                Ok(tok) => secrets.predict_tokens.push(tok),
+                Err(m) => err(e, format!("serve.predict_tokens.{i}"), m),
+            }
+        }
+    }
+
     /// Checks what types cannot and resolves secrets. Returns the secrets and every problem found.
     pub fn validate(&self) -> (Secrets, Vec<ConfigError>) {
         let mut e = Vec::new();
@@ -727,6 +861,7 @@ impl Config {
                 }
             }
         }
+        self.validate_serve(&mut e, &mut secrets);
         match &self.source {
             SourceConfig::File(f) => {
                 if f.path.as_os_str().is_empty() {
@@ -1087,5 +1222,46 @@ type = "ddm"
     fn syntax_errors_are_reported() {
         let errs = load_str("[log\nlevel=").unwrap_err().0;
         assert!(errs[0].message.starts_with("TOML syntax"), "{errs:?}");
+    }
+
+    #[test]
+    fn serve_section_defaults_sinks_and_errors() {
+        let l = load_str("").unwrap();
+        assert_eq!(l.config.serve.reload_interval, Duration::from_secs(5));
+        assert_eq!(l.config.serve.events, ServeEventsConfig::None);
+        assert!(!l.secrets.predict_token_ok("anything-at-all-0123"));
+
+        let l = load_str(
+            "[serve]\nmodels = [\"churn\"]\npredict_tokens = [{ value = \"predict-token-0123456789\" }]\n\
+             [serve.events]\nkind = \"file\"\npath = \"p.jsonl\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            l.config.serve.events,
+            ServeEventsConfig::File {
+                path: "p.jsonl".into()
+            }
+        );
+        assert!(l.secrets.predict_token_ok("predict-token-0123456789"));
+        assert!(!l.secrets.feedback_token_ok("predict-token-0123456789"));
+
+        let errs = load_str(
+            "[serve]\nmodels = [\"a/b\", \"x\", \"x\"]\nreload_interval = \"0s\"\n\
+             predict_tokens = [{ value = \"short\" }]\n[serve.events]\nkind = \"kafka\"\ntopic = \"t\"\n",
+        )
+        .unwrap_err()
+        .0;
+        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "serve.reload_interval",
+                "serve.models.0",
+                "serve.models.2",
+                "serve.events.kind",
+                "serve.predict_tokens.0"
+            ],
+            "{errs:?}"
+        );
     }
 }

@@ -12,6 +12,7 @@
 //! - [`metrics`] — the metric catalogue.
 //! - [`monitor`] — per-model drift, labels and concept drift (pure, event time).
 //! - [`run`] — the lifecycle of `driftd run`.
+//! - [`serve`] — `driftd serve`: predictions with the registry's live models, hot-swapped.
 //! - [`replay`] — `driftd replay`: backtests in event time.
 //! - [`registry`] — the model registry: signed versions and aliases in the state store.
 //! - [`telemetry`] — logging.
@@ -31,6 +32,7 @@ pub mod pipeline;
 pub mod registry;
 pub mod replay;
 pub mod run;
+pub mod serve;
 pub mod sources;
 pub mod store;
 pub mod streams;

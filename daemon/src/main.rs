@@ -51,6 +51,19 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Serve predictions with the registry's live model versions (hot-swapped when `live`
+    /// moves) and emit one prediction event per answer to `[serve.events]`.
+    #[command(
+        after_help = "POST /v1/models/{model}/predict with {\"features\": {...}} or an array of them         (bearer token from [serve] predict_tokens). The signing key comes from [registry]         signing_key or DRIFTD_REGISTRY_KEY.\n\nExample:\n  driftd serve --config driftd.toml"
+    )]
+    Serve {
+        /// Configuration file (TOML). Without it, built-in defaults apply.
+        #[arg(short, long, env = "DRIFTD_CONFIG")]
+        config: Option<PathBuf>,
+        /// Listen address, overriding serve.listen (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Validate a configuration file and print every problem with its key path.
     CheckConfig {
         /// The file to check.
@@ -361,6 +374,31 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("driftd models: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Serve { config, listen } => {
+            let Some(loaded) = load_config(config.as_deref()) else {
+                return ExitCode::from(2);
+            };
+            let _log = telemetry::init(&loaded.config.log.level, loaded.config.log.format);
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("driftd-serve")
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("driftd: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(driftd::serve::serve(loaded, listen)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "driftd serve failed");
+                    eprintln!("driftd serve: {e:#}");
                     ExitCode::FAILURE
                 }
             }

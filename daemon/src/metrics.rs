@@ -100,6 +100,16 @@ pub struct Metrics {
     pub notifications: IntCounterVec,
     /// `driftd_notifications_queued{receiver}`: notifications in the outbox, not yet delivered.
     pub notifications_queued: IntGaugeVec,
+    /// `driftd_predict_requests_total{model,outcome}`: `driftd serve` prediction requests for a
+    /// served model (`ok`, `invalid` = 400/413/422, `unauthorized`, `unavailable` = 503).
+    pub predict_requests: IntCounterVec,
+    /// `driftd_predict_duration_seconds`: time to answer one prediction request (validation,
+    /// prediction and event emission).
+    pub predict_duration: Histogram,
+    /// `driftd_serving_model_version{model}`: the version `driftd serve` answers with.
+    pub serving_model_version: IntGaugeVec,
+    /// `driftd_model_swaps_total{model}`: live-model hot swaps by `driftd serve`.
+    pub model_swaps: IntCounterVec,
 }
 
 fn fgauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
@@ -174,6 +184,10 @@ impl Metrics {
         "driftd_alerts_suppressed",
         "driftd_notifications_total",
         "driftd_notifications_queued",
+        "driftd_predict_requests_total",
+        "driftd_predict_duration_seconds",
+        "driftd_serving_model_version",
+        "driftd_model_swaps_total",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
         "process_open_fds",
@@ -458,6 +472,40 @@ impl Metrics {
                 "Notifications waiting in the outbox.",
                 &["receiver"],
             ),
+            predict_requests: counter_vec(
+                &r,
+                "driftd_predict_requests_total",
+                "Prediction requests of driftd serve for a served model, by outcome.",
+                &["model", "outcome"],
+            ),
+            predict_duration: {
+                let h = Histogram::with_opts(
+                    HistogramOpts::new(
+                        "driftd_predict_duration_seconds",
+                        "Time to answer one prediction request, event emission included.",
+                    )
+                    .buckets(vec![
+                        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                        0.25, 1.0,
+                    ]),
+                )
+                .expect("valid metric definition");
+                r.register(Box::new(h.clone()))
+                    .expect("metric registered once");
+                h
+            },
+            serving_model_version: gauge_vec(
+                &r,
+                "driftd_serving_model_version",
+                "The model version driftd serve answers with.",
+                &["model"],
+            ),
+            model_swaps: counter_vec(
+                &r,
+                "driftd_model_swaps_total",
+                "Live-model hot swaps by driftd serve.",
+                &["model"],
+            ),
             registry: r,
         };
         // Pre-register series that dashboards expect to exist before the first occurrence.
@@ -590,6 +638,10 @@ mod tests {
             .with_label_values(&["oncall", "email", "sent"])
             .inc();
         m.notifications_queued.with_label_values(&["oncall"]).set(0);
+        m.predict_requests.with_label_values(&["churn", "ok"]).inc();
+        m.predict_duration.observe(0.001);
+        m.serving_model_version.with_label_values(&["churn"]).set(2);
+        m.model_swaps.with_label_values(&["churn"]).inc();
         let text = m.render();
         for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
             let name = line.split_whitespace().nth(2).unwrap();

@@ -11,6 +11,7 @@ mod kafka;
 mod prometheus;
 mod registry;
 mod replay;
+mod serve;
 mod sinks;
 mod state;
 mod tidy;

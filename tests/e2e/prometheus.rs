@@ -67,9 +67,14 @@ struct Prometheus {
 }
 
 impl Prometheus {
-    /// Scrapes `target` (`host:port`) as job `driftd` every second and evaluates `rules` every
+    /// Scrapes `targets` (`host:port`) as job `driftd` every second and evaluates `rules` every
     /// second.
-    fn start(target: &str, rules: &Path) -> Prometheus {
+    fn start(targets: &[String], rules: &Path) -> Prometheus {
+        let target = targets
+            .iter()
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         let bin = prometheus_bin();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
@@ -78,7 +83,7 @@ impl Prometheus {
             format!(
                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
                  rule_files:\n  - {rules}\n\
-                 scrape_configs:\n  - job_name: driftd\n    static_configs:\n      - targets: [\"{target}\"]\n",
+                 scrape_configs:\n  - job_name: driftd\n    static_configs:\n      - targets: [{target}]\n",
                 rules = serde_json::to_string(&rules.display().to_string()).unwrap(),
             ),
         )
@@ -410,8 +415,20 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_with_data() {
         &crate::kafka::kafka_config(&broker, &t, MONITOR),
         &[("DRIFTD_TEST_TOKEN", TOKEN)],
     );
+    // The serving tier too: `driftd serve` with a trained model, scraped beside `driftd run`.
+    let (serve, serve_config) = crate::serve::serving(dir.path());
+    let predict = || {
+        let body = serde_json::to_string(&crate::serve::item(0.5)).unwrap();
+        let (status, resp) = serve.predict("churn", Some(crate::serve::TOKEN), &body);
+        assert_eq!(status, 200, "{resp}");
+    };
+    predict();
     let rules_file = repo_root().join(RULES);
-    let p = Prometheus::start(&format!("127.0.0.1:{}", d.http_port), &rules_file);
+    let serve_target = serve.base.trim_start_matches("http://").to_owned();
+    let p = Prometheus::start(
+        &[format!("127.0.0.1:{}", d.http_port), serve_target],
+        &rules_file,
+    );
     eprintln!(
         "[{:>5.1}s] broker, driftd and prometheus up",
         started.elapsed().as_secs_f64()
@@ -444,6 +461,22 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_with_data() {
         "[{:>5.1}s] stable half ({stable} events) consumed and scraped",
         started.elapsed().as_secs_f64()
     );
+
+    // The serving tier moves too: predictions, and a promotion the server swaps to.
+    predict();
+    crate::serve::promote_retrying(&serve_config, "churn", "2");
+    wait_for(
+        "driftd serve to swap to v2",
+        Duration::from_secs(30),
+        || {
+            (serve
+                .metrics()
+                .sum("driftd_model_swaps_total", &[("model", "churn")])
+                >= 1.0)
+                .then_some(())
+        },
+    );
+    predict();
 
     // The drifting half, one malformed event, one label over HTTP, one configuration reload.
     d.signal("HUP");

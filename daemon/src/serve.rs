@@ -1,0 +1,640 @@
+//! `driftd serve`: the serving tier. Answers `POST /v1/models/{model}/predict` with the model's
+//! `live` registry version and emits one prediction event (contract v1) per answer, so the same
+//! daemon can monitor what it served (`driftd run --events FILE --follow`, or the Kafka source).
+//!
+//! ## Requests
+//!
+//! One object `{"id"?: "...", "features": {...}}` or an array of them (at most
+//! `serve.max_batch_items`, else 413; a body above `serve.max_body_bytes` is a 413 too). Bearer
+//! tokens from `serve.predict_tokens` (none configured → every request is refused with 401, like
+//! feedback); the token is checked before the body is read. Validation is all-or-nothing: any
+//! invalid item (unknown field, a feature that is not a number, string or `null`, an id the event
+//! contract refuses) gives a 422 listing every invalid item, and nothing is emitted. An item
+//! without an `id` gets one: a random per-process seed and a counter, unique across processes.
+//! The answer mirrors the body: an object for an object, an array for an array, each item
+//! `{"id", "model", "model_version", "prediction": {"label", "score"?} | {"value"}}`.
+//!
+//! ## One model per request, hot swaps
+//!
+//! Each served model's live version sits in an [`ArcSwapOption`]. A request loads the `Arc` once
+//! and uses it from the first item to the last, so a swap never fails a request or mixes versions
+//! within it. A background task polls the registry's aliases every `serve.reload_interval`; when
+//! `live` names another version it loads it (verifying the HMAC signature and the record), then
+//! swaps it in, counts the swap (`driftd_model_swaps_total`) and logs it. A version that fails to
+//! load is logged and the current one keeps serving. Removing the `live` alias does not stop
+//! serving. With the default (no `serve.models`) the served models are those with a live version
+//! at start; models promoted for the first time later need a restart.
+//!
+//! With the **embedded store** the redb file is opened only for the duration of each poll and then
+//! closed, because redb allows one process at a time and `driftd models promote` must be able to
+//! open it in between (it may need a retry if it hits a poll). Redis is shared without that
+//! restriction.
+//!
+//! ## Events and failures
+//!
+//! Events are emitted after the prediction and before the answer: to a file (JSON lines, one
+//! write and a flush per request, under a lock so lines never interleave), or to Kafka (the
+//! `[source]` connection settings; every delivery is awaited). **When emission fails the request
+//! fails with 503**: an answered prediction that the monitor never sees would silently bias drift
+//! and accuracy measurements, so driftd prefers the client's retry (which gets new ids unless the
+//! client sent its own). A file write that fails part-way can leave a partial line, which the
+//! file source rejects and counts.
+
+use std::hash::{BuildHasher, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use arc_swap::ArcSwapOption;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use driftd_retrain::{Features, Prediction, Target, TrainedModel};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tokio::io::AsyncWriteExt;
+
+use crate::config::{Loaded, Secrets, ServeEventsConfig, SourceConfig, StateConfig};
+use crate::event::{ParseOptions, parse_event};
+use crate::http::{ApiError, ItemError};
+use crate::metrics::Metrics;
+use crate::registry::{Registry, signing_key};
+use crate::store::{AnyStore, EmbeddedStore};
+
+/// A loaded, verified model version.
+pub struct Served {
+    /// Its registry version.
+    pub version: u64,
+    /// The model.
+    pub model: TrainedModel,
+}
+
+/// One served model: its name and the live version, swapped atomically.
+pub struct Slot {
+    /// The model name.
+    pub name: String,
+    /// The live version (`None` until one is loaded).
+    pub live: ArcSwapOption<Served>,
+}
+
+/// How the registry is reached.
+enum Access {
+    /// The embedded store's file, opened per poll (redb allows one process at a time).
+    Embedded(PathBuf),
+    /// A shared store (Redis), kept open.
+    Shared(AnyStore),
+}
+
+/// Opens the registry for one poll.
+struct Loader {
+    access: Access,
+    key: SecretString,
+}
+
+impl Loader {
+    async fn registry(&self) -> anyhow::Result<Registry<AnyStore>> {
+        let store = match &self.access {
+            Access::Embedded(path) => {
+                let path = path.clone();
+                let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(&path))
+                    .await
+                    .context("opening the embedded store")??;
+                AnyStore::Embedded(store)
+            }
+            Access::Shared(s) => s.clone(),
+        };
+        Ok(Registry::new(store, Some(self.key.clone()))?)
+    }
+}
+
+/// Unique prediction ids: a random per-process seed and a counter.
+struct IdGen {
+    seed: u64,
+    next: AtomicU64,
+}
+
+impl IdGen {
+    fn new() -> Self {
+        let mut h = std::hash::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        IdGen {
+            seed: h.finish(),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}-{n:012x}", self.seed)
+    }
+}
+
+/// Where prediction events go.
+enum Sink {
+    None,
+    File(tokio::sync::Mutex<tokio::fs::File>),
+    Kafka(crate::sources::kafka::FeedbackProducer),
+}
+
+impl Sink {
+    /// Emits every line (complete events); returns once they are written and flushed, or
+    /// acknowledged by the broker.
+    async fn emit(&self, lines: Vec<Vec<u8>>) -> Result<(), String> {
+        match self {
+            Sink::None => Ok(()),
+            Sink::File(f) => {
+                let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+                for l in &lines {
+                    buf.extend_from_slice(l);
+                    buf.push(b'\n');
+                }
+                let mut f = f.lock().await;
+                f.write_all(&buf)
+                    .await
+                    .map_err(|e| format!("writing prediction events: {e}"))?;
+                f.flush()
+                    .await
+                    .map_err(|e| format!("flushing prediction events: {e}"))
+            }
+            Sink::Kafka(p) => p.send_all(lines).await,
+        }
+    }
+}
+
+/// What the handlers share.
+pub struct ServeState {
+    slots: Vec<Slot>,
+    metrics: Arc<Metrics>,
+    secrets: Secrets,
+    sink: Sink,
+    ids: IdGen,
+    parse: ParseOptions,
+    max_batch_items: usize,
+    shutting_down: AtomicBool,
+}
+
+impl ServeState {
+    fn slot(&self, model: &str) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.name == model)
+    }
+
+    /// Ready when every served model has a live version loaded (and not shutting down).
+    fn ready(&self) -> bool {
+        !self.shutting_down.load(Ordering::Relaxed)
+            && self.slots.iter().all(|s| s.live.load().is_some())
+    }
+
+    fn count(&self, model: &str, outcome: &str) {
+        if self.slot(model).is_some() {
+            self.metrics
+                .predict_requests
+                .with_label_values(&[model, outcome])
+                .inc();
+        }
+    }
+}
+
+/// Polls the aliases once and swaps in every changed live version.
+async fn poll(loader: &Loader, state: &ServeState) {
+    let reg = match loader.registry().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "cannot open the model registry");
+            return;
+        }
+    };
+    for slot in &state.slots {
+        let aliases = match reg.aliases(&slot.name).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(model = %slot.name, error = %e, "cannot read the model's aliases");
+                continue;
+            }
+        };
+        let current = slot.live.load().as_ref().map(|s| s.version);
+        let Some(version) = aliases.live else {
+            continue;
+        };
+        if current == Some(version) {
+            continue;
+        }
+        match reg.load(&slot.name, version).await {
+            Ok((model, _)) => {
+                slot.live.store(Some(Arc::new(Served { version, model })));
+                state
+                    .metrics
+                    .serving_model_version
+                    .with_label_values(&[slot.name.as_str()])
+                    .set(i64::try_from(version).unwrap_or(i64::MAX));
+                match current {
+                    Some(from) => {
+                        state
+                            .metrics
+                            .model_swaps
+                            .with_label_values(&[slot.name.as_str()])
+                            .inc();
+                        tracing::info!(model = %slot.name, from, to = version, "live model swapped");
+                    }
+                    None => tracing::info!(model = %slot.name, version, "live model loaded"),
+                }
+            }
+            Err(e) => tracing::error!(
+                model = %slot.name,
+                version,
+                error = %e,
+                "cannot load the live version; the current one keeps serving"
+            ),
+        }
+    }
+}
+
+/// The router: predict, health, readiness, metrics.
+pub fn app(state: Arc<ServeState>, max_body_bytes: usize, timeout: Duration) -> Router {
+    let predict = Router::new()
+        .route("/v1/models/{model}/predict", post(predict))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(DefaultBodyLimit::max(max_body_bytes));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(predict)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .with_state(state)
+}
+
+async fn require_token(
+    State(s): State<Arc<ServeState>>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token {
+        Some(t) if s.secrets.predict_token_ok(t) => Ok(next.run(req).await),
+        _ => {
+            s.count(&model, "unauthorized");
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+async fn readyz(State(s): State<Arc<ServeState>>) -> Response {
+    let models: serde_json::Map<String, serde_json::Value> = s
+        .slots
+        .iter()
+        .map(|slot| {
+            let v = slot.live.load().as_ref().map(|m| m.version);
+            (slot.name.clone(), serde_json::json!(v))
+        })
+        .collect();
+    let ready = s.ready();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(serde_json::json!({ "ready": ready, "models": models })),
+    )
+        .into_response()
+}
+
+async fn metrics(State(s): State<Arc<ServeState>>) -> Response {
+    s.metrics.ready.set(i64::from(s.ready()));
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+/// One request item.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Item {
+    #[serde(default)]
+    id: Option<String>,
+    features: Features,
+}
+
+/// A prediction event, contract v1.
+#[derive(Serialize)]
+struct EventOut<'a> {
+    kind: &'static str,
+    id: &'a str,
+    model: &'a str,
+    model_version: &'a str,
+    ts: &'a str,
+    features: &'a Features,
+    prediction: &'a serde_json::Value,
+}
+
+/// One answer.
+#[derive(Serialize)]
+struct Answer<'a> {
+    id: String,
+    model: &'a str,
+    model_version: &'a str,
+    prediction: serde_json::Value,
+}
+
+fn prediction_json(p: &Prediction) -> serde_json::Value {
+    match &p.target {
+        Target::Label(label) => match p.score {
+            Some(score) if score.is_finite() => {
+                serde_json::json!({ "label": label, "score": score })
+            }
+            _ => serde_json::json!({ "label": label }),
+        },
+        Target::Value(v) => serde_json::json!({ "value": v }),
+    }
+}
+
+/// Splits the body into items: one object, or a non-empty array of at most `max` of them.
+fn split_body(body: &[u8], max: usize) -> Result<(bool, Vec<&RawValue>), ApiError> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_slice(body)
+                .map_err(|e| ApiError::BadBody(format!("not a JSON array: {e}")))?;
+            if items.is_empty() {
+                return Err(ApiError::BadBody("the batch is empty".into()));
+            }
+            if items.len() > max {
+                return Err(ApiError::TooManyItems(max));
+            }
+            Ok((true, items))
+        }
+        Some(b'{') => Ok((
+            false,
+            vec![
+                serde_json::from_slice(body)
+                    .map_err(|e| ApiError::BadBody(format!("not a JSON object: {e}")))?,
+            ],
+        )),
+        _ => Err(ApiError::BadBody(
+            "expected {\"features\": {...}} or an array of them".into(),
+        )),
+    }
+}
+
+async fn predict(
+    State(s): State<Arc<ServeState>>,
+    Path(model): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Some(slot) = s.slot(&model) else {
+        return Err(ApiError::NotFound(format!("model {model:?} is not served")));
+    };
+    let started = Instant::now();
+    let result = answer(&s, slot, &body).await;
+    s.metrics
+        .predict_duration
+        .observe(started.elapsed().as_secs_f64());
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(ApiError::Unavailable(_)) => "unavailable",
+        Err(_) => "invalid",
+    };
+    s.count(&model, outcome);
+    result
+}
+
+async fn answer(s: &ServeState, slot: &Slot, body: &[u8]) -> Result<Response, ApiError> {
+    // One model for the whole request, even if a swap happens meanwhile.
+    let Some(served) = slot.live.load_full() else {
+        return Err(ApiError::Unavailable(format!(
+            "model {:?} has no live version loaded yet",
+            slot.name
+        )));
+    };
+    let (batch, raw) = split_body(body, s.max_batch_items)?;
+    // Every invalid item is listed: shapes first, then the event contract on the rest.
+    let mut errors = Vec::new();
+    let mut items = Vec::with_capacity(raw.len());
+    for (index, r) in raw.iter().enumerate() {
+        match serde_json::from_str::<Item>(r.get()) {
+            Ok(item) => items.push((index, item)),
+            Err(e) => errors.push(ItemError {
+                index,
+                reason: "invalid_item".into(),
+                detail: e.to_string(),
+            }),
+        }
+    }
+    let predictions = served
+        .model
+        .predict_rows(items.iter().map(|(_, i)| &i.features));
+    let version = served.version.to_string();
+    let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut lines = Vec::with_capacity(items.len());
+    let mut answers = Vec::with_capacity(items.len());
+    for ((index, item), p) in items.into_iter().zip(&predictions) {
+        let id = item.id.unwrap_or_else(|| s.ids.next());
+        let prediction = prediction_json(p);
+        let line = serde_json::to_vec(&EventOut {
+            kind: "prediction",
+            id: &id,
+            model: &slot.name,
+            model_version: &version,
+            ts: &ts,
+            features: &item.features,
+            prediction: &prediction,
+        })
+        .map_err(|e| ApiError::Unavailable(format!("encoding an event: {e}")))?;
+        // The event must be one driftd accepts (e.g. an id of at most 256 bytes).
+        if let Err(rej) = parse_event(&line, &s.parse) {
+            errors.push(ItemError {
+                index,
+                reason: rej.reason.as_str().to_owned(),
+                detail: rej.detail,
+            });
+            continue;
+        }
+        lines.push(line);
+        answers.push(Answer {
+            id,
+            model: &slot.name,
+            model_version: &version,
+            prediction,
+        });
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.index);
+        return Err(ApiError::InvalidItems(errors));
+    }
+    s.sink.emit(lines).await.map_err(ApiError::Unavailable)?;
+    let body = if batch {
+        serde_json::to_value(&answers)
+    } else {
+        serde_json::to_value(&answers[0])
+    }
+    .map_err(|e| ApiError::Unavailable(format!("encoding the answer: {e}")))?;
+    Ok(Json(body).into_response())
+}
+
+/// Runs `driftd serve` until SIGTERM or SIGINT. `listen` overrides `serve.listen`.
+pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    let Loaded { config, secrets } = loaded;
+    let cfg = &config.serve;
+    let key = signing_key(&secrets)?.ok_or(crate::registry::RegistryError::NoKey)?;
+    let access = match &config.state {
+        StateConfig::Embedded(e) => Access::Embedded(e.path.clone()),
+        StateConfig::Redis(_) => {
+            Access::Shared(crate::registry::open_store(&config, &secrets).await?)
+        }
+    };
+    let loader = Loader { access, key };
+    let names = if cfg.models.is_empty() {
+        let reg = loader.registry().await?;
+        let mut names = Vec::new();
+        for m in reg.list_models().await? {
+            if reg.aliases(&m).await?.live.is_some() {
+                names.push(m);
+            }
+        }
+        anyhow::ensure!(
+            !names.is_empty(),
+            "no model has a live version in the registry: promote one, or list models in `serve.models`"
+        );
+        names
+    } else {
+        cfg.models.clone()
+    };
+    if secrets.predict_tokens.is_empty() {
+        tracing::warn!("serve.predict_tokens is empty: every prediction request is refused (401)");
+    }
+    let sink = match &cfg.events {
+        ServeEventsConfig::None => {
+            tracing::warn!("serve.events is none: predictions are not monitored");
+            Sink::None
+        }
+        ServeEventsConfig::File { path } => {
+            let f = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .await
+                .with_context(|| format!("opening the events file {}", path.display()))?;
+            Sink::File(tokio::sync::Mutex::new(f))
+        }
+        ServeEventsConfig::Kafka { topic } => {
+            let SourceConfig::Kafka(k) = &config.source else {
+                anyhow::bail!("serve.events kind = \"kafka\" needs [source] kind = \"kafka\"");
+            };
+            let mut k = (**k).clone();
+            k.feedback_topic = topic.clone();
+            Sink::Kafka(
+                crate::sources::kafka::FeedbackProducer::new(
+                    &k,
+                    &crate::sources::kafka::KafkaSecrets::from(&secrets),
+                    cfg.request_timeout,
+                )
+                .context("creating the Kafka producer for prediction events")?,
+            )
+        }
+    };
+    let state = Arc::new(ServeState {
+        slots: names
+            .into_iter()
+            .map(|name| Slot {
+                name,
+                live: ArcSwapOption::empty(),
+            })
+            .collect(),
+        metrics: Arc::new(Metrics::new()),
+        secrets,
+        sink,
+        ids: IdGen::new(),
+        parse: ParseOptions {
+            max_event_bytes: config.events.max_event_bytes,
+            default_kind: None,
+        },
+        max_batch_items: cfg.max_batch_items,
+        shutting_down: AtomicBool::new(false),
+    });
+    poll(&loader, &state).await;
+    let interval = cfg.reload_interval;
+    let poller = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                poll(&loader, &state).await;
+            }
+        })
+    };
+
+    let addr = listen.unwrap_or(cfg.listen);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(
+        listen = %listener.local_addr().unwrap_or(addr),
+        models = ?state.slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        "driftd serve listening"
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let router = app(state.clone(), cfg.max_body_bytes, cfg.request_timeout);
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::select! {
+        r = &mut server => {
+            poller.abort();
+            r.context("the HTTP server task failed")?.context("the HTTP server failed")?;
+            anyhow::bail!("the HTTP server stopped unexpectedly");
+        }
+        _ = term.recv() => tracing::info!(signal = "TERM", "shutting down"),
+        _ = int.recv() => tracing::info!(signal = "INT", "shutting down"),
+    }
+    state.shutting_down.store(true, Ordering::Relaxed);
+    poller.abort();
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(config.shutdown.timeout, server).await {
+        Ok(r) => {
+            r.context("the HTTP server task failed")?
+                .context("the HTTP server failed")?;
+            tracing::info!("driftd serve stopped");
+            Ok(())
+        }
+        Err(_) => anyhow::bail!(
+            "requests still running after shutdown.timeout ({:?})",
+            config.shutdown.timeout
+        ),
+    }
+}
