@@ -317,8 +317,22 @@ async fn post_silence(State(s): State<AppState>, body: Bytes) -> Result<Response
     let cfg: crate::alert::engine::SilenceConfig = serde_json::from_slice(&body)
         .map_err(|e| ApiError::Invalid(format!("not a silence: {e}")))?;
     match ask(&s, |r| crate::alert::task::Command::AddSilence(cfg, r)).await? {
-        Ok(id) => Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response()),
+        Ok(id) => Ok(created(&id)),
         Err(msg) => Err(ApiError::Invalid(msg)),
+    }
+}
+
+/// 201 with the new resource's id.
+fn created(id: &str) -> Response {
+    (StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response()
+}
+
+/// 204 when the resource was there, else 404 with `missing`.
+fn removed(found: bool, missing: String) -> Result<Response, ApiError> {
+    if found {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound(missing))
     }
 }
 
@@ -335,7 +349,7 @@ async fn post_inhibit(State(s): State<AppState>, body: Bytes) -> Result<Response
     let cfg: crate::alert::engine::InhibitConfig = serde_json::from_slice(&body)
         .map_err(|e| ApiError::Invalid(format!("not an inhibition rule: {e}")))?;
     match ask(&s, |r| crate::alert::task::Command::AddInhibit(cfg, r)).await? {
-        Ok(id) => Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response()),
+        Ok(id) => Ok(created(&id)),
         Err(msg) => Err(ApiError::Invalid(msg)),
     }
 }
@@ -348,13 +362,10 @@ async fn delete_inhibit(
         crate::alert::task::Command::RemoveInhibit(id.clone(), r)
     })
     .await?;
-    if found {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::NotFound(format!(
-            "no inhibition rule {id:?} added through the API"
-        )))
-    }
+    removed(
+        found,
+        format!("no inhibition rule {id:?} added through the API"),
+    )
 }
 
 async fn delete_silence(
@@ -365,11 +376,7 @@ async fn delete_silence(
         crate::alert::task::Command::ExpireSilence(id.clone(), r)
     })
     .await?;
-    if found {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::NotFound(format!("no active silence {id:?}")))
-    }
+    removed(found, format!("no active silence {id:?}"))
 }
 
 async fn healthz() -> &'static str {

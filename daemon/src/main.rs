@@ -139,100 +139,8 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
-        command: ModelsCommand,
+        command: driftd::registry::Command,
     },
-}
-
-/// `driftd models ...`
-#[derive(Subcommand, Debug)]
-enum ModelsCommand {
-    /// Every model with its version count and aliases.
-    List,
-    /// A model's aliases and versions, or one version in detail.
-    Show {
-        /// The model.
-        model: String,
-        /// Show this version in detail.
-        #[arg(long)]
-        version: Option<u64>,
-    },
-    /// Make a version live (the live one becomes previous).
-    Promote {
-        /// The model.
-        model: String,
-        /// The version.
-        version: u64,
-    },
-    /// Swap live and previous.
-    Rollback {
-        /// The model.
-        model: String,
-    },
-    /// Verify a signed artifact file and store it as the model's next version.
-    Import {
-        /// The model.
-        model: String,
-        /// The artifact file.
-        file: PathBuf,
-    },
-    /// Write a version's artifact (verified first) to a file.
-    Export {
-        /// The model.
-        model: String,
-        /// The version.
-        version: u64,
-        /// The output file.
-        file: PathBuf,
-    },
-    /// Train on labelled examples, validate on the most recent ones, register the version.
-    Train {
-        /// The model.
-        model: String,
-        /// JSON lines of examples: {"ts_ms": 1, "features": {"x": 1.5, "c": "red"}, "target":
-        /// {"label": "yes"}} ({"value": 2.5} for regression; the task follows the target kind).
-        #[arg(long, value_name = "FILE")]
-        examples: PathBuf,
-        /// The algorithm as JSON, e.g. '{"algorithm": "decision_tree", "max_depth": 5}' (default:
-        /// logistic regression or linear regression).
-        #[arg(long, value_name = "JSON")]
-        algorithm: Option<String>,
-        /// Share of the most recent examples held out for validation.
-        #[arg(long, default_value_t = 0.2)]
-        validation_share: f64,
-    },
-}
-
-impl From<ModelsCommand> for driftd::registry::Command {
-    fn from(c: ModelsCommand) -> Self {
-        use driftd::registry::Command as C;
-        match c {
-            ModelsCommand::List => C::List,
-            ModelsCommand::Show { model, version } => C::Show { model, version },
-            ModelsCommand::Promote { model, version } => C::Promote { model, version },
-            ModelsCommand::Rollback { model } => C::Rollback { model },
-            ModelsCommand::Import { model, file } => C::Import { model, file },
-            ModelsCommand::Export {
-                model,
-                version,
-                file,
-            } => C::Export {
-                model,
-                version,
-                file,
-            },
-            ModelsCommand::Train {
-                model,
-                examples,
-                algorithm,
-                validation_share,
-            } => C::Train {
-                model,
-                examples,
-                algorithm,
-                validation_share,
-            },
-        }
-    }
 }
 
 /// The configuration file, or the built-in defaults without one; `None` after printing every
@@ -360,7 +268,7 @@ fn main() -> ExitCode {
             let out = rt.block_on(driftd::registry::run_command(
                 &loaded.config,
                 &loaded.secrets,
-                command.into(),
+                command,
                 json,
             ));
             match out {

@@ -1319,6 +1319,13 @@ mod tests {
         }
     }
 
+    /// A prediction event of model `m` as a JSON line.
+    fn prediction(id: &str, ts: &str, features: &str, output: &str) -> String {
+        format!(
+            r#"{{"kind":"prediction","id":"{id}","model":"m","ts":"{ts}","features":{features},"prediction":{output}}}"#
+        )
+    }
+
     fn ts(i: u64) -> String {
         let t = DateTime::<Utc>::from_timestamp_millis(1_767_225_600_000 + i as i64 * 100).unwrap();
         fmt_ts(t)
@@ -1434,9 +1441,11 @@ mod tests {
         for i in 0..6_000u64 {
             let level = if i < 4_000 { 0.3 } else { 0.6 };
             let score = (level + 0.1 * (rng.next_u64() % 1000) as f64 / 1000.0).min(1.0);
-            let line = format!(
-                r#"{{"kind":"prediction","id":"p{i}","model":"m","ts":"{}","features":{{"x":1.0}},"prediction":{{"score":{score}}}}}"#,
-                ts(i)
+            let line = prediction(
+                &format!("p{i}"),
+                &ts(i),
+                r#"{"x":1.0}"#,
+                &format!(r#"{{"score":{score}}}"#),
             );
             let ev = parse_event(line.as_bytes(), &ParseOptions::default()).unwrap();
             onsets.extend(m.observe(&ev, &s));
@@ -1451,10 +1460,7 @@ mod tests {
         );
         // Without the setting, nothing watches the scores.
         let mut plain = ModelMonitor::new("m", "1", &settings());
-        let line = format!(
-            r#"{{"kind":"prediction","id":"q","model":"m","ts":"{}","features":{{"x":1.0}},"prediction":{{"score":0.5}}}}"#,
-            ts(0)
-        );
+        let line = prediction("q", &ts(0), r#"{"x":1.0}"#, r#"{"score":0.5}"#);
         let ev = parse_event(line.as_bytes(), &ParseOptions::default()).unwrap();
         assert!(plain.observe(&ev, &settings()).is_empty());
         assert!(plain.score_detector.is_none());
@@ -1514,10 +1520,11 @@ mod tests {
         let mut m = ModelMonitor::new("m", "1", &s);
         let at = |m: &mut ModelMonitor, from: u64, n: u64| {
             for i in from..from + n {
-                let line = format!(
-                    r#"{{"kind":"prediction","id":"p{i}","model":"m","ts":"{}","features":{{"x":{}}},"prediction":{{"label":"1"}}}}"#,
-                    ts(i),
-                    (i % 17) as f64
+                let line = prediction(
+                    &format!("p{i}"),
+                    &ts(i),
+                    &format!(r#"{{"x":{}}}"#, (i % 17) as f64),
+                    r#"{"label":"1"}"#,
                 );
                 m.observe(
                     &parse_event(line.as_bytes(), &ParseOptions::default()).unwrap(),
@@ -1787,8 +1794,11 @@ mod tests {
             if r < 55 {
                 let id = if r < 2 { rng.next_u64() % (k + 1) } else { k };
                 let label = rng.next_u64() % 2;
-                lines.push(format!(
-                    r#"{{"kind":"prediction","id":"p{id}","model":"m","ts":"{t}","features":{{"x":1.0}},"prediction":{{"label":"{label}","score":0.6}}}}"#
+                lines.push(prediction(
+                    &format!("p{id}"),
+                    &t,
+                    r#"{"x":1.0}"#,
+                    &format!(r#"{{"label":"{label}","score":0.6}}"#),
                 ));
                 if rng.next_u64() % 10 < 8 {
                     waiting.push(id);

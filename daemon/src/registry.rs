@@ -813,19 +813,20 @@ impl<S: StateStore> Registry<S> {
 // `driftd models`: the command line over the registry.
 // ------------------------------------------------------------------------------------------------
 
-/// A `driftd models` command (parsed by the binary).
-#[derive(Debug, Clone)]
+/// A `driftd models` command (`driftd models --help`).
+#[derive(clap::Subcommand, Debug, Clone)]
 pub enum Command {
-    /// Every model with its versions and aliases.
+    /// Every model with its version count and aliases.
     List,
-    /// A model's versions, or one version's record.
+    /// A model's aliases and versions, or one version in detail.
     Show {
         /// The model.
         model: String,
-        /// One version (default: all).
+        /// Show this version in detail.
+        #[arg(long)]
         version: Option<u64>,
     },
-    /// Make a version live.
+    /// Make a version live (the live one becomes previous).
     Promote {
         /// The model.
         model: String,
@@ -837,14 +838,14 @@ pub enum Command {
         /// The model.
         model: String,
     },
-    /// Store a signed artifact file as a new version.
+    /// Verify a signed artifact file and store it as the model's next version.
     Import {
         /// The model.
         model: String,
         /// The artifact file.
         file: PathBuf,
     },
-    /// Write a version's verified artifact to a file.
+    /// Write a version's artifact (verified first) to a file.
     Export {
         /// The model.
         model: String,
@@ -853,15 +854,20 @@ pub enum Command {
         /// The output file.
         file: PathBuf,
     },
-    /// Train on labelled examples and register the result.
+    /// Train on labelled examples, validate on the most recent ones, register the version.
     Train {
         /// The model.
         model: String,
-        /// JSON lines of `driftd-retrain` examples.
+        /// JSON lines of examples: {"ts_ms": 1, "features": {"x": 1.5, "c": "red"}, "target":
+        /// {"label": "yes"}} ({"value": 2.5} for regression; the task follows the target kind).
+        #[arg(long, value_name = "FILE")]
         examples: PathBuf,
-        /// The algorithm as JSON (tagged by `algorithm`); default: the task's default.
+        /// The algorithm as JSON, e.g. '{"algorithm": "decision_tree", "max_depth": 5}' (default:
+        /// logistic regression or linear regression).
+        #[arg(long, value_name = "JSON")]
         algorithm: Option<String>,
         /// Share of the most recent examples held out for validation.
+        #[arg(long, default_value_t = 0.2)]
         validation_share: f64,
     },
 }

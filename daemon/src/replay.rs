@@ -67,9 +67,11 @@ struct AlertBacktest {
     interval_ms: i64,
     next_tick_ms: Option<i64>,
     out: BufWriter<File>,
-    /// Per model: events since the last tick, and the last event's time.
-    events: BTreeMap<String, (u64, i64)>,
+    /// Accepted events per model and rejected events so far, turned into rates, staleness and
+    /// the reject ratio by the daemon's own [`Derived`](crate::alert::task::Derived), in event time.
+    events: BTreeMap<String, u64>,
     rejected: u64,
+    derived: crate::alert::task::Derived,
     fired: BTreeMap<String, u64>,
     /// Firing episodes already counted: (fingerprint, started).
     seen: std::collections::BTreeSet<(String, i64)>,
@@ -87,6 +89,7 @@ impl AlertBacktest {
             ),
             events: BTreeMap::new(),
             rejected: 0,
+            derived: Default::default(),
             fired: BTreeMap::new(),
             seen: std::collections::BTreeSet::new(),
             notifications: 0,
@@ -101,6 +104,12 @@ impl AlertBacktest {
         policy: &ModelPolicy,
         settings: &MonitorSettings,
     ) -> anyhow::Result<()> {
+        if self.next_tick_ms.is_none() {
+            // The baseline, at the first event (as the daemon's first tick is one interval in).
+            if let Some(t) = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now_ms) {
+                self.derived.samples(t, BTreeMap::new(), 0);
+            }
+        }
         let mut next = *self.next_tick_ms.get_or_insert(now_ms + self.interval_ms);
         if now_ms < next {
             return Ok(());
@@ -124,37 +133,10 @@ impl AlertBacktest {
         let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(tick_ms)
             .context("event time out of range")?;
         let mut samples = from_monitors.to_vec();
-        let secs = self.interval_ms as f64 / 1000.0;
-        let mut accepted = 0;
-        for (model, (n, last_ms)) in &mut self.events {
-            accepted += *n;
-            let mut labels = crate::alert::Labels::new();
-            labels.insert("model".into(), model.clone());
-            let sample = |metric: &str, value: f64| crate::alert::Sample {
-                metric: metric.into(),
-                labels: labels.clone(),
-                value,
-                detail: BTreeMap::new(),
-            };
-            samples.push(sample("event_rate", *n as f64 / secs));
-            samples.push(sample(
-                "seconds_since_last_event",
-                (tick_ms - *last_ms).max(0) as f64 / 1000.0,
-            ));
-            *n = 0;
-        }
-        let all = accepted + self.rejected;
-        samples.push(crate::alert::Sample {
-            metric: "reject_ratio".into(),
-            labels: BTreeMap::new(),
-            value: if all == 0 {
-                0.0
-            } else {
-                self.rejected as f64 / all as f64
-            },
-            detail: BTreeMap::new(),
-        });
-        self.rejected = 0;
+        samples.extend(
+            self.derived
+                .samples(now, self.events.clone(), self.rejected),
+        );
         for n in self.engine.tick(now, &samples) {
             self.notifications += 1;
             for a in &n.alerts {
@@ -396,9 +378,7 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
             monitors.insert(model.to_owned(), m);
         }
         if let Some(a) = alerts.as_mut() {
-            let e = a.events.entry(model.to_owned()).or_insert((0, 0));
-            e.0 += 1;
-            e.1 = ev.ts.timestamp_millis();
+            *a.events.entry(model.to_owned()).or_insert(0) += 1;
         }
         let m = monitors.get_mut(model).expect("inserted above");
         let settings_m = policy.monitor_settings(model, settings);

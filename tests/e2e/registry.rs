@@ -15,7 +15,7 @@ use secrecy::SecretString;
 
 use crate::harness::*;
 
-const KEY: &str = "an end-to-end registry key, longer than 32 bytes";
+pub(crate) const KEY: &str = "an end-to-end registry key, longer than 32 bytes";
 
 /// Seeded, deterministic labelled examples: `y = x > 0` with a category that does not matter.
 fn examples(n: i64, offset: i64) -> Vec<Example> {
@@ -45,7 +45,7 @@ fn write_examples(path: &Path, ex: &[Example]) {
     write_lines(path, &lines);
 }
 
-fn models(config: &Path, args: &[&str]) -> Output {
+pub(crate) fn models(config: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_driftd"))
         .arg("models")
         .arg("--config")
@@ -58,7 +58,7 @@ fn models(config: &Path, args: &[&str]) -> Output {
 }
 
 /// Runs a command that must succeed; returns stdout.
-fn ok(config: &Path, args: &[&str]) -> String {
+pub(crate) fn ok(config: &Path, args: &[&str]) -> String {
     let out = models(config, args);
     assert!(
         out.status.success(),

@@ -14,8 +14,8 @@ use driftd_retrain::{Example, Target, Value};
 use serde_json::{Value as Json, json};
 
 use crate::harness::*;
+use crate::registry::{KEY, models, ok as models_ok};
 
-pub(crate) const KEY: &str = "an end-to-end serving key, longer than 32 bytes";
 pub(crate) const TOKEN: &str = "serve-test-token-0123456789";
 
 /// Seeded labelled examples: `y = x > 0`, plus a category that does not matter.
@@ -39,27 +39,6 @@ pub(crate) fn examples(n: i64, offset: i64) -> Vec<String> {
             serde_json::to_string(&e).unwrap()
         })
         .collect()
-}
-
-pub(crate) fn models(config: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_driftd"))
-        .arg("models")
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("DRIFTD_REGISTRY_KEY", KEY)
-        .env_remove("DRIFTD_CONFIG")
-        .output()
-        .unwrap()
-}
-
-pub(crate) fn models_ok(config: &Path, args: &[&str]) {
-    let out = models(config, args);
-    assert!(
-        out.status.success(),
-        "driftd models {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A running `driftd serve`, killed on drop.
