@@ -273,6 +273,9 @@ pub struct KafkaSourceConfig {
     /// effect), which guards against brokers that answer a fetch from the middle of a record batch
     /// with the *next* batch (tansu 0.6 does) and would otherwise skip events. 0 commits exactly.
     pub commit_rewind: u64,
+    /// Where promotions and rollbacks are announced (JSON: model, version, checksum, artifact
+    /// location), for serving stacks that reload on it. Empty: not announced on Kafka.
+    pub model_updates_topic: String,
 }
 
 impl Default for KafkaSourceConfig {
@@ -289,6 +292,7 @@ impl Default for KafkaSourceConfig {
             secret_properties: BTreeMap::new(),
             auto_offset_reset: "earliest".into(),
             commit_rewind: 10_000,
+            model_updates_topic: "model-updates".into(),
         }
     }
 }
@@ -427,6 +431,9 @@ pub struct ModelConfig {
     /// A JSON-lines file of prediction events that forms the model's drift reference (e.g. its
     /// training data), instead of its first live predictions.
     pub reference_file: Option<PathBuf>,
+    /// Retraining, shadow testing and promotion (see [`crate::learn::RetrainConfig`] and
+    /// [`crate::trainer`]). Absent: driftd only monitors and alerts.
+    pub retrain: Option<crate::learn::RetrainConfig>,
 }
 
 impl Default for ModelConfig {
@@ -436,6 +443,7 @@ impl Default for ModelConfig {
             positive_label: "1".into(),
             monitor: None,
             reference_file: None,
+            retrain: None,
         }
     }
 }
@@ -862,6 +870,13 @@ impl Config {
             }
         }
         self.validate_serve(&mut e, &mut secrets);
+        for (name, m) in &self.models {
+            if let Some(r) = &m.retrain {
+                for (key, msg) in r.validate(m.task) {
+                    err(&mut e, format!("models.{name}.retrain.{key}"), msg);
+                }
+            }
+        }
         match &self.source {
             SourceConfig::File(f) => {
                 if f.path.as_os_str().is_empty() {

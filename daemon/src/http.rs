@@ -1,5 +1,8 @@
 //! The HTTP surface: `/healthz`, `/readyz`, `/metrics`, `POST /v1/feedback`, and the admin API
-//! (`GET /v1/alerts`, `GET|POST /v1/silences`, `DELETE /v1/silences/{id}`; admin tokens).
+//! (admin tokens): alerts, silences and inhibitions; `GET /v1/models/{model}` (on-demand
+//! evaluation); `GET|POST /v1/models/{model}/retrain` (the retraining loop, a manual retrain); and
+//! the registry: `GET /v1/registry/{model}`, `GET /v1/registry/{model}/versions/{version}`,
+//! `POST /v1/registry/{model}/promote` (`{"version": N}`), `POST /v1/registry/{model}/rollback`.
 //!
 //! [`app`] builds the router from an [`AppState`], so handlers are testable without a socket.
 //! Errors are one type, [`ApiError`], mapped to JSON bodies: 4xx with detail, 5xx generic (the
@@ -93,6 +96,10 @@ pub struct AppState {
     pub alerts: Option<mpsc::Sender<crate::alert::task::Command>>,
     /// The source task, for on-demand evaluation (`GET /v1/models/{model}`).
     pub control: Option<mpsc::Sender<crate::run::Control>>,
+    /// The trainer, for the retraining API (`None` when no model is retrained).
+    pub trainer: Option<mpsc::Sender<crate::trainer::Command>>,
+    /// The state store and signing key, for the registry API.
+    pub registry: Option<(crate::store::AnyStore, Option<secrecy::SecretString>)>,
 }
 
 /// One invalid item of a feedback batch.
@@ -187,6 +194,14 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/silences", get(get_silences).post(post_silence))
         .route("/v1/silences/{id}", axum::routing::delete(delete_silence))
         .route("/v1/models/{model}", get(get_model))
+        .route(
+            "/v1/models/{model}/retrain",
+            get(get_retrain).post(post_retrain),
+        )
+        .route("/v1/registry/{model}", get(get_versions))
+        .route("/v1/registry/{model}/versions/{version}", get(get_version))
+        .route("/v1/registry/{model}/promote", post(post_promote))
+        .route("/v1/registry/{model}/rollback", post(post_rollback))
         .route("/v1/inhibitions", get(get_inhibitions).post(post_inhibit))
         .route(
             "/v1/inhibitions/{id}",
@@ -301,6 +316,138 @@ async fn get_model(
             "the event source is shutting down".into(),
         )),
     }
+}
+
+/// Sends a command to the trainer and waits for its answer.
+async fn ask_trainer<T>(
+    s: &AppState,
+    make: impl FnOnce(oneshot::Sender<T>) -> crate::trainer::Command,
+) -> Result<T, ApiError> {
+    let Some(tx) = &s.trainer else {
+        return Err(ApiError::NotFound(
+            "no model is retrained here (no [models.NAME.retrain] section)".into(),
+        ));
+    };
+    let (reply, rx) = oneshot::channel();
+    tx.send(make(reply))
+        .await
+        .map_err(|_| ApiError::Unavailable("the trainer is shutting down".into()))?;
+    rx.await
+        .map_err(|_| ApiError::Unavailable("the trainer is shutting down".into()))
+}
+
+type ModelPath = axum::extract::Path<String>;
+
+/// The retraining loop of a model: phase, aliases, training data, timeline.
+async fn get_retrain(State(s): State<AppState>, model: ModelPath) -> Result<Response, ApiError> {
+    let model = model.0;
+    match ask_trainer(&s, |r| crate::trainer::Command::Status(model.clone(), r)).await? {
+        Some(v) => Ok(Json(v).into_response()),
+        None => Err(ApiError::NotFound(format!(
+            "model {model:?} is not retrained here"
+        ))),
+    }
+}
+
+/// Requests a retrain now (it runs when the loop is idle).
+async fn post_retrain(State(s): State<AppState>, model: ModelPath) -> Result<Response, ApiError> {
+    let model = model.0;
+    let r = ask_trainer(&s, |r| {
+        crate::trainer::Command::Retrain(model.clone(), "admin API".into(), r)
+    })
+    .await?;
+    match r {
+        Ok(phase) => Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "model": model, "queued": true, "phase": phase })),
+        )
+            .into_response()),
+        Err(e) => Err(ApiError::NotFound(e)),
+    }
+}
+
+fn registry(s: &AppState) -> Result<crate::registry::Registry<crate::store::AnyStore>, ApiError> {
+    let Some((store, key)) = &s.registry else {
+        return Err(ApiError::NotFound("no model registry".into()));
+    };
+    crate::registry::Registry::new(store.clone(), key.clone())
+        .map_err(|e| ApiError::Unavailable(e.to_string()))
+}
+
+fn registry_error(e: crate::registry::RegistryError) -> ApiError {
+    use crate::registry::RegistryError as E;
+    match e {
+        E::UnknownModel(_) | E::UnknownVersion { .. } | E::NoAlias { .. } => {
+            ApiError::NotFound(e.to_string())
+        }
+        E::Store(_) => ApiError::Unavailable(e.to_string()),
+        other => ApiError::Invalid(other.to_string()),
+    }
+}
+
+/// A model's versions and aliases.
+async fn get_versions(State(s): State<AppState>, model: ModelPath) -> Result<Response, ApiError> {
+    let r = registry(&s)?;
+    let versions = r.versions(&model.0).await.map_err(registry_error)?;
+    let aliases = r.aliases(&model.0).await.map_err(registry_error)?;
+    Ok(
+        Json(serde_json::json!({ "model": model.0, "aliases": aliases, "versions": versions }))
+            .into_response(),
+    )
+}
+
+/// One version's record (metadata, validation metrics, decision records).
+async fn get_version(
+    State(s): State<AppState>,
+    axum::extract::Path((model, version)): axum::extract::Path<(String, u64)>,
+) -> Result<Response, ApiError> {
+    let r = registry(&s)?;
+    let v = r.show(&model, version).await.map_err(registry_error)?;
+    Ok(Json(v).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PromoteBody {
+    version: u64,
+}
+
+/// Promotes a version by hand.
+async fn post_promote(
+    State(s): State<AppState>,
+    model: ModelPath,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: PromoteBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadBody(format!("expected {{\"version\": N}}: {e}")))?;
+    swap(&s, model.0, Some(b.version)).await
+}
+
+/// Rolls back to the previous version by hand.
+async fn post_rollback(State(s): State<AppState>, model: ModelPath) -> Result<Response, ApiError> {
+    swap(&s, model.0, None).await
+}
+
+async fn swap(s: &AppState, model: String, version: Option<u64>) -> Result<Response, ApiError> {
+    let by = "admin API".to_owned();
+    if s.trainer.is_some() {
+        // Through the trainer: under the model's lease, with notices and the reference switch.
+        let r = ask_trainer(s, |r| match version {
+            Some(v) => crate::trainer::Command::Promote(model.clone(), v, by.clone(), r),
+            None => crate::trainer::Command::Rollback(model.clone(), by.clone(), r),
+        })
+        .await?;
+        return r
+            .map(|v| Json(v).into_response())
+            .map_err(ApiError::Invalid);
+    }
+    let r = registry(s)?;
+    let aliases = match version {
+        Some(v) => r.promote(&model, v, "by hand (admin API)", None).await,
+        None => r.rollback(&model, "by hand (admin API)").await,
+    }
+    .map_err(registry_error)?;
+    Ok(Json(aliases).into_response())
 }
 
 async fn get_alerts(State(s): State<AppState>) -> Result<Response, ApiError> {

@@ -15,6 +15,8 @@
 //! - [`serve`] — `driftd serve`: predictions with the registry's live models, hot-swapped.
 //! - [`replay`] — `driftd replay`: backtests in event time.
 //! - [`registry`] — the model registry: signed versions and aliases in the state store.
+//! - [`learn`] — training data and shadow scoring on the intake path.
+//! - [`trainer`] — the retraining loop: triggers, lease, fit, gates, promotion, watch, rollback.
 //! - [`telemetry`] — logging.
 //! - [`backtest`] — drift onsets scored against ground truth.
 //! - [`streams`] — seeded benchmark streams with known drift.
@@ -26,6 +28,7 @@ pub mod config;
 pub mod event;
 pub mod http;
 pub mod join;
+pub mod learn;
 pub mod metrics;
 pub mod monitor;
 pub mod pipeline;
@@ -37,3 +40,4 @@ pub mod sources;
 pub mod store;
 pub mod streams;
 pub mod telemetry;
+pub mod trainer;

@@ -328,6 +328,7 @@ fn main() -> ExitCode {
                 follow,
                 state,
                 listen,
+                ..RunOptions::default()
             };
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -110,6 +110,21 @@ pub struct Metrics {
     pub serving_model_version: IntGaugeVec,
     /// `driftd_model_swaps_total{model}`: live-model hot swaps by `driftd serve`.
     pub model_swaps: IntCounterVec,
+    /// `driftd_retrains_total{model,outcome}`: training jobs by outcome (`candidate` = passed the
+    /// validation gate, `rejected` = failed it, `failed` = no model: too little data, fit error).
+    pub retrains: IntCounterVec,
+    /// `driftd_retrain_duration_seconds{model,outcome}`: a training job, data copy to registration.
+    pub retrain_duration: HistogramVec,
+    /// `driftd_retrain_examples{model}`: labelled examples the last training job used.
+    pub retrain_examples: IntGaugeVec,
+    /// `driftd_retrain_phase{model}`: 0 idle, 1 training, 2 shadow, 3 watch.
+    pub retrain_phase: IntGaugeVec,
+    /// `driftd_retrain_events_total{model,event}`: steps of the loop (triggered, trained,
+    /// rejected, promoted, rolled_back, …).
+    pub retrain_events: IntCounterVec,
+    /// `driftd_shadow_pairs{model,kind}`: paired outcomes of the running shadow (`candidate`) or
+    /// watch run.
+    pub shadow_pairs: IntGaugeVec,
 }
 
 fn fgauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
@@ -188,6 +203,12 @@ impl Metrics {
         "driftd_predict_duration_seconds",
         "driftd_serving_model_version",
         "driftd_model_swaps_total",
+        "driftd_retrains_total",
+        "driftd_retrain_duration_seconds",
+        "driftd_retrain_examples",
+        "driftd_retrain_phase",
+        "driftd_retrain_events_total",
+        "driftd_shadow_pairs",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
         "process_open_fds",
@@ -506,6 +527,50 @@ impl Metrics {
                 "Live-model hot swaps by driftd serve.",
                 &["model"],
             ),
+            retrains: counter_vec(
+                &r,
+                "driftd_retrains_total",
+                "Training jobs by outcome (candidate, rejected by the validation gate, failed).",
+                &["model", "outcome"],
+            ),
+            retrain_duration: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(
+                        "driftd_retrain_duration_seconds",
+                        "Duration of a training job, from copying the data to registering the candidate.",
+                    )
+                    .buckets(vec![0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0]),
+                    &["model", "outcome"],
+                )
+                .expect("valid metric definition");
+                r.register(Box::new(h.clone()))
+                    .expect("metric registered once");
+                h
+            },
+            retrain_examples: gauge_vec(
+                &r,
+                "driftd_retrain_examples",
+                "Labelled examples the last training job used.",
+                &["model"],
+            ),
+            retrain_phase: gauge_vec(
+                &r,
+                "driftd_retrain_phase",
+                "Where the retraining loop stands: 0 idle, 1 training, 2 shadow, 3 watch.",
+                &["model"],
+            ),
+            retrain_events: counter_vec(
+                &r,
+                "driftd_retrain_events_total",
+                "Steps of the retraining loop (triggered, trained, rejected, promoted, rolled_back, ...).",
+                &["model", "event"],
+            ),
+            shadow_pairs: gauge_vec(
+                &r,
+                "driftd_shadow_pairs",
+                "Paired outcomes of the running shadow (candidate) or watch run.",
+                &["model", "kind"],
+            ),
             registry: r,
         };
         // Pre-register series that dashboards expect to exist before the first occurrence.
@@ -642,6 +707,18 @@ mod tests {
         m.predict_duration.observe(0.001);
         m.serving_model_version.with_label_values(&["churn"]).set(2);
         m.model_swaps.with_label_values(&["churn"]).inc();
+        m.retrains.with_label_values(&["churn", "candidate"]).inc();
+        m.retrain_duration
+            .with_label_values(&["churn", "candidate"])
+            .observe(1.0);
+        m.retrain_examples.with_label_values(&["churn"]).set(10);
+        m.retrain_phase.with_label_values(&["churn"]).set(2);
+        m.retrain_events
+            .with_label_values(&["churn", "promoted"])
+            .inc();
+        m.shadow_pairs
+            .with_label_values(&["churn", "candidate"])
+            .set(5);
         let text = m.render();
         for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
             let name = line.split_whitespace().nth(2).unwrap();

@@ -26,6 +26,7 @@ use crate::alert::Sample;
 use crate::backtest::Onset;
 use crate::config::Config;
 use crate::event::{Event, EventKind, ParseOptions, RejectReason, Rejection, parse_event};
+use crate::learn::Learner;
 use crate::metrics::Metrics;
 use crate::monitor::{ModelMonitor, MonitorSettings};
 use driftd_detectors::stream::DriftState;
@@ -99,6 +100,7 @@ pub struct ModelPolicy {
     max_models: usize,
     positive: HashMap<String, String>,
     monitor: HashMap<String, MonitorSettings>,
+    learn: HashMap<String, (crate::learn::RetrainConfig, driftd_retrain::Task)>,
 }
 
 impl ModelPolicy {
@@ -129,7 +131,32 @@ impl ModelPolicy {
                 .iter()
                 .filter_map(|(k, m)| m.monitor.clone().map(|s| (k.clone(), s)))
                 .collect(),
+            learn: c
+                .models
+                .iter()
+                .filter_map(|(k, m)| {
+                    let r = m.retrain.clone().filter(|r| r.enabled)?;
+                    Some((k.clone(), (r, m.task)))
+                })
+                .collect(),
         }
+    }
+
+    /// The positive label of a binary classifier (`"1"` unless configured).
+    pub fn positive_label(&self, model: &str) -> &str {
+        self.positive.get(model).map_or("1", String::as_str)
+    }
+
+    /// The models that are retrained, with their settings and task.
+    pub fn retrained(
+        &self,
+    ) -> impl Iterator<
+        Item = (
+            &String,
+            &(crate::learn::RetrainConfig, driftd_retrain::Task),
+        ),
+    > {
+        self.learn.iter()
     }
 
     /// The monitoring settings of `model`: its own, else the global ones.
@@ -164,6 +191,7 @@ pub struct Pipeline {
     monitoring: Option<MonitorSettings>,
     monitors: BTreeMap<String, ModelMonitor>,
     board: Arc<SampleBoard>,
+    learners: BTreeMap<String, Learner>,
 }
 
 /// The monitors' latest quantities, per model, for the alert task: written where the Prometheus
@@ -231,6 +259,7 @@ impl Pipeline {
             monitoring: None,
             monitors: BTreeMap::new(),
             board: Arc::default(),
+            learners: BTreeMap::new(),
         }
     }
 
@@ -298,6 +327,7 @@ impl Pipeline {
                 "duplicate_feedback": join.duplicate_feedback,
                 "unmatched_feedback": join.unmatched_feedback,
             },
+            "training_data": self.learners.get(model).map(Learner::status),
         }))
     }
 
@@ -354,6 +384,11 @@ impl Pipeline {
 
     /// Replaces the model policy (SIGHUP).
     pub fn set_policy(&mut self, policy: ModelPolicy) {
+        for (model, (cfg, _)) in &policy.learn {
+            if let Some(l) = self.learners.get_mut(model) {
+                l.set_config(cfg.clone());
+            }
+        }
         self.policy = policy;
     }
 
@@ -436,6 +471,7 @@ impl Pipeline {
                 let r = self.apply(shard, &ev.model, ev.kind());
                 if r.is_ok() {
                     self.observe(&ev);
+                    self.learn(&ev);
                 }
                 r
             }
@@ -548,9 +584,108 @@ impl Pipeline {
     /// Records that a checkpoint of the current state was written.
     pub fn mark_checkpointed(&mut self) {
         self.since_checkpoint = 0;
+        for l in self.learners.values_mut() {
+            l.mark_clean();
+        }
     }
 
-    /// Serialises every open shard, and every monitor, for one atomic checkpoint write.
+    /// Feeds an accepted event to its model's learner, if the model is retrained.
+    fn learn(&mut self, ev: &Event<'_>) {
+        let model = ev.model.as_ref();
+        if let Some(l) = self.learners.get_mut(model) {
+            l.observe(ev);
+            return;
+        }
+        let Some((cfg, task)) = self.policy.learn.get(model) else {
+            return;
+        };
+        let positive = self.policy.positive.get(model).map_or("1", String::as_str);
+        let mut l = Learner::new(cfg.clone(), *task, positive);
+        l.observe(ev);
+        self.learners.insert(model.to_owned(), l);
+    }
+
+    /// Replaces the learners with restored ones (start-up).
+    pub fn restore_learners(&mut self, learners: BTreeMap<String, Learner>) {
+        self.learners = learners;
+    }
+
+    /// A model's learner, creating an empty one for a retrained model not seen yet.
+    fn learner(&mut self, model: &str) -> Option<&mut Learner> {
+        if !self.learners.contains_key(model) {
+            let (cfg, task) = self.policy.learn.get(model)?;
+            let positive = self.policy.positive.get(model).map_or("1", String::as_str);
+            self.learners
+                .insert(model.to_owned(), Learner::new(cfg.clone(), *task, positive));
+        }
+        self.learners.get_mut(model)
+    }
+
+    /// Applies a command of the trainer (see [`crate::learn::LearnControl`]).
+    pub fn learn_control(&mut self, c: crate::learn::LearnControl) {
+        use crate::learn::LearnControl as C;
+        match c {
+            C::Examples(model, reply) => {
+                let r = self.learner(&model).map(|l| (l.examples(), l.labels_total));
+                let _ = reply.send(r);
+            }
+            C::SetShadow {
+                model,
+                kind,
+                version,
+                challenger,
+                policy,
+            } => {
+                if let Some(l) = self.learner(&model) {
+                    l.set_shadow(kind, version, challenger, &policy);
+                }
+            }
+            C::ClearShadow(model) => {
+                if let Some(l) = self.learners.get_mut(&model) {
+                    l.clear_shadow();
+                }
+            }
+            C::Shadow(model, reply) => {
+                let r = self.learners.get(&model).and_then(|l| l.shadow.clone());
+                let _ = reply.send(r.map(|mut s| {
+                    s.model = None;
+                    s
+                }));
+            }
+            C::SetReference(model, rows, reply) => {
+                let _ = reply.send(self.set_reference(&model, &rows));
+            }
+            C::Status(model, reply) => {
+                let _ = reply.send(self.learners.get(&model).map(Learner::status));
+            }
+        }
+    }
+
+    /// Rebuilds a model's drift reference from training data (after a promotion): the features,
+    /// and what the new live model predicts on them. Returns how many rows were used.
+    fn set_reference(&mut self, model: &str, rows: &[crate::learn::ReferenceRow]) -> usize {
+        let Some(global) = self.monitoring.as_ref() else {
+            return 0;
+        };
+        let settings = self.policy.monitor_settings(model, global);
+        let Some(m) = self.monitors.get_mut(model) else {
+            return 0;
+        };
+        let ts = chrono::Utc::now();
+        let events = rows.iter().map(|r| r.event(model, ts));
+        let n = m.set_reference(events, settings);
+        publish(&self.metrics, model, m);
+        self.board.set(model, m.samples(settings));
+        tracing::info!(
+            model,
+            rows = n,
+            "drift reference rebuilt from the new model's training data"
+        );
+        n
+    }
+
+    /// Serialises every open shard, every monitor and what changed in the learners, for one
+    /// atomic checkpoint write.
     pub fn checkpoint_entries(&self) -> Vec<(String, Vec<u8>)> {
         let mut entries: Vec<(String, Vec<u8>)> = self
             .shards
@@ -576,6 +711,9 @@ impl Pipeline {
                 MONITOR_INDEX_KEY.to_owned(),
                 serde_json::to_vec(&names).expect("names serialise"),
             ));
+        }
+        for (model, l) in &self.learners {
+            entries.extend(l.checkpoint(model));
         }
         entries
     }

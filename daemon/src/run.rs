@@ -28,7 +28,7 @@ use crate::store::{AnyStore, EmbeddedStore, RedisStore, StateStore, StoreError};
 use crate::telemetry::LogHandle;
 
 /// Overrides from the command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     /// `--config`: where the configuration came from (re-read on SIGHUP).
     pub config_path: Option<PathBuf>,
@@ -40,6 +40,11 @@ pub struct RunOptions {
     pub state: Option<PathBuf>,
     /// `--listen`: HTTP listen address, overriding `http.listen`.
     pub listen: Option<std::net::SocketAddr>,
+    /// A state store opened by the caller (`driftd demo` shares its embedded store with the
+    /// in-process serving side), instead of the configured one.
+    pub store: Option<AnyStore>,
+    /// How often the trainer evaluates its triggers and shadow runs (default 1 s).
+    pub trainer_tick: Option<Duration>,
 }
 
 /// Messages from the control plane (signals) to the source task.
@@ -52,6 +57,8 @@ pub enum Control {
         String,
         tokio::sync::oneshot::Sender<Option<serde_json::Value>>,
     ),
+    /// A command of the trainer to the learners.
+    Learn(crate::learn::LearnControl),
 }
 
 /// What the source task needs besides its source.
@@ -207,6 +214,69 @@ impl Checkpointer {
         Ok(out)
     }
 
+    /// Loads the learners (training buffers, waiting features, shadow tallies) of the retrained
+    /// models, retrying while the store is unreachable. `None` on shutdown.
+    pub async fn load_learners(
+        &self,
+        policy: &ModelPolicy,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<std::collections::BTreeMap<String, crate::learn::Learner>> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.try_load_learners(policy).await {
+                Ok(m) => return Some(m),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot load the training data checkpoint; retrying");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return None,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn try_load_learners(
+        &self,
+        policy: &ModelPolicy,
+    ) -> Result<std::collections::BTreeMap<String, crate::learn::Learner>, String> {
+        use crate::learn::{Learner, head_key};
+        let mut out = std::collections::BTreeMap::new();
+        for (model, (cfg, task)) in policy.retrained() {
+            let r = self.store.get(&head_key(model)).await;
+            let Some(head) = self.store_result("get", r).map_err(|e| e.to_string())? else {
+                continue;
+            };
+            let mut chunks = std::collections::HashMap::new();
+            for slot in Learner::stored_slots(&head).map_err(|e| format!("{model}: {e}"))? {
+                let key = format!("learn/{model}/chunk/{slot}");
+                let r = self.store.get(&key).await;
+                if let Some(b) = self.store_result("get", r).map_err(|e| e.to_string())? {
+                    chunks.insert(slot, b);
+                }
+            }
+            let mut l = Learner::new(cfg.clone(), *task, policy.positive_label(model));
+            match l.restore(&head, |slot| chunks.remove(&slot)) {
+                Ok(()) => {
+                    tracing::info!(
+                        model,
+                        examples = l.len(),
+                        waiting = l.waiting(),
+                        "training data restored from checkpoint"
+                    );
+                    out.insert(model.clone(), l);
+                }
+                // Training data is a cache of the labelled stream: a damaged one is logged and
+                // rebuilt from new events rather than blocking intake.
+                Err(e) => {
+                    tracing::error!(model, error = %e, "stored training data is unreadable; starting it afresh")
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Pings the store when it was last seen down, so readiness recovers without traffic.
     pub async fn probe(&self) {
         if !self.health.store_up.load(Ordering::Relaxed) {
@@ -306,9 +376,12 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
     let mut signals = Signals::new()?;
     let mut sd = shutdown_rx.clone();
     let initial_secrets = secrets.load_full();
-    let store = tokio::select! {
-        s = connect_store(&cfg, &initial_secrets, &metrics, &mut sd) => s?,
-        _ = terminate(&mut signals.term, &mut signals.int) => None,
+    let store = match opts.store.clone() {
+        Some(s) => Some(s),
+        None => tokio::select! {
+            s = connect_store(&cfg, &initial_secrets, &metrics, &mut sd) => s?,
+            _ = terminate(&mut signals.term, &mut signals.int) => None,
+        },
     };
     let Some(store) = store else {
         tracing::info!("stopped before the state store was reachable");
@@ -322,6 +395,8 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         default_kind: None,
     };
     let alert_store = store.clone();
+    let trainer_store = store.clone();
+    let registry_store = store.clone();
     let checkpointer = Checkpointer::new(store, metrics.clone(), health.clone(), &cfg);
     let ctx = TaskCtx {
         metrics: metrics.clone(),
@@ -347,6 +422,18 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         pipeline = pipeline.with_monitoring(cfg.monitor.clone());
         pipeline.restore_monitors(monitors);
     }
+    let retrained: Vec<(String, crate::learn::RetrainConfig, driftd_retrain::Task)> = {
+        let p = ModelPolicy::from_config(&cfg);
+        let mut sd = shutdown_rx.clone();
+        let Some(learners) = ctx.checkpointer.load_learners(&p, &mut sd).await else {
+            return Ok(());
+        };
+        pipeline.restore_learners(learners);
+        p.retrained()
+            .map(|(m, (c, t))| (m.clone(), c.clone(), *t))
+            .collect()
+    };
+    let (firing_tx, firing_rx) = watch::channel(Vec::new());
 
     // Alerting: its own task, owning the engine and the outbox.
     let (alerts, alert_task) = if cfg.alerting.enabled {
@@ -357,12 +444,67 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             metrics.clone(),
         )
         .await
-        .context("starting alerting")?;
+        .context("starting alerting")?
+        .with_trainer(
+            firing_tx,
+            retrained
+                .iter()
+                .map(|(m, c, _)| (m.clone(), c.on_alerts.clone()))
+                .collect(),
+        );
         let (tx, rx) = mpsc::channel(16);
         let handle = tokio::spawn(task.run(rx, shutdown_rx.clone()));
         (Some(tx), Some(handle))
     } else {
         (None, None)
+    };
+
+    // The trainer: retraining, shadow tests, promotion, for models with [models.NAME.retrain].
+    let (trainer, trainer_task) = if retrained.is_empty() {
+        (None, None)
+    } else {
+        let key = crate::registry::signing_key(&secrets.load())
+            .context("the registry signing key (retraining signs its models)")?;
+        if key.is_none() {
+            anyhow::bail!(
+                "[models.*.retrain] needs a registry signing key: set [registry] signing_key or {}",
+                crate::registry::KEY_ENV
+            );
+        }
+        let kafka_updates = match &cfg.source {
+            SourceConfig::Kafka(k) if !k.model_updates_topic.is_empty() => {
+                let ks = kafka::KafkaSecrets::from(&secrets.load());
+                let p = kafka::FeedbackProducer::new(k, &ks, Duration::from_secs(10))
+                    .context("creating the Kafka producer for model updates")?
+                    .with_topic(&k.model_updates_topic);
+                Some(p)
+            }
+            _ => None,
+        };
+        let location = match &cfg.state {
+            StateConfig::Redis(r) => format!("{}/{}", r.url, r.key_prefix),
+            StateConfig::Embedded(e) => format!("file://{}", e.path.display()),
+        };
+        let announcer =
+            crate::trainer::Announcer::new(trainer_store.clone(), kafka_updates, location);
+        let t = crate::trainer::Trainer::load(
+            retrained.clone(),
+            trainer_store,
+            key,
+            control_tx.clone(),
+            metrics.clone(),
+            firing_rx,
+            pipeline.board(),
+            announcer,
+            Arc::new(chrono::Utc::now),
+        )
+        .await
+        .context("starting the trainer")?;
+        let (tx, rx) = mpsc::channel(16);
+        let every = opts.trainer_tick.unwrap_or(Duration::from_secs(1));
+        let handle = tokio::spawn(t.run(every, rx, shutdown_rx.clone()));
+        tracing::info!(models = retrained.len(), "retraining enabled");
+        (Some(tx), Some(handle))
     };
 
     // The source task, and where HTTP feedback goes.
@@ -398,6 +540,11 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             request_timeout: cfg.http.request_timeout,
             alerts: alerts.clone(),
             control: Some(control_tx.clone()),
+            trainer: trainer.clone(),
+            registry: Some((
+                registry_store,
+                crate::registry::signing_key(&secrets.load()).ok().flatten(),
+            )),
         };
         if secrets.load().feedback_tokens.is_empty() {
             tracing::warn!(
@@ -453,6 +600,9 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             let _ = h.await;
         }
         if let Some(h) = alert_task {
+            let _ = h.await;
+        }
+        if let Some(h) = trainer_task {
             let _ = h.await;
         }
         source_result
@@ -756,6 +906,7 @@ async fn run_file(
             Some(c) = ctx.control.recv() => match c {
                 Control::SetPolicy(pol) => p.set_policy(pol),
                 Control::Inspect(model, reply) => { let _ = reply.send(p.inspect(&model)); }
+                Control::Learn(c) => p.learn_control(c),
             },
             Some(fb) = feedback.recv() => {
                 let state = p.shard(&http_shard).expect("http shard is open");

@@ -259,6 +259,11 @@ pub const QUANTITIES: &[(&str, &[&str], &str)] = &[
         &[],
         "rejected share of events over the last minute",
     ),
+    (
+        "model_loop_event",
+        &["model", "event"],
+        "1 for ten minutes after a step of the retraining loop (promoted, rolled_back, rejected, inconclusive, fit_failed)",
+    ),
 ];
 
 /// Severity of a rule; routes match on it.

@@ -21,7 +21,7 @@ use super::engine::{
     AlertState, AlertView, Engine, EngineState, InhibitConfig, Silence, SilenceConfig,
 };
 use super::sinks::{DeliveryError, Dispatcher, Outbox};
-use super::{AlertingConfig, Labels, Notification, Sample};
+use super::{AlertingConfig, Labels, Notification, Sample, Status};
 use crate::metrics::Metrics;
 use crate::pipeline::SampleBoard;
 use crate::store::{AnyStore, StateStore};
@@ -138,6 +138,10 @@ pub struct AlertTask {
     stored: BTreeSet<String>,
     /// Engine state or outbox changed since the last successful store write.
     dirty: bool,
+    /// Firing alerts after each tick, for the trainer's triggers.
+    firing: Option<watch::Sender<Vec<crate::trainer::Firing>>>,
+    /// Per model, what the retraining loop does about its alerts (the notifications' "actions").
+    retrained: BTreeMap<String, Vec<String>>,
 }
 
 type Delivered = (String, Result<(), DeliveryError>);
@@ -199,7 +203,21 @@ impl AlertTask {
             tasks: HashMap::new(),
             stored,
             dirty: false,
+            firing: None,
+            retrained: BTreeMap::new(),
         })
+    }
+
+    /// Publishes the firing alerts after every tick (for the trainer), and names the models that
+    /// are retrained with the rules that trigger it (for the notifications' "what driftd did").
+    pub fn with_trainer(
+        mut self,
+        firing: watch::Sender<Vec<crate::trainer::Firing>>,
+        retrained: BTreeMap<String, Vec<String>>,
+    ) -> Self {
+        self.firing = Some(firing);
+        self.retrained = retrained;
+        self
     }
 
     /// Runs until shutdown: ticks, admin commands and delivery results, in one loop that owns
@@ -272,12 +290,49 @@ impl AlertTask {
             self.queue(n, now);
         }
         self.publish_alerts();
+        if let Some(tx) = &self.firing {
+            let firing = self
+                .engine
+                .alerts()
+                .into_iter()
+                .filter(|a| a.state == AlertState::Firing)
+                .filter_map(|a| {
+                    Some(crate::trainer::Firing {
+                        model: a.labels.get("model")?.clone(),
+                        since: a.firing_since?,
+                        rule: a.rule,
+                    })
+                })
+                .collect();
+            tx.send_replace(firing);
+        }
         // The engine's state moves with time (pending → firing, group timers) even without
         // notifications; storing it every tick keeps restarts exact.
         self.dirty = true;
     }
 
     fn queue(&mut self, mut n: Notification, now: DateTime<Utc>) {
+        for a in n.alerts.iter().filter(|a| a.status == Status::Firing) {
+            let Some(model) = a.labels.get("model") else {
+                continue;
+            };
+            if let Some(rules) = self.retrained.get(model) {
+                let action = if rules.contains(&a.rule) {
+                    format!(
+                        "retraining: {} triggers a retrain of {model} (subject to its minimum interval and new labels)",
+                        a.rule
+                    )
+                } else {
+                    format!(
+                        "retraining: configured for {model}; {} does not trigger it (on_alerts = {rules:?})",
+                        a.rule
+                    )
+                };
+                if !n.actions.contains(&action) {
+                    n.actions.push(action);
+                }
+            }
+        }
         if n.actions.is_empty() {
             n.actions
                 .push("retraining: not configured for this model (driftd only alerts)".to_owned());

@@ -231,6 +231,12 @@ impl FeedbackProducer {
         })
     }
 
+    /// The same producer, writing to another topic (e.g. the model-updates topic).
+    pub fn with_topic(mut self, topic: &str) -> Self {
+        self.topic = topic.to_owned();
+        self
+    }
+
     /// Produces every item and waits until the broker acknowledged all of them.
     pub async fn send_all(&self, items: Vec<Vec<u8>>) -> Result<(), String> {
         let mut futures = Vec::with_capacity(items.len());
@@ -451,6 +457,7 @@ pub async fn run_kafka(
             Some(c) = ctx.control.recv() => match c {
                 Control::SetPolicy(pol) => p.set_policy(pol),
                 Control::Inspect(model, reply) => { let _ = reply.send(p.inspect(&model)); }
+                Control::Learn(c) => p.learn_control(c),
             },
             _ = tick.tick() => {
                 ctx.checkpointer.probe().await;

@@ -1,0 +1,984 @@
+//! Training data and shadow scoring, inside the pipeline: the per-event half of closing the loop.
+//!
+//! For every model with a `[models.NAME.retrain]` section, the pipeline keeps a [`Learner`]:
+//!
+//! * **Features of predictions waiting for their label** (bounded by count and event-time age,
+//!   like the monitor's join store). Feedback that arrives first waits in a smaller bounded map.
+//! * **The training buffer**: labelled examples (features joined with feedback), bounded by count
+//!   (`buffer_max_examples`) and event-time age (`buffer_max_age`), oldest first. It is kept in the
+//!   state store in chunks of [`CHUNK`] examples; a checkpoint writes only the chunks that changed
+//!   (mostly the newest one). Chunks live in a fixed ring of keys (`learn/{model}/chunk/{slot}`),
+//!   so the keys a model uses are bounded and dropped chunks are simply overwritten.
+//! * **The shadow run**, when the [trainer](crate::trainer) has one going: a challenger model (the
+//!   candidate, or after a promotion the previous live model) is scored on the features of every
+//!   prediction event — its answer is never served — and when the label arrives the paired outcome
+//!   (served answer right/wrong vs challenger right/wrong, or both errors for regression) goes into
+//!   a [`ShadowTally`].
+//!
+//! Everything here is synchronous and runs on the intake path, so it is cheap: one `predict` per
+//! prediction while a shadow runs (see `cargo bench -p driftd-retrain --bench train`), map
+//! operations otherwise. Training itself runs elsewhere (the trainer, on the blocking pool).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use driftd_retrain::{
+    AlgorithmConfig, EncoderConfig, Example, Features as TrainFeatures, ShadowPolicy, ShadowTally,
+    Target as TrainTarget, Task, TrainedModel, Value,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Body, Event, FeatureValue, Features, PredictionOutput, Target};
+
+/// Examples per stored chunk of the training buffer.
+pub const CHUNK: usize = 1000;
+
+/// `[models.NAME.retrain]`: how a model is retrained, shadowed and promoted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrainConfig {
+    /// Turns the loop on (default `true` once the section exists).
+    pub enabled: bool,
+    /// The algorithm and its hyperparameters, e.g. `{ algorithm = "decision_tree", max_depth = 8 }`.
+    /// Default: logistic regression (classification) or linear regression (regression).
+    pub algorithm: Option<AlgorithmConfig>,
+    /// Feature encoding (standardisation, one-hot caps, missing-value indicators).
+    pub encoder: EncoderConfig,
+    /// Most labelled examples kept for training.
+    pub buffer_max_examples: usize,
+    /// Oldest labelled example kept, relative to the newest (event time).
+    #[serde(with = "humantime_serde")]
+    pub buffer_max_age: Duration,
+    /// Most predictions whose features wait for their label.
+    pub pending_max: usize,
+    /// How long (event time) a prediction's features wait for their label.
+    #[serde(with = "humantime_serde")]
+    pub pending_ttl: Duration,
+    /// Share of the newest examples held out for validation (chronological split), in (0, 1).
+    pub validation_fraction: f64,
+    /// Fewest labelled examples a retrain needs (a trigger with fewer waits).
+    pub min_examples: usize,
+    /// The validation gate: the candidate may trail the live model on the validation split by at
+    /// most this much (accuracy points, or relative MAE for regression).
+    pub validation_margin: f64,
+    /// Alert rules (by name) whose firing triggers a retrain, e.g. `["ConceptDrift", "AccuracyDrop"]`.
+    pub on_alerts: Vec<String>,
+    /// How long a triggering alert must have been firing before a retrain starts.
+    #[serde(with = "humantime_serde")]
+    pub debounce: Duration,
+    /// Least time between two retrains started by alerts or the schedule.
+    #[serde(with = "humantime_serde")]
+    pub min_interval: Duration,
+    /// Fewest new labelled examples since the last retrain for an alert or the schedule to start one.
+    pub min_new_labels: u64,
+    /// A cron expression (5 fields, or 6 with seconds) for scheduled retrains, e.g. `"0 3 * * *"`.
+    pub schedule: Option<String>,
+    /// The time zone of `schedule` (IANA name, e.g. `"Europe/Berlin"`).
+    pub timezone: String,
+    /// The shadow gate: significance, fewest pairs, smallest effect.
+    pub shadow: ShadowPolicy,
+    /// Longest shadow run (wall clock); past it without a decision the result is inconclusive and
+    /// the live model stays.
+    #[serde(with = "humantime_serde")]
+    pub shadow_max_duration: Duration,
+    /// Promote automatically when the gate says so (otherwise the candidate waits for
+    /// `driftd models promote`).
+    pub auto_promote: bool,
+    /// How long the previous model is shadowed after a promotion; if the new live model is
+    /// significantly worse on the labels meanwhile, driftd rolls back. `0s` turns it off.
+    #[serde(with = "humantime_serde")]
+    pub watch: Duration,
+    /// The watch's gate (the previous model plays the candidate's part).
+    pub watch_policy: ShadowPolicy,
+    /// Time to live of the per-model training lease (renewed while training and shadowing).
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+}
+
+impl Default for RetrainConfig {
+    fn default() -> Self {
+        RetrainConfig {
+            enabled: true,
+            algorithm: None,
+            encoder: EncoderConfig::default(),
+            buffer_max_examples: 20_000,
+            buffer_max_age: Duration::from_secs(7 * 86_400),
+            pending_max: 50_000,
+            pending_ttl: Duration::from_secs(86_400),
+            validation_fraction: 0.2,
+            min_examples: 500,
+            validation_margin: 0.01,
+            on_alerts: vec!["ConceptDrift".into(), "AccuracyDrop".into()],
+            debounce: Duration::ZERO,
+            min_interval: Duration::from_secs(600),
+            min_new_labels: 500,
+            schedule: None,
+            timezone: "UTC".into(),
+            shadow: ShadowPolicy::default(),
+            shadow_max_duration: Duration::from_secs(6 * 3600),
+            auto_promote: true,
+            watch: Duration::from_secs(3600),
+            watch_policy: ShadowPolicy::default(),
+            lease_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetrainConfig {
+    /// The algorithm to train for a model of this task.
+    pub fn algorithm_for(&self, task: Task) -> AlgorithmConfig {
+        self.algorithm
+            .clone()
+            .unwrap_or_else(|| AlgorithmConfig::default_for(task))
+    }
+
+    /// Every problem with these settings, as (key under the section, message).
+    pub fn validate(&self, task: Task) -> Vec<(String, String)> {
+        let mut p: Vec<(String, String)> = Vec::new();
+        if let Some(a) = &self.algorithm {
+            for e in a.validate_for(task) {
+                p.push((format!("algorithm.{}", e.key), e.message));
+            }
+        }
+        for e in self.encoder.validate() {
+            p.push((format!("encoder.{}", e.key), e.message));
+        }
+        for (name, pol) in [
+            ("shadow", &self.shadow),
+            ("watch_policy", &self.watch_policy),
+        ] {
+            for e in pol.validate() {
+                p.push((format!("{name}.{}", e.key), e.message));
+            }
+        }
+        if self.buffer_max_examples < 10 {
+            p.push(("buffer_max_examples".into(), "must be at least 10".into()));
+        }
+        if self.pending_max == 0 {
+            p.push(("pending_max".into(), "must be at least 1".into()));
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            p.push((
+                "validation_fraction".into(),
+                format!("must be in (0, 1), got {}", self.validation_fraction),
+            ));
+        }
+        if self.min_examples > self.buffer_max_examples {
+            p.push((
+                "min_examples".into(),
+                format!(
+                    "must not exceed buffer_max_examples ({})",
+                    self.buffer_max_examples
+                ),
+            ));
+        }
+        if !(self.validation_margin.is_finite() && self.validation_margin >= 0.0) {
+            p.push((
+                "validation_margin".into(),
+                "must be a finite number >= 0".into(),
+            ));
+        }
+        if self.lease_ttl < Duration::from_secs(1) {
+            p.push(("lease_ttl".into(), "must be at least 1s".into()));
+        }
+        if self.shadow_max_duration.is_zero() {
+            p.push(("shadow_max_duration".into(), "must be more than 0s".into()));
+        }
+        if let Err(e) = crate::trainer::Schedule::parse(self.schedule.as_deref(), &self.timezone) {
+            let key = if e.contains("time zone") {
+                "timezone"
+            } else {
+                "schedule"
+            };
+            p.push((key.into(), e));
+        }
+        p
+    }
+}
+
+/// Whether a shadow run tests a candidate, or watches a fresh promotion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShadowKind {
+    /// The candidate is scored beside the live model; it is promoted if significantly better.
+    Candidate,
+    /// After a promotion the previous live model is scored beside the new one; driftd rolls back
+    /// if the previous one is significantly better.
+    Watch,
+}
+
+impl ShadowKind {
+    /// `candidate` or `watch`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShadowKind::Candidate => "candidate",
+            ShadowKind::Watch => "watch",
+        }
+    }
+}
+
+/// A shadow run: the challenger scored on live traffic, and the paired outcomes so far.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShadowRun {
+    /// Candidate or watch.
+    pub kind: ShadowKind,
+    /// The challenger's registry version.
+    pub version: u64,
+    /// Paired outcomes (served answer vs challenger) on labelled predictions.
+    pub tally: ShadowTally,
+    /// Predictions the challenger scored.
+    pub scored: u64,
+    /// Labels of scored predictions that formed a pair.
+    pub paired: u64,
+    /// The challenger itself; not checkpointed (the trainer loads it from the registry again
+    /// after a restart).
+    #[serde(skip)]
+    pub model: Option<Arc<TrainedModel>>,
+}
+
+/// A prediction's features waiting for its label, and what the challenger said.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Waiting {
+    ts_ms: i64,
+    features: TrainFeatures,
+    /// What was served (from the prediction event), if the event said.
+    served: Option<TrainTarget>,
+    /// (challenger version, its answer).
+    challenger: Option<(u64, TrainTarget)>,
+}
+
+/// The learner's checkpoint of everything but the buffer's chunks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Head {
+    waiting: Vec<(String, Waiting)>,
+    early: Vec<(String, TrainTarget, i64)>,
+    first_chunk: u64,
+    chunks: u64,
+    slots: u64,
+    labels_total: u64,
+    dropped_pending: u64,
+    shadow: Option<ShadowRun>,
+}
+
+/// Per-model training data and shadow state. See the [module documentation](self).
+#[derive(Debug, Clone)]
+pub struct Learner {
+    cfg: RetrainConfig,
+    task: Task,
+    positive: String,
+    waiting: HashMap<String, Waiting>,
+    order: VecDeque<(String, i64)>,
+    early: HashMap<String, (TrainTarget, i64)>,
+    early_order: VecDeque<String>,
+    /// Chunks of the buffer, oldest first; chunk `first_chunk + i` is `chunks[i]`.
+    chunks: VecDeque<Vec<Example>>,
+    first_chunk: u64,
+    /// Chunk numbers changed since the last checkpoint (the last one, mostly).
+    dirty_chunks: Vec<u64>,
+    /// Size of the ring of chunk keys.
+    slots: u64,
+    head_dirty: bool,
+    /// Labelled examples ever added (the trainer's "new labels since" counter).
+    pub labels_total: u64,
+    /// Predictions whose features were dropped unlabelled (count or TTL bound).
+    pub dropped_pending: u64,
+    /// The shadow run, if one is going.
+    pub shadow: Option<ShadowRun>,
+}
+
+/// Converts an event's features into training features.
+pub fn train_features(f: &Features<'_>) -> TrainFeatures {
+    f.0.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                FeatureValue::Number(x) => Value::Number(*x),
+                FeatureValue::Category(c) => Value::Category(c.to_string()),
+                FeatureValue::Missing => Value::Missing,
+            };
+            (k.to_string(), v)
+        })
+        .collect()
+}
+
+fn train_target(t: &Target<'_>) -> TrainTarget {
+    match t {
+        Target::Label(l) => TrainTarget::Label(l.to_string()),
+        Target::Value(v) => TrainTarget::Value(*v),
+    }
+}
+
+/// Key of a model's learner head (pending features, shadow tally, chunk range).
+pub fn head_key(model: &str) -> String {
+    format!("learn/{model}/head")
+}
+
+/// Key of the ring slot holding chunk `n` of a model's training buffer.
+pub fn chunk_key(model: &str, n: u64, slots: u64) -> String {
+    format!("learn/{model}/chunk/{}", n % slots.max(1))
+}
+
+/// A stored chunk: its number (checked on restore, since slots are reused) and its examples.
+#[derive(Serialize, Deserialize)]
+struct Chunk<E> {
+    n: u64,
+    examples: E,
+}
+
+fn slots_for(cfg: &RetrainConfig) -> u64 {
+    // Whole chunks are dropped only while the rest still holds the maximum, so at most
+    // max/CHUNK + 2 chunks are alive at once.
+    (cfg.buffer_max_examples / CHUNK) as u64 + 2
+}
+
+impl Learner {
+    /// An empty learner.
+    pub fn new(cfg: RetrainConfig, task: Task, positive_label: &str) -> Learner {
+        let slots = slots_for(&cfg);
+        Learner {
+            cfg,
+            task,
+            positive: positive_label.to_owned(),
+            waiting: HashMap::new(),
+            order: VecDeque::new(),
+            early: HashMap::new(),
+            early_order: VecDeque::new(),
+            chunks: VecDeque::new(),
+            first_chunk: 0,
+            dirty_chunks: Vec::new(),
+            slots,
+            head_dirty: false,
+            labels_total: 0,
+            dropped_pending: 0,
+            shadow: None,
+        }
+    }
+
+    /// Replaces the settings (SIGHUP); bounds apply from the next event. A larger buffer gets a
+    /// larger ring of keys: every chunk is written again under the new layout.
+    pub fn set_config(&mut self, cfg: RetrainConfig) {
+        let slots = slots_for(&cfg);
+        self.cfg = cfg;
+        self.relayout(slots);
+    }
+
+    fn relayout(&mut self, slots: u64) {
+        if slots > self.slots {
+            self.slots = slots;
+            self.dirty_chunks =
+                (self.first_chunk..self.first_chunk + self.chunks.len() as u64).collect();
+            self.head_dirty = true;
+        }
+    }
+
+    /// Labelled examples in the buffer.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(Vec::len).sum()
+    }
+
+    /// Whether the buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.iter().all(Vec::is_empty)
+    }
+
+    /// Predictions waiting for their label.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// A copy of the buffer, oldest first (for training off the intake path).
+    pub fn examples(&self) -> Vec<Example> {
+        self.chunks.iter().flatten().cloned().collect()
+    }
+
+    fn served(&self, out: Option<&PredictionOutput<'_>>) -> Option<TrainTarget> {
+        match out? {
+            PredictionOutput::Value(v) => Some(TrainTarget::Value(*v)),
+            PredictionOutput::Class { label: Some(l), .. } => {
+                Some(TrainTarget::Label(l.to_string()))
+            }
+            PredictionOutput::Class { score: Some(s), .. } => {
+                Some(TrainTarget::Label(if *s >= 0.5 {
+                    self.positive.clone()
+                } else {
+                    format!("not-{}", self.positive)
+                }))
+            }
+            PredictionOutput::Class { .. } => None,
+        }
+    }
+
+    /// Feeds one validated event of this model.
+    pub fn observe(&mut self, ev: &Event<'_>) {
+        let ts_ms = ev.ts.timestamp_millis();
+        match &ev.body {
+            Body::Prediction { features, output } => {
+                let features = train_features(features);
+                let served = self.served(output.as_ref());
+                let challenger = self.shadow.as_mut().and_then(|s| {
+                    let m = s.model.as_ref()?;
+                    s.scored += 1;
+                    Some((s.version, m.predict(&features).target))
+                });
+                let id = ev.id.to_string();
+                if let Some((target, _)) = self.early.remove(id.as_str()) {
+                    let w = Waiting {
+                        ts_ms,
+                        features,
+                        served,
+                        challenger,
+                    };
+                    self.labelled(w, target, ts_ms);
+                } else if self.waiting.contains_key(&id) {
+                    // A repeated prediction id: the first one stands.
+                } else {
+                    self.waiting.insert(
+                        id.clone(),
+                        Waiting {
+                            ts_ms,
+                            features,
+                            served,
+                            challenger,
+                        },
+                    );
+                    self.order.push_back((id, ts_ms));
+                    self.head_dirty = true;
+                }
+                self.enforce_pending(ts_ms);
+            }
+            Body::Feedback { target, .. } => {
+                let target = train_target(target);
+                if let Some(w) = self.waiting.remove(ev.id.as_ref()) {
+                    self.labelled(w, target, ts_ms);
+                } else if !self.early.contains_key(ev.id.as_ref()) {
+                    let id = ev.id.to_string();
+                    self.early.insert(id.clone(), (target, ts_ms));
+                    self.early_order.push_back(id);
+                    let cap = (self.cfg.pending_max / 10).max(1);
+                    while self.early.len() > cap {
+                        match self.early_order.pop_front() {
+                            Some(old) => {
+                                self.early.remove(&old);
+                            }
+                            None => break,
+                        }
+                    }
+                    self.head_dirty = true;
+                }
+            }
+        }
+    }
+
+    /// A prediction met its label: pair it for the shadow run, add it to the buffer.
+    fn labelled(&mut self, w: Waiting, target: TrainTarget, label_ts_ms: i64) {
+        if let (Some(s), Some((version, challenger)), Some(served)) =
+            (self.shadow.as_mut(), &w.challenger, &w.served)
+            && s.version == *version
+        {
+            let ok = match (&target, served, challenger) {
+                (TrainTarget::Label(t), TrainTarget::Label(l), TrainTarget::Label(c)) => s
+                    .tally
+                    .record_labels(label_ts_ms.max(w.ts_ms), t, l, c)
+                    .is_ok(),
+                (TrainTarget::Value(t), TrainTarget::Value(l), TrainTarget::Value(c)) => s
+                    .tally
+                    .record_regression(label_ts_ms.max(w.ts_ms), *t, *l, *c)
+                    .is_ok(),
+                _ => false,
+            };
+            if ok {
+                s.paired += 1;
+            }
+        }
+        let example = Example {
+            ts_ms: w.ts_ms,
+            features: w.features,
+            target,
+        };
+        self.push_example(example);
+    }
+
+    fn push_example(&mut self, e: Example) {
+        let newest = e.ts_ms;
+        if self.chunks.back().is_none_or(|c| c.len() >= CHUNK) {
+            self.chunks.push_back(Vec::with_capacity(CHUNK));
+        }
+        let last = self.first_chunk + self.chunks.len() as u64 - 1;
+        self.chunks.back_mut().expect("a chunk was ensured").push(e);
+        if self.dirty_chunks.last() != Some(&last) {
+            self.dirty_chunks.push(last);
+        }
+        self.labels_total += 1;
+        self.head_dirty = true;
+        // Bounds: whole chunks go, oldest first, so that stored chunks never need rewriting.
+        let max_age = self.cfg.buffer_max_age.as_millis() as i64;
+        while self.chunks.len() > 1 {
+            let total = self.len();
+            let front = &self.chunks[0];
+            let too_many = total - front.len() >= self.cfg.buffer_max_examples;
+            let too_old = front
+                .iter()
+                .map(|e| e.ts_ms)
+                .max()
+                .is_some_and(|t| newest - t > max_age);
+            if !(too_many || too_old) {
+                break;
+            }
+            self.chunks.pop_front();
+            self.dirty_chunks.retain(|&c| c != self.first_chunk);
+            self.first_chunk += 1;
+        }
+    }
+
+    fn enforce_pending(&mut self, now_ms: i64) {
+        let ttl = self.cfg.pending_ttl.as_millis() as i64;
+        while let Some((id, ts)) = self.order.front() {
+            if !self.waiting.contains_key(id) {
+                self.order.pop_front();
+                continue;
+            }
+            if self.waiting.len() > self.cfg.pending_max || now_ms - *ts > ttl {
+                let id = id.clone();
+                self.order.pop_front();
+                self.waiting.remove(&id);
+                self.dropped_pending += 1;
+                continue;
+            }
+            break;
+        }
+        // Joined ids leave the order deque lazily; keep it from growing past twice the map.
+        if self.order.len() > 2 * self.waiting.len() + 1024 {
+            let waiting = &self.waiting;
+            self.order.retain(|(id, _)| waiting.contains_key(id));
+        }
+    }
+
+    /// Starts (or replaces) a shadow run. A run of the same kind and version that was restored
+    /// from a checkpoint keeps its tally and only gets its model back.
+    pub fn set_shadow(
+        &mut self,
+        kind: ShadowKind,
+        version: u64,
+        model: Arc<TrainedModel>,
+        policy: &ShadowPolicy,
+    ) {
+        match &mut self.shadow {
+            Some(s) if s.kind == kind && s.version == version => s.model = Some(model),
+            _ => {
+                self.shadow = Some(ShadowRun {
+                    kind,
+                    version,
+                    tally: ShadowTally::new(self.task, policy),
+                    scored: 0,
+                    paired: 0,
+                    model: Some(model),
+                });
+            }
+        }
+        self.head_dirty = true;
+    }
+
+    /// Ends the shadow run.
+    pub fn clear_shadow(&mut self) {
+        self.shadow = None;
+        self.head_dirty = true;
+    }
+
+    /// The checkpoint entries that changed since the last [`Learner::mark_clean`]: the dirty
+    /// chunks and the head. Nothing is cleared until the write succeeded.
+    pub fn checkpoint(&self, model: &str) -> Vec<(String, Vec<u8>)> {
+        let mut put = Vec::new();
+        for &n in &self.dirty_chunks {
+            if let Some(c) = n
+                .checked_sub(self.first_chunk)
+                .and_then(|i| self.chunks.get(i as usize))
+            {
+                match serde_json::to_vec(&Chunk { n, examples: c }) {
+                    Ok(b) => put.push((chunk_key(model, n, self.slots), b)),
+                    Err(e) => tracing::error!(model, error = %e, "cannot serialise training data"),
+                }
+            }
+        }
+        if self.head_dirty || !put.is_empty() {
+            let head = Head {
+                waiting: self
+                    .order
+                    .iter()
+                    .filter_map(|(id, _)| self.waiting.get(id).map(|w| (id.clone(), w.clone())))
+                    .collect(),
+                early: self
+                    .early_order
+                    .iter()
+                    .filter_map(|id| {
+                        self.early
+                            .get(id)
+                            .map(|(t, ts)| (id.clone(), t.clone(), *ts))
+                    })
+                    .collect(),
+                first_chunk: self.first_chunk,
+                chunks: self.chunks.len() as u64,
+                slots: self.slots,
+                labels_total: self.labels_total,
+                dropped_pending: self.dropped_pending,
+                shadow: self.shadow.clone(),
+            };
+            match serde_json::to_vec(&head) {
+                Ok(b) => put.push((head_key(model), b)),
+                Err(e) => tracing::error!(model, error = %e, "cannot serialise the learner"),
+            }
+        }
+        put
+    }
+
+    /// Records that the last [`Learner::checkpoint`] was written.
+    pub fn mark_clean(&mut self) {
+        self.dirty_chunks.clear();
+        self.head_dirty = false;
+    }
+
+    /// Restores a learner from its stored head and chunks (`chunk(n)` reads chunk `n`).
+    pub fn restore(
+        &mut self,
+        head: &[u8],
+        mut chunk: impl FnMut(u64) -> Option<Vec<u8>>,
+    ) -> Result<(), String> {
+        let h: Head = serde_json::from_slice(head).map_err(|e| e.to_string())?;
+        self.waiting.clear();
+        self.order.clear();
+        for (id, w) in h.waiting {
+            self.order.push_back((id.clone(), w.ts_ms));
+            self.waiting.insert(id, w);
+        }
+        self.early.clear();
+        self.early_order.clear();
+        for (id, t, ts) in h.early {
+            self.early_order.push_back(id.clone());
+            self.early.insert(id, (t, ts));
+        }
+        self.chunks.clear();
+        for n in h.first_chunk..h.first_chunk + h.chunks {
+            let bytes = chunk(n % h.slots.max(1))
+                .ok_or_else(|| format!("training data chunk {n} is missing"))?;
+            let c: Chunk<Vec<Example>> =
+                serde_json::from_slice(&bytes).map_err(|e| format!("chunk {n}: {e}"))?;
+            if c.n != n {
+                return Err(format!("slot of chunk {n} holds chunk {}", c.n));
+            }
+            self.chunks.push_back(c.examples);
+        }
+        self.first_chunk = h.first_chunk;
+        self.labels_total = h.labels_total;
+        self.dropped_pending = h.dropped_pending;
+        self.shadow = h.shadow;
+        self.dirty_chunks.clear();
+        self.head_dirty = false;
+        self.slots = h.slots.max(1);
+        self.relayout(slots_for(&self.cfg));
+        Ok(())
+    }
+
+    /// The ring slots a restore reads besides the head.
+    pub fn stored_slots(head: &[u8]) -> Result<Vec<u64>, String> {
+        let h: Head = serde_json::from_slice(head).map_err(|e| e.to_string())?;
+        let slots = h.slots.max(1);
+        let mut v: Vec<u64> = (h.first_chunk..h.first_chunk + h.chunks)
+            .map(|n| n % slots)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        Ok(v)
+    }
+
+    /// A summary for the admin API.
+    pub fn status(&self) -> serde_json::Value {
+        let range = self.chunks.iter().flatten().map(|e| e.ts_ms);
+        let (first, last) = range.fold((i64::MAX, i64::MIN), |(a, b), t| (a.min(t), b.max(t)));
+        serde_json::json!({
+            "examples": self.len(),
+            "labels_total": self.labels_total,
+            "waiting": self.waiting.len(),
+            "early_feedback": self.early.len(),
+            "dropped_pending": self.dropped_pending,
+            "first_ts_ms": (first != i64::MAX).then_some(first),
+            "last_ts_ms": (last != i64::MIN).then_some(last),
+            "shadow": self.shadow.as_ref().map(|s| serde_json::json!({
+                "kind": s.kind.as_str(),
+                "version": s.version,
+                "scored": s.scored,
+                "paired": s.paired,
+                "table": s.tally.table(),
+            })),
+        })
+    }
+}
+
+/// One row of a rebuilt drift reference: training features and the new model's answer on them.
+#[derive(Debug, Clone)]
+pub struct ReferenceRow {
+    /// The features.
+    pub features: TrainFeatures,
+    /// What the model predicts on them.
+    pub prediction: Option<driftd_retrain::Prediction>,
+}
+
+impl ReferenceRow {
+    /// As a prediction event, for [`crate::monitor::ModelMonitor::set_reference`].
+    pub fn event<'a>(&'a self, model: &'a str, ts: chrono::DateTime<chrono::Utc>) -> Event<'a> {
+        use std::borrow::Cow;
+        let features = Features(
+            self.features
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::Number(x) => FeatureValue::Number(*x),
+                        Value::Category(c) => FeatureValue::Category(Cow::Borrowed(c.as_str())),
+                        Value::Missing => FeatureValue::Missing,
+                    };
+                    (Cow::Borrowed(k.as_str()), v)
+                })
+                .collect(),
+        );
+        let output = self.prediction.as_ref().map(|p| match &p.target {
+            TrainTarget::Label(l) => PredictionOutput::Class {
+                label: Some(Cow::Borrowed(l.as_str())),
+                score: p.score,
+                probabilities: Vec::new(),
+            },
+            TrainTarget::Value(v) => PredictionOutput::Value(*v),
+        });
+        Event {
+            id: Cow::Borrowed("reference"),
+            model: Cow::Borrowed(model),
+            model_version: None,
+            ts,
+            body: Body::Prediction { features, output },
+        }
+    }
+}
+
+/// Commands of the [trainer](crate::trainer) to the pipeline (through the source task's control
+/// channel), so that the learners stay owned by the intake loop.
+#[derive(Debug)]
+pub enum LearnControl {
+    /// A copy of the model's training buffer and its label counter (`None`: not retrained).
+    Examples(
+        String,
+        tokio::sync::oneshot::Sender<Option<(Vec<Example>, u64)>>,
+    ),
+    /// Starts scoring a challenger on the model's prediction events.
+    SetShadow {
+        /// The model.
+        model: String,
+        /// Candidate or watch.
+        kind: ShadowKind,
+        /// The challenger's registry version.
+        version: u64,
+        /// The challenger.
+        challenger: Arc<TrainedModel>,
+        /// The gate's settings (the tally's capacity).
+        policy: ShadowPolicy,
+    },
+    /// Ends the model's shadow run.
+    ClearShadow(String),
+    /// The shadow run so far (without its model).
+    Shadow(String, tokio::sync::oneshot::Sender<Option<ShadowRun>>),
+    /// Rebuilds the model's drift reference from these rows; answers how many were used.
+    SetReference(
+        String,
+        Vec<ReferenceRow>,
+        tokio::sync::oneshot::Sender<usize>,
+    ),
+    /// The learner's summary for the admin API.
+    Status(
+        String,
+        tokio::sync::oneshot::Sender<Option<serde_json::Value>>,
+    ),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ParseOptions, parse_event};
+    use driftd_retrain::{Decision, shadow_decision, train};
+    use std::collections::BTreeMap;
+
+    fn ts(ms: i64) -> String {
+        chrono::DateTime::from_timestamp_millis(1_800_000_000_000 + ms)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+    fn pred(id: &str, t: i64, x: f64, label: &str) -> String {
+        format!(
+            r#"{{"kind":"prediction","id":"{id}","model":"m","ts":"{}","features":{{"x":{x},"c":"a"}},"prediction":{{"label":"{label}"}}}}"#,
+            ts(t)
+        )
+    }
+    fn fb(id: &str, t: i64, label: &str) -> String {
+        format!(
+            r#"{{"kind":"feedback","id":"{id}","model":"m","ts":"{}","label":"{label}"}}"#,
+            ts(t)
+        )
+    }
+    fn feed(l: &mut Learner, line: &str) {
+        let ev = parse_event(line.as_bytes(), &ParseOptions::default()).expect("valid event");
+        l.observe(&ev);
+    }
+    fn cfg() -> RetrainConfig {
+        RetrainConfig {
+            buffer_max_examples: 2500,
+            pending_max: 100,
+            ..RetrainConfig::default()
+        }
+    }
+
+    #[test]
+    fn labels_join_features_in_either_order_and_the_buffer_is_bounded() {
+        let mut l = Learner::new(cfg(), Task::Classification, "1");
+        // Prediction first, then feedback.
+        feed(&mut l, &pred("a", 1_000, 1.0, "yes"));
+        assert_eq!(l.waiting(), 1);
+        feed(&mut l, &fb("a", 2_000, "no"));
+        assert_eq!((l.waiting(), l.len()), (0, 1));
+        // Feedback first.
+        feed(&mut l, &fb("b", 3_000, "yes"));
+        feed(&mut l, &pred("b", 2_500, 2.0, "yes"));
+        let ex = l.examples();
+        assert_eq!(ex.len(), 2);
+        assert_eq!(ex[1].target, TrainTarget::Label("yes".into()));
+        assert_eq!(ex[1].features["x"], Value::Number(2.0));
+        assert_eq!(ex[1].ts_ms, 1_800_000_000_000 + 2_500);
+        // Count bound: whole chunks drop, never below buffer_max_examples.
+        for i in 0..5000 {
+            feed(&mut l, &pred(&format!("p{i}"), 10_000 + i, 0.5, "yes"));
+            feed(&mut l, &fb(&format!("p{i}"), 10_000 + i, "yes"));
+        }
+        assert!(l.len() >= 2500 && l.len() < 2500 + CHUNK, "{}", l.len());
+        assert_eq!(l.labels_total, 5002);
+        // Pending bound: unlabelled predictions beyond pending_max are dropped and counted.
+        for i in 0..150 {
+            feed(&mut l, &pred(&format!("u{i}"), 20_000 + i, 0.5, "yes"));
+        }
+        assert_eq!(l.waiting(), 100);
+        assert_eq!(l.dropped_pending, 50);
+    }
+
+    #[test]
+    fn age_bound_drops_old_chunks() {
+        let mut c = cfg();
+        c.buffer_max_age = Duration::from_secs(10);
+        let mut l = Learner::new(c, Task::Classification, "1");
+        for i in 0..3000i64 {
+            let t = i * 10; // 30 s of event time
+            feed(&mut l, &pred(&format!("p{i}"), t, 0.5, "yes"));
+            feed(&mut l, &fb(&format!("p{i}"), t, "yes"));
+        }
+        let ex = l.examples();
+        assert!(ex.len() < 3000);
+        // Every kept chunk has an example within 10 s of the newest one.
+        assert!(
+            ex.first().unwrap().ts_ms - 1_800_000_000_000 >= 29_990 - 10_000 - CHUNK as i64 * 10
+        );
+    }
+
+    #[test]
+    fn checkpoints_write_only_changed_chunks_and_restore_exactly() {
+        let mut l = Learner::new(cfg(), Task::Classification, "1");
+        let mut store: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let apply = |l: &mut Learner, store: &mut BTreeMap<String, Vec<u8>>| {
+            let put = l.checkpoint("m");
+            let n = put.len();
+            for (k, v) in put {
+                store.insert(k, v);
+            }
+            l.mark_clean();
+            n
+        };
+        for i in 0..3500 {
+            feed(&mut l, &pred(&format!("p{i}"), i, i as f64, "yes"));
+            feed(&mut l, &fb(&format!("p{i}"), i, "no"));
+        }
+        feed(&mut l, &pred("w", 9_999, 1.0, "yes"));
+        let written = apply(&mut l, &mut store);
+        assert_eq!(
+            written,
+            1 + 3,
+            "head + 3 chunks (the first dropped by the bound)"
+        );
+        feed(&mut l, &pred("x", 10_000, 1.0, "yes"));
+        feed(&mut l, &fb("x", 10_001, "yes"));
+        assert_eq!(apply(&mut l, &mut store), 2, "head + the open chunk only");
+        assert_eq!(apply(&mut l, &mut store), 0, "nothing changed");
+        // The ring bounds the keys: 2500 / 1000 + 2 slots, plus the head.
+        assert!(store.len() <= 5, "{:?}", store.keys().collect::<Vec<_>>());
+        let mut r = Learner::new(cfg(), Task::Classification, "1");
+        r.restore(&store[&head_key("m")], |slot| {
+            store.get(&format!("learn/m/chunk/{slot}")).cloned()
+        })
+        .unwrap();
+        assert_eq!(r.examples(), l.examples());
+        assert_eq!((r.waiting(), r.labels_total), (l.waiting(), l.labels_total));
+        // The waiting prediction still joins after the restore.
+        feed(&mut r, &fb("w", 10_002, "no"));
+        assert_eq!(r.len(), l.len() + 1);
+    }
+
+    #[test]
+    fn the_shadow_pairs_served_and_challenger_answers_on_labels() {
+        let mut l = Learner::new(cfg(), Task::Classification, "1");
+        // A challenger that learned y = (x > 0).
+        let data: Vec<Example> = (0..600)
+            .map(|i| {
+                let x = (i % 40) as f64 - 19.5;
+                Example {
+                    ts_ms: i,
+                    features: [
+                        ("x".to_owned(), Value::Number(x)),
+                        ("c".to_owned(), Value::Category("a".into())),
+                    ]
+                    .into(),
+                    target: TrainTarget::Label(if x > 0.0 { "yes" } else { "no" }.into()),
+                }
+            })
+            .collect();
+        let algo = AlgorithmConfig::default_for(Task::Classification);
+        let m = train(
+            Task::Classification,
+            &algo,
+            &EncoderConfig::default(),
+            &data,
+        )
+        .unwrap();
+        let policy = ShadowPolicy {
+            min_pairs: 100,
+            ..ShadowPolicy::default()
+        };
+        l.set_shadow(ShadowKind::Candidate, 7, Arc::new(m), &policy);
+        // The served model always answers "yes": wrong whenever x <= 0.
+        for i in 0..400 {
+            let x = (i % 40) as f64 - 19.5;
+            let truth = if x > 0.0 { "yes" } else { "no" };
+            feed(&mut l, &pred(&format!("s{i}"), i, x, "yes"));
+            feed(&mut l, &fb(&format!("s{i}"), i + 1, truth));
+        }
+        let s = l.shadow.as_ref().unwrap();
+        assert_eq!((s.scored, s.paired), (400, 400));
+        let t = s.tally.table();
+        // The served model is wrong on the 200 negatives, the challenger right on all.
+        assert_eq!(t.n(), 400);
+        let d = shadow_decision(&s.tally, &policy);
+        assert_eq!(d.decision, Decision::Promote, "{d:?}");
+        // A checkpointed run restores its tally; re-attaching the same version keeps it.
+        let put = l.checkpoint("m");
+        let head = &put.iter().find(|(k, _)| k == &head_key("m")).unwrap().1;
+        let mut r = Learner::new(cfg(), Task::Classification, "1");
+        let chunks: BTreeMap<String, Vec<u8>> = put.iter().cloned().collect();
+        r.restore(head, |slot| {
+            chunks.get(&format!("learn/m/chunk/{slot}")).cloned()
+        })
+        .unwrap();
+        assert!(r.shadow.as_ref().unwrap().model.is_none());
+        let model = l.shadow.as_ref().unwrap().model.clone().unwrap();
+        r.set_shadow(ShadowKind::Candidate, 7, model, &policy);
+        assert_eq!(r.shadow.as_ref().unwrap().tally.table(), t);
+    }
+}
