@@ -18,6 +18,7 @@
 //! - [`learn`] — training data and shadow scoring on the intake path.
 //! - [`trainer`] — the retraining loop: triggers, lease, fit, gates, promotion, watch, rollback.
 //! - [`telemetry`] — logging.
+//! - [`demo`] — `driftd demo`: the whole loop in one process.
 //! - [`backtest`] — drift onsets scored against ground truth.
 //! - [`streams`] — seeded benchmark streams with known drift.
 //!
@@ -25,6 +26,7 @@
 pub mod alert;
 pub mod backtest;
 pub mod config;
+pub mod demo;
 pub mod event;
 pub mod http;
 pub mod join;

@@ -64,6 +64,23 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
+    /// The whole loop in one process, no external service, under a minute: a synthetic stream
+    /// with a concept drift; detection, alert, retraining, shadow test, promotion, recovery,
+    /// printed as a timeline, with /metrics live meanwhile.
+    Demo {
+        /// Prediction requests in all (the concept flips after a third of them).
+        #[arg(long, default_value_t = 60_000)]
+        requests: u64,
+        /// Requests per second.
+        #[arg(long, default_value_t = 3_000)]
+        rate: u64,
+        /// Where /metrics and the admin API listen (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        listen: std::net::SocketAddr,
+        /// Keep the events file and the state store in this directory (default: a temporary one).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Validate a configuration file and print every problem with its key path.
     CheckConfig {
         /// The file to check.
@@ -307,6 +324,52 @@ fn main() -> ExitCode {
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "driftd serve failed");
                     eprintln!("driftd serve: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Demo {
+            requests,
+            rate,
+            listen,
+            dir,
+        } => {
+            let log = telemetry::init("error", config::LogFormat::Text);
+            let listen = if listen.port() == 0 {
+                match std::net::TcpListener::bind(listen).and_then(|l| l.local_addr()) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        eprintln!("driftd demo: cannot pick a port: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                listen
+            };
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("driftd")
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("driftd: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let opts = driftd::demo::DemoOptions {
+                requests,
+                rate,
+                listen,
+                dir,
+            };
+            let r = rt.block_on(driftd::demo::demo(opts, log));
+            rt.shutdown_timeout(std::time::Duration::from_secs(2));
+            match r {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("driftd demo: {e:#}");
                     ExitCode::FAILURE
                 }
             }

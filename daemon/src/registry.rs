@@ -870,6 +870,67 @@ pub enum Command {
         #[arg(long, default_value_t = 0.2)]
         validation_share: f64,
     },
+    /// Ask a running `driftd run` to retrain a model now (its admin API: the retrain runs in the
+    /// daemon, which has the training data, then shadow and promotion follow its config).
+    Retrain {
+        /// The model.
+        model: String,
+        /// The daemon's HTTP address (default: http.listen of the configuration).
+        #[arg(long, value_name = "URL")]
+        daemon: Option<String>,
+        /// An admin token (default: the first of http.admin_tokens).
+        #[arg(long, env = "DRIFTD_ADMIN_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+}
+
+/// `driftd models retrain`: `POST /v1/models/{model}/retrain` on the running daemon.
+async fn request_retrain(
+    cfg: &Config,
+    secrets: &Secrets,
+    model: &str,
+    daemon: Option<String>,
+    token: Option<String>,
+    json: bool,
+) -> anyhow::Result<String> {
+    let base = daemon.unwrap_or_else(|| format!("http://{}", cfg.http.listen));
+    let token = match token {
+        Some(t) => t,
+        None => secrets
+            .admin_tokens
+            .first()
+            .map(|t| t.expose_secret().to_owned())
+            .context("no admin token: pass --token, set DRIFTD_ADMIN_TOKEN, or configure http.admin_tokens")?,
+    };
+    let url = format!("{}/v1/models/{model}/retrain", base.trim_end_matches('/'));
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(10)))
+            .build()
+            .into();
+        let r = agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_empty()
+            .with_context(|| format!("cannot reach the daemon at {url}"))?;
+        let status = r.status().as_u16();
+        let body = r.into_body().read_to_string().unwrap_or_default();
+        anyhow::Ok((status, body))
+    })
+    .await
+    .context("the HTTP request task failed")??;
+    if status != 202 {
+        anyhow::bail!("the daemon refused the retrain request ({status}): {body}");
+    }
+    if json {
+        return Ok(body);
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    Ok(format!(
+        "retrain of {model} requested (the loop was {}); follow it with GET /v1/models/{model}/retrain\n",
+        v["phase"].as_str().unwrap_or("?")
+    ))
 }
 
 /// Opens the configured state store (embedded file, or one connection attempt to Redis).
@@ -1018,6 +1079,14 @@ pub async fn run_command(
     command: Command,
     json: bool,
 ) -> anyhow::Result<String> {
+    if let Command::Retrain {
+        model,
+        daemon,
+        token,
+    } = command
+    {
+        return request_retrain(cfg, secrets, &model, daemon, token, json).await;
+    }
     let key = signing_key(secrets)?;
     let store = open_store(cfg, secrets).await?;
     let reg = Registry::new(store, key)?;
@@ -1134,6 +1203,9 @@ pub async fn run_command(
                     bytes.len()
                 )
             }
+        }
+        Command::Retrain { .. } => {
+            anyhow::bail!("retrain requests go to the daemon, not the store")
         }
         Command::Train {
             model,

@@ -18,7 +18,8 @@
 //!
 //! Each served model's live version sits in an [`ArcSwapOption`]. A request loads the `Arc` once
 //! and uses it from the first item to the last, so a swap never fails a request or mixes versions
-//! within it. A background task polls the registry's aliases every `serve.reload_interval`; when
+//! within it. A background task reloads the registry's aliases on every promotion notice (the
+//! state store's `model-updates` pub/sub channel, with Redis) and every `serve.reload_interval`; when
 //! `live` names another version it loads it (verifying the HMAC signature and the record), then
 //! swaps it in, counts the swap (`driftd_model_swaps_total`) and logs it. A version that fails to
 //! load is logged and the current one keeps serving. Removing the `live` alias does not stop
@@ -579,6 +580,18 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
     });
     poll(&loader, &state).await;
     let interval = cfg.reload_interval;
+    // With a shared store (Redis), promotion notices on the `model-updates` channel make the
+    // swap immediate; the poll stays as the fallback for a notice lost while disconnected.
+    let mut notices = match &loader.access {
+        Access::Shared(store) => match store.subscribe(crate::trainer::UPDATES_CHANNEL).await {
+            Ok(rx) => Some(rx),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot subscribe to model updates; polling only");
+                None
+            }
+        },
+        Access::Embedded(_) => None,
+    };
     let poller = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -586,7 +599,15 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    Some(msg) = async { notices.as_mut()?.recv().await }, if notices.is_some() => {
+                        match serde_json::from_slice::<crate::trainer::Notice>(&msg) {
+                            Ok(n) => tracing::info!(model = %n.model, version = n.version, action = %n.action, "model update notice"),
+                            Err(e) => tracing::warn!(error = %e, "unreadable model update notice; reloading anyway"),
+                        }
+                    }
+                }
                 poll(&loader, &state).await;
             }
         })

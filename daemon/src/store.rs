@@ -353,7 +353,8 @@ impl EmbeddedStore {
         tx.send(payload.to_vec()).map_or(0, |n| n as u64)
     }
 
-    /// Subscribes to `channel` within this process.
+    /// Subscribes to `channel` within this process (call it within a tokio runtime: a task
+    /// forwards the messages, until the receiver is dropped).
     pub fn subscribe(&self, channel: &str) -> mpsc::Receiver<Vec<u8>> {
         let mut brx = self
             .channels()

@@ -184,6 +184,10 @@ pub struct LoopState {
     /// A trigger waiting to run regardless of the interval and label minimums (manual requests,
     /// and a retrain interrupted by a restart).
     pub pending: Option<String>,
+    /// The triggering alert being waited on, and the label counter when it was first seen
+    /// firing: a retrain after drift learns from the labels that came *after* it.
+    #[serde(default)]
+    pub alert_seen: Option<(String, u64)>,
     /// The latest steps, oldest first.
     pub timeline: VecDeque<Step>,
 }
@@ -245,14 +249,40 @@ pub fn due(
         return Some("schedule".into());
     }
     let debounce = chrono::Duration::from_std(cfg.debounce).unwrap_or(chrono::Duration::MAX);
-    let alert = firing.iter().find(|f| {
-        f.model == model && cfg.on_alerts.contains(&f.rule) && now - f.since >= debounce
-    })?;
+    let Some(alert) = firing
+        .iter()
+        .find(|f| f.model == model && cfg.on_alerts.contains(&f.rule) && now - f.since >= debounce)
+    else {
+        st.alert_seen = None;
+        return None;
+    };
+    let (_, at_alert) = st
+        .alert_seen
+        .get_or_insert_with(|| (alert.rule.clone(), labels_total))
+        .clone();
     let interval_ok = st
         .last_started_ms
         .is_none_or(|t| now_ms.saturating_sub(t) >= cfg.min_interval.as_millis() as i64);
-    let labels_ok = labels_total.saturating_sub(st.labels_at_last) >= cfg.min_new_labels;
+    // New labels since the alert (the drift), and since the last retrain.
+    let labels_ok =
+        labels_total.saturating_sub(at_alert.max(st.labels_at_last)) >= cfg.min_new_labels;
     (interval_ok && labels_ok).then(|| format!("alert:{}", alert.rule))
+}
+
+/// How many of the newest examples a retrain started by `trigger` learns from: after a drift
+/// alert, the labels since the alert was first seen (at least `min_examples`); otherwise all.
+pub fn recent_examples(
+    cfg: &RetrainConfig,
+    st: &LoopState,
+    trigger: &str,
+    labels_total: u64,
+) -> Option<usize> {
+    if !trigger.starts_with("alert:") {
+        return None;
+    }
+    let (_, at) = st.alert_seen.as_ref()?;
+    let since = usize::try_from(labels_total.saturating_sub(*at)).unwrap_or(usize::MAX);
+    Some(since.max(cfg.min_examples))
 }
 
 /// A store whose writes only land while a lease is held: the registry writes of a retrain go
@@ -700,6 +730,7 @@ impl Trainer {
         };
         let now = (self.clock)();
         let l = self.loops.get_mut(model).expect("exists");
+        let recent = recent_examples(&l.cfg, &l.state, &trigger, labels_total);
         l.state.last_started_ms = Some(now.timestamp_millis());
         l.state.labels_at_last = labels_total;
         let (cfg, task) = (l.cfg.clone(), l.task);
@@ -730,6 +761,7 @@ impl Trainer {
         let ctx = JobCtx {
             model: model.to_owned(),
             trigger: trigger.clone(),
+            recent,
             cfg,
             task,
             registry,
@@ -1028,7 +1060,7 @@ impl Trainer {
                         "watch_passed",
                         Some(version),
                         format!(
-                            "the new live model held up against the previous one: {}",
+                            "the new live version held up against the previous one (the challenger): {}",
                             d.record.reason
                         ),
                     );
@@ -1384,6 +1416,8 @@ fn gethostname() -> String {
 struct JobCtx {
     model: String,
     trigger: String,
+    /// Learn from the newest this many examples only (after a drift alert).
+    recent: Option<usize>,
     cfg: RetrainConfig,
     task: Task,
     registry: Registry<FencedStore>,
@@ -1432,9 +1466,14 @@ impl JobCtx {
         {
             return JobResult::Failed("the event source has stopped".into());
         }
-        let Ok(Some((examples, _))) = rx.await else {
+        let Ok(Some((mut examples, _))) = rx.await else {
             return JobResult::Failed("no training data for this model".into());
         };
+        if let Some(n) = self.recent
+            && n < examples.len()
+        {
+            examples.drain(..examples.len() - n);
+        }
         if examples.len() < self.cfg.min_examples {
             return JobResult::Failed(format!(
                 "only {} labelled examples; a retrain needs min_examples = {}",
@@ -1644,19 +1683,25 @@ mod tests {
             ),
             None
         );
+        // Past the debounce, the loop waits for min_new_labels labels after the alert.
+        let mut d = |at: &str, labels: u64| due(&cfg, None, &mut st, "m", t(at), &alerts, labels);
+        assert_eq!(d("2026-11-22T10:01:00Z", 500), None);
+        assert_eq!(d("2026-11-22T10:01:10Z", 599), None);
         assert_eq!(
-            due(
-                &cfg,
-                None,
-                &mut st,
-                "m",
-                t("2026-11-22T10:01:00Z"),
-                &alerts,
-                500
-            )
-            .as_deref(),
+            d("2026-11-22T10:01:20Z", 600).as_deref(),
             Some("alert:ConceptDrift")
         );
+        assert_eq!(st.alert_seen, Some(("ConceptDrift".into(), 500)));
+        // It learns from those (at least min_examples of the newest).
+        assert_eq!(
+            recent_examples(&cfg, &st, "alert:ConceptDrift", 600),
+            Some(500)
+        );
+        assert_eq!(
+            recent_examples(&cfg, &st, "alert:ConceptDrift", 1600),
+            Some(1100)
+        );
+        assert_eq!(recent_examples(&cfg, &st, "schedule", 1600), None);
         st.last_started_ms = Some(t("2026-11-22T10:01:00Z").timestamp_millis());
         st.labels_at_last = 500;
         // Minimum interval, then minimum new labels.

@@ -8,6 +8,8 @@ mod dashboards;
 mod harness;
 mod http;
 mod kafka;
+mod lease;
+mod loop_e2e;
 mod prometheus;
 mod registry;
 mod replay;

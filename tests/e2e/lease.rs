@@ -1,0 +1,249 @@
+//! Leases, fenced writes and pub/sub of the state store against a real redis-server, through the
+//! library (`driftd::store`), including a subscriber that outlives a redis-server restart.
+
+use std::time::{Duration, Instant};
+
+use driftd::config::RedisStateConfig;
+use driftd::store::{AnyStore, RedisStore, StateStore, StoreError};
+
+use crate::harness::*;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A store on `redis` with a key prefix of the test's own.
+async fn store(redis: &Redis, prefix: &str) -> AnyStore {
+    let cfg = RedisStateConfig {
+        url: redis.url(),
+        key_prefix: prefix.to_owned(),
+        timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    AnyStore::Redis(RedisStore::connect(&cfg, None).await.unwrap())
+}
+
+/// Two owners contend for a lease; it expires and changes hands with a higher fencing token; the
+/// old owner can neither renew nor write under it any more, the new one can.
+#[test]
+fn redis_lease_contention_expiry_and_fencing() {
+    let redis = Redis::start();
+    let prefix = unique("driftd-lease");
+    runtime().block_on(async {
+        // Two processes' worth of stores on the same Redis and prefix.
+        let a = store(&redis, &prefix).await;
+        let b = store(&redis, &prefix).await;
+        let ttl = Duration::from_millis(300);
+
+        let la = a
+            .acquire_lease("churn", "owner-a", ttl)
+            .await
+            .unwrap()
+            .expect("a takes the free lease");
+        assert_eq!(la.name, "churn");
+        assert_eq!(la.owner, "owner-a");
+        assert_eq!(
+            b.acquire_lease("churn", "owner-b", ttl).await.unwrap(),
+            None
+        );
+        // A different name is a different lease.
+        assert!(
+            b.acquire_lease("fraud", "owner-b", ttl)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(a.renew_lease(&la, ttl).await.unwrap());
+        a.put_all_fenced(&la, vec![("model/churn".into(), b"by a".to_vec())])
+            .await
+            .unwrap();
+        assert_eq!(b.get("model/churn").await.unwrap(), Some(b"by a".to_vec()));
+
+        // a stops renewing (a long pause); the lease expires and b takes it.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let lb = b
+            .acquire_lease("churn", "owner-b", Duration::from_secs(30))
+            .await
+            .unwrap()
+            .expect("b takes the expired lease");
+        assert!(lb.token > la.token, "{lb:?} after {la:?}");
+
+        // a wakes up: its write is fenced off and nothing of it lands.
+        let err = a
+            .put_all_fenced(
+                &la,
+                vec![
+                    ("model/churn".into(), b"stale".to_vec()),
+                    ("model/churn-extra".into(), b"stale".to_vec()),
+                ],
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Fenced(name) if name == "churn"),
+            "{err}"
+        );
+        assert_eq!(a.get("model/churn").await.unwrap(), Some(b"by a".to_vec()));
+        assert_eq!(a.get("model/churn-extra").await.unwrap(), None);
+        assert!(!a.renew_lease(&la, ttl).await.unwrap());
+        // Releasing the lost lease is a no-op: b still holds it.
+        a.release_lease(&la).await.unwrap();
+        assert_eq!(
+            a.acquire_lease("churn", "owner-a", ttl).await.unwrap(),
+            None
+        );
+
+        // b's writes land, under the same key prefix as every other key.
+        b.put_all_fenced(
+            &lb,
+            vec![
+                ("model/churn".into(), b"by b".to_vec()),
+                ("model/churn-extra".into(), b"by b".to_vec()),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(a.get("model/churn").await.unwrap(), Some(b"by b".to_vec()));
+        assert_eq!(
+            a.get("model/churn-extra").await.unwrap(),
+            Some(b"by b".to_vec())
+        );
+        assert!(b.renew_lease(&lb, ttl).await.unwrap());
+
+        // b releases; a takes it again with a still higher token.
+        b.release_lease(&lb).await.unwrap();
+        assert!(!b.renew_lease(&lb, ttl).await.unwrap());
+        assert!(matches!(
+            b.put_all_fenced(&lb, vec![("model/churn".into(), b"late".to_vec())])
+                .await,
+            Err(StoreError::Fenced(_))
+        ));
+        let la2 = a
+            .acquire_lease("churn", "owner-a", ttl)
+            .await
+            .unwrap()
+            .expect("a takes the released lease");
+        assert!(la2.token > lb.token, "{la2:?} after {lb:?}");
+        assert_eq!(a.get("model/churn").await.unwrap(), Some(b"by b".to_vec()));
+    });
+}
+
+/// Receives one message within `timeout`.
+async fn recv_within(
+    rx: &mut tokio::sync::mpsc::Receiver<Vec<u8>>,
+    timeout: Duration,
+) -> Option<Vec<u8>> {
+    tokio::time::timeout(timeout, rx.recv())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// A message published on one store reaches a subscriber on another, through redis-server; the
+/// channel is prefixed, so another deployment's channel of the same name stays separate.
+#[test]
+fn redis_publish_subscribe_round_trip() {
+    let redis = Redis::start();
+    let prefix = unique("driftd-pubsub");
+    runtime().block_on(async {
+        let publisher = store(&redis, &prefix).await;
+        let subscriber = store(&redis, &prefix).await;
+        let elsewhere = store(&redis, &format!("{prefix}-other")).await;
+
+        let mut rx = subscriber.subscribe("models").await.unwrap();
+        let mut other_rx = elsewhere.subscribe("models").await.unwrap();
+        assert_eq!(
+            publisher.publish("models", b"churn v2").await.unwrap(),
+            1,
+            "exactly one subscriber on the prefixed channel"
+        );
+        assert_eq!(
+            recv_within(&mut rx, Duration::from_secs(5)).await,
+            Some(b"churn v2".to_vec())
+        );
+        // Binary payloads arrive intact.
+        let binary: Vec<u8> = (0..=255).collect();
+        publisher.publish("models", &binary).await.unwrap();
+        assert_eq!(
+            recv_within(&mut rx, Duration::from_secs(5)).await,
+            Some(binary)
+        );
+        assert_eq!(
+            recv_within(&mut other_rx, Duration::from_millis(300)).await,
+            None
+        );
+
+        // Dropping the receiver ends the subscription (its connection unsubscribes).
+        drop(rx);
+        let start = Instant::now();
+        loop {
+            if publisher.publish("models", b"anyone?").await.unwrap() == 0 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the dropped subscriber is still subscribed"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+}
+
+/// A subscriber survives a redis-server restart: after it, a newly published message arrives.
+#[test]
+fn redis_subscriber_survives_a_server_restart() {
+    let mut redis = Redis::start();
+    let prefix = unique("driftd-pubsub-restart");
+    let rt = runtime();
+    let (publisher, mut rx) = rt.block_on(async {
+        let publisher = store(&redis, &prefix).await;
+        let subscriber = store(&redis, &prefix).await;
+        let mut rx = subscriber.subscribe("models").await.unwrap();
+        publisher.publish("models", b"before").await.unwrap();
+        assert_eq!(
+            recv_within(&mut rx, Duration::from_secs(5)).await,
+            Some(b"before".to_vec())
+        );
+        (publisher, rx)
+    });
+
+    redis.stop();
+    std::thread::sleep(Duration::from_millis(500));
+    redis.restart();
+
+    rt.block_on(async {
+        // Messages published while the subscriber is still reconnecting are lost, so keep
+        // publishing until one arrives.
+        let start = Instant::now();
+        let mut n = 0u32;
+        loop {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "no message arrived within 15 s of the restart"
+            );
+            n += 1;
+            let msg = format!("after {n}");
+            // The publisher's own connection may still be reconnecting too.
+            let _ = publisher.publish("models", msg.as_bytes()).await;
+            if let Some(got) = recv_within(&mut rx, Duration::from_millis(500)).await {
+                let got = String::from_utf8(got).unwrap();
+                assert!(got.starts_with("after "), "unexpected message {got:?}");
+                break;
+            }
+        }
+        // And the subscription keeps working afterwards.
+        publisher.publish("models", b"steady").await.unwrap();
+        let mut got = Vec::new();
+        while let Some(m) = recv_within(&mut rx, Duration::from_secs(5)).await {
+            if m == b"steady" {
+                got = m;
+                break;
+            }
+        }
+        assert_eq!(got, b"steady".to_vec());
+    });
+}
