@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs driftd on the embedded default — no external service:
+#  0. `driftd demo`: the whole loop in one process, under a minute — a synthetic stream with a concept
+#     drift, detection, the alert, retraining, the shadow test, promotion and recovery, as a timeline;
 #  1. `driftd run` on the bundled sample events (embedded state, rejects to a file): what it accepted
 #     and rejected, by model and reason;
 #  2. `driftd streams` + `driftd replay`: a seeded stream with a covariate shift at event 25,000, and
@@ -15,6 +17,8 @@ log "building driftd"
 cargo build --quiet -p driftd
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+log "driftd demo: drift -> alert -> retrain -> shadow -> promotion -> recovery (about 30 s)"
+target/debug/driftd demo --listen 127.0.0.1:0
 log "driftd run --events tests/data/sample-events.jsonl (state in $work)"
 target/debug/driftd run --events tests/data/sample-events.jsonl --state "$work/state.redb" \
   --listen 127.0.0.1:0 "$@"

@@ -1225,7 +1225,10 @@ fn the_shipped_rule_set_parses_and_validates() {
             "AccuracyDrop",
             "LabelCoverageLow",
             "ModelStale",
-            "RejectRatioHigh"
+            "RejectRatioHigh",
+            "ModelPromoted",
+            "ModelRolledBack",
+            "RetrainFailed"
         ]
     );
     for r in &cfg.rules {
