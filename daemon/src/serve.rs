@@ -83,6 +83,8 @@ pub struct Slot {
     pub name: String,
     /// The live version (`None` until one is loaded).
     pub live: ArcSwapOption<Served>,
+    /// The last version refused on load (logged once at error level, then retried quietly).
+    pub refused: AtomicU64,
 }
 
 /// How the registry is reached.
@@ -251,11 +253,17 @@ async fn poll(loader: &Loader, state: &ServeState) {
                     None => tracing::info!(model = %slot.name, version, "live model loaded"),
                 }
             }
-            Err(e) => tracing::error!(
+            Err(e) if slot.refused.swap(version, Ordering::Relaxed) != version => tracing::error!(
                 model = %slot.name,
                 version,
                 error = %e,
                 "cannot load the live version; the current one keeps serving"
+            ),
+            Err(e) => tracing::debug!(
+                model = %slot.name,
+                version,
+                error = %e,
+                "the live version is still refused"
             ),
         }
     }
@@ -565,6 +573,7 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
             .map(|name| Slot {
                 name,
                 live: ArcSwapOption::empty(),
+                refused: AtomicU64::new(0),
             })
             .collect(),
         metrics: Arc::new(Metrics::new()),

@@ -16,4 +16,5 @@ mod replay;
 mod serve;
 mod sinks;
 mod state;
+mod tamper;
 mod tidy;
