@@ -249,24 +249,24 @@ pub fn due(
         return Some("schedule".into());
     }
     let debounce = chrono::Duration::from_std(cfg.debounce).unwrap_or(chrono::Duration::MAX);
-    let Some(alert) = firing
+    if let Some(alert) = firing
         .iter()
         .find(|f| f.model == model && cfg.on_alerts.contains(&f.rule) && now - f.since >= debounce)
-    else {
-        st.alert_seen = None;
-        return None;
-    };
-    let (_, at_alert) = st
-        .alert_seen
-        .get_or_insert_with(|| (alert.rule.clone(), labels_total))
-        .clone();
+    {
+        st.alert_seen
+            .get_or_insert_with(|| (alert.rule.clone(), labels_total));
+    }
+    // A drift alert, once seen, waits for its labels even if it resolves meanwhile (a concept
+    // detector's state may drop back before min_new_labels labels of the new concept arrived);
+    // it is cleared when the retrain starts.
+    let (rule, at_alert) = st.alert_seen.clone()?;
     let interval_ok = st
         .last_started_ms
         .is_none_or(|t| now_ms.saturating_sub(t) >= cfg.min_interval.as_millis() as i64);
     // New labels since the alert (the drift), and since the last retrain.
     let labels_ok =
         labels_total.saturating_sub(at_alert.max(st.labels_at_last)) >= cfg.min_new_labels;
-    (interval_ok && labels_ok).then(|| format!("alert:{}", alert.rule))
+    (interval_ok && labels_ok).then(|| format!("alert:{rule}"))
 }
 
 /// How many of the newest examples a retrain started by `trigger` learns from: after a drift
@@ -489,7 +489,18 @@ impl Trainer {
                 state.pending = Some(trigger.clone());
                 state.phase = Phase::Idle;
             }
+            // Every series exists from the start (a first increase is then one Prometheus sees).
             metrics.retrain_phase.with_label_values(&[&model]).set(0);
+            metrics.retrain_examples.with_label_values(&[&model]).set(0);
+            for kind in ["candidate", "watch"] {
+                metrics
+                    .shadow_pairs
+                    .with_label_values(&[&model, kind])
+                    .set(0);
+            }
+            for outcome in ["candidate", "rejected", "failed"] {
+                metrics.retrains.with_label_values(&[&model, outcome]);
+            }
             loops.insert(
                 model,
                 Loop {
@@ -731,6 +742,9 @@ impl Trainer {
         let now = (self.clock)();
         let l = self.loops.get_mut(model).expect("exists");
         let recent = recent_examples(&l.cfg, &l.state, &trigger, labels_total);
+        if trigger.starts_with("alert:") {
+            l.state.alert_seen = None;
+        }
         l.state.last_started_ms = Some(now.timestamp_millis());
         l.state.labels_at_last = labels_total;
         let (cfg, task) = (l.cfg.clone(), l.task);
@@ -1692,6 +1706,17 @@ mod tests {
             Some("alert:ConceptDrift")
         );
         assert_eq!(st.alert_seen, Some(("ConceptDrift".into(), 500)));
+        // The same once the alert has resolved: the drift was seen, its labels arrived.
+        let mut resolved = LoopState {
+            alert_seen: Some(("ConceptDrift".into(), 500)),
+            ..LoopState::default()
+        };
+        let after = t("2026-11-22T10:02:00Z");
+        assert_eq!(due(&cfg, None, &mut resolved, "m", after, &[], 599), None);
+        assert_eq!(
+            due(&cfg, None, &mut resolved, "m", after, &[], 600).as_deref(),
+            Some("alert:ConceptDrift")
+        );
         // It learns from those (at least min_examples of the newest).
         assert_eq!(
             recent_examples(&cfg, &st, "alert:ConceptDrift", 600),

@@ -70,6 +70,9 @@ fn run_promtool(args: &[&str]) -> String {
 fn catalogue_types() -> BTreeMap<String, String> {
     let m = Metrics::new();
     m.label_delay.with_label_values(&["m"]).observe(1.0);
+    m.retrain_duration
+        .with_label_values(&["m", "candidate"])
+        .observe(1.0);
     m.render()
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))

@@ -383,6 +383,13 @@ accuracy_window_labels = 500
 
 [monitor.policy]
 small_sample_max = 1000000
+
+# The retraining loop's metrics need a loop that moves: retrain `concept` every 2 seconds (the
+# first attempts fail for lack of labels, later ones shadow a candidate).
+[models.concept.retrain]
+schedule = "*/2 * * * * *"
+min_examples = 200
+on_alerts = []
 "#;
 
 /// The value of a single-sample instant query, if it has one.
@@ -413,7 +420,10 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_with_data() {
     let mut d = Driftd::start(
         dir.path(),
         &crate::kafka::kafka_config(&broker, &t, MONITOR),
-        &[("DRIFTD_TEST_TOKEN", TOKEN)],
+        &[
+            ("DRIFTD_TEST_TOKEN", TOKEN),
+            ("DRIFTD_REGISTRY_KEY", crate::registry::KEY),
+        ],
     );
     // The serving tier too: `driftd serve` with a trained model, scraped beside `driftd run`.
     let (serve, serve_config) = crate::serve::serving(dir.path());
