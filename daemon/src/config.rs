@@ -877,6 +877,23 @@ impl Config {
                 }
             }
         }
+        if let Some(name) = self
+            .models
+            .iter()
+            .find(|(_, m)| m.retrain.as_ref().is_some_and(|r| r.enabled))
+            .map(|(n, _)| n)
+            && self.registry.signing_key.is_none()
+            && std::env::var_os(crate::registry::KEY_ENV).is_none()
+        {
+            err(
+                &mut e,
+                "registry.signing_key",
+                format!(
+                    "models.{name}.retrain signs the models it trains: set registry.signing_key or {}",
+                    crate::registry::KEY_ENV
+                ),
+            );
+        }
         match &self.source {
             SourceConfig::File(f) => {
                 if f.path.as_os_str().is_empty() {
@@ -1231,6 +1248,46 @@ type = "ddm"
             .unwrap_err()
             .0;
         assert_eq!(errs[0].path, "models.m.monitor.window_events");
+    }
+
+    #[test]
+    fn retrain_sections_are_validated_with_key_paths() {
+        let errs = load_str(
+            "[models.m.retrain]\nschedule = \"0 3 * *\"\ntimezone = \"Mars/Olympus\"\n\
+             validation_fraction = 2.0\nalgorithm = { algorithm = \"elastic_net\" }\n\
+             shadow = { alpha = 0.0 }\n",
+        )
+        .unwrap_err()
+        .0;
+        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+        for p in [
+            "models.m.retrain.timezone",
+            "models.m.retrain.validation_fraction",
+            "models.m.retrain.shadow.alpha",
+            "registry.signing_key",
+        ] {
+            assert!(paths.contains(&p), "{p} missing from {errs:?}");
+        }
+        // elastic_net is a regression algorithm; the model is a classifier.
+        assert!(
+            paths
+                .iter()
+                .any(|p| p.starts_with("models.m.retrain.algorithm")),
+            "{errs:?}"
+        );
+        // A bad cron with a good time zone is reported on `schedule`.
+        let errs = load_str(
+            "[registry]\nsigning_key = { value = \"0123456789abcdef0123456789abcdef\" }\n\
+             [models.m.retrain]\nschedule = \"0 3 * *\"\n",
+        )
+        .unwrap_err()
+        .0;
+        assert_eq!(errs[0].path, "models.m.retrain.schedule", "{errs:?}");
+        let ok = load_str(
+            "[registry]\nsigning_key = { value = \"0123456789abcdef0123456789abcdef\" }\n\
+             [models.m.retrain]\nschedule = \"0 3 * * *\"\ntimezone = \"Europe/Berlin\"\n",
+        );
+        assert!(ok.is_ok(), "{:?}", ok.err());
     }
 
     #[test]

@@ -605,9 +605,28 @@ impl Pipeline {
         self.learners.insert(model.to_owned(), l);
     }
 
-    /// Replaces the learners with restored ones (start-up).
-    pub fn restore_learners(&mut self, learners: BTreeMap<String, Learner>) {
+    /// Replaces the learners with restored ones (start-up, or rolling back to the last
+    /// checkpoint when partitions are revoked). A shadow run that goes on keeps its challenger
+    /// model (checkpoints do not hold it).
+    pub fn restore_learners(&mut self, mut learners: BTreeMap<String, Learner>) {
+        for (model, l) in &mut learners {
+            let Some(old) = self.learners.get(model).and_then(|o| o.shadow.as_ref()) else {
+                continue;
+            };
+            if let Some(s) = l.shadow.as_mut()
+                && s.kind == old.kind
+                && s.version == old.version
+                && s.model.is_none()
+            {
+                s.model = old.model.clone();
+            }
+        }
         self.learners = learners;
+    }
+
+    /// Which models are accepted, and their settings.
+    pub fn policy(&self) -> &ModelPolicy {
+        &self.policy
     }
 
     /// A model's learner, creating an empty one for a retrained model not seen yet.

@@ -1853,7 +1853,7 @@ mod tests {
         reg.promote("m", v.version, "initial", None).await.unwrap();
 
         let loaded = crate::config::load_str(&format!(
-            "[monitor]\nenabled = false\n[models.m]\ntask = \"classification\"\n[models.m.retrain]\n{retrain}\n"
+"[registry]\nsigning_key = {{ value = \"{KEY}\" }}\n[monitor]\nenabled = false\n[models.m]\ntask = \"classification\"\n[models.m.retrain]\n{retrain}\n"
         ))
         .unwrap();
         let metrics = Arc::new(Metrics::new());

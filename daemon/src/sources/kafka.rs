@@ -561,6 +561,11 @@ async fn apply_rebalance(
             return false;
         };
         p.restore_monitors(monitors);
+        let policy = p.policy().clone();
+        let Some(learners) = ctx.checkpointer.load_learners(&policy, shutdown).await else {
+            return false;
+        };
+        p.restore_learners(learners);
     }
     for (topic, part) in take(&consumer.context().assigned) {
         let shard = shard_name(group, &topic, part);
