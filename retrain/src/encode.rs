@@ -153,7 +153,8 @@ impl FeatureEncoding {
         }
     }
 
-    fn write(&self, value: Option<&Value>, out: &mut ArrayViewMut1<'_, f64>) {
+    /// Writes this feature's columns at `out[at..at + width]` (which the caller zeroed).
+    fn write(&self, value: Option<&Value>, out: &mut ArrayViewMut1<'_, f64>, at: usize) {
         match self {
             FeatureEncoding::Numeric {
                 mean,
@@ -167,9 +168,9 @@ impl FeatureEncoding {
                     // A string for a numeric feature cannot be placed: treat it as missing.
                     _ => None,
                 };
-                out[0] = (x.unwrap_or(*mean) - center) / scale;
+                out[at] = (x.unwrap_or(*mean) - center) / scale;
                 if *indicator {
-                    out[1] = if x.is_none() { 1.0 } else { 0.0 };
+                    out[at + 1] = if x.is_none() { 1.0 } else { 0.0 };
                 }
             }
             FeatureEncoding::Categorical { categories, .. } => {
@@ -181,7 +182,7 @@ impl FeatureEncoding {
                 let slot = key
                     .and_then(|k| categories.binary_search_by(|c| c.as_str().cmp(&k)).ok())
                     .unwrap_or(categories.len());
-                out[slot] = 1.0;
+                out[at + slot] = 1.0;
             }
         }
     }
@@ -205,6 +206,11 @@ struct Seen {
     numbers: usize,
     strings: usize,
     missing: usize,
+    /// Welford's running mean and sum of squared deviations of the numbers, in example order.
+    mean: f64,
+    m2: f64,
+    /// Counts of the string values.
+    categories: BTreeMap<String, usize>,
 }
 
 impl Encoder {
@@ -218,7 +224,8 @@ impl Encoder {
         if !problems.is_empty() {
             return Err(TrainError::InvalidConfig(problems));
         }
-        // Pass 1: the kind of every feature, and finiteness.
+        // One pass: the kind of every feature, finiteness, and the statistics of each kind
+        // (feature maps have one value per name, so absent or missing = not counted).
         let mut seen: BTreeMap<&str, Seen> = BTreeMap::new();
         for (index, e) in examples.iter().enumerate() {
             for (name, v) in &e.features {
@@ -230,18 +237,29 @@ impl Encoder {
                             field: name.clone(),
                         });
                     }
-                    Value::Number(_) => s.numbers += 1,
-                    Value::Category(_) => s.strings += 1,
+                    Value::Number(x) => {
+                        s.numbers += 1;
+                        let d = x - s.mean;
+                        s.mean += d / s.numbers as f64;
+                        s.m2 += d * (x - s.mean);
+                    }
+                    Value::Category(c) => {
+                        s.strings += 1;
+                        if c != UNKNOWN_CATEGORY {
+                            match s.categories.get_mut(c.as_str()) {
+                                Some(n) => *n += 1,
+                                None => {
+                                    s.categories.insert(c.clone(), 1);
+                                }
+                            }
+                        }
+                    }
                     Value::Missing => {}
                 }
             }
         }
-        for (name, s) in &mut seen {
-            let present = examples
-                .iter()
-                .filter(|e| !matches!(e.features.get(*name), None | Some(Value::Missing)))
-                .count();
-            s.missing = examples.len() - present;
+        for s in seen.values_mut() {
+            s.missing = examples.len() - (s.numbers + s.strings);
         }
         // Pass 2: statistics per feature.
         let mut features = Vec::new();
@@ -249,19 +267,10 @@ impl Encoder {
             if s.numbers + s.strings == 0 {
                 continue; // never has a value: nothing to learn from it
             }
-            let values = examples.iter().filter_map(|e| e.features.get(name));
             if s.strings == 0 {
-                // Welford's running mean and variance: stable, one pass, deterministic order.
-                let (mut n, mut mean, mut m2) = (0.0_f64, 0.0_f64, 0.0_f64);
-                for v in values {
-                    if let Value::Number(x) = v {
-                        n += 1.0;
-                        let d = x - mean;
-                        mean += d / n;
-                        m2 += d * (x - mean);
-                    }
-                }
-                let sd = (m2 / n).sqrt();
+                // Welford's running mean and variance (above): stable, one pass, deterministic.
+                let (n, mean) = (s.numbers as f64, s.mean);
+                let sd = (s.m2 / n).sqrt();
                 let (center, scale) = if config.standardize {
                     (mean, if sd > 0.0 && sd.is_finite() { sd } else { 1.0 })
                 } else {
@@ -281,15 +290,17 @@ impl Encoder {
                     missing_in_training: s.missing,
                 });
             } else {
-                let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-                for v in values {
-                    let key = match v {
-                        Value::Category(c) => c.clone(),
-                        Value::Number(x) => number_category(*x),
-                        Value::Missing => continue,
-                    };
-                    if key != UNKNOWN_CATEGORY {
-                        *counts.entry(key).or_default() += 1;
+                let mut counts = s.categories;
+                if s.numbers > 0 {
+                    // A mixed feature is categorical: its numbers count as categories too.
+                    for x in examples.iter().filter_map(|e| match e.features.get(name) {
+                        Some(Value::Number(x)) => Some(*x),
+                        _ => None,
+                    }) {
+                        let key = number_category(x);
+                        if key != UNKNOWN_CATEGORY {
+                            *counts.entry(key).or_default() += 1;
+                        }
                     }
                 }
                 let mut ranked: Vec<(String, usize)> = counts.into_iter().collect();
@@ -375,12 +386,38 @@ impl Encoder {
     }
 
     fn write_row(&self, features: &Features, mut out: ArrayViewMut1<'_, f64>) {
+        // Both the row (a `BTreeMap`) and a fitted encoder's features are in name order, so one
+        // merge walk finds every value (no lookup per feature). An encoder whose features are not
+        // in order (never produced by `fit`) falls back to lookups.
+        let mut row = features.iter().peekable();
+        let mut prev: Option<&str> = None;
+        let mut in_order = true;
         let mut at = 0;
         for f in &self.features {
-            let w = f.width();
-            let mut slot = out.slice_axis_mut(ndarray::Axis(0), ndarray::Slice::from(at..at + w));
-            f.write(features.get(f.name()), &mut slot);
-            at += w;
+            let name = f.name();
+            in_order &= prev.is_none_or(|p| p < name);
+            let value = if !in_order {
+                features.get(name)
+            } else {
+                let mut found = None;
+                while let Some((k, v)) = row.peek() {
+                    match k.as_str().cmp(name) {
+                        std::cmp::Ordering::Less => {
+                            row.next();
+                        }
+                        std::cmp::Ordering::Equal => {
+                            found = Some(*v);
+                            row.next();
+                            break;
+                        }
+                        std::cmp::Ordering::Greater => break,
+                    }
+                }
+                found
+            };
+            prev = Some(name);
+            f.write(value, &mut out, at);
+            at += f.width();
         }
     }
 }
@@ -403,6 +440,34 @@ mod tests {
 
     fn n(x: f64) -> Value {
         Value::Number(x)
+    }
+
+    #[test]
+    fn an_encoder_with_features_out_of_name_order_still_finds_every_value() {
+        let train: Vec<Example> = (0..20)
+            .map(|i| {
+                ex(&[
+                    ("a", n(f64::from(i))),
+                    ("b", Value::from(["x", "y", "z"][i as usize % 3])),
+                    ("c", n(f64::from(i * i))),
+                ])
+            })
+            .collect();
+        let enc = Encoder::fit(&train, &EncoderConfig::default()).unwrap();
+        let names: Vec<&str> = enc.features().iter().map(FeatureEncoding::name).collect();
+        assert_eq!(names, ["a", "b", "c"], "fit orders features by name");
+        // The same encoder with its features reversed (as a hand-edited artifact could be).
+        let mut v = serde_json::to_value(&enc).unwrap();
+        v["features"].as_array_mut().unwrap().reverse();
+        let rev: Encoder = serde_json::from_value(v).unwrap();
+        for e in &train {
+            let fwd = enc.encode(&e.features).to_vec();
+            // Blocks: a (1), b (3 + unknown), c (1); reversed: c, b, a.
+            let mut want = vec![fwd[5]];
+            want.extend_from_slice(&fwd[1..5]);
+            want.push(fwd[0]);
+            assert_eq!(rev.encode(&e.features).to_vec(), want);
+        }
     }
 
     #[test]
