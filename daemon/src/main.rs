@@ -308,16 +308,8 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             };
             let _log = telemetry::init(&loaded.config.log.level, loaded.config.log.format);
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("driftd-serve")
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("driftd: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(rt) = runtime("driftd-serve") else {
+                return ExitCode::FAILURE;
             };
             match rt.block_on(driftd::serve::serve(loaded, listen)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -346,16 +338,8 @@ fn main() -> ExitCode {
             } else {
                 listen
             };
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("driftd")
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("driftd: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(rt) = runtime("driftd") else {
+                return ExitCode::FAILURE;
             };
             let opts = driftd::demo::DemoOptions {
                 requests,
@@ -393,16 +377,8 @@ fn main() -> ExitCode {
                 listen,
                 ..RunOptions::default()
             };
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("driftd")
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("driftd: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(rt) = runtime("driftd") else {
+                return ExitCode::FAILURE;
             };
             match rt.block_on(run::run(loaded, opts, log)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -412,6 +388,22 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// The multi-threaded tokio runtime every long-running command uses (`None`, reported, if the OS
+/// refuses it threads).
+fn runtime(thread_name: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(thread_name)
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("driftd: cannot start the async runtime: {e}");
+            None
         }
     }
 }

@@ -487,19 +487,19 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         };
         let announcer =
             crate::trainer::Announcer::new(trainer_store.clone(), kafka_updates, location);
-        let t = crate::trainer::Trainer::load(
-            retrained.clone(),
-            trainer_store,
+        let deps = crate::trainer::TrainerDeps {
+            store: trainer_store,
             key,
-            control_tx.clone(),
-            metrics.clone(),
-            firing_rx,
-            pipeline.board(),
+            control: control_tx.clone(),
+            metrics: metrics.clone(),
+            firing: firing_rx,
+            board: pipeline.board(),
             announcer,
-            Arc::new(chrono::Utc::now),
-        )
-        .await
-        .context("starting the trainer")?;
+            clock: Arc::new(chrono::Utc::now),
+        };
+        let t = crate::trainer::Trainer::load(retrained.clone(), deps)
+            .await
+            .context("starting the trainer")?;
         let (tx, rx) = mpsc::channel(16);
         let every = opts.trainer_tick.unwrap_or(Duration::from_secs(1));
         let handle = tokio::spawn(t.run(every, rx, shutdown_rx.clone()));

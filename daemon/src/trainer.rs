@@ -437,6 +437,26 @@ struct Loop {
 /// The clock the trainer reads (tests drive it by hand).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
+/// What the trainer works with, handed over by `driftd run`.
+pub struct TrainerDeps {
+    /// The state store (loop states, leases, the registry, notices).
+    pub store: AnyStore,
+    /// The registry's signing key.
+    pub key: Option<SecretString>,
+    /// The source task, which owns the learners.
+    pub control: mpsc::Sender<Control>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Firing alerts, from the alert task.
+    pub firing: watch::Receiver<Vec<Firing>>,
+    /// Where the loop's alert samples go.
+    pub board: Arc<crate::pipeline::SampleBoard>,
+    /// Promotion and rollback notices.
+    pub announcer: Announcer,
+    /// The clock (tests drive it by hand).
+    pub clock: Clock,
+}
+
 /// The trainer task. See the [module documentation](self).
 pub struct Trainer {
     loops: BTreeMap<String, Loop>,
@@ -457,19 +477,21 @@ fn err_text(e: impl std::fmt::Display) -> String {
 }
 
 impl Trainer {
-    /// Builds the trainer for the retrained models of `policy`, restoring their loop states.
-    #[allow(clippy::too_many_arguments)]
+    /// Builds the trainer for the retrained `models`, restoring their loop states.
     pub async fn load(
         models: Vec<(String, RetrainConfig, Task)>,
-        store: AnyStore,
-        key: Option<SecretString>,
-        control: mpsc::Sender<Control>,
-        metrics: Arc<Metrics>,
-        firing: watch::Receiver<Vec<Firing>>,
-        board: Arc<crate::pipeline::SampleBoard>,
-        announcer: Announcer,
-        clock: Clock,
+        deps: TrainerDeps,
     ) -> anyhow::Result<Trainer> {
+        let TrainerDeps {
+            store,
+            key,
+            control,
+            metrics,
+            firing,
+            board,
+            announcer,
+            clock,
+        } = deps;
         let mut loops = BTreeMap::new();
         for (model, cfg, task) in models {
             let schedule = Schedule::parse(cfg.schedule.as_deref(), &cfg.timezone)
@@ -1878,19 +1900,17 @@ mod tests {
             .retrained()
             .map(|(m, (c, t))| (m.clone(), c.clone(), *t))
             .collect();
-        let trainer = Trainer::load(
-            models,
-            store.clone(),
-            Some(SecretString::from(KEY)),
+        let deps = TrainerDeps {
+            store: store.clone(),
+            key: Some(SecretString::from(KEY)),
             control,
             metrics,
             firing,
-            Arc::default(),
-            Announcer::new(store.clone(), None, "test".into()),
-            Arc::new(move || *c.lock().unwrap()),
-        )
-        .await
-        .unwrap();
+            board: Arc::default(),
+            announcer: Announcer::new(store.clone(), None, "test".into()),
+            clock: Arc::new(move || *c.lock().unwrap()),
+        };
+        let trainer = Trainer::load(models, deps).await.unwrap();
         World {
             _dir: dir,
             store,
