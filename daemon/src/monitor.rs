@@ -484,6 +484,18 @@ impl ModelMonitor {
         n
     }
 
+    /// Starts the error-stream side afresh: a new concept detector, score detector, accuracy
+    /// reference and concept-state hold. For a new live model (a promotion or rollback), whose
+    /// errors are a different stream from its predecessor's. Label counters stay.
+    pub fn reset_concept(&mut self, s: &MonitorSettings) {
+        if let Ok(d) = s.concept_detector.build() {
+            self.concept = d;
+        }
+        self.score_detector = None;
+        self.perf = Performance::default();
+        self.labels_since_concept = None;
+    }
+
     /// Feeds one validated event; returns the onsets it caused (in a deterministic order).
     pub fn observe(&mut self, ev: &Event<'_>, s: &MonitorSettings) -> Vec<Onset> {
         let mut onsets = Vec::new();

@@ -681,7 +681,8 @@ impl Pipeline {
     }
 
     /// Rebuilds a model's drift reference from training data (after a promotion): the features,
-    /// and what the new live model predicts on them. Returns how many rows were used.
+    /// and what the new live model predicts on them; and starts its error-stream detection afresh
+    /// (the new model's errors are another stream). Returns how many rows were used.
     fn set_reference(&mut self, model: &str, rows: &[crate::learn::ReferenceRow]) -> usize {
         let Some(global) = self.monitoring.as_ref() else {
             return 0;
@@ -693,6 +694,7 @@ impl Pipeline {
         let ts = chrono::Utc::now();
         let events = rows.iter().map(|r| r.event(model, ts));
         let n = m.set_reference(events, settings);
+        m.reset_concept(settings);
         publish(&self.metrics, model, m);
         self.board.set(model, m.samples(settings));
         tracing::info!(

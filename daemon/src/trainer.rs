@@ -188,6 +188,13 @@ pub struct LoopState {
     /// firing: a retrain after drift learns from the labels that came *after* it.
     #[serde(default)]
     pub alert_seen: Option<(String, u64)>,
+    /// The alert episode (rule, firing since, ms) the last alert-triggered retrain answered: the
+    /// same episode, still firing, does not trigger again.
+    #[serde(default)]
+    pub alert_answered: Option<(String, i64)>,
+    /// The episode behind `alert_seen`.
+    #[serde(default)]
+    pub alert_episode: Option<(String, i64)>,
     /// The latest steps, oldest first.
     pub timeline: VecDeque<Step>,
 }
@@ -249,12 +256,15 @@ pub fn due(
         return Some("schedule".into());
     }
     let debounce = chrono::Duration::from_std(cfg.debounce).unwrap_or(chrono::Duration::MAX);
-    if let Some(alert) = firing
-        .iter()
-        .find(|f| f.model == model && cfg.on_alerts.contains(&f.rule) && now - f.since >= debounce)
+    if let Some(alert) = firing.iter().find(|f| {
+        f.model == model
+            && cfg.on_alerts.contains(&f.rule)
+            && now - f.since >= debounce
+            && st.alert_answered.as_ref() != Some(&(f.rule.clone(), f.since.timestamp_millis()))
+    }) && st.alert_seen.is_none()
     {
-        st.alert_seen
-            .get_or_insert_with(|| (alert.rule.clone(), labels_total));
+        st.alert_seen = Some((alert.rule.clone(), labels_total));
+        st.alert_episode = Some((alert.rule.clone(), alert.since.timestamp_millis()));
     }
     // A drift alert, once seen, waits for its labels even if it resolves meanwhile (a concept
     // detector's state may drop back before min_new_labels labels of the new concept arrived);
@@ -766,6 +776,7 @@ impl Trainer {
         let recent = recent_examples(&l.cfg, &l.state, &trigger, labels_total);
         if trigger.starts_with("alert:") {
             l.state.alert_seen = None;
+            l.state.alert_answered = l.state.alert_episode.take();
         }
         l.state.last_started_ms = Some(now.timestamp_millis());
         l.state.labels_at_last = labels_total;
@@ -1728,6 +1739,30 @@ mod tests {
             Some("alert:ConceptDrift")
         );
         assert_eq!(st.alert_seen, Some(("ConceptDrift".into(), 500)));
+        // Once that retrain started, the same episode (still firing) does not trigger again; a
+        // new episode does.
+        let mut answered = LoopState {
+            alert_answered: Some((
+                "ConceptDrift".into(),
+                t("2026-11-22T10:00:00Z").timestamp_millis(),
+            )),
+            ..LoopState::default()
+        };
+        let later = t("2026-11-22T11:00:00Z");
+        assert_eq!(
+            due(&cfg, None, &mut answered, "m", later, &alerts, 5000),
+            None
+        );
+        assert_eq!(answered.alert_seen, None);
+        let again = [firing("ConceptDrift", "m", "2026-11-22T10:30:00Z")];
+        assert_eq!(
+            due(&cfg, None, &mut answered, "m", later, &again, 5000),
+            None
+        );
+        assert_eq!(
+            due(&cfg, None, &mut answered, "m", later, &again, 5100).as_deref(),
+            Some("alert:ConceptDrift")
+        );
         // The same once the alert has resolved: the drift was seen, its labels arrived.
         let mut resolved = LoopState {
             alert_seen: Some(("ConceptDrift".into(), 500)),
