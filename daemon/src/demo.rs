@@ -422,16 +422,17 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 async fn watch_timeline(base: String, start: Instant, done: Arc<AtomicBool>, seen: Arc<AtomicU64>) {
     let mut seen_steps = 0usize;
     let mut seen_alerts = std::collections::BTreeSet::new();
+    // One agent (its connection pool) for the whole run.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
     while !done.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let b = base.clone();
+        let (b, agent) = (base.clone(), agent.clone());
         let got = tokio::task::spawn_blocking(move || {
             let get = |path: &str| -> Option<serde_json::Value> {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .timeout_global(Some(Duration::from_secs(2)))
-                    .build()
-                    .into();
                 let r = agent
                     .get(&format!("{b}{path}"))
                     .header("Authorization", &format!("Bearer {ADMIN}"))

@@ -277,22 +277,30 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// Sends a command to one of the daemon's tasks and waits for its answer: 404 with `absent` when
+/// the task does not run, 503 when it is shutting down (`task` names it).
+async fn ask_task<C, T>(
+    tx: Option<&mpsc::Sender<C>>,
+    absent: &str,
+    task: &str,
+    make: impl FnOnce(oneshot::Sender<T>) -> C,
+) -> Result<T, ApiError> {
+    let Some(tx) = tx else {
+        return Err(ApiError::NotFound(absent.into()));
+    };
+    let gone = || ApiError::Unavailable(format!("{task} is shutting down"));
+    let (reply, rx) = oneshot::channel();
+    tx.send(make(reply)).await.map_err(|_| gone())?;
+    rx.await.map_err(|_| gone())
+}
+
 /// Sends a command to the alert task and waits for its answer.
 async fn ask<T>(
     s: &AppState,
     make: impl FnOnce(oneshot::Sender<T>) -> crate::alert::task::Command,
 ) -> Result<T, ApiError> {
-    let Some(tx) = &s.alerts else {
-        return Err(ApiError::NotFound(
-            "alerting is disabled ([alerting] enabled = false)".into(),
-        ));
-    };
-    let (reply, rx) = oneshot::channel();
-    tx.send(make(reply))
-        .await
-        .map_err(|_| ApiError::Unavailable("alerting is shutting down".into()))?;
-    rx.await
-        .map_err(|_| ApiError::Unavailable("alerting is shutting down".into()))
+    let absent = "alerting is disabled ([alerting] enabled = false)";
+    ask_task(s.alerts.as_ref(), absent, "alerting", make).await
 }
 
 /// A model's monitor with its open window evaluated now.
@@ -300,21 +308,19 @@ async fn get_model(
     State(s): State<AppState>,
     axum::extract::Path(model): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    let Some(tx) = &s.control else {
-        return Err(ApiError::NotFound("no event source".into()));
-    };
-    let (reply, rx) = oneshot::channel();
-    tx.send(crate::run::Control::Inspect(model.clone(), reply))
-        .await
-        .map_err(|_| ApiError::Unavailable("the event source is shutting down".into()))?;
-    match rx.await {
-        Ok(Some(v)) => Ok(Json(v).into_response()),
-        Ok(None) => Err(ApiError::NotFound(format!(
+    let inspect = |r| crate::run::Control::Inspect(model.clone(), r);
+    match ask_task(
+        s.control.as_ref(),
+        "no event source",
+        "the event source",
+        inspect,
+    )
+    .await?
+    {
+        Some(v) => Ok(Json(v).into_response()),
+        None => Err(ApiError::NotFound(format!(
             "no monitor for model {model:?} (not seen yet, or monitoring is off)"
         ))),
-        Err(_) => Err(ApiError::Unavailable(
-            "the event source is shutting down".into(),
-        )),
     }
 }
 
@@ -323,17 +329,8 @@ async fn ask_trainer<T>(
     s: &AppState,
     make: impl FnOnce(oneshot::Sender<T>) -> crate::trainer::Command,
 ) -> Result<T, ApiError> {
-    let Some(tx) = &s.trainer else {
-        return Err(ApiError::NotFound(
-            "no model is retrained here (no [models.NAME.retrain] section)".into(),
-        ));
-    };
-    let (reply, rx) = oneshot::channel();
-    tx.send(make(reply))
-        .await
-        .map_err(|_| ApiError::Unavailable("the trainer is shutting down".into()))?;
-    rx.await
-        .map_err(|_| ApiError::Unavailable("the trainer is shutting down".into()))
+    let absent = "no model is retrained here (no [models.NAME.retrain] section)";
+    ask_task(s.trainer.as_ref(), absent, "the trainer", make).await
 }
 
 type ModelPath = axum::extract::Path<String>;

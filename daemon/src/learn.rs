@@ -391,21 +391,12 @@ impl Learner {
         self.chunks.iter().flatten().cloned().collect()
     }
 
+    /// What was served, read as the monitor reads it.
     fn served(&self, out: Option<&PredictionOutput<'_>>) -> Option<TrainTarget> {
-        match out? {
-            PredictionOutput::Value(v) => Some(TrainTarget::Value(*v)),
-            PredictionOutput::Class { label: Some(l), .. } => {
-                Some(TrainTarget::Label(l.to_string()))
-            }
-            PredictionOutput::Class { score: Some(s), .. } => {
-                Some(TrainTarget::Label(if *s >= 0.5 {
-                    self.positive.clone()
-                } else {
-                    format!("not-{}", self.positive)
-                }))
-            }
-            PredictionOutput::Class { .. } => None,
-        }
+        Some(match crate::monitor::predicted(out?, &self.positive)? {
+            crate::join::Predicted::Label(l) => TrainTarget::Label(l),
+            crate::join::Predicted::Value(v) => TrainTarget::Value(v),
+        })
     }
 
     /// Feeds one validated event of this model.
@@ -793,6 +784,8 @@ pub enum LearnControl {
         String,
         tokio::sync::oneshot::Sender<Option<serde_json::Value>>,
     ),
+    /// The label counter only (the trainer's tick: no pass over the buffer).
+    Labels(String, tokio::sync::oneshot::Sender<Option<u64>>),
 }
 
 #[cfg(test)]

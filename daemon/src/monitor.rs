@@ -354,6 +354,21 @@ pub struct ModelMonitor {
     label_delays: Vec<i64>,
 }
 
+/// What a prediction said: its label, else its score against 0.5 (`positive_label`, or
+/// `not-{positive_label}`), or its value. `None` for a classification without label or score.
+pub fn predicted(out: &PredictionOutput<'_>, positive_label: &str) -> Option<Predicted> {
+    match out {
+        PredictionOutput::Value(v) => Some(Predicted::Value(*v)),
+        PredictionOutput::Class { label: Some(l), .. } => Some(Predicted::Label(l.to_string())),
+        PredictionOutput::Class { score: Some(s), .. } => Some(Predicted::Label(if *s >= 0.5 {
+            positive_label.to_owned()
+        } else {
+            format!("not-{positive_label}")
+        })),
+        PredictionOutput::Class { .. } => None,
+    }
+}
+
 fn test_name(o: &TestOutcome) -> String {
     serde_json::to_value(o.test())
         .ok()
@@ -445,21 +460,6 @@ impl ModelMonitor {
         self.profiles.is_some()
     }
 
-    fn predicted(&self, out: &PredictionOutput<'_>) -> Option<Predicted> {
-        match out {
-            PredictionOutput::Value(v) => Some(Predicted::Value(*v)),
-            PredictionOutput::Class { label: Some(l), .. } => Some(Predicted::Label(l.to_string())),
-            PredictionOutput::Class { score: Some(s), .. } => {
-                Some(Predicted::Label(if *s >= 0.5 {
-                    self.positive_label.clone()
-                } else {
-                    format!("not-{}", self.positive_label)
-                }))
-            }
-            PredictionOutput::Class { .. } => None,
-        }
-    }
-
     /// Builds the reference from recorded predictions (e.g. the training data or a reference file)
     /// instead of the first live ones: at most `reference_events` of them, then the reference is
     /// closed even if there were fewer. Returns how many predictions were used.
@@ -512,7 +512,10 @@ impl ModelMonitor {
                 {
                     self.score_onset(sc, cfg, ev, &mut onsets);
                 }
-                if let Some(p) = output.as_ref().and_then(|o| self.predicted(o)) {
+                if let Some(p) = output
+                    .as_ref()
+                    .and_then(|o| predicted(o, &self.positive_label))
+                {
                     if let Some((target, fb_ms)) = self.join.take_early(ev.id.as_ref()) {
                         self.label_delays.push((fb_ms - now_ms).max(0));
                         self.on_label(&p, score, &target, ev, s, &mut onsets);

@@ -677,6 +677,9 @@ impl Pipeline {
             C::Status(model, reply) => {
                 let _ = reply.send(self.learners.get(&model).map(Learner::status));
             }
+            C::Labels(model, reply) => {
+                let _ = reply.send(self.learners.get(&model).map(|l| l.labels_total));
+            }
         }
     }
 

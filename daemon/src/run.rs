@@ -175,20 +175,10 @@ impl Checkpointer {
         &self,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Option<std::collections::BTreeMap<String, crate::monitor::ModelMonitor>> {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match self.try_load_monitors().await {
-                Ok(m) => return Some(m),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot load the monitors' checkpoint; retrying");
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
-                _ = shutdown.changed() => return None,
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
-        }
+        retrying("the monitors' checkpoint", shutdown, || {
+            self.try_load_monitors()
+        })
+        .await
     }
 
     async fn try_load_monitors(
@@ -221,20 +211,10 @@ impl Checkpointer {
         policy: &ModelPolicy,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Option<std::collections::BTreeMap<String, crate::learn::Learner>> {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match self.try_load_learners(policy).await {
-                Ok(m) => return Some(m),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot load the training data checkpoint; retrying");
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
-                _ = shutdown.changed() => return None,
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
-        }
+        retrying("the training data checkpoint", shutdown, || {
+            self.try_load_learners(policy)
+        })
+        .await
     }
 
     async fn try_load_learners(
@@ -321,6 +301,31 @@ impl Checkpointer {
             }
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
+    }
+}
+
+/// Runs `attempt` until it succeeds, logging each failure and backing off from 100 ms to 5 s.
+/// `None` on shutdown.
+async fn retrying<T, F, Fut>(
+    what: &str,
+    shutdown: &mut watch::Receiver<bool>,
+    mut attempt: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match attempt().await {
+            Ok(v) => return Some(v),
+            Err(e) => tracing::error!(error = %e, "cannot load {what}; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return None,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 

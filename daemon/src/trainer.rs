@@ -600,6 +600,16 @@ impl Trainer {
         Registry::new(self.store.clone(), self.key.clone()).map_err(err_text)
     }
 
+    /// A version's model, its signature verified.
+    async fn load_version(&self, model: &str, version: u64) -> Result<TrainedModel, String> {
+        let (m, _) = self
+            .registry()?
+            .load(model, version)
+            .await
+            .map_err(err_text)?;
+        Ok(m)
+    }
+
     fn fenced(&self, lease: &Lease) -> Result<Registry<FencedStore>, String> {
         let store = FencedStore {
             inner: self.store.clone(),
@@ -675,14 +685,11 @@ impl Trainer {
         let firing = self.firing.borrow().clone();
         let models: Vec<String> = self.loops.keys().cloned().collect();
         for model in models {
-            let labels_total = match self
-                .ask(|tx| LearnControl::Status(model.clone(), tx))
+            let labels_total = self
+                .ask(|tx| LearnControl::Labels(model.clone(), tx))
                 .await
                 .flatten()
-            {
-                Some(v) => v["labels_total"].as_u64().unwrap_or(0),
-                None => 0,
-            };
+                .unwrap_or(0);
             let l = self.loops.get_mut(&model).expect("listed above");
             let before = l.state.next_schedule_ms;
             let trigger = due(
@@ -976,33 +983,27 @@ impl Trainer {
             Phase::Watch { previous, .. } => (ShadowKind::Watch, previous),
             _ => return Some(lease),
         };
-        match self
-            .registry()
-            .map(|r| async move { r.load(model, version).await })
-        {
-            Ok(f) => match f.await {
-                Ok((m, _)) => {
-                    let l = &self.loops[model];
-                    let policy = match kind {
-                        ShadowKind::Candidate => l.cfg.shadow.clone(),
-                        ShadowKind::Watch => l.cfg.watch_policy.clone(),
-                    };
-                    self.ask_set_shadow(model, kind, version, Arc::new(m), policy)
-                        .await;
-                }
-                Err(e) => {
-                    tracing::error!(model, version, error = %e, "cannot load the shadowed model; ending the shadow run");
-                    self.note(
-                        model,
-                        "inconclusive",
-                        Some(version),
-                        format!("the shadowed version cannot be loaded: {e}"),
-                    );
-                    self.end_shadow(model, Some(lease)).await;
-                    return None;
-                }
-            },
-            Err(e) => tracing::error!(model, error = %e, "no registry"),
+        match self.load_version(model, version).await {
+            Ok(m) => {
+                let l = &self.loops[model];
+                let policy = match kind {
+                    ShadowKind::Candidate => l.cfg.shadow.clone(),
+                    ShadowKind::Watch => l.cfg.watch_policy.clone(),
+                };
+                self.ask_set_shadow(model, kind, version, Arc::new(m), policy)
+                    .await;
+            }
+            Err(e) => {
+                tracing::error!(model, version, error = %e, "cannot load the shadowed model; ending the shadow run");
+                self.note(
+                    model,
+                    "inconclusive",
+                    Some(version),
+                    format!("the shadowed version cannot be loaded: {e}"),
+                );
+                self.end_shadow(model, Some(lease)).await;
+                return None;
+            }
         }
         self.loops.get_mut(model).expect("exists").lease = Some(lease.clone());
         Some(lease)
@@ -1190,43 +1191,34 @@ impl Trainer {
         let (watch, policy) = (l.cfg.watch, l.cfg.watch_policy.clone());
         self.switch_reference(model, reference).await;
         match (aliases.previous, watch.is_zero()) {
-            (Some(previous), false) => {
-                match self
-                    .registry()
-                    .map(|r| async move { r.load(model, previous).await })
-                {
-                    Ok(f) => match f.await {
-                        Ok((m, _)) => {
-                            self.ask_set_shadow(
-                                model,
-                                ShadowKind::Watch,
-                                previous,
-                                Arc::new(m),
-                                policy,
-                            )
-                            .await;
-                            self.set_phase(
-                                model,
-                                Phase::Watch {
-                                    version,
-                                    previous,
-                                    started_ms: (self.clock)().timestamp_millis(),
-                                },
-                            );
-                            self.note(model, "watch_started", Some(version), format!("version {previous} is shadowed beside the new live version for {}", humantime_serde::re::humantime::format_duration(watch)));
-                            self.save(model).await;
-                        }
-                        Err(e) => {
-                            tracing::error!(model, error = %e, "cannot load the previous version; no watch");
-                            self.end_shadow(model, None).await;
-                        }
-                    },
-                    Err(e) => {
-                        tracing::error!(model, error = %e, "no registry");
-                        self.end_shadow(model, None).await;
-                    }
+            (Some(previous), false) => match self.load_version(model, previous).await {
+                Ok(m) => {
+                    self.ask_set_shadow(model, ShadowKind::Watch, previous, Arc::new(m), policy)
+                        .await;
+                    self.set_phase(
+                        model,
+                        Phase::Watch {
+                            version,
+                            previous,
+                            started_ms: (self.clock)().timestamp_millis(),
+                        },
+                    );
+                    let watch = humantime_serde::re::humantime::format_duration(watch);
+                    self.note(
+                        model,
+                        "watch_started",
+                        Some(version),
+                        format!(
+                            "version {previous} is shadowed beside the new live version for {watch}"
+                        ),
+                    );
+                    self.save(model).await;
                 }
-            }
+                Err(e) => {
+                    tracing::error!(model, error = %e, "cannot load the previous version; no watch");
+                    self.end_shadow(model, None).await;
+                }
+            },
             _ => self.end_shadow(model, None).await,
         }
     }
@@ -1305,13 +1297,10 @@ impl Trainer {
         else {
             return Vec::new();
         };
-        let Ok(r) = self.registry() else {
-            return Vec::new();
-        };
-        let Ok((m, _)) = r.load(model, version).await else {
-            return Vec::new();
-        };
-        reference_rows(&m, &examples)
+        match self.load_version(model, version).await {
+            Ok(m) => reference_rows(&m, &examples),
+            Err(_) => Vec::new(),
+        }
     }
 
     async fn switch_reference(&self, model: &str, rows: Vec<ReferenceRow>) {
@@ -2009,6 +1998,15 @@ mod tests {
         }
     }
 
+    /// The next notice on the `model-updates` channel (within 5 s).
+    async fn next_notice(updates: &mut mpsc::Receiver<Vec<u8>>) -> Notice {
+        let bytes = tokio::time::timeout(Duration::from_secs(5), updates.recv())
+            .await
+            .expect("a notice within 5 s")
+            .expect("the subscription is open");
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn scheduled_retrain_shadow_promotion_then_rollback_on_regression() {
         let mut w = world(
@@ -2058,13 +2056,7 @@ mod tests {
         let record = promote.record.as_ref().unwrap();
         assert!(record.p_value.unwrap() < 0.05, "{record:?}");
         assert!(record.counts.c > record.counts.b);
-        let notice: Notice = serde_json::from_slice(
-            &tokio::time::timeout(Duration::from_secs(5), updates.recv())
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .unwrap();
+        let notice = next_notice(&mut updates).await;
         assert_eq!(
             (notice.action.as_str(), notice.version, notice.replaced),
             ("promoted", version, Some(v1))
@@ -2087,13 +2079,7 @@ mod tests {
             "{:?}",
             rb.decisions
         );
-        let notice: Notice = serde_json::from_slice(
-            &tokio::time::timeout(Duration::from_secs(5), updates.recv())
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .unwrap();
+        let notice = next_notice(&mut updates).await;
         assert_eq!(
             (notice.action.as_str(), notice.version),
             ("rolled_back", v1)
