@@ -368,6 +368,8 @@ pub struct EventsConfig {
     pub strict_models: bool,
     /// With non-strict models, the most models discovered from traffic (`too_many_models` above).
     pub max_models: usize,
+    /// The event-time order the monitors see.
+    pub order: OrderConfig,
 }
 
 impl Default for EventsConfig {
@@ -376,6 +378,43 @@ impl Default for EventsConfig {
             max_event_bytes: 1 << 20,
             strict_models: false,
             max_models: 1000,
+            order: OrderConfig::default(),
+        }
+    }
+}
+
+/// `[events.order]`: the monitors see events in event time, merged across partitions under a
+/// watermark (semantics in `order.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderConfig {
+    /// Disorder of event times tolerated within one partition (or file).
+    #[serde(with = "humantime_serde")]
+    pub allowed_lateness: Duration,
+    /// A partition that delivered nothing for this long no longer holds the watermark back.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Most events held back at once; beyond it the oldest is released early (counted).
+    pub max_buffered: usize,
+}
+
+impl Default for OrderConfig {
+    fn default() -> Self {
+        OrderConfig {
+            allowed_lateness: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(30),
+            max_buffered: 100_000,
+        }
+    }
+}
+
+impl OrderConfig {
+    /// The orderer's settings.
+    pub fn settings(&self) -> crate::order::OrderSettings {
+        crate::order::OrderSettings {
+            allowed_lateness_ns: i64::try_from(self.allowed_lateness.as_nanos())
+                .unwrap_or(i64::MAX),
+            max_buffered: self.max_buffered,
         }
     }
 }
@@ -1033,6 +1072,16 @@ impl Config {
         }
         if self.events.max_event_bytes < 64 {
             err(&mut e, "events.max_event_bytes", "must be at least 64");
+        }
+        if self.events.order.max_buffered == 0 {
+            err(&mut e, "events.order.max_buffered", "must be at least 1");
+        }
+        if self.events.order.idle_timeout.is_zero() {
+            err(
+                &mut e,
+                "events.order.idle_timeout",
+                "must be longer than 0s",
+            );
         }
         if self.events.max_models == 0 {
             err(&mut e, "events.max_models", "must be at least 1");

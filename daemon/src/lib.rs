@@ -33,6 +33,7 @@ pub mod join;
 pub mod learn;
 pub mod metrics;
 pub mod monitor;
+pub mod order;
 pub mod pipeline;
 pub mod registry;
 pub mod replay;

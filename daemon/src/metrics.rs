@@ -28,6 +28,18 @@ pub struct Metrics {
     pub consumer_lag: IntGaugeVec,
     /// `driftd_source_up`: 1 when the event source is connected (a broker is up, or the file is open).
     pub source_up: IntGauge,
+    /// `driftd_events_late_total{model}`: events that arrived after the watermark had passed them,
+    /// applied at once out of event-time order (see `order.rs`).
+    pub events_late: IntCounterVec,
+    /// `driftd_order_forced_total`: events released before the watermark because the order
+    /// buffer was full.
+    pub order_forced: IntCounter,
+    /// `driftd_order_buffered_events`: accepted events waiting for the watermark.
+    pub order_buffered: IntGauge,
+    /// `driftd_order_watermark_seconds`: the event-time watermark (Unix seconds; 0 while held).
+    pub order_watermark: prometheus::Gauge,
+    /// `driftd_order_paused_partitions`: partitions paused because they are far ahead.
+    pub order_paused: IntGauge,
     /// `driftd_state_store_up`: 1 when the last state store operation succeeded.
     pub store_up: IntGauge,
     /// `driftd_state_store_errors_total{op}`: failed state store operations.
@@ -165,6 +177,11 @@ impl Metrics {
         "driftd_dead_letter_total",
         "driftd_kafka_consumer_lag",
         "driftd_source_up",
+        "driftd_events_late_total",
+        "driftd_order_forced_total",
+        "driftd_order_buffered_events",
+        "driftd_order_watermark_seconds",
+        "driftd_order_paused_partitions",
         "driftd_state_store_up",
         "driftd_state_store_errors_total",
         "driftd_checkpoints_total",
@@ -272,6 +289,42 @@ impl Metrics {
                 "driftd_kafka_consumer_lag",
                 "Messages between the consumer's position and the partition's high watermark.",
                 &["topic", "partition"],
+            ),
+            events_late: counter_vec(
+                &r,
+                "driftd_events_late_total",
+                "Events that arrived after the event-time watermark had passed them (applied at once, out of order).",
+                &["model"],
+            ),
+            order_forced: {
+                let c = IntCounter::new(
+                    "driftd_order_forced_total",
+                    "Events released before the watermark because the order buffer was full.",
+                )
+                .expect("valid metric definition");
+                r.register(Box::new(c.clone()))
+                    .expect("metric registered once");
+                c
+            },
+            order_buffered: gauge(
+                &r,
+                "driftd_order_buffered_events",
+                "Accepted events waiting for the event-time watermark.",
+            ),
+            order_watermark: {
+                let g = prometheus::Gauge::new(
+                    "driftd_order_watermark_seconds",
+                    "The event-time watermark, Unix seconds (0 while a partition holds it back).",
+                )
+                .expect("valid metric definition");
+                r.register(Box::new(g.clone()))
+                    .expect("metric registered once");
+                g
+            },
+            order_paused: gauge(
+                &r,
+                "driftd_order_paused_partitions",
+                "Partitions paused because they are far ahead of the event-time watermark.",
             ),
             source_up: gauge(
                 &r,
@@ -690,6 +743,7 @@ mod tests {
         m.drift_evaluations.with_label_values(&["churn"]).inc();
         m.drift_evaluation_duration.observe(0.001);
         m.drift_onsets.with_label_values(&["churn", "data"]).inc();
+        m.events_late.with_label_values(&["churn"]).inc();
         m.class_performance
             .with_label_values(&["churn", "yes", "f1"])
             .set(0.8);

@@ -352,7 +352,14 @@ pub struct ModelMonitor {
     /// [`ModelMonitor::take_label_delays`].
     #[serde(skip)]
     label_delays: Vec<i64>,
+    /// The latest onsets, oldest first (at most [`RECENT_ONSETS`]): what `GET /v1/models/{model}`
+    /// shows, checkpointed with the monitor so a restart keeps them.
+    #[serde(default)]
+    recent_onsets: VecDeque<Onset>,
 }
+
+/// How many onsets a monitor keeps for the admin API.
+pub const RECENT_ONSETS: usize = 256;
 
 /// What a prediction said: its label, else its score against 0.5 (`positive_label`, or
 /// `not-{positive_label}`), or its value. `None` for a classification without label or score.
@@ -411,6 +418,22 @@ impl ModelMonitor {
             last_window: None,
             labels_since_concept: None,
             label_delays: Vec::new(),
+            recent_onsets: VecDeque::new(),
+        }
+    }
+
+    /// The latest onsets, oldest first (at most [`RECENT_ONSETS`]).
+    pub fn recent_onsets(&self) -> &VecDeque<Onset> {
+        &self.recent_onsets
+    }
+
+    /// Keeps onsets for [`ModelMonitor::recent_onsets`].
+    pub fn record_onsets(&mut self, onsets: &[Onset]) {
+        for o in onsets {
+            if self.recent_onsets.len() == RECENT_ONSETS {
+                self.recent_onsets.pop_front();
+            }
+            self.recent_onsets.push_back(o.clone());
         }
     }
 

@@ -29,6 +29,7 @@ use crate::event::{Event, EventKind, ParseOptions, RejectReason, Rejection, pars
 use crate::learn::Learner;
 use crate::metrics::Metrics;
 use crate::monitor::{ModelMonitor, MonitorSettings};
+use crate::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
 use driftd_detectors::stream::DriftState;
 
 /// Version of the checkpoint format; bumped when [`ShardState`] changes incompatibly.
@@ -57,6 +58,25 @@ pub struct ShardState {
     /// For file sources: length of the rejects file when this state was taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejects_len: Option<u64>,
+    /// Accepted events of this shard still held back for the event-time watermark (their
+    /// effect is not yet in the monitors): restored into the order on load.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldEvent>,
+    /// The shard's event-time clock (largest event time delivered, ns since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ts_ns: Option<i64>,
+    /// The order's last released position (event time ns, kind rank) when this state was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontier: Option<(i64, u8)>,
+}
+
+/// An event held back for the watermark, as checkpointed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldEvent {
+    /// Its offset in the shard.
+    pub offset: u64,
+    /// The raw event (it was accepted, so it is UTF-8 JSON).
+    pub event: String,
 }
 
 impl ShardState {
@@ -192,6 +212,7 @@ pub struct Pipeline {
     monitors: BTreeMap<String, ModelMonitor>,
     board: Arc<SampleBoard>,
     learners: BTreeMap<String, Learner>,
+    order: Orderer,
 }
 
 /// The monitors' latest quantities, per model, for the alert task: written where the Prometheus
@@ -260,6 +281,106 @@ impl Pipeline {
             monitors: BTreeMap::new(),
             board: Arc::default(),
             learners: BTreeMap::new(),
+            order: Orderer::new(OrderSettings::default()),
+        }
+    }
+
+    /// Sets the event-time order's settings (before any shard is opened).
+    pub fn with_order(mut self, settings: OrderSettings) -> Self {
+        self.order = Orderer::new(settings);
+        self
+    }
+
+    /// Whether events are held back for the event-time order: only when something depends on
+    /// their order (monitors or learners).
+    fn ordered(&self) -> bool {
+        self.monitoring.is_some() || !self.policy.learn.is_empty()
+    }
+
+    /// Marks a shard idle (nothing delivered for the idle timeout) or active, and releases what
+    /// that makes due.
+    pub fn set_idle(&mut self, shard: &str, idle: bool) {
+        if self.order.is_idle(shard) != idle {
+            self.order.set_idle(shard, idle);
+            if idle {
+                tracing::debug!(
+                    shard,
+                    "shard idle: it no longer holds the event-time watermark back"
+                );
+            }
+        }
+        self.release();
+    }
+
+    /// Events of `shard` held back for the watermark.
+    pub fn held_of(&self, shard: &str) -> usize {
+        self.order.held_of(shard)
+    }
+
+    /// Events held back for the watermark, all shards.
+    pub fn held(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether `shard` is ahead of the watermark (another shard holds it back).
+    pub fn is_ahead(&self, shard: &str) -> bool {
+        let w = self.order.watermark();
+        w != i64::MAX
+            && self
+                .order
+                .max_ts(shard)
+                .is_some_and(|t| t > w.saturating_add(self.order.lateness_ns()))
+    }
+
+    /// Applies every held event that the watermark has passed.
+    pub fn release(&mut self) {
+        if !self.order.is_empty() {
+            let w = self.order.watermark();
+            while let Some((h, why)) = self.order.pop_ready(w) {
+                self.apply_held(&h.key.bytes, why);
+            }
+        }
+        self.publish_order();
+    }
+
+    /// Applies every held event, whatever the watermark: the end of a one-shot input.
+    pub fn flush_order(&mut self) {
+        while let Some(h) = self.order.pop_any() {
+            self.apply_held(&h.key.bytes, Release::InOrder);
+        }
+        self.publish_order();
+    }
+
+    fn publish_order(&self) {
+        self.metrics.order_buffered.set(self.order.len() as i64);
+        let w = self.order.watermark();
+        let secs = if w == i64::MIN || w == i64::MAX {
+            self.order.frontier().map_or(0.0, |(t, _)| t as f64 / 1e9)
+        } else {
+            w as f64 / 1e9
+        };
+        self.metrics.order_watermark.set(secs);
+    }
+
+    fn apply_held(&mut self, bytes: &[u8], why: Release) {
+        match parse_event(bytes, &self.opts) {
+            Ok(ev) => {
+                match why {
+                    Release::Late => self
+                        .metrics
+                        .events_late
+                        .with_label_values(&[ev.model.as_ref()])
+                        .inc(),
+                    Release::Forced => self.metrics.order_forced.inc(),
+                    Release::InOrder => {}
+                }
+                self.observe(&ev);
+                self.learn(&ev);
+            }
+            // It parsed when it was accepted; parsing is deterministic.
+            Err(r) => {
+                tracing::error!(reason = %r.reason, detail = %r.detail, "a held event no longer parses")
+            }
         }
     }
 
@@ -328,6 +449,7 @@ impl Pipeline {
                 "unmatched_feedback": join.unmatched_feedback,
             },
             "training_data": self.learners.get(model).map(Learner::status),
+            "recent_onsets": m.recent_onsets(),
         }))
     }
 
@@ -351,6 +473,7 @@ impl Pipeline {
         let seen = m.predictions() + m.labels().0;
         let started = std::time::Instant::now();
         let onsets = m.observe(ev, settings);
+        m.record_onsets(&onsets);
         let delays = m.take_label_delays();
         let evaluated = m.evaluations != evaluations;
         if evaluated {
@@ -401,8 +524,40 @@ impl Pipeline {
     /// metrics (beyond what this process already exported for the shard), so counters continue
     /// where the checkpoint left them.
     pub fn open_shard(&mut self, shard: Arc<str>, restored: Option<ShardState>) {
+        self.open_shard_as(shard, restored, true);
+    }
+
+    /// Opens a shard that never holds the event-time watermark back (HTTP feedback in embedded
+    /// mode: it has no clock of its own worth waiting for).
+    pub fn open_side_shard(&mut self, shard: Arc<str>, restored: Option<ShardState>) {
+        self.open_shard_as(shard, restored, false);
+    }
+
+    fn open_shard_as(&mut self, shard: Arc<str>, restored: Option<ShardState>, participates: bool) {
         let mut state = restored.unwrap_or_default();
         state.version = CHECKPOINT_VERSION;
+        self.order
+            .open(shard.clone(), participates, state.max_ts_ns, state.frontier);
+        for h in std::mem::take(&mut state.held) {
+            match parse_event(h.event.as_bytes(), &self.opts) {
+                Ok(ev) => {
+                    let key = OrderKey {
+                        ts: ts_ns(&ev),
+                        kind: kind_rank(ev.kind()),
+                        bytes: Arc::from(h.event.as_bytes()),
+                    };
+                    drop(ev);
+                    if let Some(late) = self.order.push(&shard, h.offset, key) {
+                        self.apply_held(&late.key.bytes, Release::Late);
+                    }
+                }
+                Err(r) => {
+                    tracing::error!(shard = %shard, offset = h.offset, reason = %r.reason, "a checkpointed held event does not parse; skipped")
+                }
+            }
+        }
+        state.max_ts_ns = None;
+        state.frontier = None;
         let mut exported = self.exported.remove(&shard).unwrap_or_default();
         for (model, m) in &state.models {
             let h = self.handles(model);
@@ -426,6 +581,7 @@ impl Pipeline {
     /// Closes a shard (partition revoked), dropping its uncheckpointed state: the next owner
     /// resumes from the last checkpoint.
     pub fn close_shard(&mut self, shard: &str) -> Option<ShardState> {
+        self.order.close(shard);
         self.shards.remove(shard)
     }
 
@@ -466,18 +622,41 @@ impl Pipeline {
             self.metrics.duplicates.inc();
             return Outcome::Duplicate;
         }
+        let ordered = self.ordered();
+        let mut late = None;
         let outcome = match parse_event(input, &self.opts) {
             Ok(ev) => {
                 let r = self.apply(shard, &ev.model, ev.kind());
                 if r.is_ok() {
-                    self.observe(&ev);
-                    self.learn(&ev);
+                    if ordered {
+                        let key = OrderKey {
+                            ts: ts_ns(&ev),
+                            kind: kind_rank(ev.kind()),
+                            bytes: Arc::from(input),
+                        };
+                        let name = self
+                            .shards
+                            .get_key_value(shard)
+                            .map(|(k, _)| k.clone())
+                            .expect("checked above");
+                        late = self.order.push(&name, offset, key);
+                    } else {
+                        self.observe(&ev);
+                        self.learn(&ev);
+                    }
                 }
                 r
             }
             Err(r) => Err(r),
         };
-        self.finish(shard, next, outcome)
+        if let Some(h) = late {
+            self.apply_held(&h.key.bytes, Release::Late);
+        }
+        let outcome = self.finish(shard, next, outcome);
+        if ordered {
+            self.release();
+        }
+        outcome
     }
 
     /// Records an event that was too large to be read whole (`next - offset` bytes).
@@ -711,13 +890,27 @@ impl Pipeline {
     /// Serialises every open shard, every monitor and what changed in the learners, for one
     /// atomic checkpoint write.
     pub fn checkpoint_entries(&self) -> Vec<(String, Vec<u8>)> {
+        let mut held = self.order.held_by_shard();
+        let frontier = self.order.frontier();
         let mut entries: Vec<(String, Vec<u8>)> = self
             .shards
             .iter()
             .map(|(shard, state)| {
+                let mut state = state.clone();
+                state.held = held
+                    .remove(shard)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(offset, b)| HeldEvent {
+                        offset,
+                        event: String::from_utf8_lossy(&b).into_owned(),
+                    })
+                    .collect();
+                state.max_ts_ns = self.order.max_ts(shard);
+                state.frontier = frontier;
                 (
                     checkpoint_key(shard),
-                    serde_json::to_vec(state).expect("shard state serialises"),
+                    serde_json::to_vec(&state).expect("shard state serialises"),
                 )
             })
             .collect();
@@ -760,6 +953,17 @@ impl Pipeline {
     }
 }
 
+/// An event's time in nanoseconds since the epoch (saturating outside ±292 years).
+pub fn ts_ns(ev: &Event<'_>) -> i64 {
+    ev.ts
+        .timestamp_nanos_opt()
+        .unwrap_or(if ev.ts.timestamp() < 0 {
+            i64::MIN + 1
+        } else {
+            i64::MAX - 1
+        })
+}
+
 fn onset_kind(o: &Onset) -> &'static str {
     match o.kind {
         crate::backtest::OnsetKind::Data => "data",
@@ -776,6 +980,7 @@ fn init_onset_series(metrics: &Metrics, model: &str) {
     for kind in ["data", "dataset", "prediction", "concept", "accuracy"] {
         metrics.drift_onsets.with_label_values(&[model, kind]);
     }
+    metrics.events_late.with_label_values(&[model]);
 }
 
 fn log_onset(o: &Onset) {

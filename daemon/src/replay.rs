@@ -2,7 +2,9 @@
 //! no external service. The same input gives the same report, byte for byte.
 //!
 //! Input: a predictions file (JSON lines; it may hold feedback too) and optionally a feedback file.
-//! Each file must be in event-time order (as a log is); the two are merged by `ts`. Output: one JSON
+//! Each file is in event-time order (as a log is; disorder within `[events.order]
+//! allowed_lateness` is tolerated); they are merged in the daemon's event-time order
+//! ([`crate::order`]), so a replay sees exactly what `driftd run` sees on any partitioning. Output: one JSON
 //! line per drift onset ([`Onset`]), then one summary line `{"summary": {...}}`; with a truth file,
 //! the summary holds the backtest score ([`crate::backtest`]).
 
@@ -10,15 +12,17 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::backtest::{Onset, OnsetKind};
 use crate::config::Config;
-use crate::event::{ParseOptions, RejectReason, parse_event, parse_ts};
+use crate::event::{ParseOptions, RejectReason, parse_event};
 use crate::monitor::{ModelMonitor, MonitorSettings};
-use crate::pipeline::ModelPolicy;
+use crate::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
+use crate::pipeline::{ModelPolicy, ts_ns};
 
 /// Per-model figures in the summary line.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -52,12 +56,23 @@ pub struct ReplaySummary {
     pub models: BTreeMap<String, ModelSummary>,
     /// Onsets written.
     pub onsets: u64,
+    /// Events older than what was already released (applied at once, out of order): a file
+    /// whose disorder exceeds `[events.order] allowed_lateness`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub late_events: u64,
+    /// Events released early because the order buffer was full.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub forced_events: u64,
     /// The backtest score, with `--truth`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backtest: Option<serde_json::Value>,
     /// With `--alerts`: how many times each rule's alerts were notified as firing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<BTreeMap<String, u64>>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The alert engine driven in event time: ticks every `evaluation_interval` of event time with
@@ -164,29 +179,30 @@ impl AlertBacktest {
     }
 }
 
-#[derive(Deserialize)]
-struct TsOnly<'a> {
-    #[serde(borrow, default)]
-    ts: Option<&'a str>,
+/// Reads the input files and yields their lines in the order the daemon's monitors see events
+/// ([`crate::order`]): each file is one participant shard of an [`Orderer`] with the configured
+/// `[events.order]` settings, the file whose clock is behind is read next, and a file at its end
+/// no longer holds the watermark back. So `driftd replay` and `driftd run` on any partitioning of
+/// the same events give the same sequence. Lines that do not parse come out at once (they are
+/// rejected either way).
+struct Ordered {
+    files: Vec<(Arc<str>, std::io::Lines<BufReader<File>>, bool)>,
+    order: Orderer,
+    parse: ParseOptions,
+    ready: std::collections::VecDeque<Arc<[u8]>>,
+    /// Events applied out of order (older than what was already released).
+    late: u64,
+    /// Events released before the watermark passed them (the buffer bound).
+    forced: u64,
 }
 
-fn ts_key(line: &str) -> i64 {
-    serde_json::from_str::<TsOnly<'_>>(line)
-        .ok()
-        .and_then(|t| t.ts.and_then(parse_ts))
-        .map_or(i64::MIN, |t| t.timestamp_millis())
-}
-
-/// Reads lines of two files merged by event time (each file in its own order).
-struct Merged {
-    a: std::io::Lines<BufReader<File>>,
-    b: Option<std::io::Lines<BufReader<File>>>,
-    next_a: Option<(i64, String)>,
-    next_b: Option<(i64, String)>,
-}
-
-impl Merged {
-    fn open(a: &Path, b: Option<&Path>) -> anyhow::Result<Self> {
+impl Ordered {
+    fn open(
+        a: &Path,
+        b: Option<&Path>,
+        settings: OrderSettings,
+        parse: ParseOptions,
+    ) -> anyhow::Result<Self> {
         let open = |p: &Path| -> anyhow::Result<std::io::Lines<BufReader<File>>> {
             Ok(BufReader::with_capacity(
                 1 << 20,
@@ -194,56 +210,82 @@ impl Merged {
             )
             .lines())
         };
-        let mut m = Merged {
-            a: open(a)?,
-            b: b.map(open).transpose()?,
-            next_a: None,
-            next_b: None,
-        };
-        m.next_a = next(&mut m.a, m.b.is_some())?;
-        if let Some(b) = m.b.as_mut() {
-            m.next_b = next(b, true)?;
+        let mut files = vec![(Arc::<str>::from("events"), open(a)?, false)];
+        if let Some(b) = b {
+            files.push((Arc::<str>::from("feedback"), open(b)?, false));
         }
-        Ok(m)
+        let mut order = Orderer::new(settings);
+        for (name, _, _) in &files {
+            order.open(name.clone(), true, None, None);
+        }
+        Ok(Ordered {
+            files,
+            order,
+            parse,
+            ready: Default::default(),
+            late: 0,
+            forced: 0,
+        })
     }
 
-    fn pop(&mut self) -> anyhow::Result<Option<String>> {
-        let take_a = match (&self.next_a, &self.next_b) {
-            (None, None) => return Ok(None),
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            // Ties go to the predictions file, so a label never overtakes its prediction at
-            // the same instant.
-            (Some((ta, _)), Some((tb, _))) => ta <= tb,
-        };
-        let merge = self.b.is_some();
-        if take_a {
-            let line = self.next_a.take().map(|x| x.1);
-            self.next_a = next(&mut self.a, merge)?;
-            Ok(line)
-        } else {
-            let line = self.next_b.take().map(|x| x.1);
-            if let Some(b) = self.b.as_mut() {
-                self.next_b = next(b, true)?;
+    /// The next line in order, or `None` at the end of every file.
+    fn pop(&mut self) -> anyhow::Result<Option<Arc<[u8]>>> {
+        loop {
+            if let Some(b) = self.ready.pop_front() {
+                return Ok(Some(b));
             }
-            Ok(line)
+            if let Some((h, why)) = self.order.pop_ready(self.order.watermark()) {
+                if why == Release::Forced {
+                    self.forced += 1;
+                }
+                return Ok(Some(h.key.bytes));
+            }
+            // Read on from the file that is furthest behind in event time.
+            let next = self
+                .files
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| !f.2)
+                .min_by_key(|(_, f)| self.order.max_ts(&f.0).map_or(i64::MIN, |t| t))
+                .map(|(i, _)| i);
+            let Some(i) = next else {
+                return Ok(self.order.pop_any().map(|h| h.key.bytes));
+            };
+            let (name, lines, done) = &mut self.files[i];
+            let line = loop {
+                match lines.next() {
+                    Some(l) => {
+                        let l = l.context("reading events")?;
+                        if !l.trim().is_empty() {
+                            break Some(l);
+                        }
+                    }
+                    None => break None,
+                }
+            };
+            let Some(line) = line else {
+                *done = true;
+                self.order.set_idle(name, true);
+                continue;
+            };
+            let bytes: Arc<[u8]> = Arc::from(line.into_bytes());
+            let key = match parse_event(&bytes, &self.parse) {
+                Ok(ev) => OrderKey {
+                    ts: ts_ns(&ev),
+                    kind: kind_rank(ev.kind()),
+                    bytes: bytes.clone(),
+                },
+                Err(_) => {
+                    self.ready.push_back(bytes);
+                    continue;
+                }
+            };
+            if let Some(late) = self.order.push(name, 0, key) {
+                self.late += 1;
+                self.ready.push_back(late.key.bytes);
+            }
         }
     }
-}
-
-fn next(
-    lines: &mut std::io::Lines<BufReader<File>>,
-    need_ts: bool,
-) -> anyhow::Result<Option<(i64, String)>> {
-    for line in lines.by_ref() {
-        let line = line.context("reading events")?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let ts = if need_ts { ts_key(&line) } else { 0 };
-        return Ok(Some((ts, line)));
-    }
-    Ok(None)
 }
 
 /// Monitors of the models that have a `reference_file`, with their reference built from it.
@@ -312,7 +354,12 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
     let mut out = BufWriter::new(
         File::create(opts.report).with_context(|| format!("creating {}", opts.report.display()))?,
     );
-    let mut input = Merged::open(opts.events, opts.feedback)?;
+    let mut input = Ordered::open(
+        opts.events,
+        opts.feedback,
+        cfg.events.order.settings(),
+        parse,
+    )?;
     let mut monitors: BTreeMap<String, ModelMonitor> = reference_monitors(cfg)?;
     let spill_dir = opts
         .spill_dir
@@ -335,7 +382,7 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
         .map(|p| AlertBacktest::open(cfg, p))
         .transpose()?;
     while let Some(line) = input.pop()? {
-        let ev = match parse_event(line.as_bytes(), &parse) {
+        let ev = match parse_event(&line, &parse) {
             Ok(ev) => ev,
             Err(r) => {
                 *summary.rejected.entry(r.reason).or_default() += 1;
@@ -405,6 +452,8 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
             }
         }
     }
+    summary.late_events = input.late;
+    summary.forced_events = input.forced;
     for (name, m) in &monitors {
         let ms = summary.models.entry(name.clone()).or_default();
         let (labelled, errors) = m.labels();

@@ -73,6 +73,8 @@ pub struct TaskCtx {
     pub shutdown: watch::Receiver<bool>,
     /// Reloads.
     pub control: mpsc::Receiver<Control>,
+    /// The event-time order's settings (idle timeout, buffer bound) for the source's flow control.
+    pub order: config::OrderConfig,
 }
 
 /// Writes and loads checkpoints, tracking the store's health.
@@ -409,8 +411,10 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         checkpointer,
         shutdown: shutdown_rx.clone(),
         control: control_rx,
+        order: cfg.events.order.clone(),
     };
-    let mut pipeline = Pipeline::new(metrics.clone(), parse, ModelPolicy::from_config(&cfg));
+    let mut pipeline = Pipeline::new(metrics.clone(), parse, ModelPolicy::from_config(&cfg))
+        .with_order(cfg.events.order.settings());
     if cfg.monitor.enabled {
         let mut sd = shutdown_rx.clone();
         let Some(mut monitors) = ctx.checkpointer.load_monitors(&mut sd).await else {
@@ -884,7 +888,8 @@ async fn run_file(
         RejectsWriter::open(&rejects_path, restored.as_ref().and_then(|s| s.rejects_len))?;
     let start = restored.as_ref().map_or(0, |s| s.next_offset);
     p.open_shard(shard.clone(), restored);
-    p.open_shard(http_shard.clone(), http_restored);
+    // HTTP feedback has no clock worth waiting for: it never holds the watermark back.
+    p.open_side_shard(http_shard.clone(), http_restored);
     let mut rx = file::spawn_reader(ReaderOptions {
         input: if stdin {
             Input::Stdin
@@ -904,6 +909,9 @@ async fn run_file(
     let mut pending_acks: Vec<tokio::sync::oneshot::Sender<Result<(), String>>> = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut eof = false;
+    // When the file last delivered a line: in follow mode, a file quiet for the idle timeout no
+    // longer holds the event-time watermark back.
+    let mut last_line = std::time::Instant::now();
     loop {
         tokio::select! {
             biased;
@@ -936,12 +944,14 @@ async fn run_file(
             }
             _ = tick.tick() => {
                 ctx.checkpointer.probe().await;
+                p.set_idle(&shard, last_line.elapsed() >= ctx.order.idle_timeout);
                 if ctx.checkpointer.due(&p) {
                     checkpoint_file(&mut p, &mut ctx, &shard, &mut rejects, &mut pending_acks).await;
                 }
             }
             msg = rx.recv(), if !eof => match msg {
                 Some(FileMsg::Batch(b)) => {
+                    last_line = std::time::Instant::now();
                     for l in &b.lines {
                         let input = &b.data[l.start..l.end];
                         let outcome = if l.oversized {
@@ -977,6 +987,8 @@ async fn run_file(
                     eof = true;
                     tracing::info!(shard = %shard, "end of input");
                     if !cfg.follow {
+                        // Nothing more is coming: every held event is due.
+                        p.flush_order();
                         break;
                     }
                 }

@@ -314,6 +314,13 @@ pub fn python() -> PathBuf {
 
 /// Produces every line of `file` to `topic` with the third-party client. Returns the count.
 pub fn produce(bootstrap: &str, topic: &str, file: &Path) -> usize {
+    produce_with(bootstrap, topic, file, &[])
+}
+
+/// Produces the lines of `file` to `topic` with the third-party client, with extra options of
+/// `kafka_tool.py produce` (e.g. `--key-field id`, `--only-partitions 0,1`, `--partition 3`).
+/// Returns how many were produced.
+pub fn produce_with(bootstrap: &str, topic: &str, file: &Path, extra: &[&str]) -> usize {
     let out = Command::new(python())
         .arg(repo_root().join("tests/tools/kafka_tool.py"))
         .args([
@@ -325,6 +332,7 @@ pub fn produce(bootstrap: &str, topic: &str, file: &Path) -> usize {
             "--file",
         ])
         .arg(file)
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -556,6 +564,19 @@ pub fn http_get(url: &str) -> Option<(u16, String)> {
         }
         Err(_) => None,
     }
+}
+
+/// An authenticated GET (bearer `token`): the parsed JSON body of a 200 answer.
+pub fn http_get_json(url: &str, token: &str) -> Option<serde_json::Value> {
+    let mut r = agent()
+        .get(url)
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .ok()?;
+    if r.status().as_u16() != 200 {
+        return None;
+    }
+    serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()
 }
 
 /// An HTTP POST with an optional bearer token.

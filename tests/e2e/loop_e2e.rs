@@ -305,20 +305,7 @@ impl Client {
 
 /// An authenticated GET on the admin API.
 fn admin_get(d: &Driftd, path: &str) -> Option<Json> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into();
-    let mut r = agent
-        .get(&format!("{}{path}", d.base()))
-        .header("authorization", &format!("Bearer {ADMIN_TOKEN}"))
-        .call()
-        .ok()?;
-    if r.status().as_u16() != 200 {
-        return None;
-    }
-    serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()
+    http_get_json(&format!("{}{path}", d.base()), ADMIN_TOKEN)
 }
 
 /// The loop's state: phase, aliases, training data, timeline.

@@ -10,6 +10,7 @@ mod http;
 mod kafka;
 mod lease;
 mod loop_e2e;
+mod order;
 mod prometheus;
 mod registry;
 mod replay;

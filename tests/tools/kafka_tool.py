@@ -5,10 +5,17 @@ It stands in for the users' own services: it produces events to topics exactly a
 would, and reads topics (e.g. the dead-letter topic) with their headers.
 
   kafka_tool.py produce --bootstrap HOST:PORT --topic T --file EVENTS.jsonl [--retry-seconds S]
+                        [--key-field id [--only-partitions 0,2,...]] [--partition N]
+                        [--skip K] [--limit N]
   kafka_tool.py consume --bootstrap HOST:PORT --topic T --expect N --timeout S --out OUT.jsonl
 
-`produce` sends each non-empty line as one message (the raw bytes, keyed by nothing), waits for
-every acknowledgement (acks=all) and prints the count. `consume` reads from the beginning without a
+`produce` sends each non-empty line as one message (the raw bytes), waits for every
+acknowledgement (acks=all) and prints the count. By default messages have no key; with
+`--key-field F` each is keyed by the JSON field F of the event (as a serving tier keys by
+prediction id) and lands on the partition the client's default partitioner (murmur2) chooses;
+`--only-partitions` then sends only the lines whose partition is listed (to hold a partition back
+and produce it later). `--partition N` sends every line to partition N. `--skip` and `--limit`
+apply to the lines that pass the filter. `consume` reads from the beginning without a
 consumer group until N messages or the timeout, and writes one JSON object per message:
 {"partition", "offset", "value", "headers": {name: value}}.
 """
@@ -18,6 +25,7 @@ import sys
 import time
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.partitioner.default import murmur2
 
 
 def produce(args):
@@ -32,11 +40,39 @@ def produce(args):
                 raise
             print(f"waiting for the broker: {e}", file=sys.stderr)
             time.sleep(0.5)
+    only = None
+    if args.only_partitions is not None:
+        only = {int(p) for p in args.only_partitions.split(",") if p != ""}
+    partitions = None
+    if args.key_field is not None:
+        deadline = time.time() + args.retry_seconds
+        while not partitions:
+            partitions = sorted(producer.partitions_for(args.topic) or [])
+            if not partitions and time.time() > deadline:
+                raise SystemExit(f"no partitions for {args.topic}")
     futures = []
+    passed = 0
     with open(args.file, "rb") as f:
         for line in f:
             line = line.rstrip(b"\n")
-            if line.strip():
+            if not line.strip():
+                continue
+            if partitions is not None and only is not None:
+                key = str(json.loads(line)[args.key_field]).encode()
+                if partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)] not in only:
+                    continue
+            passed += 1
+            if passed <= args.skip:
+                continue
+            if args.limit is not None and passed > args.skip + args.limit:
+                break
+            if args.partition is not None:
+                futures.append(producer.send(args.topic, value=line, partition=args.partition))
+            elif partitions is not None:
+                key = str(json.loads(line)[args.key_field]).encode()
+                part = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+                futures.append(producer.send(args.topic, value=line, key=key, partition=part))
+            else:
                 futures.append(producer.send(args.topic, value=line))
     producer.flush(timeout=120)
     for fut in futures:
@@ -83,6 +119,11 @@ def main():
     p.add_argument("--topic", required=True)
     p.add_argument("--file", required=True)
     p.add_argument("--retry-seconds", type=float, default=30)
+    p.add_argument("--key-field")
+    p.add_argument("--only-partitions")
+    p.add_argument("--partition", type=int)
+    p.add_argument("--skip", type=int, default=0)
+    p.add_argument("--limit", type=int)
     c = sub.add_parser("consume")
     c.add_argument("--bootstrap", required=True)
     c.add_argument("--topic", required=True)

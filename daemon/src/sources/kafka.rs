@@ -8,8 +8,15 @@
 //! already holds are skipped. On revocation the partition's uncheckpointed state is dropped; its next
 //! owner resumes from the checkpoint. librdkafka reconnects by itself when brokers go away; the
 //! source reports not-ready meanwhile (from the error callback and the 1 s statistics).
+//!
+//! Event-time order (see [`crate::order`]): every assigned partition holds the monitors'
+//! watermark back while it has unread messages (its position is below the high watermark that
+//! the last fetch reported). Only a partition that is **caught up** and has delivered nothing for
+//! `[events.order] idle_timeout` is idle. A partition far ahead of the watermark is **paused** while
+//! the order buffer is over half of `max_buffered` and resumed once it drains to a quarter, so
+//! catch-up after downtime or one lagging partition stays exact in bounded memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,6 +79,155 @@ pub fn shard_name(group: &str, topic: &str, partition: i32) -> String {
     format!("kafka/{group}/{topic}/{partition}")
 }
 
+/// The topic and partition of a shard name of this group.
+pub fn parse_shard_name<'a>(group: &str, shard: &'a str) -> Option<(&'a str, i32)> {
+    let rest = shard.strip_prefix("kafka/")?.strip_prefix(group)?;
+    let (topic, part) = rest.strip_prefix('/')?.rsplit_once('/')?;
+    Some((topic, part.parse().ok()?))
+}
+
+/// Flow control for the event-time order: which partitions are idle, which are paused.
+struct Flow {
+    /// When each open partition last delivered a message (or was opened).
+    last_delivery: HashMap<String, std::time::Instant>,
+    /// Partitions paused because they are far ahead of the watermark.
+    paused: HashSet<(String, i32)>,
+    idle_timeout: Duration,
+    pause_above: usize,
+    resume_below: usize,
+    /// `commit_rewind`: how far before the next event a resumed partition is read again.
+    rewind: u64,
+}
+
+impl Flow {
+    fn new(order: &crate::config::OrderConfig, rewind: u64) -> Self {
+        Flow {
+            last_delivery: HashMap::new(),
+            paused: HashSet::new(),
+            idle_timeout: order.idle_timeout,
+            pause_above: (order.max_buffered / 2).max(1),
+            resume_below: order.max_buffered / 4,
+            rewind,
+        }
+    }
+
+    fn delivered(&mut self, shard: &str) {
+        match self.last_delivery.get_mut(shard) {
+            Some(t) => *t = std::time::Instant::now(),
+            None => {
+                self.last_delivery
+                    .insert(shard.to_owned(), std::time::Instant::now());
+            }
+        }
+    }
+
+    /// Marks partitions idle or active: idle only when caught up to the high watermark the last
+    /// fetch reported and silent for the idle timeout.
+    fn update_idle(
+        &mut self,
+        p: &mut Pipeline,
+        consumer: &StreamConsumer<DriftdContext>,
+        group: &str,
+    ) {
+        for shard in p.open_shards() {
+            let since = *self
+                .last_delivery
+                .entry(shard.to_string())
+                .or_insert_with(std::time::Instant::now);
+            let silent = since.elapsed() >= self.idle_timeout;
+            // Unknown until the first statistics: then silence alone decides.
+            let caught_up = match parse_shard_name(group, &shard) {
+                Some((topic, part)) => {
+                    let high = consumer
+                        .context()
+                        .high
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    match high.get(&(topic.to_owned(), part)) {
+                        Some(&h) => p.shard(&shard).is_some_and(|s| s.next_offset >= h as u64),
+                        None => true,
+                    }
+                }
+                None => true,
+            };
+            p.set_idle(&shard, silent && caught_up);
+        }
+    }
+
+    /// Pauses partitions far ahead of the watermark while the order buffer is over half full;
+    /// resumes them once it is under a quarter (or they are no longer ahead).
+    fn regulate(
+        &mut self,
+        p: &Pipeline,
+        consumer: &StreamConsumer<DriftdContext>,
+        group: &str,
+        metrics: &Metrics,
+    ) {
+        let held = p.held();
+        let mut pause = TopicPartitionList::new();
+        let mut resume = TopicPartitionList::new();
+        if held > self.pause_above {
+            for shard in p.open_shards() {
+                let Some((topic, part)) = parse_shard_name(group, &shard) else {
+                    continue;
+                };
+                let key = (topic.to_owned(), part);
+                if !self.paused.contains(&key) && p.is_ahead(&shard) && p.held_of(&shard) > 0 {
+                    let _ = pause.add_partition(topic, part);
+                    self.paused.insert(key);
+                }
+            }
+        }
+        let drained = held < self.resume_below;
+        self.paused.retain(|(topic, part)| {
+            let shard = shard_name(group, topic, *part);
+            let keep = !drained && p.is_open(&shard) && p.is_ahead(&shard);
+            if !keep && let Some(state) = p.shard(&shard) {
+                // librdkafka resumes at the first event not yet applied; some brokers answer a
+                // fetch that starts inside a record batch with the next batch (see
+                // `commit_rewind`), so resume that much earlier: what is read twice is skipped.
+                let from = state.next_offset.saturating_sub(self.rewind);
+                let _ = resume.add_partition_offset(topic, *part, Offset::Offset(from as i64));
+            }
+            keep
+        });
+        if pause.count() > 0 {
+            match consumer.pause(&pause) {
+                Ok(()) => tracing::info!(
+                    partitions = pause.count(),
+                    held,
+                    "paused partitions far ahead of the event-time watermark"
+                ),
+                Err(e) => tracing::warn!(error = %e, "pausing partitions failed"),
+            }
+        }
+        if resume.count() > 0 {
+            match consumer.resume(&resume) {
+                Ok(()) => tracing::info!(partitions = resume.count(), held, "resumed partitions"),
+                Err(e) => tracing::warn!(error = %e, "resuming partitions failed"),
+            }
+            match consumer.seek_partitions(resume.clone(), Duration::from_secs(2)) {
+                Ok(done) => {
+                    for e in done.elements() {
+                        if let Err(err) = e.error() {
+                            tracing::warn!(topic = e.topic(), partition = e.partition(), error = %err, "seeking a resumed partition back failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "seeking resumed partitions back failed"),
+            }
+        }
+        metrics.order_paused.set(self.paused.len() as i64);
+    }
+
+    /// Forgets every pause (a rebalance assigns partitions unpaused).
+    fn reset(&mut self, metrics: &Metrics) {
+        self.paused.clear();
+        self.last_delivery.clear();
+        metrics.order_paused.set(0);
+    }
+}
+
 /// Callbacks from librdkafka: statistics (lag, broker state), errors and rebalances.
 pub struct DriftdContext {
     metrics: Arc<Metrics>,
@@ -79,6 +235,8 @@ pub struct DriftdContext {
     revoked: Mutex<Vec<(String, i32)>>,
     assigned: Mutex<Vec<(String, i32)>>,
     errors: RateLimit,
+    /// Each partition's high watermark from the last statistics (every second).
+    high: Mutex<HashMap<(String, i32), i64>>,
 }
 
 /// Lets one log line through per interval and counts the ones held back.
@@ -121,11 +279,13 @@ impl ClientContext for DriftdContext {
     fn stats(&self, s: Statistics) {
         let up = s.brokers.values().any(|b| b.state == "UP");
         self.set_up(up);
+        let mut high = self.high.lock().unwrap_or_else(|p| p.into_inner());
         for (topic, t) in &s.topics {
             for (pid, part) in &t.partitions {
                 if *pid < 0 || part.hi_offset < 0 {
                     continue;
                 }
+                high.insert((topic.clone(), *pid), part.hi_offset);
                 let position = if part.app_offset >= 0 {
                     part.app_offset
                 } else if part.committed_offset >= 0 {
@@ -389,15 +549,9 @@ async fn checkpoint(
         return false;
     }
     let mut tpl = TopicPartitionList::new();
-    let prefix = format!("kafka/{group}/");
     for shard in p.open_shards() {
-        let Some(rest) = shard.strip_prefix(&prefix) else {
-            continue;
-        };
-        let Some((topic, part)) = rest.rsplit_once('/') else {
-            continue;
-        };
-        let (Ok(part), Some(state)) = (part.parse::<i32>(), p.shard(&shard)) else {
+        let (Some((topic, part)), Some(state)) = (parse_shard_name(group, &shard), p.shard(&shard))
+        else {
             continue;
         };
         let commit = state.next_offset.saturating_sub(rewind);
@@ -426,6 +580,7 @@ pub async fn run_kafka(
         revoked: Mutex::new(Vec::new()),
         assigned: Mutex::new(Vec::new()),
         errors: RateLimit::new(Duration::from_secs(10)),
+        high: Mutex::new(HashMap::new()),
     };
     let consume_errors = RateLimit::new(Duration::from_secs(10));
     let mut c = base_config(&k, &secrets);
@@ -450,6 +605,8 @@ pub async fn run_kafka(
 
     let mut shutdown = ctx.shutdown.clone();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut flow = Flow::new(&ctx.order, k.commit_rewind);
+    let mut since_regulate = 0u32;
     loop {
         tokio::select! {
             biased;
@@ -461,15 +618,17 @@ pub async fn run_kafka(
             },
             _ = tick.tick() => {
                 ctx.checkpointer.probe().await;
-                if !apply_rebalance(&mut p, &mut ctx, &consumer, &k.group_id, &mut shutdown).await {
+                if !apply_rebalance(&mut p, &mut ctx, &consumer, &k.group_id, &mut shutdown, &mut flow).await {
                     break;
                 }
+                flow.update_idle(&mut p, &consumer, &k.group_id);
+                flow.regulate(&p, &consumer, &k.group_id, &ctx.metrics);
                 if ctx.checkpointer.due(&p) {
                     checkpoint(&mut p, &mut ctx, &consumer, &mut dlq, &k.group_id, k.commit_rewind, CommitMode::Async).await;
                 }
             }
             m = consumer.recv() => {
-                if !apply_rebalance(&mut p, &mut ctx, &consumer, &k.group_id, &mut shutdown).await {
+                if !apply_rebalance(&mut p, &mut ctx, &consumer, &k.group_id, &mut shutdown, &mut flow).await {
                     break;
                 }
                 match m {
@@ -479,8 +638,14 @@ pub async fn run_kafka(
                             let Some(restored) = ctx.checkpointer.load(&shard, &mut shutdown).await else { break };
                             p.open_shard(shard.as_str().into(), restored);
                         }
+                        flow.delivered(&shard);
                         let offset = m.offset().max(0) as u64;
                         let outcome = p.process(&shard, offset, offset + 1, m.payload().unwrap_or(&[]));
+                        since_regulate += 1;
+                        if since_regulate >= 1000 {
+                            since_regulate = 0;
+                            flow.regulate(&p, &consumer, &k.group_id, &ctx.metrics);
+                        }
                         if let Outcome::Rejected(r) = outcome {
                             dlq.send(&m, r.reason.as_str(), &r.detail).await;
                         }
@@ -542,19 +707,17 @@ async fn apply_rebalance(
     consumer: &StreamConsumer<DriftdContext>,
     group: &str,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    flow: &mut Flow,
 ) -> bool {
     let revoked = take(&consumer.context().revoked);
     if !revoked.is_empty() {
+        flow.reset(&ctx.metrics);
         // Eager rebalancing revokes every partition: drop all shard states and roll the
         // monitors back to the checkpoint, so that whatever is re-delivered is applied once.
         let all: Vec<(String, i32)> = p
             .open_shards()
             .iter()
-            .filter_map(|s| {
-                let rest = s.strip_prefix(&format!("kafka/{group}/"))?;
-                let (t, part) = rest.rsplit_once('/')?;
-                Some((t.to_owned(), part.parse().ok()?))
-            })
+            .filter_map(|s| parse_shard_name(group, s).map(|(t, part)| (t.to_owned(), part)))
             .collect();
         drop_revoked(p, &all, group);
         let Some(monitors) = ctx.checkpointer.load_monitors(shutdown).await else {
