@@ -80,6 +80,9 @@ pub struct Held {
     pub offset: u64,
 }
 
+/// A held event as checkpointed: its offset and raw bytes.
+pub type HeldRaw = (u64, Arc<[u8]>);
+
 /// Kind rank in the order.
 pub fn kind_rank(kind: EventKind) -> u8 {
     match kind {
@@ -279,8 +282,8 @@ impl Orderer {
     }
 
     /// The events held back per shard, as (offset, raw bytes), for checkpoints.
-    pub fn held_by_shard(&self) -> HashMap<Arc<str>, Vec<(u64, Arc<[u8]>)>> {
-        let mut out: HashMap<Arc<str>, Vec<(u64, Arc<[u8]>)>> = HashMap::new();
+    pub fn held_by_shard(&self) -> HashMap<Arc<str>, Vec<HeldRaw>> {
+        let mut out: HashMap<Arc<str>, Vec<HeldRaw>> = HashMap::new();
         for Reverse(h) in &self.heap {
             out.entry(h.shard.clone())
                 .or_default()
