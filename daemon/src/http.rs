@@ -95,7 +95,7 @@ pub struct AppState {
     /// The alert task, for the admin API (`None` when alerting is disabled).
     pub alerts: Option<mpsc::Sender<crate::alert::task::Command>>,
     /// The source task, for on-demand evaluation (`GET /v1/models/{model}`).
-    pub control: Option<mpsc::Sender<crate::run::Control>>,
+    pub control: Option<mpsc::Sender<crate::sources::Control>>,
     /// The trainer, for the retraining API (`None` when no model is retrained).
     pub trainer: Option<mpsc::Sender<crate::trainer::Command>>,
     /// The state store and signing key, for the registry API.
@@ -308,7 +308,7 @@ async fn get_model(
     State(s): State<AppState>,
     axum::extract::Path(model): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    let inspect = |r| crate::run::Control::Inspect(model.clone(), r);
+    let inspect = |r| crate::sources::Control::Inspect(model.clone(), r);
     match ask_task(
         s.control.as_ref(),
         "no event source",

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
 
-use crate::alert::Sample;
+use crate::alert::SampleBoard;
 use crate::backtest::Onset;
 use crate::config::Config;
 use crate::event::{Event, EventKind, ParseOptions, RejectReason, Rejection, parse_event};
@@ -213,44 +213,6 @@ pub struct Pipeline {
     board: Arc<SampleBoard>,
     learners: BTreeMap<String, Learner>,
     order: Orderer,
-}
-
-/// The monitors' latest quantities, per model, for the alert task: written where the Prometheus
-/// gauges are published (window ends, onsets, every 1,000 predictions), read every evaluation
-/// interval — never on the per-event path.
-#[derive(Debug, Default)]
-pub struct SampleBoard {
-    models: std::sync::Mutex<BTreeMap<String, Vec<Sample>>>,
-}
-
-impl SampleBoard {
-    /// Replaces one model's samples.
-    pub fn set(&self, model: &str, samples: Vec<Sample>) {
-        let mut m = self
-            .models
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        m.insert(model.to_owned(), samples);
-    }
-
-    /// Replaces every model's samples at once (monitors rolled back to a checkpoint): a reader
-    /// never sees some models missing, which would resolve their alerts.
-    pub fn replace(&self, all: BTreeMap<String, Vec<Sample>>) {
-        let mut m = self
-            .models
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *m = all;
-    }
-
-    /// Every model's samples, in model order.
-    pub fn snapshot(&self) -> Vec<Sample> {
-        let m = self
-            .models
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        m.values().flatten().cloned().collect()
-    }
 }
 
 /// Key of the list of checkpointed monitors.

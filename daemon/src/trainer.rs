@@ -35,6 +35,7 @@
 //! * **Watch**: the previous model is shadowed beside the new live one for `watch`; if the new one
 //!   is significantly worse, driftd rolls back, announces it, and `ModelRolledBack` fires.
 
+use crate::alert::Firing;
 use std::collections::{BTreeMap, VecDeque};
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -53,7 +54,7 @@ use crate::alert::Sample;
 use crate::learn::{LearnControl, ReferenceRow, RetrainConfig, ShadowKind, ShadowRun};
 use crate::metrics::Metrics;
 use crate::registry::{Alias, DecisionEntry, Registry, RegistryError};
-use crate::run::Control;
+use crate::sources::Control;
 use crate::store::{AnyStore, Lease, StateStore, StoreError};
 
 /// The pub/sub channel (and default Kafka topic) of promotion and rollback notices.
@@ -97,17 +98,6 @@ impl Schedule {
             .ok()
             .map(|d| d.with_timezone(&Utc))
     }
-}
-
-/// A firing alert, as the alert task last evaluated it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Firing {
-    /// The rule's name.
-    pub rule: String,
-    /// Its `model` label.
-    pub model: String,
-    /// When it started firing.
-    pub since: DateTime<Utc>,
 }
 
 /// Where a model's loop stands.
@@ -460,7 +450,7 @@ pub struct TrainerDeps {
     /// Firing alerts, from the alert task.
     pub firing: watch::Receiver<Vec<Firing>>,
     /// Where the loop's alert samples go.
-    pub board: Arc<crate::pipeline::SampleBoard>,
+    pub board: Arc<crate::alert::SampleBoard>,
     /// Promotion and rollback notices.
     pub announcer: Announcer,
     /// The clock (tests drive it by hand).
@@ -475,7 +465,7 @@ pub struct Trainer {
     control: mpsc::Sender<Control>,
     metrics: Arc<Metrics>,
     firing: watch::Receiver<Vec<Firing>>,
-    board: Arc<crate::pipeline::SampleBoard>,
+    board: Arc<crate::alert::SampleBoard>,
     announcer: Announcer,
     owner: String,
     clock: Clock,

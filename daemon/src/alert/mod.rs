@@ -370,6 +370,55 @@ pub struct Notification {
     pub actions: Vec<String>,
 }
 
+/// A firing alert, as the alert task last evaluated it (what the trainer's triggers read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Firing {
+    /// The rule's name.
+    pub rule: String,
+    /// Its `model` label.
+    pub model: String,
+    /// When it started firing.
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+/// The monitors' latest quantities, per model, for the alert task: written where the Prometheus
+/// gauges are published (window ends, onsets, every 1,000 predictions), read every evaluation
+/// interval — never on the per-event path.
+#[derive(Debug, Default)]
+pub struct SampleBoard {
+    models: std::sync::Mutex<std::collections::BTreeMap<String, Vec<Sample>>>,
+}
+
+impl SampleBoard {
+    /// Replaces one model's samples.
+    pub fn set(&self, model: &str, samples: Vec<Sample>) {
+        let mut m = self
+            .models
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.insert(model.to_owned(), samples);
+    }
+
+    /// Replaces every model's samples at once (monitors rolled back to a checkpoint): a reader
+    /// never sees some models missing, which would resolve their alerts.
+    pub fn replace(&self, all: std::collections::BTreeMap<String, Vec<Sample>>) {
+        let mut m = self
+            .models
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *m = all;
+    }
+
+    /// Every model's samples, in model order.
+    pub fn snapshot(&self) -> Vec<Sample> {
+        let m = self
+            .models
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.values().flatten().cloned().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

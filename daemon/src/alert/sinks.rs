@@ -15,6 +15,7 @@
 //! - [`webhook`] — the webhook payloads (Alertmanager v4 and driftd's own) and the HTTP sink.
 //! - [`email`] — the SMTP transport and the MIME message.
 //! - [`outbox`] — queued notifications with deterministic retry times.
+//! - [`error`] — [`DeliveryError`], the one error of a delivery attempt (a leaf).
 //! - [`dispatch`] — the [`Dispatcher`] routing a notification to its receiver, with metrics.
 //!
 //! # Delivery guarantee: at least once, duplicates only in one narrow window
@@ -40,6 +41,7 @@
 pub mod config;
 pub mod dispatch;
 pub mod email;
+pub mod error;
 pub mod outbox;
 pub mod render;
 pub mod webhook;

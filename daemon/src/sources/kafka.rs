@@ -33,11 +33,11 @@ use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::{TaskCtx, dispatch};
 use crate::config::KafkaSourceConfig;
 use crate::http::Health;
 use crate::metrics::Metrics;
 use crate::pipeline::{Outcome, Pipeline};
-use crate::run::{Control, TaskCtx};
 
 /// Secrets the Kafka clients need, resolved from the configuration.
 #[derive(Clone, Default)]
@@ -573,7 +573,7 @@ pub async fn run_kafka(
     secrets: KafkaSecrets,
     mut p: Pipeline,
     mut ctx: TaskCtx,
-) -> anyhow::Result<Option<crate::run::Summary>> {
+) -> anyhow::Result<Option<super::Summary>> {
     let context = DriftdContext {
         metrics: ctx.metrics.clone(),
         health: ctx.health.clone(),
@@ -611,11 +611,7 @@ pub async fn run_kafka(
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            Some(c) = ctx.control.recv() => match c {
-                Control::SetPolicy(pol) => p.set_policy(pol),
-                Control::Inspect(model, reply) => { let _ = reply.send(p.inspect(&model)); }
-                Control::Learn(c) => p.learn_control(c),
-            },
+            Some(c) = ctx.control.recv() => dispatch(&mut p, c),
             _ = tick.tick() => {
                 ctx.checkpointer.probe().await;
                 if !apply_rebalance(&mut p, &mut ctx, &consumer, &k.group_id, &mut shutdown, &mut flow).await {

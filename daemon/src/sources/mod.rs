@@ -1,7 +1,77 @@
-//! Event sources: where events come from.
+//! The intake stage: where events come from and how their effect is made durable.
 //!
-//! - [`file`](mod@file): JSON lines from a file (optionally followed as it grows) or stdin.
-//! - [`kafka`]: a Kafka consumer group with a dead-letter topic.
+//! - [`file`](mod@file): the JSON-lines reader (a file, optionally followed as it grows, or stdin).
+//! - [`embedded`]: the file source's task loop (embedded mode), with HTTP feedback as a side shard.
+//! - [`kafka`]: the Kafka consumer group's task loop, with a dead-letter topic.
+//! - [`checkpoint`]: the [`Checkpointer`] both loops write and load checkpoints through.
+//!
+//! Both loops own the [`Pipeline`] and take [`Control`] messages from the rest of the daemon
+//! through [`dispatch`]. This stage may use the contract (events), the pipeline, the monitors,
+//! the store and the metrics; it does not know the trainer, the alert task or the CLI.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::config;
+use crate::http::Health;
+use crate::metrics::Metrics;
+use crate::pipeline::{ModelPolicy, Pipeline, ShardState};
+
+pub mod checkpoint;
+pub mod embedded;
 pub mod file;
 pub mod kafka;
+
+pub use checkpoint::Checkpointer;
+
+/// Messages from the control plane (signals) to the source task.
+#[derive(Debug)]
+pub enum Control {
+    /// A reloaded model policy.
+    SetPolicy(ModelPolicy),
+    /// A model's monitor, evaluated on demand (see [`Pipeline::inspect`]).
+    Inspect(
+        String,
+        tokio::sync::oneshot::Sender<Option<serde_json::Value>>,
+    ),
+    /// A command of the trainer to the learners.
+    Learn(crate::learn::LearnControl),
+}
+
+/// What the source task needs besides its source.
+pub struct TaskCtx {
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Readiness flags.
+    pub health: Arc<Health>,
+    /// Checkpoint writer.
+    pub checkpointer: Checkpointer,
+    /// Flips to `true` on shutdown.
+    pub shutdown: watch::Receiver<bool>,
+    /// Reloads.
+    pub control: mpsc::Receiver<Control>,
+    /// The event-time order's settings (idle timeout, buffer bound) for the source's flow control.
+    pub order: config::OrderConfig,
+}
+
+/// Applies a control message to the pipeline: the one dispatch both source loops share.
+pub fn dispatch(p: &mut Pipeline, c: Control) {
+    match c {
+        Control::SetPolicy(pol) => p.set_policy(pol),
+        Control::Inspect(model, reply) => {
+            let _ = reply.send(p.inspect(&model));
+        }
+        Control::Learn(c) => p.learn_control(c),
+    }
+}
+
+/// What the file source processed, printed when a one-shot run ends.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The shard's final state.
+    pub state: ShardState,
+    /// Where rejected lines went.
+    pub rejects_path: PathBuf,
+}

@@ -317,7 +317,7 @@ fn validate_smtp(smtp: &SmtpConfig, errors: &mut Vec<(String, String)>) {
         );
     }
     if let Some(ca) = &smtp.ca_file
-        && let Err(m) = super::email::read_ca_file(ca)
+        && let Err(m) = read_ca_file(ca)
     {
         push(errors, format!("{path}.ca_file"), m);
     }
@@ -402,6 +402,21 @@ pub(crate) fn check_http_url(url: &str) -> Result<(), String> {
         Some(h) if !h.is_empty() => Ok(()),
         _ => Err(format!("`{url}` has no host")),
     }
+}
+
+/// Reads a PEM file of root certificates (`ca_file`).
+pub(crate) fn read_ca_file(
+    path: &std::path::Path,
+) -> Result<lettre::transport::smtp::client::Certificate, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !pem
+        .windows(b"-----BEGIN CERTIFICATE-----".len())
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+    {
+        return Err(format!("{} holds no PEM certificate", path.display()));
+    }
+    lettre::transport::smtp::client::Certificate::from_pem(&pem)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

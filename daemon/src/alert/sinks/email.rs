@@ -10,19 +10,18 @@
 //! *rejected*: still retried (the operator may fix the configuration and reload), but logged at
 //! error level with a message saying what to fix.
 
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
 
-use super::config::{EmailReceiver, SmtpConfig, SmtpSecurity, parse_mailbox};
-use super::dispatch::DeliveryError;
+use super::config::{EmailReceiver, SmtpConfig, SmtpSecurity, parse_mailbox, read_ca_file};
+use super::error::DeliveryError;
 use super::render;
 use crate::alert::Notification;
 
@@ -97,18 +96,6 @@ fn tls(cfg: &SmtpConfig, host: &str) -> Result<Tls, String> {
         SmtpSecurity::Tls => Tls::Wrapper(params),
         _ => Tls::Required(params),
     })
-}
-
-/// Reads a PEM file of root certificates (`ca_file`).
-pub(crate) fn read_ca_file(path: &Path) -> Result<Certificate, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if !pem
-        .windows(b"-----BEGIN CERTIFICATE-----".len())
-        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
-    {
-        return Err(format!("{} holds no PEM certificate", path.display()));
-    }
-    Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// A configured email receiver: parsed addresses and the subject prefix.

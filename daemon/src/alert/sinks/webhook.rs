@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::config::{WebhookFormat, WebhookReceiver};
-use super::dispatch::DeliveryError;
+use super::error::DeliveryError;
 use super::render::dashboard_link;
 use crate::alert::{AlertSnapshot, Labels, Notification, Status};
 
@@ -236,7 +236,7 @@ fn classify(url: &str, status: u16) -> Result<(), DeliveryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::sinks::dispatch::ErrorKind;
+    use crate::alert::sinks::error::ErrorKind;
     use crate::alert::sinks::render::tests::{alert, notification};
 
     #[test]

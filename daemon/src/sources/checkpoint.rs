@@ -1,0 +1,269 @@
+//! The [`Checkpointer`]: writes every open shard, the monitors and the learners in one atomic
+//! state-store write, loads them back (retrying while the store is unreachable), and keeps the
+//! store's health for readiness and metrics.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::http::Health;
+use crate::metrics::Metrics;
+use crate::pipeline::{ModelPolicy, Pipeline, ShardState, checkpoint_key};
+use crate::store::{AnyStore, StateStore, StoreError};
+
+/// Writes and loads checkpoints, tracking the store's health.
+pub struct Checkpointer {
+    store: AnyStore,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    interval: Duration,
+    max_events: u64,
+    last: Instant,
+    /// Keys never written (non-resumable shards such as stdin).
+    pub volatile: Vec<String>,
+}
+
+impl Checkpointer {
+    /// A checkpointer on `store`.
+    pub fn new(store: AnyStore, metrics: Arc<Metrics>, health: Arc<Health>, cfg: &Config) -> Self {
+        Checkpointer {
+            store,
+            metrics,
+            health,
+            interval: cfg.checkpoint.interval,
+            max_events: cfg.checkpoint.max_events,
+            last: Instant::now(),
+            volatile: Vec::new(),
+        }
+    }
+
+    /// Whether a checkpoint is due.
+    pub fn due(&self, p: &Pipeline) -> bool {
+        let n = p.since_checkpoint();
+        n >= self.max_events || (n > 0 && self.last.elapsed() >= self.interval)
+    }
+
+    fn store_result<T>(&self, op: &str, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        match &r {
+            Ok(_) => {
+                if !self.health.store_up.swap(true, Ordering::Relaxed) {
+                    tracing::info!(store = self.store.kind(), "state store is reachable");
+                }
+                self.metrics.store_up.set(1);
+            }
+            Err(e) => {
+                self.metrics.store_errors.with_label_values(&[op]).inc();
+                self.metrics.store_up.set(0);
+                if self.health.store_up.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(store = self.store.kind(), error = %e, "state store is unreachable; keeping state in memory and retrying");
+                }
+            }
+        }
+        r
+    }
+
+    /// Writes every open shard atomically. On failure the state stays in memory and the next
+    /// attempt comes after `interval`.
+    pub async fn write(&mut self, p: &mut Pipeline) -> bool {
+        self.last = Instant::now();
+        let entries: Vec<_> = p
+            .checkpoint_entries()
+            .into_iter()
+            .filter(|(k, _)| !self.volatile.contains(k))
+            .collect();
+        if entries.is_empty() {
+            p.mark_checkpointed();
+            return true;
+        }
+        let started = Instant::now();
+        let r = self.store.put_all(entries).await;
+        // The interval runs from the end of a checkpoint: a slow one never leaves the pipeline
+        // without time to process events.
+        self.last = Instant::now();
+        let ok = self.store_result("put", r).is_ok();
+        if ok {
+            p.mark_checkpointed();
+            self.metrics
+                .checkpoint_duration
+                .observe(started.elapsed().as_secs_f64());
+            self.metrics.checkpoints.with_label_values(&["ok"]).inc();
+        } else {
+            self.metrics
+                .checkpoints
+                .with_label_values(&["failed"])
+                .inc();
+        }
+        ok
+    }
+
+    /// Records a checkpoint that could not be attempted (e.g. side outputs not yet durable).
+    pub fn defer(&mut self) {
+        self.last = Instant::now();
+        self.metrics
+            .checkpoints
+            .with_label_values(&["deferred"])
+            .inc();
+    }
+
+    /// Loads every checkpointed monitor, retrying while the store is unreachable. `None` on
+    /// shutdown.
+    pub async fn load_monitors(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<std::collections::BTreeMap<String, crate::monitor::ModelMonitor>> {
+        retrying("the monitors' checkpoint", shutdown, || {
+            self.try_load_monitors()
+        })
+        .await
+    }
+
+    async fn try_load_monitors(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, crate::monitor::ModelMonitor>, String> {
+        let mut out = std::collections::BTreeMap::new();
+        let r = self.store.get(crate::pipeline::MONITOR_INDEX_KEY).await;
+        let Some(index) = self.store_result("get", r).map_err(|e| e.to_string())? else {
+            return Ok(out);
+        };
+        let names: Vec<String> = serde_json::from_slice(&index).map_err(|e| e.to_string())?;
+        for name in names {
+            let r = self.store.get(&crate::pipeline::monitor_key(&name)).await;
+            if let Some(bytes) = self.store_result("get", r).map_err(|e| e.to_string())? {
+                let m = serde_json::from_slice(&bytes)
+                    .map_err(|e| format!("monitor of model {name}: {e}"))?;
+                out.insert(name, m);
+            }
+        }
+        if !out.is_empty() {
+            tracing::info!(models = out.len(), "monitors restored from checkpoint");
+        }
+        Ok(out)
+    }
+
+    /// Loads the learners (training buffers, waiting features, shadow tallies) of the retrained
+    /// models, retrying while the store is unreachable. `None` on shutdown.
+    pub async fn load_learners(
+        &self,
+        policy: &ModelPolicy,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<std::collections::BTreeMap<String, crate::learn::Learner>> {
+        retrying("the training data checkpoint", shutdown, || {
+            self.try_load_learners(policy)
+        })
+        .await
+    }
+
+    async fn try_load_learners(
+        &self,
+        policy: &ModelPolicy,
+    ) -> Result<std::collections::BTreeMap<String, crate::learn::Learner>, String> {
+        use crate::learn::{Learner, head_key};
+        let mut out = std::collections::BTreeMap::new();
+        for (model, (cfg, task)) in policy.retrained() {
+            let r = self.store.get(&head_key(model)).await;
+            let Some(head) = self.store_result("get", r).map_err(|e| e.to_string())? else {
+                continue;
+            };
+            let mut chunks = std::collections::HashMap::new();
+            for slot in Learner::stored_slots(&head).map_err(|e| format!("{model}: {e}"))? {
+                let key = format!("learn/{model}/chunk/{slot}");
+                let r = self.store.get(&key).await;
+                if let Some(b) = self.store_result("get", r).map_err(|e| e.to_string())? {
+                    chunks.insert(slot, b);
+                }
+            }
+            let mut l = Learner::new(cfg.clone(), *task, policy.positive_label(model));
+            match l.restore(&head, |slot| chunks.remove(&slot)) {
+                Ok(()) => {
+                    tracing::info!(
+                        model,
+                        examples = l.len(),
+                        waiting = l.waiting(),
+                        "training data restored from checkpoint"
+                    );
+                    out.insert(model.clone(), l);
+                }
+                // Training data is a cache of the labelled stream: a damaged one is logged and
+                // rebuilt from new events rather than blocking intake.
+                Err(e) => {
+                    tracing::error!(model, error = %e, "stored training data is unreadable; starting it afresh")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pings the store when it was last seen down, so readiness recovers without traffic.
+    pub async fn probe(&self) {
+        if !self.health.store_up.load(Ordering::Relaxed) {
+            let r = self.store.ping().await;
+            let _ = self.store_result("ping", r);
+        }
+    }
+
+    /// Loads a shard's checkpoint, retrying while the store is unreachable. `None` on shutdown.
+    pub async fn load(
+        &self,
+        shard: &str,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<Option<ShardState>> {
+        let key = checkpoint_key(shard);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let r = self.store.get(&key).await;
+            match self.store_result("get", r) {
+                Ok(None) => return Some(None),
+                Ok(Some(bytes)) => match Pipeline::decode_checkpoint(&bytes) {
+                    Ok(s) => {
+                        tracing::info!(
+                            shard,
+                            next_offset = s.next_offset,
+                            accepted = s.accepted(),
+                            rejected = s.rejected_total(),
+                            "resuming from checkpoint"
+                        );
+                        return Some(Some(s));
+                    }
+                    Err(e) => {
+                        // Refuse to guess: starting empty would double-count, skipping would lose.
+                        tracing::error!(shard, error = %e, "checkpoint is unreadable; fix or delete key {key} in the state store");
+                    }
+                },
+                Err(_) => {}
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return None,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds, logging each failure and backing off from 100 ms to 5 s.
+/// `None` on shutdown.
+pub(crate) async fn retrying<T, F, Fut>(
+    what: &str,
+    shutdown: &mut watch::Receiver<bool>,
+    mut attempt: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match attempt().await {
+            Ok(v) => return Some(v),
+            Err(e) => tracing::error!(error = %e, "cannot load {what}; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return None,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
