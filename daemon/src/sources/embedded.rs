@@ -1,4 +1,4 @@
-//! The file source's task loop (embedded mode): reads JSON lines through the [`file`] reader,
+//! The file source's task loop (embedded mode): reads JSON lines through the [`file`](mod@super::file) reader,
 //! writes rejected lines to the rejects file, takes HTTP feedback as a side shard acknowledged
 //! after its checkpoint, and checkpoints through the [`Checkpointer`](super::Checkpointer).
 
