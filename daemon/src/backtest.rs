@@ -2,7 +2,7 @@
 //! missed drifts, false alarms).
 //!
 //! The ground truth ([`Truth`]) is the `NAME.truth.json` format written by the shared benchmark
-//! generator (`make_streams.py`) and by the project's own generator ([`crate::streams`]): a list of
+//! generator (`make_streams.py`) and by the project's own generator (`streams.rs`): a list of
 //! drifts, each with its onset (`onset_index`, `onset_ts`), its type (abrupt or gradual), the
 //! features whose distribution it changes (`features`, name → description) and whether it changes
 //! the concept (`concept_changed`). Unknown fields are ignored.
@@ -104,7 +104,7 @@ pub struct Onset {
 // ---------------------------------------------------------------------------------------------
 
 /// Ground truth of one benchmark stream (`NAME.truth.json`), as written by `make_streams.py` and by
-/// [`crate::streams`]. Unknown fields are ignored; only `drifts` is required.
+/// `streams.rs`. Unknown fields are ignored; only `drifts` is required.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Truth {
     /// Free text.

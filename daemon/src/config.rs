@@ -48,7 +48,7 @@ pub struct Config {
     pub serve: ServeConfig,
 }
 
-/// `[serve]`: the prediction server of `driftd serve` (see [`crate::serve`]).
+/// `[serve]`: the prediction server of `driftd serve` (`serve.rs`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServeConfig {
@@ -109,12 +109,16 @@ pub enum ServeEventsConfig {
     },
 }
 
-/// `[registry]`: the model registry kept in the state store (see [`crate::registry`]).
+/// Shortest accepted signing key, in bytes.
+pub const MIN_KEY_BYTES: usize = 32;
+/// The environment variable read for the signing key when `[registry] signing_key` is not set.
+pub const KEY_ENV: &str = "DRIFTD_REGISTRY_KEY";
+/// `[registry]`: the model registry kept in the state store (`registry.rs`).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegistryConfig {
     /// The HMAC-SHA256 key that signs and verifies model artifacts, at least
-    /// [`crate::registry::MIN_KEY_BYTES`] bytes. Without it, the environment variable
+    /// [`MIN_KEY_BYTES`] bytes. Without it, the environment variable
     /// `DRIFTD_REGISTRY_KEY` is used; commands that sign or verify fail when neither is set.
     pub signing_key: Option<SecretSpec>,
 }
@@ -471,7 +475,7 @@ pub struct ModelConfig {
     /// training data), instead of its first live predictions.
     pub reference_file: Option<PathBuf>,
     /// Retraining, shadow testing and promotion (see [`crate::learn::RetrainConfig`] and
-    /// [`crate::trainer`]). Absent: driftd only monitors and alerts.
+    /// the trainer (`trainer.rs`)). Absent: driftd only monitors and alerts.
     pub retrain: Option<crate::learn::RetrainConfig>,
 }
 
@@ -817,7 +821,7 @@ impl Config {
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, m) in s.models.iter().enumerate() {
-            if !crate::registry::valid_model_name(m) {
+            if !crate::event::valid_model_name(m) {
                 err(
                     e,
                     format!("serve.models.{i}"),
@@ -922,14 +926,14 @@ impl Config {
             .find(|(_, m)| m.retrain.as_ref().is_some_and(|r| r.enabled))
             .map(|(n, _)| n)
             && self.registry.signing_key.is_none()
-            && std::env::var_os(crate::registry::KEY_ENV).is_none()
+            && std::env::var_os(KEY_ENV).is_none()
         {
             err(
                 &mut e,
                 "registry.signing_key",
                 format!(
                     "models.{name}.retrain signs the models it trains: set registry.signing_key or {}",
-                    crate::registry::KEY_ENV
+                    KEY_ENV
                 ),
             );
         }
@@ -1105,12 +1109,12 @@ impl Config {
         }
         if let Some(spec) = &self.registry.signing_key {
             match spec.resolve() {
-                Ok(k) if k.expose_secret().len() < crate::registry::MIN_KEY_BYTES => err(
+                Ok(k) if k.expose_secret().len() < MIN_KEY_BYTES => err(
                     &mut e,
                     "registry.signing_key",
                     format!(
                         "the signing key must be at least {} bytes long",
-                        crate::registry::MIN_KEY_BYTES
+                        MIN_KEY_BYTES
                     ),
                 ),
                 Ok(k) => secrets.registry_key = Some(k),

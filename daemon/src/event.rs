@@ -329,7 +329,9 @@ fn has_non_finite_token(input: &[u8]) -> bool {
     false
 }
 
-fn is_valid_model_name(name: &str) -> bool {
+/// Whether `name` is a valid model name: 1 to [`MAX_MODEL_NAME_BYTES`] bytes of ASCII letters,
+/// digits, `_`, `.`, `:` and `-` (the one rule, for events, the config and the registry).
+pub fn valid_model_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_MODEL_NAME_BYTES
         && name
@@ -438,7 +440,7 @@ impl<'a> RawEvent<'a> {
             ));
         }
         let model = self.model.ok_or_else(|| missing("model"))?.0;
-        if !is_valid_model_name(&model) {
+        if !valid_model_name(&model) {
             return Err(Rejection::new(
                 RejectReason::InvalidModelName,
                 format!(

@@ -9,7 +9,7 @@
 //! cause is logged, never returned).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -29,38 +29,7 @@ use crate::event::{EventKind, ParseOptions, RejectReason, parse_event};
 use crate::metrics::Metrics;
 use crate::pipeline::ModelPolicy;
 
-/// Liveness and readiness flags, shared by the components that know them.
-#[derive(Debug, Default)]
-pub struct Health {
-    /// The event source is connected.
-    pub source_up: AtomicBool,
-    /// The state store answered its last operation.
-    pub store_up: AtomicBool,
-    /// Start-up finished (checkpoints loaded, source started).
-    pub started: AtomicBool,
-    /// Shutdown has begun.
-    pub shutting_down: AtomicBool,
-}
-
-impl Health {
-    /// Whether the daemon is ready to do its work.
-    pub fn ready(&self) -> bool {
-        self.source_up.load(Ordering::Relaxed)
-            && self.store_up.load(Ordering::Relaxed)
-            && self.started.load(Ordering::Relaxed)
-            && !self.shutting_down.load(Ordering::Relaxed)
-    }
-}
-
-/// Feedback accepted over HTTP, handed to the local pipeline (embedded mode). `ack` answers once
-/// the feedback is durable in the state store.
-#[derive(Debug)]
-pub struct LocalFeedback {
-    /// Each item as a complete feedback event (JSON object).
-    pub items: Vec<Vec<u8>>,
-    /// Answered when the items are applied and checkpointed.
-    pub ack: oneshot::Sender<Result<(), String>>,
-}
+use crate::sources::{Health, LocalFeedback};
 
 /// Where accepted feedback goes.
 #[derive(Clone)]

@@ -9,7 +9,7 @@
 //!   state store in chunks of [`CHUNK`] examples; a checkpoint writes only the chunks that changed
 //!   (mostly the newest one). Chunks live in a fixed ring of keys (`learn/{model}/chunk/{slot}`),
 //!   so the keys a model uses are bounded and dropped chunks are simply overwritten.
-//! * **The shadow run**, when the [trainer](crate::trainer) has one going: a challenger model (the
+//! * **The shadow run**, when the trainer (`trainer.rs`) has one going: a challenger model (the
 //!   candidate, or after a promotion the previous live model) is scored on the features of every
 //!   prediction event — its answer is never served — and when the label arrives the paired outcome
 //!   (served answer right/wrong vs challenger right/wrong, or both errors for regression) goes into
@@ -185,7 +185,7 @@ impl RetrainConfig {
         if self.shadow_max_duration.is_zero() {
             p.push(("shadow_max_duration".into(), "must be more than 0s".into()));
         }
-        if let Err(e) = crate::trainer::Schedule::parse(self.schedule.as_deref(), &self.timezone) {
+        if let Err(e) = Schedule::parse(self.schedule.as_deref(), &self.timezone) {
             let key = if e.contains("time zone") {
                 "timezone"
             } else {
@@ -747,7 +747,7 @@ impl ReferenceRow {
     }
 }
 
-/// Commands of the [trainer](crate::trainer) to the pipeline (through the source task's control
+/// Commands of the trainer (`trainer.rs`) to the pipeline (through the source task's control
 /// channel), so that the learners stay owned by the intake loop.
 #[derive(Debug)]
 pub enum LearnControl {
@@ -786,6 +786,43 @@ pub enum LearnControl {
     ),
     /// The label counter only (the trainer's tick: no pass over the buffer).
     Labels(String, tokio::sync::oneshot::Sender<Option<u64>>),
+}
+
+/// A cron schedule in a time zone.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    cron: croner::Cron,
+    tz: chrono_tz::Tz,
+}
+
+impl Schedule {
+    /// Parses `expr` (5 fields, or 6 with seconds) in the IANA time zone `tz`. `Ok(None)` without
+    /// an expression.
+    pub fn parse(expr: Option<&str>, tz: &str) -> Result<Option<Schedule>, String> {
+        let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
+            format!(
+                "unknown time zone {tz:?}: use an IANA name such as \"Europe/Berlin\" or \"UTC\""
+            )
+        })?;
+        let Some(expr) = expr else {
+            return Ok(None);
+        };
+        let cron = <croner::Cron as std::str::FromStr>::from_str(expr)
+            .map_err(|e| format!("not a cron expression ({expr:?}): {e}"))?;
+        Ok(Some(Schedule { cron, tz }))
+    }
+
+    /// The first occurrence strictly after `t`.
+    pub fn next_after(
+        &self,
+        t: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let local = t.with_timezone(&self.tz);
+        self.cron
+            .find_next_occurrence(&local, false)
+            .ok()
+            .map(|d| d.with_timezone(&chrono::Utc))
+    }
 }
 
 #[cfg(test)]

@@ -53,13 +53,10 @@ use driftd_retrain::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, Secrets, StateConfig};
+use crate::config::{Config, KEY_ENV, MIN_KEY_BYTES, Secrets, StateConfig};
+use crate::event::valid_model_name;
 use crate::store::{AnyStore, EmbeddedStore, RedisStore, StateStore, StoreError};
 
-/// Shortest accepted signing key, in bytes.
-pub const MIN_KEY_BYTES: usize = 32;
-/// The environment variable read for the signing key when `[registry] signing_key` is not set.
-pub const KEY_ENV: &str = "DRIFTD_REGISTRY_KEY";
 /// The trigger recorded for versions trained with `driftd models train`.
 pub const MANUAL_TRIGGER: &str = "manual";
 /// The trigger recorded for imported versions.
@@ -311,15 +308,6 @@ pub struct Registered {
     pub version: u64,
     /// SHA-256 of the artifact, hex.
     pub checksum: String,
-}
-
-/// Whether `name` is a valid model name (the event contract's rule).
-pub fn valid_model_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= crate::event::MAX_MODEL_NAME_BYTES
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
 }
 
 /// The signing key: `[registry] signing_key` (already resolved and length-checked in `secrets`),
@@ -1264,6 +1252,28 @@ pub async fn run_command(
         }
     };
     Ok(out)
+}
+
+/// The pub/sub channel (and default Kafka topic) of promotion and rollback notices.
+pub const UPDATES_CHANNEL: &str = "model-updates";
+
+/// A promotion or rollback notice (JSON on the `model-updates` channel and topic).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// `promoted` or `rolled_back`.
+    pub action: String,
+    /// The model.
+    pub model: String,
+    /// The version now live.
+    pub version: u64,
+    /// The version live before.
+    pub replaced: Option<u64>,
+    /// SHA-256 of the live version's signed artifact.
+    pub checksum: String,
+    /// Where the artifact is: the state store and key.
+    pub artifact: String,
+    /// When (RFC 3339).
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 #[cfg(test)]

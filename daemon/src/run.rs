@@ -19,11 +19,11 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{self, Config, SourceConfig, StateConfig};
 use crate::event::ParseOptions;
-use crate::http::{self, AppState, FeedbackSink, Health, LocalFeedback};
+use crate::http::{self, AppState, FeedbackSink};
 use crate::metrics::Metrics;
 use crate::pipeline::{ModelPolicy, Pipeline};
 use crate::sources::embedded::run_file;
-use crate::sources::{Checkpointer, Control, Summary, TaskCtx, kafka};
+use crate::sources::{Checkpointer, Control, Health, LocalFeedback, Summary, TaskCtx, kafka};
 use crate::store::{AnyStore, EmbeddedStore, RedisStore};
 use crate::telemetry::LogHandle;
 
@@ -193,7 +193,7 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         if key.is_none() {
             anyhow::bail!(
                 "[models.*.retrain] needs a registry signing key: set [registry] signing_key or {}",
-                crate::registry::KEY_ENV
+                config::KEY_ENV
             );
         }
         let kafka_updates = match &cfg.source {

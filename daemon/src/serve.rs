@@ -592,7 +592,7 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
     // With a shared store (Redis), promotion notices on the `model-updates` channel make the
     // swap immediate; the poll stays as the fallback for a notice lost while disconnected.
     let mut notices = match &loader.access {
-        Access::Shared(store) => match store.subscribe(crate::trainer::UPDATES_CHANNEL).await {
+        Access::Shared(store) => match store.subscribe(crate::registry::UPDATES_CHANNEL).await {
             Ok(rx) => Some(rx),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot subscribe to model updates; polling only");
@@ -611,7 +611,7 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
                 tokio::select! {
                     _ = tick.tick() => {}
                     Some(msg) = async { notices.as_mut()?.recv().await }, if notices.is_some() => {
-                        match serde_json::from_slice::<crate::trainer::Notice>(&msg) {
+                        match serde_json::from_slice::<crate::registry::Notice>(&msg) {
                             Ok(n) => tracing::info!(model = %n.model, version = n.version, action = %n.action, "model update notice"),
                             Err(e) => tracing::warn!(error = %e, "unreadable model update notice; reloading anyway"),
                         }

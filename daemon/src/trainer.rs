@@ -37,7 +37,6 @@
 
 use crate::alert::Firing;
 use std::collections::{BTreeMap, VecDeque};
-use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,54 +50,18 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::alert::Sample;
-use crate::learn::{LearnControl, ReferenceRow, RetrainConfig, ShadowKind, ShadowRun};
+use crate::learn::{LearnControl, ReferenceRow, RetrainConfig, Schedule, ShadowKind, ShadowRun};
 use crate::metrics::Metrics;
 use crate::registry::{Alias, DecisionEntry, Registry, RegistryError};
+use crate::registry::{Notice, UPDATES_CHANNEL};
 use crate::sources::Control;
 use crate::store::{AnyStore, Lease, StateStore, StoreError};
-
-/// The pub/sub channel (and default Kafka topic) of promotion and rollback notices.
-pub const UPDATES_CHANNEL: &str = "model-updates";
 
 /// How long a loop event (promotion, rollback, rejection…) stays visible as an alert sample.
 const NOTICE_FOR: Duration = Duration::from_secs(600);
 
 /// Most timeline entries kept per model.
 const TIMELINE: usize = 200;
-
-/// A cron schedule in a time zone.
-#[derive(Debug, Clone)]
-pub struct Schedule {
-    cron: croner::Cron,
-    tz: chrono_tz::Tz,
-}
-
-impl Schedule {
-    /// Parses `expr` (5 fields, or 6 with seconds) in the IANA time zone `tz`. `Ok(None)` without
-    /// an expression.
-    pub fn parse(expr: Option<&str>, tz: &str) -> Result<Option<Schedule>, String> {
-        let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
-            format!(
-                "unknown time zone {tz:?}: use an IANA name such as \"Europe/Berlin\" or \"UTC\""
-            )
-        })?;
-        let Some(expr) = expr else {
-            return Ok(None);
-        };
-        let cron = croner::Cron::from_str(expr)
-            .map_err(|e| format!("not a cron expression ({expr:?}): {e}"))?;
-        Ok(Some(Schedule { cron, tz }))
-    }
-
-    /// The first occurrence strictly after `t`.
-    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local = t.with_timezone(&self.tz);
-        self.cron
-            .find_next_occurrence(&local, false)
-            .ok()
-            .map(|d| d.with_timezone(&Utc))
-    }
-}
 
 /// Where a model's loop stands.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -377,25 +340,6 @@ impl Announcer {
             tracing::warn!(model = %notice.model, error = %e, "cannot produce the model update to Kafka");
         }
     }
-}
-
-/// A promotion or rollback notice (JSON on the `model-updates` channel and topic).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Notice {
-    /// `promoted` or `rolled_back`.
-    pub action: String,
-    /// The model.
-    pub model: String,
-    /// The version now live.
-    pub version: u64,
-    /// The version live before.
-    pub replaced: Option<u64>,
-    /// SHA-256 of the live version's signed artifact.
-    pub checksum: String,
-    /// Where the artifact is: the state store and key.
-    pub artifact: String,
-    /// When (RFC 3339).
-    pub at: DateTime<Utc>,
 }
 
 /// What a training job produced.

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::Health;
 use crate::config::Config;
-use crate::http::Health;
 use crate::metrics::Metrics;
 use crate::pipeline::{ModelPolicy, Pipeline, ShardState, checkpoint_key};
 use crate::store::{AnyStore, StateStore, StoreError};

@@ -12,9 +12,8 @@ use anyhow::Context as _;
 use tokio::sync::mpsc;
 
 use super::file::{self, FileMsg, Input, ReaderOptions};
-use super::{Summary, TaskCtx, dispatch};
+use super::{LocalFeedback, Summary, TaskCtx, dispatch};
 use crate::config;
-use crate::http::LocalFeedback;
 use crate::pipeline::{Outcome, Pipeline, checkpoint_key};
 
 /// The shard name of a file source.

@@ -33,9 +33,9 @@ use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::Health;
 use super::{TaskCtx, dispatch};
 use crate::config::KafkaSourceConfig;
-use crate::http::Health;
 use crate::metrics::Metrics;
 use crate::pipeline::{Outcome, Pipeline};
 

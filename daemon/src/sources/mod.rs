@@ -11,11 +11,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config;
-use crate::http::Health;
 use crate::metrics::Metrics;
 use crate::pipeline::{ModelPolicy, Pipeline, ShardState};
 
@@ -25,6 +25,39 @@ pub mod file;
 pub mod kafka;
 
 pub use checkpoint::Checkpointer;
+
+/// Liveness and readiness flags, shared by the components that know them.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// The event source is connected.
+    pub source_up: AtomicBool,
+    /// The state store answered its last operation.
+    pub store_up: AtomicBool,
+    /// Start-up finished (checkpoints loaded, source started).
+    pub started: AtomicBool,
+    /// Shutdown has begun.
+    pub shutting_down: AtomicBool,
+}
+
+impl Health {
+    /// Whether the daemon is ready to do its work.
+    pub fn ready(&self) -> bool {
+        self.source_up.load(Ordering::Relaxed)
+            && self.store_up.load(Ordering::Relaxed)
+            && self.started.load(Ordering::Relaxed)
+            && !self.shutting_down.load(Ordering::Relaxed)
+    }
+}
+
+/// Feedback accepted over HTTP, handed to the local pipeline (embedded mode). `ack` answers once
+/// the feedback is durable in the state store.
+#[derive(Debug)]
+pub struct LocalFeedback {
+    /// Each item as a complete feedback event (JSON object).
+    pub items: Vec<Vec<u8>>,
+    /// Answered when the items are applied and checkpointed.
+    pub ack: oneshot::Sender<Result<(), String>>,
+}
 
 /// Messages from the control plane (signals) to the source task.
 #[derive(Debug)]

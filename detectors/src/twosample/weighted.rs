@@ -19,7 +19,7 @@
 use super::PValueMethod;
 use super::numeric::{StatPValue, ad_finish, cvm_finish, gcd, ks_finish, mwu_finish};
 use crate::special::cvm;
-use crate::summary::SortedView;
+use crate::summary::kll::SortedView;
 
 /// Pooled distinct values with the weight each view has there: `(value, w_a, w_b)`, ascending.
 fn pooled<'a>(a: &'a SortedView, b: &'a SortedView) -> impl Iterator<Item = (f64, u64, u64)> + 'a {
