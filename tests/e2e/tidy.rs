@@ -83,3 +83,164 @@ fn systemd_unit_is_well_formed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "systemd-analyze verify:\n{err}");
 }
+
+/// The module of a source file: `src/a/b.rs` and `src/a/b/mod.rs` are `a::b`; `lib.rs`/`main.rs`
+/// are the crate root (empty).
+fn module_of(src: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts
+}
+
+/// Module-level import edges of one crate: from each file's module to the modules its code names
+/// through `crate::…` or `super::…` paths (comments and `mod tests` left out). Edges between a
+/// module and its own ancestors are left out: a folder is one stage.
+fn module_edges(
+    src: &Path,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(src, f)).collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in &files {
+        let me = module_of(src, f);
+        let text = std::fs::read_to_string(f).unwrap();
+        let code = match text.find("#[cfg(test)]\nmod tests") {
+            Some(i) => &text[..i],
+            None => &text[..],
+        };
+        for line in code.lines() {
+            let line = line.split("//").next().unwrap_or("");
+            for (start, base) in [
+                ("crate::", Vec::new()),
+                ("super::", {
+                    let mut b = me.clone();
+                    if !f.ends_with("mod.rs") {
+                        b.pop();
+                    }
+                    b.pop();
+                    b
+                }),
+            ] {
+                let mut rest = line;
+                while let Some(i) = rest.find(start) {
+                    let after = &rest[i + start.len()..];
+                    let mut path = base.clone();
+                    for seg in after.split("::") {
+                        let seg: String = seg
+                            .chars()
+                            .take_while(|c| {
+                                c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'
+                            })
+                            .collect();
+                        if seg.is_empty() {
+                            break;
+                        }
+                        path.push(seg);
+                    }
+                    while !path.is_empty() && !modules.contains(&path) {
+                        path.pop();
+                    }
+                    let related = path.starts_with(&me) || me.starts_with(&path);
+                    if !path.is_empty() && !related {
+                        edges
+                            .entry(me.join("::"))
+                            .or_default()
+                            .insert(path.join("::"));
+                    }
+                    rest = after;
+                }
+            }
+        }
+    }
+    edges
+}
+
+/// A circle of imports, if there is one.
+fn find_circle(
+    edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<Vec<String>> {
+    fn visit(
+        v: &str,
+        edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        state: &mut std::collections::BTreeMap<String, u8>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        state.insert(v.to_owned(), 1);
+        stack.push(v.to_owned());
+        for w in edges.get(v).into_iter().flatten() {
+            match state.get(w.as_str()).copied().unwrap_or(0) {
+                1 => {
+                    let at = stack.iter().position(|s| s == w).unwrap();
+                    let mut c = stack[at..].to_vec();
+                    c.push(w.clone());
+                    return Some(c);
+                }
+                0 => {
+                    if let Some(c) = visit(w, edges, state, stack) {
+                        return Some(c);
+                    }
+                }
+                _ => {}
+            }
+        }
+        stack.pop();
+        state.insert(v.to_owned(), 2);
+        None
+    }
+    let mut state = std::collections::BTreeMap::new();
+    for v in edges.keys() {
+        if state.get(v.as_str()).copied().unwrap_or(0) == 0 {
+            let mut stack = Vec::new();
+            if let Some(c) = visit(v, edges, &mut state, &mut stack) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+/// No two modules of a crate import each other, directly or around a circle: each layer uses only
+/// the ones below it.
+#[test]
+fn no_import_circle_between_modules() {
+    let root = repo_root();
+    for krate in ["daemon", "detectors", "retrain"] {
+        let edges = module_edges(&root.join(krate).join("src"));
+        assert!(
+            edges.values().map(|e| e.len()).sum::<usize>() > 5,
+            "{krate}: the import graph was not read"
+        );
+        if let Some(c) = find_circle(&edges) {
+            panic!("{krate}: import circle {}", c.join(" -> "));
+        }
+    }
+}
+
+/// The circle finder finds a circle and accepts a layered graph.
+#[test]
+fn the_circle_finder_works() {
+    let g = |pairs: &[(&str, &str)]| {
+        let mut m: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for (a, b) in pairs {
+            m.entry(a.to_string()).or_default().insert(b.to_string());
+        }
+        m
+    };
+    assert_eq!(find_circle(&g(&[("a", "b"), ("b", "c"), ("a", "c")])), None);
+    assert_eq!(
+        find_circle(&g(&[("a", "b"), ("b", "c"), ("c", "a")])),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+    );
+}
