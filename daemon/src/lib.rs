@@ -6,7 +6,7 @@
 //! - [`config`] — typed TOML configuration, validated with every error at once.
 //! - [`event`] — event contract v1, parsing and validation with machine-readable reasons.
 //! - [`pipeline`] — per-shard state, exactly-once effects through checkpoints.
-//! - [`sources`] — the file/stdin source and the Kafka consumer group.
+//! - [`sources`] — the intake stage: the file/stdin and Kafka loops, control, checkpoints.
 //! - [`store`] — the state store trait, embedded (redb) and Redis.
 //! - [`http`] — health, readiness, metrics and the feedback endpoint.
 //! - [`metrics`] — the metric catalogue.
@@ -21,10 +21,15 @@
 //! - [`demo`] — `driftd demo`: the whole loop in one process.
 //! - [`backtest`] — drift onsets scored against ground truth.
 //! - [`streams`] — seeded benchmark streams with known drift.
+//! - [`order`] — the event-time order the monitors see, whatever the partitioning.
+//! - [`alert`] — alert rules, their lifecycle and the notification sinks.
+//! - [`join`] — the late-label join store.
+//! - [`cli`] — `driftd models` and other subcommands over the stages.
 //!
 
 pub mod alert;
 pub mod backtest;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod event;

@@ -156,7 +156,7 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
-        command: driftd::registry::Command,
+        command: driftd::cli::models::Command,
     },
 }
 
@@ -282,7 +282,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let out = rt.block_on(driftd::registry::run_command(
+            let out = rt.block_on(driftd::cli::models::run_command(
                 &loaded.config,
                 &loaded.secrets,
                 command,

@@ -514,7 +514,7 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
     let access = match &config.state {
         StateConfig::Embedded(e) => Access::Embedded(e.path.clone()),
         StateConfig::Redis(_) => {
-            Access::Shared(crate::registry::open_store(&config, &secrets).await?)
+            Access::Shared(crate::store::open_configured(&config, &secrets).await?)
         }
     };
     let loader = Loader { access, key };

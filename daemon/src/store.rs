@@ -35,7 +35,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::config::RedisStateConfig;
+use crate::config::{Config, RedisStateConfig, Secrets, StateConfig};
 
 const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 
@@ -862,6 +862,26 @@ impl StateStore for RedisStore {
         self.timed(async move { redis::cmd("PING").query_async::<String>(&mut c).await })
             .await
             .map(|_| ())
+    }
+}
+
+/// Opens the configured state store (embedded file, or one connection attempt to Redis), for the
+/// commands that use it once (`driftd models`, `driftd serve`); `driftd run` retries instead.
+pub async fn open_configured(cfg: &Config, secrets: &Secrets) -> anyhow::Result<AnyStore> {
+    use anyhow::Context as _;
+    match &cfg.state {
+        StateConfig::Embedded(e) => Ok(AnyStore::Embedded(
+            EmbeddedStore::open(&e.path).with_context(|| {
+                format!("opening the embedded state store {}", e.path.display())
+            })?,
+        )),
+        StateConfig::Redis(r) => {
+            let s = RedisStore::connect(r, secrets.redis_password.as_ref())
+                .await
+                .context("connecting to Redis")?;
+            s.ping().await.context("Redis does not answer")?;
+            Ok(AnyStore::Redis(s))
+        }
     }
 }
 
