@@ -13,14 +13,13 @@
 //! - [`monitor`] — per-model drift, labels and concept drift (pure, event time).
 //! - [`run`] — the lifecycle of `driftd run`.
 //! - [`serve`] — `driftd serve`: predictions with the registry's live models, hot-swapped.
-//! - [`replay`] — `driftd replay`: backtests in event time.
+//! - [`offline`] — `driftd replay`, backtests and the seeded benchmark streams.
+//! - [`onset`] — what a monitor reports: a quantity entering drift.
 //! - [`registry`] — the model registry: signed versions and aliases in the state store.
 //! - [`learn`] — training data and shadow scoring on the intake path.
 //! - [`trainer`] — the retraining loop: triggers, lease, fit, gates, promotion, watch, rollback.
 //! - [`telemetry`] — logging.
 //! - [`demo`] — `driftd demo`: the whole loop in one process.
-//! - [`backtest`] — drift onsets scored against ground truth.
-//! - [`streams`] — seeded benchmark streams with known drift.
 //! - [`order`] — the event-time order the monitors see, whatever the partitioning.
 //! - [`alert`] — alert rules, their lifecycle and the notification sinks.
 //! - [`join`] — the late-label join store.
@@ -28,7 +27,6 @@
 //!
 
 pub mod alert;
-pub mod backtest;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -38,14 +36,14 @@ pub mod join;
 pub mod learn;
 pub mod metrics;
 pub mod monitor;
+pub mod offline;
+pub mod onset;
 pub mod order;
 pub mod pipeline;
 pub mod registry;
-pub mod replay;
 pub mod run;
 pub mod serve;
 pub mod sources;
 pub mod store;
-pub mod streams;
 pub mod telemetry;
 pub mod trainer;

@@ -194,7 +194,7 @@ fn main() -> ExitCode {
             events,
             seed,
         } => {
-            use driftd::streams::{StreamKind, StreamSpec, generate, write_to_dir};
+            use driftd::offline::streams::{StreamKind, StreamSpec, generate, write_to_dir};
             let kinds: Result<Vec<StreamKind>, _> = if streams.is_empty() {
                 Ok(StreamKind::ALL.to_vec())
             } else {
@@ -239,7 +239,7 @@ fn main() -> ExitCode {
             let Some(loaded) = load_config(config.as_deref()) else {
                 return ExitCode::from(2);
             };
-            let opts = driftd::replay::ReplayOptions {
+            let opts = driftd::offline::replay::ReplayOptions {
                 events: &events,
                 feedback: feedback.as_deref(),
                 report: &report,
@@ -248,7 +248,7 @@ fn main() -> ExitCode {
                 join_memory: (join_memory > 0).then_some(join_memory),
                 spill_dir: spill_dir.as_deref(),
             };
-            match driftd::replay::replay(&loaded.config, &opts) {
+            match driftd::offline::replay::replay(&loaded.config, &opts) {
                 Ok(s) => {
                     println!(
                         "driftd replay: {} events, {} onsets, report in {}",

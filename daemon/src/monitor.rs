@@ -39,10 +39,10 @@ use driftd_detectors::twosample::{CategoryCounts, TestOutcome};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Labels, Sample};
-use crate::backtest::{Onset, OnsetKind};
 use crate::event::{Body, Event, FeatureValue, PredictionOutput, Target};
 use crate::join::Bounds;
 pub use crate::join::{JoinStore, Pending, Predicted};
+use crate::onset::{Onset, OnsetKind};
 
 /// Monitoring settings (`[monitor]` in the configuration), shared by all models.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

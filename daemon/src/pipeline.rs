@@ -23,12 +23,12 @@ use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
 
 use crate::alert::SampleBoard;
-use crate::backtest::Onset;
 use crate::config::Config;
 use crate::event::{Event, EventKind, ParseOptions, RejectReason, Rejection, parse_event};
 use crate::learn::Learner;
 use crate::metrics::Metrics;
 use crate::monitor::{ModelMonitor, MonitorSettings};
+use crate::onset::Onset;
 use crate::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
 use driftd_detectors::stream::DriftState;
 
@@ -928,11 +928,11 @@ pub fn ts_ns(ev: &Event<'_>) -> i64 {
 
 fn onset_kind(o: &Onset) -> &'static str {
     match o.kind {
-        crate::backtest::OnsetKind::Data => "data",
-        crate::backtest::OnsetKind::Dataset => "dataset",
-        crate::backtest::OnsetKind::Prediction => "prediction",
-        crate::backtest::OnsetKind::Concept => "concept",
-        crate::backtest::OnsetKind::Accuracy => "accuracy",
+        crate::onset::OnsetKind::Data => "data",
+        crate::onset::OnsetKind::Dataset => "dataset",
+        crate::onset::OnsetKind::Prediction => "prediction",
+        crate::onset::OnsetKind::Concept => "concept",
+        crate::onset::OnsetKind::Accuracy => "accuracy",
     }
 }
 

@@ -138,9 +138,10 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         };
         // Models with a reference file start from it, unless a checkpoint already holds them.
         let c = cfg.clone();
-        let from_files = tokio::task::spawn_blocking(move || crate::replay::reference_monitors(&c))
-            .await
-            .context("loading reference files")??;
+        let from_files =
+            tokio::task::spawn_blocking(move || crate::offline::replay::reference_monitors(&c))
+                .await
+                .context("loading reference files")??;
         for (model, m) in from_files {
             monitors.entry(model).or_insert(m);
         }

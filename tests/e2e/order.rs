@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use driftd::streams::{StreamKind, StreamSpec, generate, write_to_dir};
+use driftd::offline::streams::{StreamKind, StreamSpec, generate, write_to_dir};
 use serde_json::Value as Json;
 
 use crate::harness::*;

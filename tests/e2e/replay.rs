@@ -1,11 +1,11 @@
 //! `driftd replay` on the project's own seeded streams with known drift (see
-//! `daemon/src/streams.rs`): detection on the right features only, within a stated delay, no false
-//! alarm on a long stable stream, and byte-identical reports.
+//! `daemon/src/offline/streams.rs`): detection on the right features only, within a stated delay,
+//! no false alarm on a long stable stream, and byte-identical reports.
 
 use std::path::Path;
 use std::process::Command;
 
-use driftd::streams::{StreamKind, StreamSpec, generate, write_to_dir};
+use driftd::offline::streams::{StreamKind, StreamSpec, generate, write_to_dir};
 
 /// Generates a stream, replays it with its feedback and truth, returns (onset lines, summary).
 fn replay(dir: &Path, kind: StreamKind, n: usize) -> (Vec<serde_json::Value>, serde_json::Value) {

@@ -46,7 +46,9 @@ use driftd_detectors::synth::{Dist, Rng};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::backtest::{DriftType, FeedbackDelay, Truth, TruthDrift, TruthFiles, TruthSegment};
+use crate::offline::backtest::{
+    DriftType, FeedbackDelay, Truth, TruthDrift, TruthFiles, TruthSegment,
+};
 
 /// Default number of prediction events per stream.
 pub const DEFAULT_EVENTS: usize = 100_000;
@@ -717,8 +719,9 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     use super::*;
-    use crate::backtest::{Onset, OnsetKind, score};
     use crate::event::{Body, FeatureValue, ParseOptions, PredictionOutput, Target, parse_event};
+    use crate::offline::backtest::score;
+    use crate::onset::{Onset, OnsetKind};
 
     /// What the tests read back from the generated lines, through the real event parser.
     struct Parsed {

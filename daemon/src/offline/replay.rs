@@ -6,7 +6,7 @@
 //! allowed_lateness` is tolerated); they are merged in the daemon's event-time order
 //! ([`crate::order`]), so a replay sees exactly what `driftd run` sees on any partitioning. Output: one JSON
 //! line per drift onset ([`Onset`]), then one summary line `{"summary": {...}}`; with a truth file,
-//! the summary holds the backtest score ([`crate::backtest`]).
+//! the summary holds the backtest score ([`crate::offline::backtest`]).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -17,10 +17,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::backtest::{Onset, OnsetKind};
 use crate::config::Config;
 use crate::event::{ParseOptions, RejectReason, parse_event};
 use crate::monitor::{ModelMonitor, MonitorSettings};
+use crate::onset::{Onset, OnsetKind};
 use crate::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
 use crate::pipeline::{ModelPolicy, ts_ns};
 
@@ -480,9 +480,9 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
     if let Some(truth_path) = opts.truth {
         let text = std::fs::read_to_string(truth_path)
             .with_context(|| format!("reading {}", truth_path.display()))?;
-        let truth: crate::backtest::Truth = serde_json::from_str(&text)
+        let truth: crate::offline::backtest::Truth = serde_json::from_str(&text)
             .with_context(|| format!("parsing {}", truth_path.display()))?;
-        let score = crate::backtest::score(&all_onsets, &truth);
+        let score = crate::offline::backtest::score(&all_onsets, &truth);
         summary.backtest = Some(serde_json::to_value(score)?);
     }
     serde_json::to_writer(&mut out, &serde_json::json!({ "summary": &summary }))?;

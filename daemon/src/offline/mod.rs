@@ -1,0 +1,12 @@
+//! The offline stage: recorded events instead of a live source, with no wall clock and no service.
+//!
+//! - [`replay`]: `driftd replay`, the monitors over recorded files in the daemon's event-time order.
+//! - [`backtest`]: onsets scored against a ground-truth file (delay, misses, false alarms).
+//! - [`streams`]: the project's seeded benchmark streams with known drift (`driftd streams`).
+//!
+//! This stage uses the monitors, the event-time order and the contract below it; nothing of the
+//! daemon uses it.
+
+pub mod backtest;
+pub mod replay;
+pub mod streams;
