@@ -27,13 +27,32 @@ pub(crate) fn topics(broker: &Broker, partitions: u32) -> Topics {
     t
 }
 
-/// A Kafka-mode configuration for `t`, with `extra` TOML appended.
+/// A Kafka-mode configuration for `t` with the embedded store, with `extra` TOML appended.
 pub(crate) fn kafka_config(broker: &Broker, t: &Topics, extra: &str) -> String {
+    kafka_config_with_state(
+        broker,
+        t,
+        "[state]\nkind = \"embedded\"\npath = \"state.redb\"",
+        extra,
+    )
+}
+
+/// The admin token of [`kafka_config`]'s configurations.
+pub(crate) const ADMIN_TOKEN: &str = "kafka-admin-token-0123456789";
+
+/// A Kafka-mode configuration for `t` with the given `[state]` table, with `extra` TOML appended.
+pub(crate) fn kafka_config_with_state(
+    broker: &Broker,
+    t: &Topics,
+    state: &str,
+    extra: &str,
+) -> String {
     format!(
         r#"
 [http]
 listen = "{{HTTP}}"
 feedback_tokens = [{{ env = "DRIFTD_TEST_TOKEN" }}]
+admin_tokens = [{{ value = "{ADMIN_TOKEN}" }}]
 
 [source]
 kind = "kafka"
@@ -44,9 +63,7 @@ feedback_topic = "{fb}"
 dead_letter_topic = "{dlq}"
 consumer_properties = {{ "session.timeout.ms" = "6000", "heartbeat.interval.ms" = "500" }}
 
-[state]
-kind = "embedded"
-path = "state.redb"
+{state}
 
 [checkpoint]
 interval = "300ms"

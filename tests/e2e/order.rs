@@ -9,16 +9,13 @@
 //! all of them without waiting for idle timeouts. Replay sees the same sentinels.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use driftd::offline::streams::{StreamKind, StreamSpec, generate, write_to_dir};
 use serde_json::Value as Json;
 
 use crate::harness::*;
-use crate::kafka::{Topics, topics};
-
-const ADMIN: &str = "order-admin-token-0123456789";
+use crate::kafka::{ADMIN_TOKEN as ADMIN, Topics, kafka_config_with_state, topics};
 
 /// A generated stream on disk: its files, counts and the onsets `driftd replay` reports.
 struct Recorded {
@@ -65,74 +62,34 @@ fn record(dir: &Path, kind: StreamKind, n: usize, seed: u64, partitions: u32) ->
     );
     append_lines(&rf, &[sentinel("fb")]);
     let report = dir.join("replay.report.jsonl");
-    let out = Command::new(env!("CARGO_BIN_EXE_driftd"))
-        .current_dir(dir)
-        .arg("replay")
-        .arg("--events")
-        .arg(&rp)
-        .arg("--feedback")
-        .arg(&rf)
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "replay failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut report: Vec<Json> = std::fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let summary = report.pop().unwrap();
-    assert_eq!(summary["summary"].get("late_events"), None, "{summary}");
+    let (onsets, summary) = {
+        let args = [
+            "--events",
+            "replay.predictions.jsonl",
+            "--feedback",
+            "replay.feedback.jsonl",
+        ];
+        crate::replay::exec_replay(dir, &args, &report);
+        crate::replay::read_report(&report)
+    };
+    assert_eq!(summary.get("late_events"), None, "{summary}");
     Recorded {
         model: name.to_owned(),
         predictions,
         feedback,
         n_predictions,
         n_feedback,
-        onsets: report,
+        onsets,
     }
 }
 
 /// A Kafka configuration with the given `[state]` table and `[events.order]` settings.
 fn config(broker: &Broker, t: &Topics, state: &str, order: &str) -> String {
-    format!(
-        r#"
-[http]
-listen = "{{HTTP}}"
-admin_tokens = [{{ value = "{ADMIN}" }}]
-
-[source]
-kind = "kafka"
-brokers = "{bootstrap}"
-group_id = "{group}"
-prediction_topic = "{pred}"
-feedback_topic = "{fb}"
-dead_letter_topic = "{dlq}"
-consumer_properties = {{ "session.timeout.ms" = "6000", "heartbeat.interval.ms" = "500" }}
-
-{state}
-
-[checkpoint]
-interval = "300ms"
-
-[shutdown]
-timeout = "15s"
-
-[events.order]
-{order}
-"#,
-        bootstrap = broker.bootstrap(),
-        group = t.group,
-        pred = t.predictions,
-        fb = t.feedback,
-        dlq = t.dlq,
-    )
+    kafka_config_with_state(broker, t, state, &format!("[events.order]\n{order}"))
 }
+
+/// The feedback token the Kafka configurations read from the environment.
+const ENV: &[(&str, &str)] = &[("DRIFTD_TEST_TOKEN", "order-feedback-token-0123456789")];
 
 const EMBEDDED: &str = "[state]\nkind = \"embedded\"\npath = \"state.redb\"";
 
@@ -270,7 +227,7 @@ fn onsets_do_not_depend_on_the_partitioning() {
         let d = Driftd::start(
             dir.path(),
             &config(&broker, &t, EMBEDDED, "idle_timeout = \"10m\""),
-            &[],
+            ENV,
         );
         let m = wait_done(&d, &r, 7);
         assert_same_as_replay(&d, &m, &r, 7, &format!("{partitions} partitions"));
@@ -307,7 +264,7 @@ fn a_lagging_partition_and_a_crash_change_nothing() {
         produce_sentinel(&broker, &t, dir.path(), p, p);
     }
     produce_feedback(&broker, &t, dir.path(), &r);
-    let mut d = Driftd::start(dir.path(), &cfg, &[]);
+    let mut d = Driftd::start(dir.path(), &cfg, ENV);
     // Partition 5 has delivered nothing: the others fill the buffer to half of max_buffered and
     // are paused; nothing reaches the monitors.
     let m = wait_for(

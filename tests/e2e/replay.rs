@@ -34,7 +34,7 @@ fn run(dir: &Path, name: &str, report: &Path) {
 }
 
 /// Runs `driftd replay ARGS --report REPORT` in `dir` and asserts it succeeded.
-fn exec_replay(dir: &Path, args: &[&str], report: &Path) {
+pub(crate) fn exec_replay(dir: &Path, args: &[&str], report: &Path) {
     let out = Command::new(env!("CARGO_BIN_EXE_driftd"))
         .current_dir(dir)
         .arg("replay")
@@ -51,7 +51,7 @@ fn exec_replay(dir: &Path, args: &[&str], report: &Path) {
 }
 
 /// A report's onset lines and its summary object.
-fn read_report(report: &Path) -> (Vec<serde_json::Value>, serde_json::Value) {
+pub(crate) fn read_report(report: &Path) -> (Vec<serde_json::Value>, serde_json::Value) {
     let mut lines: Vec<serde_json::Value> = std::fs::read_to_string(report)
         .unwrap()
         .lines()

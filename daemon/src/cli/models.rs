@@ -257,7 +257,7 @@ fn task_of(examples: &[Example]) -> anyhow::Result<Task> {
 }
 
 /// Runs one `driftd models` command and returns what to print (text, or one JSON document with
-/// `json`). The store comes from `[state]`, the key from `[registry]` or [`KEY_ENV`].
+/// `json`). The store comes from `[state]`, the key from `[registry]` or [`KEY_ENV`](crate::config::KEY_ENV).
 pub async fn run_command(
     cfg: &Config,
     secrets: &Secrets,
