@@ -296,13 +296,13 @@ impl Pipeline {
 
     /// Applies every held event that the watermark has passed.
     pub fn release(&mut self) {
+        let w = self.order.watermark();
         if !self.order.is_empty() {
-            let w = self.order.watermark();
             while let Some((h, why)) = self.order.pop_ready(w) {
                 self.apply_held(&h.key.bytes, why);
             }
         }
-        self.publish_order();
+        self.publish_order(w);
     }
 
     /// Applies every held event, whatever the watermark: the end of a one-shot input.
@@ -310,12 +310,12 @@ impl Pipeline {
         while let Some(h) = self.order.pop_any() {
             self.apply_held(&h.key.bytes, Release::InOrder);
         }
-        self.publish_order();
+        self.publish_order(self.order.watermark());
     }
 
-    fn publish_order(&self) {
+    /// Publishes the buffer size and the watermark `w` (the frontier while no watermark holds).
+    fn publish_order(&self, w: i64) {
         self.metrics.order_buffered.set(self.order.len() as i64);
-        let w = self.order.watermark();
         let secs = if w == i64::MIN || w == i64::MAX {
             self.order.frontier().map_or(0.0, |(t, _)| t as f64 / 1e9)
         } else {
