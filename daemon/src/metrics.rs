@@ -153,6 +153,20 @@ fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCoun
     c
 }
 
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric definition");
+    r.register(Box::new(c.clone()))
+        .expect("metric registered once");
+    c
+}
+
+fn fgauge(r: &Registry, name: &str, help: &str) -> prometheus::Gauge {
+    let g = prometheus::Gauge::new(name, help).expect("valid metric definition");
+    r.register(Box::new(g.clone()))
+        .expect("metric registered once");
+    g
+}
+
 fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("valid metric definition");
     r.register(Box::new(g.clone()))
@@ -268,16 +282,11 @@ impl Metrics {
                 "Rejected events, by reason.",
                 &["reason"],
             ),
-            duplicates: {
-                let c = IntCounter::new(
-                    "driftd_events_duplicate_total",
-                    "Redelivered events skipped because a checkpoint already holds their effect.",
-                )
-                .expect("valid metric definition");
-                r.register(Box::new(c.clone()))
-                    .expect("metric registered once");
-                c
-            },
+            duplicates: counter(
+                &r,
+                "driftd_events_duplicate_total",
+                "Redelivered events skipped because a checkpoint already holds their effect.",
+            ),
             dead_letter: counter_vec(
                 &r,
                 "driftd_dead_letter_total",
@@ -296,31 +305,21 @@ impl Metrics {
                 "Events that arrived after the event-time watermark had passed them (applied at once, out of order).",
                 &["model"],
             ),
-            order_forced: {
-                let c = IntCounter::new(
-                    "driftd_order_forced_total",
-                    "Events released before the watermark because the order buffer was full.",
-                )
-                .expect("valid metric definition");
-                r.register(Box::new(c.clone()))
-                    .expect("metric registered once");
-                c
-            },
+            order_forced: counter(
+                &r,
+                "driftd_order_forced_total",
+                "Events released before the watermark because the order buffer was full.",
+            ),
             order_buffered: gauge(
                 &r,
                 "driftd_order_buffered_events",
                 "Accepted events waiting for the event-time watermark.",
             ),
-            order_watermark: {
-                let g = prometheus::Gauge::new(
-                    "driftd_order_watermark_seconds",
-                    "The event-time watermark, Unix seconds (0 while a partition holds it back).",
-                )
-                .expect("valid metric definition");
-                r.register(Box::new(g.clone()))
-                    .expect("metric registered once");
-                g
-            },
+            order_watermark: fgauge(
+                &r,
+                "driftd_order_watermark_seconds",
+                "The event-time watermark, Unix seconds (0 while a partition holds it back).",
+            ),
             order_paused: gauge(
                 &r,
                 "driftd_order_paused_partitions",
