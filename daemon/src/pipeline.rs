@@ -324,26 +324,30 @@ impl Pipeline {
         self.metrics.order_watermark.set(secs);
     }
 
+    /// Parses a released event again (held events keep only their bytes) and applies it.
     fn apply_held(&mut self, bytes: &[u8], why: Release) {
         match parse_event(bytes, &self.opts) {
-            Ok(ev) => {
-                match why {
-                    Release::Late => self
-                        .metrics
-                        .events_late
-                        .with_label_values(&[ev.model.as_ref()])
-                        .inc(),
-                    Release::Forced => self.metrics.order_forced.inc(),
-                    Release::InOrder => {}
-                }
-                self.observe(&ev);
-                self.learn(&ev);
-            }
+            Ok(ev) => self.apply_released(&ev, why),
             // It parsed when it was accepted; parsing is deterministic.
             Err(r) => {
                 tracing::error!(reason = %r.reason, detail = %r.detail, "a held event no longer parses")
             }
         }
+    }
+
+    /// Feeds an event the order released to the monitors and learners, counting why it came out.
+    fn apply_released(&mut self, ev: &Event<'_>, why: Release) {
+        match why {
+            Release::Late => self
+                .metrics
+                .events_late
+                .with_label_values(&[ev.model.as_ref()])
+                .inc(),
+            Release::Forced => self.metrics.order_forced.inc(),
+            Release::InOrder => {}
+        }
+        self.observe(ev);
+        self.learn(ev);
     }
 
     /// Where the monitors' quantities are published for alerting.
@@ -585,7 +589,6 @@ impl Pipeline {
             return Outcome::Duplicate;
         }
         let ordered = self.ordered();
-        let mut late = None;
         let outcome = match parse_event(input, &self.opts) {
             Ok(ev) => {
                 let r = self.apply(shard, &ev.model, ev.kind());
@@ -601,7 +604,10 @@ impl Pipeline {
                             .get_key_value(shard)
                             .map(|(k, _)| k.clone())
                             .expect("checked above");
-                        late = self.order.push(&name, offset, key);
+                        // A late event is applied now, with the parse already at hand.
+                        if self.order.push(&name, offset, key).is_some() {
+                            self.apply_released(&ev, Release::Late);
+                        }
                     } else {
                         self.observe(&ev);
                         self.learn(&ev);
@@ -611,9 +617,6 @@ impl Pipeline {
             }
             Err(r) => Err(r),
         };
-        if let Some(h) = late {
-            self.apply_held(&h.key.bytes, Release::Late);
-        }
         let outcome = self.finish(shard, next, outcome);
         if ordered {
             self.release();
@@ -1129,6 +1132,53 @@ mod tests {
             r#"{{"kind":"prediction","id":"1","model":"{model}","ts":"2026-01-01T00:00:00Z","features":{{"a":1}}}}"#
         )
         .into_bytes()
+    }
+
+    fn pred_at(id: usize, second: u32) -> Vec<u8> {
+        format!(
+            r#"{{"kind":"prediction","id":"p{id}","model":"churn","ts":"2026-01-01T00:00:{second:02}Z","features":{{"a":1}}}}"#
+        )
+        .into_bytes()
+    }
+
+    /// Two partitions: the monitor sees nothing until both have moved past an event; an event
+    /// older than what was released comes back through the late path, is applied once and counted;
+    /// the end of input releases the rest.
+    #[test]
+    fn the_monitor_sees_event_time_order_and_late_events_are_counted() {
+        let metrics = Arc::new(Metrics::new());
+        let mut c = Config::default();
+        c.models.insert("churn".into(), Default::default());
+        let mut p = Pipeline::new(
+            metrics.clone(),
+            ParseOptions::default(),
+            ModelPolicy::from_config(&c),
+        )
+        .with_order(OrderSettings {
+            allowed_lateness_ns: 0,
+            max_buffered: 100,
+        })
+        .with_monitoring(MonitorSettings::default());
+        let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+        p.open_shard(a.clone(), None);
+        p.open_shard(b.clone(), None);
+        let seen = |p: &Pipeline| p.monitors().get("churn").map_or(0, |m| m.predictions());
+        for (i, s) in [10, 11, 12].into_iter().enumerate() {
+            p.process("a", i as u64, i as u64 + 1, &pred_at(i, s));
+        }
+        assert_eq!(seen(&p), 0, "b has delivered nothing: everything waits");
+        assert_eq!(p.held(), 3);
+        p.process("b", 0, 1, &pred_at(10, 11));
+        // Watermark 11 (b's clock): the event at 10 s is released.
+        assert_eq!(seen(&p), 1);
+        p.set_idle("b", true);
+        assert_eq!(seen(&p), 3, "b idle: a alone holds the watermark at 12");
+        p.process("b", 1, 2, &pred_at(11, 5));
+        assert_eq!(seen(&p), 4, "older than what was released: applied at once");
+        assert_eq!(metrics.events_late.with_label_values(&["churn"]).get(), 1);
+        p.flush_order();
+        assert_eq!(seen(&p), 5);
+        assert_eq!(p.held(), 0);
     }
 
     #[test]
