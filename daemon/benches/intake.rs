@@ -1,5 +1,5 @@
 //! Intake kernel benchmark: parse + validate + count of 25-feature events through
-//! [`driftd::pipeline::Pipeline`], on one thread. The end-to-end figure (file reader, checkpoints,
+//! [`driftd::intake::pipeline::Pipeline`], on one thread. The end-to-end figure (file reader, checkpoints,
 //! the real binary) and the Python baseline come from `scripts/bench_intake.py`.
 
 use std::hint::black_box;
@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use driftd::config::Config;
-use driftd::event::{ParseOptions, parse_event};
-use driftd::metrics::Metrics;
-use driftd::pipeline::{ModelPolicy, Pipeline};
+use driftd::contract::event::{ParseOptions, parse_event};
+use driftd::intake::pipeline::{ModelPolicy, Pipeline};
+use driftd::telemetry::metrics::Metrics;
 
 /// Events shaped like the benchmark file of `scripts/bench_intake.py`: 25 features (22 numeric,
 /// 3 categorical), two models, a classification output.

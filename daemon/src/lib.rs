@@ -3,47 +3,37 @@
 //! The daemon crate: the only one that talks to Kafka, Redis, SMTP, HTTP, Prometheus and the clock.
 //! See `ARCHITECTURE.md` at the repository root for the map.
 //!
-//! - [`config`] — typed TOML configuration, validated with every error at once.
-//! - [`event`] — event contract v1, parsing and validation with machine-readable reasons.
-//! - [`pipeline`] — per-shard state, exactly-once effects through checkpoints.
-//! - [`sources`] — the intake stage: the file/stdin and Kafka loops, control, checkpoints.
-//! - [`store`] — the state store trait, embedded (redb) and Redis.
-//! - [`http`] — health, readiness, metrics and the feedback endpoint.
-//! - [`metrics`] — the metric catalogue.
-//! - [`monitor`] — per-model drift, labels and concept drift (pure, event time).
-//! - [`run`] — the lifecycle of `driftd run`.
-//! - [`serve`] — `driftd serve`: predictions with the registry's live models, hot-swapped.
-//! - [`offline`] — `driftd replay`, backtests and the seeded benchmark streams.
-//! - [`onset`] — what a monitor reports: a quantity entering drift.
-//! - [`registry`] — the model registry: signed versions and aliases in the state store.
-//! - [`learn`] — training data and shadow scoring on the intake path.
-//! - [`trainer`] — the retraining loop: triggers, lease, fit, gates, promotion, watch, rollback.
-//! - [`telemetry`] — logging.
-//! - [`demo`] — `driftd demo`: the whole loop in one process.
-//! - [`order`] — the event-time order the monitors see, whatever the partitioning.
-//! - [`alert`] — alert rules, their lifecycle and the notification sinks.
-//! - [`join`] — the late-label join store.
-//! - [`cli`] — `driftd models` and other subcommands over the stages.
+//! One folder per stage of the loop, listed here from the bottom layer up; a module may import
+//! only from the layers listed before it (the tidy test `layers_only_import_downwards` keeps it so):
 //!
+//! - [`contract`] — the shared vocabulary: event contract v1, onsets, samples, control messages,
+//!   notices, secrets and config errors.
+//! - [`telemetry`] — logging and the metric catalogue.
+//! - [`store`] — the state store: one trait, embedded (redb) and Redis, leases and pub/sub.
+//! - [`kafka`] — the Kafka client settings every stage shares and the one topic producer.
+//! - [`registry`] — the model registry: signed versions and aliases in the state store.
+//! - [`monitor`] — per-model drift, the late-label join store, labels and concept drift (pure,
+//!   event time).
+//! - [`alert`] — alert rules, their lifecycle and the notification sinks.
+//! - [`retraining`] — training data and shadow scoring on the intake path; the trainer task.
+//! - [`intake`] — the pipeline, event-time order, checkpoints, the file and Kafka sources.
+//! - [`http`] — health, readiness, metrics, feedback, admin and registry routes.
+//! - [`serve`] — `driftd serve`: predictions with the registry's live models, hot-swapped.
+//! - [`config`] — the configuration file: composes each stage's section, validates it all at once.
+//! - [`offline`] — `driftd replay`, backtests and the seeded benchmark streams.
+//! - [`cli`] — the subcommands: `run` (the lifecycle), `demo`, `models`.
 
 pub mod alert;
 pub mod cli;
 pub mod config;
-pub mod demo;
-pub mod event;
+pub mod contract;
 pub mod http;
-pub mod join;
-pub mod learn;
-pub mod metrics;
+pub mod intake;
+pub mod kafka;
 pub mod monitor;
 pub mod offline;
-pub mod onset;
-pub mod order;
-pub mod pipeline;
 pub mod registry;
-pub mod run;
+pub mod retraining;
 pub mod serve;
-pub mod sources;
 pub mod store;
 pub mod telemetry;
-pub mod trainer;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use driftd::cli::run::{self, RunOptions};
 use driftd::config;
-use driftd::run::{self, RunOptions};
 use driftd::telemetry;
 
 /// driftd watches machine-learning models in production: it consumes prediction and feedback
@@ -326,7 +326,7 @@ fn main() -> ExitCode {
             listen,
             dir,
         } => {
-            let log = telemetry::init("error", config::LogFormat::Text);
+            let log = telemetry::init("error", driftd::telemetry::LogFormat::Text);
             let listen = if listen.port() == 0 {
                 match std::net::TcpListener::bind(listen).and_then(|l| l.local_addr()) {
                     Ok(a) => a,
@@ -341,13 +341,13 @@ fn main() -> ExitCode {
             let Some(rt) = runtime("driftd") else {
                 return ExitCode::FAILURE;
             };
-            let opts = driftd::demo::DemoOptions {
+            let opts = driftd::cli::demo::DemoOptions {
                 requests,
                 rate,
                 listen,
                 dir,
             };
-            let r = rt.block_on(driftd::demo::demo(opts, log));
+            let r = rt.block_on(driftd::cli::demo::demo(opts, log));
             rt.shutdown_timeout(std::time::Duration::from_secs(2));
             match r {
                 Ok(true) => ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 //! checked against the code and against real Prometheus tooling:
 //!
 //! - every metric named in a dashboard expression, a variable query or an alerting rule is in the
-//!   catalogue (`driftd::metrics::Metrics::NAMES`, histograms through their `_bucket`, `_sum` and
+//!   catalogue (`driftd::telemetry::metrics::Metrics::NAMES`, histograms through their `_bucket`, `_sum` and
 //!   `_count` series), plus Prometheus' own `up`; and every catalogue metric has a panel;
 //! - every panel queries through the `${datasource}` variable, and the only Grafana variable in
 //!   expressions is `$model`, so that substituting it yields plain PromQL;
@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
-use driftd::metrics::Metrics;
+use driftd::telemetry::metrics::Metrics;
 use serde_json::Value;
 
 use crate::harness::repo_root;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use driftd::config::RedisStateConfig;
+use driftd::store::config::RedisStateConfig;
 use driftd::store::{AnyStore, RedisStore, StateStore, StoreError};
 
 use crate::harness::*;

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use driftd::config::RedisStateConfig;
 use driftd::registry::{Alias, Aliases, Registry, RegistryError, VersionStatus};
+use driftd::store::config::RedisStateConfig;
 use driftd::store::{AnyStore, EmbeddedStore, RedisStore, StateStore};
 use driftd_retrain::{
     AlgorithmConfig, ArtifactError, EncoderConfig, Example, Target, Task, Value, train,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use driftd::event::{EventKind, ParseOptions, parse_event};
+use driftd::contract::event::{EventKind, ParseOptions, parse_event};
 use driftd_retrain::{Example, Target, Value};
 use serde_json::{Value as Json, json};
 

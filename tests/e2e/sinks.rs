@@ -17,7 +17,7 @@ use driftd::alert::sinks::{
     Attempt, DeliveryConfig, Dispatcher, ErrorKind, Outbox, ReceiverConfig, SmtpConfig,
 };
 use driftd::alert::{AlertSnapshot, Labels, Notification, Status};
-use driftd::metrics::Metrics;
+use driftd::telemetry::metrics::Metrics;
 
 use crate::harness::{find_tool, free_port, python, repo_root, wait_for};
 

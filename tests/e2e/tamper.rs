@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use driftd::config::RedisStateConfig;
+use driftd::store::config::RedisStateConfig;
 use driftd::store::{AnyStore, RedisStore, StateStore};
 use serde_json::Value as Json;
 

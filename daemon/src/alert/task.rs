@@ -22,8 +22,8 @@ use super::engine::{
 };
 use super::sinks::{DeliveryError, Dispatcher, Outbox};
 use super::{AlertingConfig, Labels, Notification, Sample, SampleBoard, Status};
-use crate::metrics::Metrics;
 use crate::store::{AnyStore, StateStore};
+use crate::telemetry::metrics::Metrics;
 
 /// Key of the engine's state in the state store.
 pub const ENGINE_KEY: &str = "alert/engine";

@@ -3,4 +3,6 @@
 //!
 //! - [`models`]: `driftd models …` over the model registry.
 
+pub mod demo;
 pub mod models;
+pub mod run;

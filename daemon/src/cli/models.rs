@@ -10,8 +10,10 @@ use driftd_retrain::{
 };
 use secrecy::ExposeSecret;
 
-use crate::config::{Config, Secrets};
-use crate::event::valid_model_name;
+use crate::config::Config;
+
+use crate::contract::event::valid_model_name;
+use crate::contract::settings::Secrets;
 use crate::registry::{
     Aliases, MANUAL_TRIGGER, Registry, RegistryError, VersionRecord, signing_key,
 };
@@ -257,7 +259,7 @@ fn task_of(examples: &[Example]) -> anyhow::Result<Task> {
 }
 
 /// Runs one `driftd models` command and returns what to print (text, or one JSON document with
-/// `json`). The store comes from `[state]`, the key from `[registry]` or [`KEY_ENV`](crate::config::KEY_ENV).
+/// `json`). The store comes from `[state]`, the key from `[registry]` or [`KEY_ENV`](crate::registry::config::KEY_ENV).
 pub async fn run_command(
     cfg: &Config,
     secrets: &Secrets,

@@ -55,8 +55,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::event::parse_ts;
-use crate::onset::{Onset, OnsetKind};
+use crate::contract::event::parse_ts;
+use crate::contract::onset::{Onset, OnsetKind};
 
 // ---------------------------------------------------------------------------------------------
 // Ground truth

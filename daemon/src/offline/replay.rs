@@ -4,7 +4,7 @@
 //! Input: a predictions file (JSON lines; it may hold feedback too) and optionally a feedback file.
 //! Each file is in event-time order (as a log is; disorder within `[events.order]
 //! allowed_lateness` is tolerated); they are merged in the daemon's event-time order
-//! ([`crate::order`]), so a replay sees exactly what `driftd run` sees on any partitioning. Output: one JSON
+//! ([`crate::intake::order`]), so a replay sees exactly what `driftd run` sees on any partitioning. Output: one JSON
 //! line per drift onset ([`Onset`]), then one summary line `{"summary": {...}}`; with a truth file,
 //! the summary holds the backtest score ([`crate::offline::backtest`]).
 
@@ -18,11 +18,11 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::event::{ParseOptions, RejectReason, parse_event};
+use crate::contract::event::{ParseOptions, RejectReason, parse_event};
+use crate::contract::onset::{Onset, OnsetKind};
+use crate::intake::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
+use crate::intake::pipeline::{ModelPolicy, ts_ns};
 use crate::monitor::{ModelMonitor, MonitorSettings};
-use crate::onset::{Onset, OnsetKind};
-use crate::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
-use crate::pipeline::{ModelPolicy, ts_ns};
 
 /// Per-model figures in the summary line.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -180,7 +180,7 @@ impl AlertBacktest {
 }
 
 /// Reads the input files and yields their lines in the order the daemon's monitors see events
-/// ([`crate::order`]): each file is one participant shard of an [`Orderer`] with the configured
+/// ([`crate::intake::order`]): each file is one participant shard of an [`Orderer`] with the configured
 /// `[events.order]` settings, the file whose clock is behind is read next, and a file at its end
 /// no longer holds the watermark back. So `driftd replay` and `driftd run` on any partitioning of
 /// the same events give the same sequence. Lines that do not parse come out at once (they are
@@ -431,8 +431,8 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
         let settings_m = policy.monitor_settings(model, settings);
         let ms = summary.models.entry(model.to_owned()).or_default();
         match ev.kind() {
-            crate::event::EventKind::Prediction => ms.predictions += 1,
-            crate::event::EventKind::Feedback => ms.feedback += 1,
+            crate::contract::event::EventKind::Prediction => ms.predictions += 1,
+            crate::contract::event::EventKind::Feedback => ms.feedback += 1,
         }
         let onsets = m.observe(&ev, settings_m);
         // Label delays feed the daemon's histogram; a replay has no use for them.

@@ -719,9 +719,11 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     use super::*;
-    use crate::event::{Body, FeatureValue, ParseOptions, PredictionOutput, Target, parse_event};
+    use crate::contract::event::{
+        Body, FeatureValue, ParseOptions, PredictionOutput, Target, parse_event,
+    };
+    use crate::contract::onset::{Onset, OnsetKind};
     use crate::offline::backtest::score;
-    use crate::onset::{Onset, OnsetKind};
 
     /// What the tests read back from the generated lines, through the real event parser.
     struct Parsed {

@@ -35,7 +35,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use serde::Deserialize;
 
-use crate::config::SecretSpec;
+use crate::contract::settings::SecretSpec;
 
 /// `[alerting.receivers.NAME]`: where a route's notifications go, tagged by `kind`.
 #[derive(Debug, Clone, Deserialize)]

@@ -24,7 +24,7 @@ use super::outbox::{FailOutcome, Outbox};
 use super::render;
 use super::webhook::WebhookSink;
 use crate::alert::{Notification, Status};
-use crate::metrics::Metrics;
+use crate::telemetry::metrics::Metrics;
 
 /// What [`Dispatcher::deliver_queued`] did with a queued notification.
 #[derive(Debug, Clone, PartialEq)]

@@ -23,6 +23,8 @@
 //!   itself; embedded, an in-process broadcast. A message published while a subscriber is
 //!   disconnected is lost, so subscribers also poll.
 
+pub mod config;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
@@ -35,7 +37,11 @@ use secrecy::{ExposeSecret, SecretString};
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::config::{Config, RedisStateConfig, Secrets, StateConfig};
+use crate::config::Config;
+
+use crate::contract::settings::Secrets;
+
+use crate::store::config::{RedisStateConfig, StateConfig};
 
 const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 

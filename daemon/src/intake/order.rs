@@ -38,7 +38,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
-use crate::event::EventKind;
+use crate::contract::event::EventKind;
 
 /// Settings of the event-time order (`[events.order]`).
 #[derive(Debug, Clone, Copy, PartialEq)]

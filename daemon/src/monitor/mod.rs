@@ -39,10 +39,12 @@ use driftd_detectors::twosample::{CategoryCounts, TestOutcome};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Labels, Sample};
-use crate::event::{Body, Event, FeatureValue, PredictionOutput, Target};
-use crate::join::Bounds;
-pub use crate::join::{JoinStore, Pending, Predicted};
-use crate::onset::{Onset, OnsetKind};
+use crate::contract::event::{Body, Event, FeatureValue, PredictionOutput, Target};
+use crate::monitor::join::Bounds;
+pub mod join;
+
+use crate::contract::onset::{Onset, OnsetKind};
+pub use join::{JoinStore, Pending, Predicted};
 
 /// Monitoring settings (`[monitor]` in the configuration), shared by all models.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1346,7 +1348,7 @@ fn build_profiles(buf: ReferenceBuffer, settings: &SummarySettings) -> Profiles 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{ParseOptions, parse_event};
+    use crate::contract::event::{ParseOptions, parse_event};
     use driftd_detectors::synth::{Dist, Rng};
 
     fn settings() -> MonitorSettings {

@@ -8,6 +8,8 @@
 //! Errors are one type, [`ApiError`], mapped to JSON bodies: 4xx with detail, 5xx generic (the
 //! cause is logged, never returned).
 
+pub mod config;
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -24,12 +26,12 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::Secrets;
-use crate::event::{EventKind, ParseOptions, RejectReason, parse_event};
-use crate::metrics::Metrics;
-use crate::pipeline::ModelPolicy;
+use crate::contract::event::{EventKind, ParseOptions, RejectReason, parse_event};
+use crate::contract::settings::Secrets;
+use crate::intake::pipeline::ModelPolicy;
+use crate::telemetry::metrics::Metrics;
 
-use crate::sources::{Health, LocalFeedback};
+use crate::intake::{Health, LocalFeedback};
 
 /// Where accepted feedback goes.
 #[derive(Clone)]
@@ -37,7 +39,7 @@ pub enum FeedbackSink {
     /// To the local pipeline (embedded mode).
     Local(mpsc::Sender<LocalFeedback>),
     /// Produced to the feedback topic, so every instance sees it (Kafka mode).
-    Kafka(crate::sources::kafka::FeedbackProducer),
+    Kafka(crate::kafka::TopicProducer),
 }
 
 /// What handlers share.
@@ -64,9 +66,9 @@ pub struct AppState {
     /// The alert task, for the admin API (`None` when alerting is disabled).
     pub alerts: Option<mpsc::Sender<crate::alert::task::Command>>,
     /// The source task, for on-demand evaluation (`GET /v1/models/{model}`).
-    pub control: Option<mpsc::Sender<crate::sources::Control>>,
+    pub control: Option<mpsc::Sender<crate::intake::Control>>,
     /// The trainer, for the retraining API (`None` when no model is retrained).
-    pub trainer: Option<mpsc::Sender<crate::trainer::Command>>,
+    pub trainer: Option<mpsc::Sender<crate::retraining::trainer::Command>>,
     /// The state store and signing key, for the registry API.
     pub registry: Option<(crate::store::AnyStore, Option<secrecy::SecretString>)>,
 }
@@ -277,7 +279,7 @@ async fn get_model(
     State(s): State<AppState>,
     axum::extract::Path(model): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    let inspect = |r| crate::sources::Control::Inspect(model.clone(), r);
+    let inspect = |r| crate::intake::Control::Inspect(model.clone(), r);
     match ask_task(
         s.control.as_ref(),
         "no event source",
@@ -296,7 +298,7 @@ async fn get_model(
 /// Sends a command to the trainer and waits for its answer.
 async fn ask_trainer<T>(
     s: &AppState,
-    make: impl FnOnce(oneshot::Sender<T>) -> crate::trainer::Command,
+    make: impl FnOnce(oneshot::Sender<T>) -> crate::retraining::trainer::Command,
 ) -> Result<T, ApiError> {
     let absent = "no model is retrained here (no [models.NAME.retrain] section)";
     ask_task(s.trainer.as_ref(), absent, "the trainer", make).await
@@ -307,7 +309,11 @@ type ModelPath = axum::extract::Path<String>;
 /// The retraining loop of a model: phase, aliases, training data, timeline.
 async fn get_retrain(State(s): State<AppState>, model: ModelPath) -> Result<Response, ApiError> {
     let model = model.0;
-    match ask_trainer(&s, |r| crate::trainer::Command::Status(model.clone(), r)).await? {
+    match ask_trainer(&s, |r| {
+        crate::retraining::trainer::Command::Status(model.clone(), r)
+    })
+    .await?
+    {
         Some(v) => Ok(Json(v).into_response()),
         None => Err(ApiError::NotFound(format!(
             "model {model:?} is not retrained here"
@@ -319,7 +325,7 @@ async fn get_retrain(State(s): State<AppState>, model: ModelPath) -> Result<Resp
 async fn post_retrain(State(s): State<AppState>, model: ModelPath) -> Result<Response, ApiError> {
     let model = model.0;
     let r = ask_trainer(&s, |r| {
-        crate::trainer::Command::Retrain(model.clone(), "admin API".into(), r)
+        crate::retraining::trainer::Command::Retrain(model.clone(), "admin API".into(), r)
     })
     .await?;
     match r {
@@ -399,8 +405,10 @@ async fn swap(s: &AppState, model: String, version: Option<u64>) -> Result<Respo
     if s.trainer.is_some() {
         // Through the trainer: under the model's lease, with notices and the reference switch.
         let r = ask_trainer(s, |r| match version {
-            Some(v) => crate::trainer::Command::Promote(model.clone(), v, by.clone(), r),
-            None => crate::trainer::Command::Rollback(model.clone(), by.clone(), r),
+            Some(v) => {
+                crate::retraining::trainer::Command::Promote(model.clone(), v, by.clone(), r)
+            }
+            None => crate::retraining::trainer::Command::Rollback(model.clone(), by.clone(), r),
         })
         .await?;
         return r
@@ -563,7 +571,7 @@ pub fn validate_feedback(
         let bytes = raw.get().as_bytes();
         let checked = parse_event(bytes, &opts).and_then(|ev| {
             if ev.kind() != EventKind::Feedback {
-                return Err(crate::event::Rejection::new(
+                return Err(crate::contract::event::Rejection::new(
                     RejectReason::UnknownKind,
                     "only feedback events can be posted here",
                 ));

@@ -29,7 +29,7 @@ use driftd_retrain::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Body, Event, FeatureValue, Features, PredictionOutput, Target};
+use crate::contract::event::{Body, Event, FeatureValue, Features, PredictionOutput, Target};
 
 /// Examples per stored chunk of the training buffer.
 pub const CHUNK: usize = 1000;
@@ -394,8 +394,8 @@ impl Learner {
     /// What was served, read as the monitor reads it.
     fn served(&self, out: Option<&PredictionOutput<'_>>) -> Option<TrainTarget> {
         Some(match crate::monitor::predicted(out?, &self.positive)? {
-            crate::join::Predicted::Label(l) => TrainTarget::Label(l),
-            crate::join::Predicted::Value(v) => TrainTarget::Value(v),
+            crate::monitor::join::Predicted::Label(l) => TrainTarget::Label(l),
+            crate::monitor::join::Predicted::Value(v) => TrainTarget::Value(v),
         })
     }
 
@@ -828,7 +828,7 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{ParseOptions, parse_event};
+    use crate::contract::event::{ParseOptions, parse_event};
     use driftd_retrain::{Decision, shadow_decision, train};
     use std::collections::BTreeMap;
 

@@ -17,15 +17,21 @@ use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, watch};
 
-use crate::config::{self, Config, SourceConfig, StateConfig};
-use crate::event::ParseOptions;
+use crate::config::{self, Config};
+
+use crate::intake::config::SourceConfig;
+
+use crate::contract::event::ParseOptions;
+use crate::contract::settings::Secrets;
 use crate::http::{self, AppState, FeedbackSink};
-use crate::metrics::Metrics;
-use crate::pipeline::{ModelPolicy, Pipeline};
-use crate::sources::embedded::run_file;
-use crate::sources::{Checkpointer, Control, Health, LocalFeedback, Summary, TaskCtx, kafka};
+use crate::intake::embedded::run_file;
+use crate::intake::pipeline::{ModelPolicy, Pipeline};
+use crate::intake::{Checkpointer, Control, Health, LocalFeedback, Summary, TaskCtx, kafka};
+use crate::kafka::TopicProducer;
+use crate::store::config::StateConfig;
 use crate::store::{AnyStore, EmbeddedStore, RedisStore};
 use crate::telemetry::LogHandle;
+use crate::telemetry::metrics::Metrics;
 
 /// Overrides from the command line.
 #[derive(Clone, Default)]
@@ -50,7 +56,7 @@ pub struct RunOptions {
 /// Connects the configured state store, retrying until it answers or shutdown is requested.
 async fn connect_store(
     cfg: &Config,
-    secrets: &config::Secrets,
+    secrets: &Secrets,
     metrics: &Metrics,
     shutdown: &mut watch::Receiver<bool>,
 ) -> anyhow::Result<Option<AnyStore>> {
@@ -148,7 +154,11 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         pipeline = pipeline.with_monitoring(cfg.monitor.clone());
         pipeline.restore_monitors(monitors);
     }
-    let retrained: Vec<(String, crate::learn::RetrainConfig, driftd_retrain::Task)> = {
+    let retrained: Vec<(
+        String,
+        crate::retraining::learn::RetrainConfig,
+        driftd_retrain::Task,
+    )> = {
         let p = ModelPolicy::from_config(&cfg);
         let mut sd = shutdown_rx.clone();
         let Some(learners) = ctx.checkpointer.load_learners(&p, &mut sd).await else {
@@ -194,15 +204,14 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         if key.is_none() {
             anyhow::bail!(
                 "[models.*.retrain] needs a registry signing key: set [registry] signing_key or {}",
-                config::KEY_ENV
+                crate::registry::config::KEY_ENV
             );
         }
         let kafka_updates = match &cfg.source {
             SourceConfig::Kafka(k) if !k.model_updates_topic.is_empty() => {
-                let ks = kafka::KafkaSecrets::from(&secrets.load());
-                let p = kafka::FeedbackProducer::new(k, &ks, Duration::from_secs(10))
-                    .context("creating the Kafka producer for model updates")?
-                    .with_topic(&k.model_updates_topic);
+                let ks = crate::kafka::KafkaSecrets::from(&secrets.load());
+                let p = TopicProducer::new(k, &ks, &k.model_updates_topic, Duration::from_secs(10))
+                    .context("creating the Kafka producer for model updates")?;
                 Some(p)
             }
             _ => None,
@@ -211,9 +220,12 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             StateConfig::Redis(r) => format!("{}/{}", r.url, r.key_prefix),
             StateConfig::Embedded(e) => format!("file://{}", e.path.display()),
         };
-        let announcer =
-            crate::trainer::Announcer::new(trainer_store.clone(), kafka_updates, location);
-        let deps = crate::trainer::TrainerDeps {
+        let announcer = crate::retraining::trainer::Announcer::new(
+            trainer_store.clone(),
+            kafka_updates,
+            location,
+        );
+        let deps = crate::retraining::trainer::TrainerDeps {
             store: trainer_store,
             key,
             control: control_tx.clone(),
@@ -223,7 +235,7 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             announcer,
             clock: Arc::new(chrono::Utc::now),
         };
-        let t = crate::trainer::Trainer::load(retrained.clone(), deps)
+        let t = crate::retraining::trainer::Trainer::load(retrained.clone(), deps)
             .await
             .context("starting the trainer")?;
         let (tx, rx) = mpsc::channel(16);
@@ -244,8 +256,8 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         }
         SourceConfig::Kafka(k) => {
             let k = (**k).clone();
-            let ks = kafka::KafkaSecrets::from(&secrets.load());
-            let producer = kafka::FeedbackProducer::new(&k, &ks, cfg.http.request_timeout)
+            let ks = crate::kafka::KafkaSecrets::from(&secrets.load());
+            let producer = TopicProducer::new(&k, &ks, &k.feedback_topic, cfg.http.request_timeout)
                 .context("creating the Kafka producer for HTTP feedback")?;
             let task = tokio::spawn(async move { kafka::run_kafka(k, ks, pipeline, ctx).await });
             (FeedbackSink::Kafka(producer), task)
@@ -369,7 +381,8 @@ fn apply_overrides(cfg: &mut Config, opts: &RunOptions) {
         f.follow = true;
     }
     if let Some(p) = &opts.state {
-        cfg.state = StateConfig::Embedded(config::EmbeddedStateConfig { path: p.clone() });
+        cfg.state =
+            StateConfig::Embedded(crate::store::config::EmbeddedStateConfig { path: p.clone() });
     }
     if let Some(l) = opts.listen {
         cfg.http.listen = l;
@@ -379,7 +392,7 @@ fn apply_overrides(cfg: &mut Config, opts: &RunOptions) {
 async fn reload(
     opts: &RunOptions,
     log: &LogHandle,
-    secrets: &Arc<ArcSwap<config::Secrets>>,
+    secrets: &Arc<ArcSwap<Secrets>>,
     policy: &Arc<ArcSwap<ModelPolicy>>,
     control: &mpsc::Sender<Control>,
     metrics: &Metrics,

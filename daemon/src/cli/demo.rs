@@ -2,7 +2,7 @@
 //!
 //! 1. A registry in a temporary embedded store gets a live model (logistic regression) trained on
 //!    concept A of a synthetic stream.
-//! 2. `driftd run` starts in-process on that store ([`crate::run::run`] with
+//! 2. `driftd run` starts in-process on that store ([`crate::cli::run::run`] with
 //!    [`RunOptions::store`]), reading a JSON-lines events file it follows, with `/metrics` and the
 //!    admin API on loopback, and `[models.demo.retrain]` configured.
 //! 3. A generator plays the serving side: for each synthetic request it predicts with the
@@ -28,8 +28,8 @@ use driftd_retrain::{
 };
 use secrecy::SecretString;
 
+use crate::cli::run::RunOptions;
 use crate::registry::{Alias, Registry};
-use crate::run::RunOptions;
 use crate::store::{AnyStore, EmbeddedStore, StateStore as _};
 use crate::telemetry::LogHandle;
 
@@ -223,7 +223,7 @@ pub async fn demo(opts: DemoOptions, log: LogHandle) -> anyhow::Result<bool> {
         trainer_tick: Some(Duration::from_millis(200)),
         ..RunOptions::default()
     };
-    let daemon = tokio::spawn(crate::run::run(loaded, run_opts, log));
+    let daemon = tokio::spawn(crate::cli::run::run(loaded, run_opts, log));
     let base = format!("http://{}", opts.listen);
     say(
         start,

@@ -15,14 +15,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::config;
-use crate::metrics::Metrics;
-use crate::pipeline::{ModelPolicy, Pipeline, ShardState};
+use crate::intake::pipeline::{ModelPolicy, Pipeline, ShardState};
+use crate::telemetry::metrics::Metrics;
 
 pub mod checkpoint;
+pub mod config;
 pub mod embedded;
 pub mod file;
 pub mod kafka;
+pub mod order;
+pub mod pipeline;
 
 pub use checkpoint::Checkpointer;
 
@@ -70,7 +72,7 @@ pub enum Control {
         tokio::sync::oneshot::Sender<Option<serde_json::Value>>,
     ),
     /// A command of the trainer to the learners.
-    Learn(crate::learn::LearnControl),
+    Learn(crate::retraining::learn::LearnControl),
 }
 
 /// What the source task needs besides its source.

@@ -9,7 +9,7 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::event::{EventKind, RejectReason};
+use crate::contract::event::{EventKind, RejectReason};
 
 /// All metrics, registered in one registry. Cheap to share behind an `Arc`.
 pub struct Metrics {

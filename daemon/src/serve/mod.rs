@@ -41,6 +41,8 @@
 //! client sent its own). A file write that fails part-way can leave a partial line, which the
 //! file source rejects and counts.
 
+pub mod config;
+
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,12 +64,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::io::AsyncWriteExt;
 
-use crate::config::{Loaded, Secrets, ServeEventsConfig, SourceConfig, StateConfig};
-use crate::event::{ParseOptions, parse_event};
+use crate::config::Loaded;
+
+use crate::contract::settings::Secrets;
+
+use crate::intake::config::SourceConfig;
+
+use crate::serve::config::ServeEventsConfig;
+
+use crate::contract::event::{ParseOptions, parse_event};
 use crate::http::{ApiError, ItemError};
-use crate::metrics::Metrics;
 use crate::registry::{Registry, signing_key};
+use crate::store::config::StateConfig;
 use crate::store::{AnyStore, EmbeddedStore};
+use crate::telemetry::metrics::Metrics;
 
 /// A loaded, verified model version.
 pub struct Served {
@@ -148,7 +158,7 @@ impl IdGen {
 enum Sink {
     None,
     File(tokio::sync::Mutex<tokio::fs::File>),
-    Kafka(crate::sources::kafka::FeedbackProducer),
+    Kafka(crate::kafka::TopicProducer),
 }
 
 impl Sink {
@@ -555,12 +565,11 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
             let SourceConfig::Kafka(k) = &config.source else {
                 anyhow::bail!("serve.events kind = \"kafka\" needs [source] kind = \"kafka\"");
             };
-            let mut k = (**k).clone();
-            k.feedback_topic = topic.clone();
             Sink::Kafka(
-                crate::sources::kafka::FeedbackProducer::new(
-                    &k,
-                    &crate::sources::kafka::KafkaSecrets::from(&secrets),
+                crate::kafka::TopicProducer::new(
+                    k,
+                    &crate::kafka::KafkaSecrets::from(&secrets),
+                    topic,
                     cfg.request_timeout,
                 )
                 .context("creating the Kafka producer for prediction events")?,

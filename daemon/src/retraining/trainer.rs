@@ -26,7 +26,7 @@
 //! * **Fitting** runs on the blocking pool, never on the async runtime: intake goes on. Its duration,
 //!   data size and outcome are metrics (`driftd_retrain_*`).
 //! * **Validation gate** on the chronological validation split, then **shadow** on live traffic
-//!   (the pipeline's [`crate::learn`] scores the challenger), then the **shadow gate**
+//!   (the pipeline's [`crate::retraining::learn`] scores the challenger), then the **shadow gate**
 //!   ([`driftd_retrain::shadow_decision`]: McNemar / exact binomial, or Wilcoxon, plus minimum
 //!   pairs and effect), with `shadow_max_duration` making it inconclusive.
 //! * **Promotion**: the registry's atomic alias swap; a notice on the `model-updates` pub/sub
@@ -50,12 +50,14 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::alert::Sample;
-use crate::learn::{LearnControl, ReferenceRow, RetrainConfig, Schedule, ShadowKind, ShadowRun};
-use crate::metrics::Metrics;
+use crate::intake::Control;
 use crate::registry::{Alias, DecisionEntry, Registry, RegistryError};
 use crate::registry::{Notice, UPDATES_CHANNEL};
-use crate::sources::Control;
+use crate::retraining::learn::{
+    LearnControl, ReferenceRow, RetrainConfig, Schedule, ShadowKind, ShadowRun,
+};
 use crate::store::{AnyStore, Lease, StateStore, StoreError};
+use crate::telemetry::metrics::Metrics;
 
 /// How long a loop event (promotion, rollback, rejection…) stays visible as an alert sample.
 const NOTICE_FOR: Duration = Duration::from_secs(600);
@@ -298,7 +300,7 @@ pub enum Command {
 #[derive(Clone)]
 pub struct Announcer {
     store: AnyStore,
-    kafka: Option<crate::sources::kafka::FeedbackProducer>,
+    kafka: Option<crate::kafka::TopicProducer>,
     location: String,
 }
 
@@ -306,7 +308,7 @@ impl Announcer {
     /// An announcer; `location` describes where artifacts live (e.g. `redis://host/prefix`).
     pub fn new(
         store: AnyStore,
-        kafka: Option<crate::sources::kafka::FeedbackProducer>,
+        kafka: Option<crate::kafka::TopicProducer>,
         location: String,
     ) -> Self {
         Announcer {
@@ -1547,7 +1549,7 @@ impl JobCtx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::{ModelPolicy, Pipeline};
+    use crate::intake::pipeline::{ModelPolicy, Pipeline};
     use crate::store::EmbeddedStore;
     use driftd_retrain::{AlgorithmConfig, EncoderConfig, Target, Value};
     use std::sync::Mutex;

@@ -40,6 +40,8 @@
 //! lease with a fencing token for cross-instance training is a later step; until then alias swaps
 //! are single atomic writes, so a reader always sees either the old or the new aliases.
 
+pub mod config;
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
@@ -50,8 +52,10 @@ use driftd_retrain::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{KEY_ENV, MIN_KEY_BYTES, Secrets};
-use crate::event::valid_model_name;
+use crate::contract::settings::Secrets;
+
+use crate::contract::event::valid_model_name;
+use crate::registry::config::{KEY_ENV, MIN_KEY_BYTES};
 use crate::store::{StateStore, StoreError};
 
 /// The trigger recorded for versions trained with `driftd models train`.

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::event::Target;
+use crate::contract::event::Target;
 
 /// What a prediction said, kept until its label arrives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

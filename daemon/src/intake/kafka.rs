@@ -3,13 +3,13 @@
 //! through.
 //!
 //! Offsets: auto-commit and auto-store are off. A partition's offset is committed only after the
-//! checkpoint holding the effect of every event before it is written (see [`crate::pipeline`]), so a
+//! checkpoint holding the effect of every event before it is written (see [`crate::intake::pipeline`]), so a
 //! restart, a crash or a rebalance resumes at or before the checkpoint, and events the checkpoint
 //! already holds are skipped. On revocation the partition's uncheckpointed state is dropped; its next
 //! owner resumes from the checkpoint. librdkafka reconnects by itself when brokers go away; the
 //! source reports not-ready meanwhile (from the error callback and the 1 s statistics).
 //!
-//! Event-time order (see [`crate::order`]): every assigned partition holds the monitors'
+//! Event-time order (see [`crate::intake::order`]): every assigned partition holds the monitors'
 //! watermark back while it has unread messages (its position is below the high watermark that
 //! the last fetch reported). Only a partition that is **caught up** and has delivered nothing for
 //! `[events.order] idle_timeout` is idle. A partition far ahead of the watermark is **paused** while
@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::client::ClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -31,48 +30,12 @@ use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
-use secrecy::{ExposeSecret, SecretString};
 
 use super::Health;
 use super::{TaskCtx, dispatch};
-use crate::config::KafkaSourceConfig;
-use crate::metrics::Metrics;
-use crate::pipeline::{Outcome, Pipeline};
-
-/// Secrets the Kafka clients need, resolved from the configuration.
-#[derive(Clone, Default)]
-pub struct KafkaSecrets {
-    /// `sasl.password`.
-    pub sasl_password: Option<SecretString>,
-    /// Other secret properties, e.g. `ssl.key.password`.
-    pub properties: BTreeMap<String, SecretString>,
-}
-
-impl KafkaSecrets {
-    /// From the resolved configuration secrets.
-    pub fn from(s: &crate::config::Secrets) -> Self {
-        KafkaSecrets {
-            sasl_password: s.kafka_sasl_password.clone(),
-            properties: s.kafka_properties.clone(),
-        }
-    }
-}
-
-fn base_config(k: &KafkaSourceConfig, secrets: &KafkaSecrets) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &k.brokers);
-    c.set("client.id", format!("driftd-{}", std::process::id()));
-    for (key, v) in &k.properties {
-        c.set(key, v);
-    }
-    for (key, v) in &secrets.properties {
-        c.set(key, v.expose_secret());
-    }
-    if let Some(p) = &secrets.sasl_password {
-        c.set("sasl.password", p.expose_secret());
-    }
-    c
-}
+use crate::intake::pipeline::{Outcome, Pipeline};
+use crate::kafka::KafkaSourceConfig;
+use crate::telemetry::metrics::Metrics;
 
 /// The shard name of a partition.
 pub fn shard_name(group: &str, topic: &str, partition: i32) -> String {
@@ -100,7 +63,7 @@ struct Flow {
 }
 
 impl Flow {
-    fn new(order: &crate::config::OrderConfig, rewind: u64) -> Self {
+    fn new(order: &crate::intake::config::OrderConfig, rewind: u64) -> Self {
         Flow {
             last_delivery: HashMap::new(),
             paused: HashSet::new(),
@@ -363,55 +326,6 @@ impl ConsumerContext for DriftdContext {
     }
 }
 
-/// Produces HTTP feedback to the feedback topic, so every instance sees it.
-#[derive(Clone)]
-pub struct FeedbackProducer {
-    producer: FutureProducer,
-    topic: String,
-    timeout: Duration,
-}
-
-impl FeedbackProducer {
-    /// A producer for the configured feedback topic.
-    pub fn new(
-        k: &KafkaSourceConfig,
-        secrets: &KafkaSecrets,
-        timeout: Duration,
-    ) -> Result<Self, KafkaError> {
-        let mut c = base_config(k, secrets);
-        c.set(
-            "message.timeout.ms",
-            timeout.as_millis().max(1000).to_string(),
-        );
-        c.set("enable.idempotence", "false");
-        Ok(FeedbackProducer {
-            producer: c.create()?,
-            topic: k.feedback_topic.clone(),
-            timeout,
-        })
-    }
-
-    /// The same producer, writing to another topic (e.g. the model-updates topic).
-    pub fn with_topic(mut self, topic: &str) -> Self {
-        self.topic = topic.to_owned();
-        self
-    }
-
-    /// Produces every item and waits until the broker acknowledged all of them.
-    pub async fn send_all(&self, items: Vec<Vec<u8>>) -> Result<(), String> {
-        let mut futures = Vec::with_capacity(items.len());
-        for item in &items {
-            let rec: FutureRecord<'_, (), [u8]> = FutureRecord::to(&self.topic).payload(item);
-            futures.push(self.producer.send(rec, self.timeout));
-        }
-        for f in futures {
-            f.await
-                .map_err(|(e, _)| format!("producing feedback to Kafka: {e}"))?;
-        }
-        Ok(())
-    }
-}
-
 /// Sends rejected events to the dead-letter topic with the reason and origin in headers.
 struct DeadLetter {
     producer: FutureProducer,
@@ -423,10 +337,10 @@ struct DeadLetter {
 impl DeadLetter {
     fn new(
         k: &KafkaSourceConfig,
-        secrets: &KafkaSecrets,
+        secrets: &crate::kafka::KafkaSecrets,
         metrics: Arc<Metrics>,
     ) -> Result<Self, KafkaError> {
-        let mut c = base_config(k, secrets);
+        let mut c = crate::kafka::client_config(k, secrets);
         // Retry for as long as the process lives: a reject is only checkpointed past once its
         // dead-letter copy is acknowledged (the checkpoint flushes first).
         c.set("message.timeout.ms", "0");
@@ -570,7 +484,7 @@ async fn checkpoint(
 /// The Kafka consumer loop.
 pub async fn run_kafka(
     k: KafkaSourceConfig,
-    secrets: KafkaSecrets,
+    secrets: crate::kafka::KafkaSecrets,
     mut p: Pipeline,
     mut ctx: TaskCtx,
 ) -> anyhow::Result<Option<super::Summary>> {
@@ -583,7 +497,7 @@ pub async fn run_kafka(
         high: Mutex::new(HashMap::new()),
     };
     let consume_errors = RateLimit::new(Duration::from_secs(10));
-    let mut c = base_config(&k, &secrets);
+    let mut c = crate::kafka::client_config(&k, &secrets);
     for (key, v) in &k.consumer_properties {
         c.set(key, v);
     }

@@ -1,11 +1,15 @@
 //! Logging with `tracing`: text or JSON lines on stderr, level from the config (or `RUST_LOG`),
 //! changeable at run time (SIGHUP).
 
+pub mod metrics;
+
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Registry, reload};
 
-use crate::config::LogFormat;
+use serde::Deserialize;
+
+use crate::contract::settings::{ConfigError, err};
 
 /// Changes the log filter of the running process.
 #[derive(Clone)]
@@ -52,4 +56,43 @@ pub fn init(level: &str, format: LogFormat) -> LogHandle {
         return LogHandle::noop();
     }
     LogHandle(Some(handle))
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter, e.g. `info` or `driftd=debug,rdkafka=warn`. `RUST_LOG` overrides it.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl LogConfig {
+    /// Checks the filter.
+    pub fn validate(&self, e: &mut Vec<ConfigError>) {
+        if let Err(msg) = tracing_subscriber::EnvFilter::try_new(&self.level) {
+            err(e, "log.level", format!("not a valid log filter: {msg}"));
+        }
+    }
 }

@@ -24,12 +24,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::SampleBoard;
 use crate::config::Config;
-use crate::event::{Event, EventKind, ParseOptions, RejectReason, Rejection, parse_event};
-use crate::learn::Learner;
-use crate::metrics::Metrics;
+use crate::contract::event::{
+    Event, EventKind, ParseOptions, RejectReason, Rejection, parse_event,
+};
+use crate::contract::onset::Onset;
+use crate::intake::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
 use crate::monitor::{ModelMonitor, MonitorSettings};
-use crate::onset::Onset;
-use crate::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
+use crate::retraining::learn::Learner;
+use crate::telemetry::metrics::Metrics;
 use driftd_detectors::stream::DriftState;
 
 /// Version of the checkpoint format; bumped when [`ShardState`] changes incompatibly.
@@ -120,7 +122,13 @@ pub struct ModelPolicy {
     max_models: usize,
     positive: HashMap<String, String>,
     monitor: HashMap<String, MonitorSettings>,
-    learn: HashMap<String, (crate::learn::RetrainConfig, driftd_retrain::Task)>,
+    learn: HashMap<
+        String,
+        (
+            crate::retraining::learn::RetrainConfig,
+            driftd_retrain::Task,
+        ),
+    >,
 }
 
 impl ModelPolicy {
@@ -173,7 +181,10 @@ impl ModelPolicy {
     ) -> impl Iterator<
         Item = (
             &String,
-            &(crate::learn::RetrainConfig, driftd_retrain::Task),
+            &(
+                crate::retraining::learn::RetrainConfig,
+                driftd_retrain::Task,
+            ),
         ),
     > {
         self.learn.iter()
@@ -784,9 +795,9 @@ impl Pipeline {
         self.learners.get_mut(model)
     }
 
-    /// Applies a command of the trainer (see [`crate::learn::LearnControl`]).
-    pub fn learn_control(&mut self, c: crate::learn::LearnControl) {
-        use crate::learn::LearnControl as C;
+    /// Applies a command of the trainer (see [`crate::retraining::learn::LearnControl`]).
+    pub fn learn_control(&mut self, c: crate::retraining::learn::LearnControl) {
+        use crate::retraining::learn::LearnControl as C;
         match c {
             C::Examples(model, reply) => {
                 let r = self.learner(&model).map(|l| (l.examples(), l.labels_total));
@@ -830,7 +841,11 @@ impl Pipeline {
     /// Rebuilds a model's drift reference from training data (after a promotion): the features,
     /// and what the new live model predicts on them; and starts its error-stream detection afresh
     /// (the new model's errors are another stream). Returns how many rows were used.
-    fn set_reference(&mut self, model: &str, rows: &[crate::learn::ReferenceRow]) -> usize {
+    fn set_reference(
+        &mut self,
+        model: &str,
+        rows: &[crate::retraining::learn::ReferenceRow],
+    ) -> usize {
         let Some(global) = self.monitoring.as_ref() else {
             return 0;
         };
@@ -931,11 +946,11 @@ pub fn ts_ns(ev: &Event<'_>) -> i64 {
 
 fn onset_kind(o: &Onset) -> &'static str {
     match o.kind {
-        crate::onset::OnsetKind::Data => "data",
-        crate::onset::OnsetKind::Dataset => "dataset",
-        crate::onset::OnsetKind::Prediction => "prediction",
-        crate::onset::OnsetKind::Concept => "concept",
-        crate::onset::OnsetKind::Accuracy => "accuracy",
+        crate::contract::onset::OnsetKind::Data => "data",
+        crate::contract::onset::OnsetKind::Dataset => "dataset",
+        crate::contract::onset::OnsetKind::Prediction => "prediction",
+        crate::contract::onset::OnsetKind::Concept => "concept",
+        crate::contract::onset::OnsetKind::Accuracy => "accuracy",
     }
 }
 

@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 
 use super::file::{self, FileMsg, Input, ReaderOptions};
 use super::{LocalFeedback, Summary, TaskCtx, dispatch};
-use crate::config;
-use crate::pipeline::{Outcome, Pipeline, checkpoint_key};
+
+use crate::intake::pipeline::{Outcome, Pipeline, checkpoint_key};
 
 /// The shard name of a file source.
 fn file_shard(path: &Path) -> String {
@@ -54,7 +54,13 @@ impl RejectsWriter {
         })
     }
 
-    fn write(&mut self, r: &crate::event::Rejection, offset: u64, next: u64, raw: Option<&[u8]>) {
+    fn write(
+        &mut self,
+        r: &crate::contract::event::Rejection,
+        offset: u64,
+        next: u64,
+        raw: Option<&[u8]>,
+    ) {
         #[derive(serde::Serialize)]
         struct Rec<'a> {
             reason: &'a str,
@@ -91,7 +97,7 @@ impl RejectsWriter {
 
 /// The file source loop (embedded mode). Returns a summary when the input ends.
 pub async fn run_file(
-    cfg: config::FileSourceConfig,
+    cfg: crate::intake::config::FileSourceConfig,
     max_line: usize,
     mut p: Pipeline,
     mut ctx: TaskCtx,

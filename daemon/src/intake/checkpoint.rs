@@ -10,9 +10,9 @@ use tokio::sync::watch;
 
 use super::Health;
 use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::pipeline::{ModelPolicy, Pipeline, ShardState, checkpoint_key};
+use crate::intake::pipeline::{ModelPolicy, Pipeline, ShardState, checkpoint_key};
 use crate::store::{AnyStore, StateStore, StoreError};
+use crate::telemetry::metrics::Metrics;
 
 /// Writes and loads checkpoints, tracking the store's health.
 pub struct Checkpointer {
@@ -124,13 +124,19 @@ impl Checkpointer {
         &self,
     ) -> Result<std::collections::BTreeMap<String, crate::monitor::ModelMonitor>, String> {
         let mut out = std::collections::BTreeMap::new();
-        let r = self.store.get(crate::pipeline::MONITOR_INDEX_KEY).await;
+        let r = self
+            .store
+            .get(crate::intake::pipeline::MONITOR_INDEX_KEY)
+            .await;
         let Some(index) = self.store_result("get", r).map_err(|e| e.to_string())? else {
             return Ok(out);
         };
         let names: Vec<String> = serde_json::from_slice(&index).map_err(|e| e.to_string())?;
         for name in names {
-            let r = self.store.get(&crate::pipeline::monitor_key(&name)).await;
+            let r = self
+                .store
+                .get(&crate::intake::pipeline::monitor_key(&name))
+                .await;
             if let Some(bytes) = self.store_result("get", r).map_err(|e| e.to_string())? {
                 let m = serde_json::from_slice(&bytes)
                     .map_err(|e| format!("monitor of model {name}: {e}"))?;
@@ -149,7 +155,7 @@ impl Checkpointer {
         &self,
         policy: &ModelPolicy,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Option<std::collections::BTreeMap<String, crate::learn::Learner>> {
+    ) -> Option<std::collections::BTreeMap<String, crate::retraining::learn::Learner>> {
         retrying("the training data checkpoint", shutdown, || {
             self.try_load_learners(policy)
         })
@@ -159,8 +165,8 @@ impl Checkpointer {
     async fn try_load_learners(
         &self,
         policy: &ModelPolicy,
-    ) -> Result<std::collections::BTreeMap<String, crate::learn::Learner>, String> {
-        use crate::learn::{Learner, head_key};
+    ) -> Result<std::collections::BTreeMap<String, crate::retraining::learn::Learner>, String> {
+        use crate::retraining::learn::{Learner, head_key};
         let mut out = std::collections::BTreeMap::new();
         for (model, (cfg, task)) in policy.retrained() {
             let r = self.store.get(&head_key(model)).await;

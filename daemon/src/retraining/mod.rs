@@ -1,0 +1,11 @@
+//! The retraining stage: closing the loop from "drift detected" to "a better model is live".
+//!
+//! - [`learn`] — the per-event half inside the intake pipeline: training buffers, label joins,
+//!   shadow scoring.
+//! - [`trainer`] — the control half: triggers and schedule, lease, fit, gates, promotion, watch,
+//!   rollback.
+//!
+//! May depend on: contract, telemetry, store, registry, monitor, alert.
+
+pub mod learn;
+pub mod trainer;

@@ -1,0 +1,132 @@
+//! `[serve]`: the prediction server of `driftd serve`, and its validation.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::contract::settings::{ConfigError, SecretSpec, Secrets, err, resolve_tokens};
+
+/// `[serve]`: the prediction server of `driftd serve` (`serve.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Listen address; port 0 picks a free port (logged at start).
+    pub listen: SocketAddr,
+    /// The models to serve. Empty: every model with a `live` version when the server starts.
+    pub models: Vec<String>,
+    /// How often the registry's aliases are polled for a new `live` version.
+    #[serde(with = "humantime_serde")]
+    pub reload_interval: Duration,
+    /// Most items in one batch request (413 above it).
+    pub max_batch_items: usize,
+    /// Largest accepted request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Time limit for one request (it also bounds producing events to Kafka).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Bearer tokens accepted by `POST /v1/models/{model}/predict`. With none, every prediction
+    /// request is refused (401), like feedback.
+    pub predict_tokens: Vec<SecretSpec>,
+    /// Where prediction events go.
+    pub events: ServeEventsConfig,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: "127.0.0.1:9465".parse().expect("valid literal address"),
+            models: Vec::new(),
+            reload_interval: Duration::from_secs(5),
+            max_batch_items: 1000,
+            max_body_bytes: 1 << 20,
+            request_timeout: Duration::from_secs(10),
+            predict_tokens: Vec::new(),
+            events: ServeEventsConfig::None,
+        }
+    }
+}
+
+/// `[serve.events]`: where `driftd serve` writes a prediction event (contract v1) per answer.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServeEventsConfig {
+    /// No events.
+    #[default]
+    None,
+    /// Appended as JSON lines to a file (flushed per request), e.g. for `driftd run --events FILE
+    /// --follow`.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Produced to a Kafka topic with the `[source]` Kafka connection settings (which must be
+    /// `kind = "kafka"`).
+    Kafka {
+        /// The topic.
+        topic: String,
+    },
+}
+
+impl ServeConfig {
+    /// Checks values, model names and the events sink; resolves the predict tokens. `kafka` says
+    /// whether `[source]` holds Kafka connection settings (`events.kind = "kafka"` needs them).
+    pub fn validate(&self, e: &mut Vec<ConfigError>, secrets: &mut Secrets, kafka: bool) {
+        let s = self;
+        if s.reload_interval.is_zero() {
+            err(e, "serve.reload_interval", "must be positive");
+        }
+        if s.max_batch_items == 0 {
+            err(e, "serve.max_batch_items", "must be at least 1");
+        }
+        if s.max_body_bytes < 256 {
+            err(e, "serve.max_body_bytes", "must be at least 256");
+        }
+        if s.request_timeout.is_zero() {
+            err(e, "serve.request_timeout", "must be positive");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, m) in s.models.iter().enumerate() {
+            if !crate::contract::event::valid_model_name(m) {
+                err(
+                    e,
+                    format!("serve.models.{i}"),
+                    format!("invalid model name {m:?}: 1 to 128 characters of [A-Za-z0-9_.:-]"),
+                );
+            } else if !seen.insert(m) {
+                err(
+                    e,
+                    format!("serve.models.{i}"),
+                    format!("{m:?} is listed twice"),
+                );
+            }
+        }
+        match &s.events {
+            ServeEventsConfig::None => {}
+            ServeEventsConfig::File { path } => {
+                if path.as_os_str().is_empty() {
+                    err(e, "serve.events.path", "must not be empty");
+                }
+            }
+            ServeEventsConfig::Kafka { topic } => {
+                if topic.trim().is_empty() {
+                    err(e, "serve.events.topic", "must not be empty");
+                }
+                if !kafka {
+                    err(
+                        e,
+                        "serve.events.kind",
+                        "`kafka` needs the Kafka connection settings of `[source] kind = \"kafka\"`",
+                    );
+                }
+            }
+        }
+        resolve_tokens(
+            e,
+            "serve.predict_tokens",
+            &s.predict_tokens,
+            &mut secrets.predict_tokens,
+        );
+    }
+}
