@@ -6,7 +6,6 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use driftd::config::Config;
 use driftd::contract::event::{ParseOptions, parse_event};
 use driftd::intake::pipeline::{ModelPolicy, Pipeline};
 use driftd::telemetry::metrics::Metrics;
@@ -58,7 +57,7 @@ fn intake(c: &mut Criterion) {
         let mut p = Pipeline::new(
             Arc::new(Metrics::new()),
             ParseOptions::default(),
-            ModelPolicy::from_config(&Config::default()),
+            ModelPolicy::new(&Default::default(), &Default::default()),
         );
         p.open_shard("bench".into(), None);
         let mut offset = 0u64;

@@ -4,7 +4,9 @@
 //! See `ARCHITECTURE.md` at the repository root for the map.
 //!
 //! One folder per stage of the loop, listed here from the bottom layer up; a module may import
-//! only from the layers listed before it (the tidy test `layers_only_import_downwards` keeps it so):
+//! only from the layers listed before it (the tidy test `layers_only_import_downwards` reads the
+//! `pub mod` lines below in order and keeps it so; a blank line between them stops rustfmt from
+//! sorting them):
 //!
 //! - [`contract`] — the shared vocabulary: event contract v1, onsets, samples, control messages,
 //!   notices, secrets and config errors.
@@ -23,17 +25,30 @@
 //! - [`offline`] — `driftd replay`, backtests and the seeded benchmark streams.
 //! - [`cli`] — the subcommands: `run` (the lifecycle), `demo`, `models`.
 
-pub mod alert;
-pub mod cli;
-pub mod config;
 pub mod contract;
-pub mod http;
-pub mod intake;
-pub mod kafka;
-pub mod monitor;
-pub mod offline;
-pub mod registry;
-pub mod retraining;
-pub mod serve;
-pub mod store;
+
 pub mod telemetry;
+
+pub mod store;
+
+pub mod kafka;
+
+pub mod registry;
+
+pub mod monitor;
+
+pub mod alert;
+
+pub mod retraining;
+
+pub mod intake;
+
+pub mod http;
+
+pub mod serve;
+
+pub mod config;
+
+pub mod offline;
+
+pub mod cli;

@@ -311,7 +311,7 @@ fn main() -> ExitCode {
             let Some(rt) = runtime("driftd-serve") else {
                 return ExitCode::FAILURE;
             };
-            match rt.block_on(driftd::serve::serve(loaded, listen)) {
+            match rt.block_on(driftd::serve::serve(loaded.serve_setup(), listen)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "driftd serve failed");

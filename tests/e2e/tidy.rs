@@ -244,3 +244,74 @@ fn the_circle_finder_works() {
         Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
     );
 }
+
+/// The daemon's layers, bottom first: the order of the `pub mod` lines of `lib.rs`.
+fn daemon_layers(src: &Path) -> Vec<String> {
+    std::fs::read_to_string(src.join("lib.rs"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub mod "))
+        .map(|m| m.trim_end_matches(';').to_owned())
+        .collect()
+}
+
+/// Imports that run upwards: from a module to one in a layer above its own (tests left out).
+fn upward_imports(
+    layers: &[String],
+    edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Vec<String> {
+    let layer = |m: &str| {
+        let top = m.split("::").next().unwrap_or("");
+        layers.iter().position(|l| l == top)
+    };
+    let mut bad = Vec::new();
+    for (from, tos) in edges {
+        if from.split("::").any(|s| s == "tests") {
+            continue;
+        }
+        let Some(lf) = layer(from) else {
+            bad.push(format!("{from} is in no layer: add it to lib.rs"));
+            continue;
+        };
+        for to in tos {
+            if layer(to).is_some_and(|lt| lt > lf) {
+                bad.push(format!("{from} -> {to}"));
+            }
+        }
+    }
+    bad
+}
+
+/// Each of the daemon's folders is one layer, listed in `lib.rs` from the bottom up; nothing imports
+/// from a layer above its own, so the contract at the bottom depends on no stage, and the stages
+/// depend only on what comes before them in the loop.
+#[test]
+fn layers_only_import_downwards() {
+    let src = repo_root().join("daemon/src");
+    let layers = daemon_layers(&src);
+    assert!(layers.len() > 8, "lib.rs lists the layers: {layers:?}");
+    assert_eq!(layers[0], "contract", "the contract is the bottom layer");
+    let bad = upward_imports(&layers, &module_edges(&src));
+    assert!(
+        bad.is_empty(),
+        "imports that run upwards:\n  {}",
+        bad.join("\n  ")
+    );
+}
+
+/// The layer check finds an upward import and a module in no layer.
+#[test]
+fn the_layer_check_works() {
+    let layers: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    let mut edges: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    edges.entry("c::x".into()).or_default().insert("a".into());
+    edges.entry("b".into()).or_default().insert("a::y".into());
+    assert!(upward_imports(&layers, &edges).is_empty());
+    edges.entry("a::y".into()).or_default().insert("b".into());
+    edges.entry("d".into()).or_default().insert("a".into());
+    assert_eq!(
+        upward_imports(&layers, &edges),
+        ["a::y -> b", "d is in no layer: add it to lib.rs"]
+    );
+}

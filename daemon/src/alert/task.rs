@@ -21,7 +21,8 @@ use super::engine::{
     AlertState, AlertView, Engine, EngineState, InhibitConfig, Silence, SilenceConfig,
 };
 use super::sinks::{DeliveryError, Dispatcher, Outbox};
-use super::{AlertingConfig, Labels, Notification, Sample, SampleBoard, Status};
+use super::{AlertingConfig, Labels, Notification, Sample, Status};
+use crate::contract::sample::SampleBoard;
 use crate::store::{AnyStore, StateStore};
 use crate::telemetry::metrics::Metrics;
 
@@ -138,7 +139,7 @@ pub struct AlertTask {
     /// Engine state or outbox changed since the last successful store write.
     dirty: bool,
     /// Firing alerts after each tick, for the trainer's triggers.
-    firing: Option<watch::Sender<Vec<super::Firing>>>,
+    firing: Option<watch::Sender<Vec<crate::contract::sample::Firing>>>,
     /// Per model, what the retraining loop does about its alerts (the notifications' "actions").
     retrained: BTreeMap<String, Vec<String>>,
 }
@@ -211,7 +212,7 @@ impl AlertTask {
     /// are retrained with the rules that trigger it (for the notifications' "what driftd did").
     pub fn with_trainer(
         mut self,
-        firing: watch::Sender<Vec<super::Firing>>,
+        firing: watch::Sender<Vec<crate::contract::sample::Firing>>,
         retrained: BTreeMap<String, Vec<String>>,
     ) -> Self {
         self.firing = Some(firing);
@@ -296,7 +297,7 @@ impl AlertTask {
                 .into_iter()
                 .filter(|a| a.state == AlertState::Firing)
                 .filter_map(|a| {
-                    Some(super::Firing {
+                    Some(crate::contract::sample::Firing {
                         model: a.labels.get("model")?.clone(),
                         since: a.firing_since?,
                         rule: a.rule,

@@ -235,12 +235,14 @@ pub async fn demo(opts: DemoOptions, log: LogHandle) -> anyhow::Result<bool> {
     // 3. The serving side: the live model, swapped on promotion notices.
     let current: Arc<arc_swap::ArcSwap<(u64, TrainedModel)>> =
         Arc::new(arc_swap::ArcSwap::from_pointee((v1.version, live)));
-    let mut notices = store.subscribe(crate::registry::UPDATES_CHANNEL).await?;
+    let mut notices = store
+        .subscribe(crate::contract::notice::UPDATES_CHANNEL)
+        .await?;
     {
         let (current, store, key) = (current.clone(), store.clone(), key.clone());
         tokio::spawn(async move {
             while let Some(msg) = notices.recv().await {
-                let Ok(n) = serde_json::from_slice::<crate::registry::Notice>(&msg) else {
+                let Ok(n) = serde_json::from_slice::<crate::contract::notice::Notice>(&msg) else {
                     continue;
                 };
                 let Ok(r) = Registry::new(store.clone(), Some(SecretString::from(key.clone())))

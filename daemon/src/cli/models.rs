@@ -275,7 +275,7 @@ pub async fn run_command(
         return request_retrain(cfg, secrets, &model, daemon, token, json).await;
     }
     let key = signing_key(secrets)?;
-    let store = crate::store::open_configured(cfg, secrets).await?;
+    let store = crate::store::open_configured(&cfg.state, secrets).await?;
     let reg = Registry::new(store, key)?;
     let out = match command {
         Command::List => {

@@ -98,7 +98,10 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::default());
     let secrets = Arc::new(ArcSwap::from_pointee(loaded.secrets));
-    let policy = Arc::new(ArcSwap::from_pointee(ModelPolicy::from_config(&cfg)));
+    let policy = Arc::new(ArcSwap::from_pointee(ModelPolicy::new(
+        &cfg.models,
+        &cfg.events,
+    )));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (control_tx, control_rx) = mpsc::channel(8);
 
@@ -126,7 +129,7 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
     let alert_store = store.clone();
     let trainer_store = store.clone();
     let registry_store = store.clone();
-    let checkpointer = Checkpointer::new(store, metrics.clone(), health.clone(), &cfg);
+    let checkpointer = Checkpointer::new(store, metrics.clone(), health.clone(), &cfg.checkpoint);
     let ctx = TaskCtx {
         metrics: metrics.clone(),
         health: health.clone(),
@@ -135,8 +138,12 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         control: control_rx,
         order: cfg.events.order.clone(),
     };
-    let mut pipeline = Pipeline::new(metrics.clone(), parse, ModelPolicy::from_config(&cfg))
-        .with_order(cfg.events.order.settings());
+    let mut pipeline = Pipeline::new(
+        metrics.clone(),
+        parse,
+        ModelPolicy::new(&cfg.models, &cfg.events),
+    )
+    .with_order(cfg.events.order.settings());
     if cfg.monitor.enabled {
         let mut sd = shutdown_rx.clone();
         let Some(mut monitors) = ctx.checkpointer.load_monitors(&mut sd).await else {
@@ -159,7 +166,7 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         crate::retraining::learn::RetrainConfig,
         driftd_retrain::Task,
     )> = {
-        let p = ModelPolicy::from_config(&cfg);
+        let p = ModelPolicy::new(&cfg.models, &cfg.events);
         let mut sd = shutdown_rx.clone();
         let Some(learners) = ctx.checkpointer.load_learners(&p, &mut sd).await else {
             return Ok(());
@@ -225,10 +232,20 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             kafka_updates,
             location,
         );
+        // The trainer speaks to the learners inside the source task through its control channel.
+        let (learn_tx, mut learn_rx) = mpsc::channel(16);
+        let forward = control_tx.clone();
+        tokio::spawn(async move {
+            while let Some(c) = learn_rx.recv().await {
+                if forward.send(Control::Learn(c)).await.is_err() {
+                    break;
+                }
+            }
+        });
         let deps = crate::retraining::trainer::TrainerDeps {
             store: trainer_store,
             key,
-            control: control_tx.clone(),
+            learn: learn_tx,
             metrics: metrics.clone(),
             firing: firing_rx,
             board: pipeline.board(),
@@ -408,7 +425,7 @@ async fn reload(
                 tracing::warn!(error = %e, "SIGHUP: log level not changed");
             }
             secrets.store(Arc::new(l.secrets));
-            let p = ModelPolicy::from_config(&l.config);
+            let p = ModelPolicy::new(&l.config.models, &l.config.events);
             policy.store(Arc::new(p.clone()));
             let _ = control.send(Control::SetPolicy(p)).await;
             if let Some(a) = alerts {

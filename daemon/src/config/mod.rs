@@ -66,6 +66,21 @@ pub struct Loaded {
     pub secrets: Secrets,
 }
 
+impl Loaded {
+    /// What `driftd serve` reads of it.
+    pub fn serve_setup(self) -> crate::serve::Setup {
+        let Loaded { config, secrets } = self;
+        crate::serve::Setup {
+            serve: config.serve,
+            state: config.state,
+            source: config.source,
+            max_event_bytes: config.events.max_event_bytes,
+            shutdown_timeout: config.shutdown.timeout,
+            secrets,
+        }
+    }
+}
+
 /// Reads, parses and validates a configuration file.
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {

@@ -6,5 +6,7 @@
 //! or reads a clock.
 
 pub mod event;
+pub mod notice;
 pub mod onset;
+pub mod sample;
 pub mod settings;

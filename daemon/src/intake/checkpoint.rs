@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::Health;
-use crate::config::Config;
+use crate::intake::config::CheckpointConfig;
 use crate::intake::pipeline::{ModelPolicy, Pipeline, ShardState, checkpoint_key};
 use crate::store::{AnyStore, StateStore, StoreError};
 use crate::telemetry::metrics::Metrics;
@@ -28,13 +28,18 @@ pub struct Checkpointer {
 
 impl Checkpointer {
     /// A checkpointer on `store`.
-    pub fn new(store: AnyStore, metrics: Arc<Metrics>, health: Arc<Health>, cfg: &Config) -> Self {
+    pub fn new(
+        store: AnyStore,
+        metrics: Arc<Metrics>,
+        health: Arc<Health>,
+        cfg: &CheckpointConfig,
+    ) -> Self {
         Checkpointer {
             store,
             metrics,
             health,
-            interval: cfg.checkpoint.interval,
-            max_events: cfg.checkpoint.max_events,
+            interval: cfg.interval,
+            max_events: cfg.max_events,
             last: Instant::now(),
             volatile: Vec::new(),
         }

@@ -22,12 +22,12 @@ use std::sync::Arc;
 use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
 
-use crate::alert::SampleBoard;
-use crate::config::Config;
 use crate::contract::event::{
     Event, EventKind, ParseOptions, RejectReason, Rejection, parse_event,
 };
 use crate::contract::onset::Onset;
+use crate::contract::sample::SampleBoard;
+use crate::intake::config::{EventsConfig, ModelConfig};
 use crate::intake::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
 use crate::monitor::{ModelMonitor, MonitorSettings};
 use crate::retraining::learn::Learner;
@@ -143,24 +143,21 @@ impl ModelPolicy {
         Ok(())
     }
 
-    /// From the configuration.
-    pub fn from_config(c: &Config) -> Self {
+    /// From the `[models]` and `[events]` sections.
+    pub fn new(models: &BTreeMap<String, ModelConfig>, events: &EventsConfig) -> Self {
         ModelPolicy {
-            configured: c.models.keys().cloned().collect(),
-            strict: c.events.strict_models,
-            max_models: c.events.max_models,
-            positive: c
-                .models
+            configured: models.keys().cloned().collect(),
+            strict: events.strict_models,
+            max_models: events.max_models,
+            positive: models
                 .iter()
                 .map(|(k, m)| (k.clone(), m.positive_label.clone()))
                 .collect(),
-            monitor: c
-                .models
+            monitor: models
                 .iter()
                 .filter_map(|(k, m)| m.monitor.clone().map(|s| (k.clone(), s)))
                 .collect(),
-            learn: c
-                .models
+            learn: models
                 .iter()
                 .filter_map(|(k, m)| {
                     let r = m.retrain.clone().filter(|r| r.enabled)?;
@@ -1129,6 +1126,7 @@ fn reason_index(r: RejectReason) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn pipeline(strict: bool, max_models: usize) -> Pipeline {
         let mut c = Config::default();
@@ -1138,7 +1136,7 @@ mod tests {
         Pipeline::new(
             Arc::new(Metrics::new()),
             ParseOptions::default(),
-            ModelPolicy::from_config(&c),
+            ModelPolicy::new(&c.models, &c.events),
         )
     }
 
@@ -1167,7 +1165,7 @@ mod tests {
         let mut p = Pipeline::new(
             metrics.clone(),
             ParseOptions::default(),
-            ModelPolicy::from_config(&c),
+            ModelPolicy::new(&c.models, &c.events),
         )
         .with_order(OrderSettings {
             allowed_lateness_ns: 0,

@@ -38,8 +38,8 @@ use driftd_detectors::summary::{
 use driftd_detectors::twosample::{CategoryCounts, TestOutcome};
 use serde::{Deserialize, Serialize};
 
-use crate::alert::{Labels, Sample};
 use crate::contract::event::{Body, Event, FeatureValue, PredictionOutput, Target};
+use crate::contract::sample::{Labels, Sample};
 use crate::monitor::join::Bounds;
 pub mod join;
 
@@ -1137,7 +1137,7 @@ pub fn describe(s: &FeatureSummary) -> String {
 }
 
 impl ModelMonitor {
-    /// The monitor's current quantities for alert rules (see [`crate::alert::QUANTITIES`]): the
+    /// The monitor's current quantities for alert rules (see [`crate::contract::sample::QUANTITIES`]): the
     /// last window's drift results, the latest performance window and its drop test, label
     /// coverage and the concept detector's state. Deterministic order.
     pub fn samples(&self, s: &MonitorSettings) -> Vec<Sample> {
@@ -1458,7 +1458,7 @@ mod tests {
         assert_eq!(share.detail["drifted"], "x");
         // Every sample names a known quantity and carries exactly its labels.
         for x in &samples {
-            let (_, labels, _) = crate::alert::QUANTITIES
+            let (_, labels, _) = crate::contract::sample::QUANTITIES
                 .iter()
                 .find(|q| q.0 == x.metric)
                 .unwrap_or_else(|| panic!("unknown quantity {}", x.metric));

@@ -144,7 +144,11 @@ impl AlertBacktest {
         Ok(())
     }
 
-    fn tick(&mut self, tick_ms: i64, from_monitors: &[crate::alert::Sample]) -> anyhow::Result<()> {
+    fn tick(
+        &mut self,
+        tick_ms: i64,
+        from_monitors: &[crate::contract::sample::Sample],
+    ) -> anyhow::Result<()> {
         let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(tick_ms)
             .context("event time out of range")?;
         let mut samples = from_monitors.to_vec();
@@ -290,7 +294,7 @@ impl Ordered {
 
 /// Monitors of the models that have a `reference_file`, with their reference built from it.
 pub fn reference_monitors(cfg: &Config) -> anyhow::Result<BTreeMap<String, ModelMonitor>> {
-    let policy = ModelPolicy::from_config(cfg);
+    let policy = ModelPolicy::new(&cfg.models, &cfg.events);
     let parse = ParseOptions {
         max_event_bytes: cfg.events.max_event_bytes,
         default_kind: None,
@@ -350,7 +354,7 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
         max_event_bytes: cfg.events.max_event_bytes,
         default_kind: None,
     };
-    let policy = ModelPolicy::from_config(cfg);
+    let policy = ModelPolicy::new(&cfg.models, &cfg.events);
     let mut out = BufWriter::new(
         File::create(opts.report).with_context(|| format!("creating {}", opts.report.display()))?,
     );

@@ -35,7 +35,7 @@
 //! * **Watch**: the previous model is shadowed beside the new live one for `watch`; if the new one
 //!   is significantly worse, driftd rolls back, announces it, and `ModelRolledBack` fires.
 
-use crate::alert::Firing;
+use crate::contract::sample::Firing;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,10 +49,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::alert::Sample;
-use crate::intake::Control;
+use crate::contract::notice::{Notice, UPDATES_CHANNEL};
+use crate::contract::sample::Sample;
 use crate::registry::{Alias, DecisionEntry, Registry, RegistryError};
-use crate::registry::{Notice, UPDATES_CHANNEL};
 use crate::retraining::learn::{
     LearnControl, ReferenceRow, RetrainConfig, Schedule, ShadowKind, ShadowRun,
 };
@@ -390,13 +389,13 @@ pub struct TrainerDeps {
     /// The registry's signing key.
     pub key: Option<SecretString>,
     /// The source task, which owns the learners.
-    pub control: mpsc::Sender<Control>,
+    pub learn: mpsc::Sender<LearnControl>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Firing alerts, from the alert task.
     pub firing: watch::Receiver<Vec<Firing>>,
     /// Where the loop's alert samples go.
-    pub board: Arc<crate::alert::SampleBoard>,
+    pub board: Arc<crate::contract::sample::SampleBoard>,
     /// Promotion and rollback notices.
     pub announcer: Announcer,
     /// The clock (tests drive it by hand).
@@ -408,10 +407,10 @@ pub struct Trainer {
     loops: BTreeMap<String, Loop>,
     store: AnyStore,
     key: Option<SecretString>,
-    control: mpsc::Sender<Control>,
+    learn: mpsc::Sender<LearnControl>,
     metrics: Arc<Metrics>,
     firing: watch::Receiver<Vec<Firing>>,
-    board: Arc<crate::alert::SampleBoard>,
+    board: Arc<crate::contract::sample::SampleBoard>,
     announcer: Announcer,
     owner: String,
     clock: Clock,
@@ -431,7 +430,7 @@ impl Trainer {
         let TrainerDeps {
             store,
             key,
-            control,
+            learn,
             metrics,
             firing,
             board,
@@ -494,7 +493,7 @@ impl Trainer {
             loops,
             store,
             key,
-            control,
+            learn,
             metrics,
             firing,
             board,
@@ -556,7 +555,7 @@ impl Trainer {
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> LearnControl) -> Option<T> {
         let (tx, rx) = oneshot::channel();
-        self.control.send(Control::Learn(make(tx))).await.ok()?;
+        self.learn.send(make(tx)).await.ok()?;
         rx.await.ok()
     }
 
@@ -755,7 +754,7 @@ impl Trainer {
             cfg,
             task,
             registry,
-            control: self.control.clone(),
+            learn: self.learn.clone(),
             metrics: self.metrics.clone(),
         };
         let handle = tokio::spawn(ctx.run());
@@ -883,7 +882,7 @@ impl Trainer {
             challenger,
             policy,
         };
-        if self.control.send(Control::Learn(c)).await.is_err() {
+        if self.learn.send(c).await.is_err() {
             tracing::warn!(
                 model,
                 "the event source has stopped; the shadow run cannot start"
@@ -947,8 +946,8 @@ impl Trainer {
 
     async fn end_shadow(&mut self, model: &str, lease: Option<Lease>) {
         let _ = self
-            .control
-            .send(Control::Learn(LearnControl::ClearShadow(model.to_owned())))
+            .learn
+            .send(LearnControl::ClearShadow(model.to_owned()))
             .await;
         if let Some(lease) = lease.or_else(|| self.loops.get_mut(model)?.lease.take()) {
             let _ = self.store.release_lease(&lease).await;
@@ -1393,7 +1392,7 @@ struct JobCtx {
     cfg: RetrainConfig,
     task: Task,
     registry: Registry<FencedStore>,
-    control: mpsc::Sender<Control>,
+    learn: mpsc::Sender<LearnControl>,
     metrics: Arc<Metrics>,
 }
 
@@ -1431,8 +1430,8 @@ impl JobCtx {
         let model = self.model.as_str();
         let (tx, rx) = oneshot::channel();
         if self
-            .control
-            .send(Control::Learn(LearnControl::Examples(model.to_owned(), tx)))
+            .learn
+            .send(LearnControl::Examples(model.to_owned(), tx))
             .await
             .is_err()
         {
@@ -1839,17 +1838,15 @@ mod tests {
         ))
         .unwrap();
         let metrics = Arc::new(Metrics::new());
-        let policy = ModelPolicy::from_config(&loaded.config);
+        let policy = ModelPolicy::new(&loaded.config.models, &loaded.config.events);
         let mut p = Pipeline::new(metrics.clone(), Default::default(), policy.clone());
         p.open_shard("test".into(), None);
         let pipeline = Arc::new(Mutex::new(p));
-        let (control, mut rx) = mpsc::channel::<Control>(8);
+        let (learn, mut rx) = mpsc::channel::<LearnControl>(8);
         let pl = pipeline.clone();
         tokio::spawn(async move {
             while let Some(c) = rx.recv().await {
-                if let Control::Learn(c) = c {
-                    pl.lock().unwrap().learn_control(c);
-                }
+                pl.lock().unwrap().learn_control(c);
             }
         });
         let clock = Arc::new(Mutex::new(at("2026-11-22T01:00:00Z")));
@@ -1863,7 +1860,7 @@ mod tests {
         let deps = TrainerDeps {
             store: store.clone(),
             key: Some(SecretString::from(KEY)),
-            control,
+            learn,
             metrics,
             firing,
             board: Arc::default(),

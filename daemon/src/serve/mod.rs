@@ -64,13 +64,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::io::AsyncWriteExt;
 
-use crate::config::Loaded;
-
 use crate::contract::settings::Secrets;
 
 use crate::intake::config::SourceConfig;
 
-use crate::serve::config::ServeEventsConfig;
+use crate::serve::config::{ServeConfig, ServeEventsConfig};
 
 use crate::contract::event::{ParseOptions, parse_event};
 use crate::http::{ApiError, ItemError};
@@ -516,15 +514,39 @@ async fn answer(s: &ServeState, slot: &Slot, body: &[u8]) -> Result<Response, Ap
     Ok(Json(body).into_response())
 }
 
+/// What `driftd serve` reads of the configuration (see `config::Loaded::serve_setup`).
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// `[serve]`.
+    pub serve: ServeConfig,
+    /// `[state]`: where the registry is.
+    pub state: StateConfig,
+    /// `[source]`: the Kafka connection, when prediction events go to Kafka.
+    pub source: SourceConfig,
+    /// `[events] max_event_bytes`: the largest prediction event written.
+    pub max_event_bytes: usize,
+    /// `[shutdown] timeout`.
+    pub shutdown_timeout: std::time::Duration,
+    /// The resolved secrets.
+    pub secrets: Secrets,
+}
+
 /// Runs `driftd serve` until SIGTERM or SIGINT. `listen` overrides `serve.listen`.
-pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
-    let Loaded { config, secrets } = loaded;
-    let cfg = &config.serve;
+pub async fn serve(setup: Setup, listen: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    let Setup {
+        serve: cfg,
+        state,
+        source,
+        max_event_bytes,
+        shutdown_timeout,
+        secrets,
+    } = setup;
+    let (cfg, state, source) = (&cfg, &state, &source);
     let key = signing_key(&secrets)?.ok_or(crate::registry::RegistryError::NoKey)?;
-    let access = match &config.state {
+    let access = match state {
         StateConfig::Embedded(e) => Access::Embedded(e.path.clone()),
         StateConfig::Redis(_) => {
-            Access::Shared(crate::store::open_configured(&config, &secrets).await?)
+            Access::Shared(crate::store::open_configured(state, &secrets).await?)
         }
     };
     let loader = Loader { access, key };
@@ -562,7 +584,7 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
             Sink::File(tokio::sync::Mutex::new(f))
         }
         ServeEventsConfig::Kafka { topic } => {
-            let SourceConfig::Kafka(k) = &config.source else {
+            let SourceConfig::Kafka(k) = source else {
                 anyhow::bail!("serve.events kind = \"kafka\" needs [source] kind = \"kafka\"");
             };
             Sink::Kafka(
@@ -590,7 +612,7 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
         sink,
         ids: IdGen::new(),
         parse: ParseOptions {
-            max_event_bytes: config.events.max_event_bytes,
+            max_event_bytes,
             default_kind: None,
         },
         max_batch_items: cfg.max_batch_items,
@@ -601,7 +623,10 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
     // With a shared store (Redis), promotion notices on the `model-updates` channel make the
     // swap immediate; the poll stays as the fallback for a notice lost while disconnected.
     let mut notices = match &loader.access {
-        Access::Shared(store) => match store.subscribe(crate::registry::UPDATES_CHANNEL).await {
+        Access::Shared(store) => match store
+            .subscribe(crate::contract::notice::UPDATES_CHANNEL)
+            .await
+        {
             Ok(rx) => Some(rx),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot subscribe to model updates; polling only");
@@ -620,7 +645,7 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
                 tokio::select! {
                     _ = tick.tick() => {}
                     Some(msg) = async { notices.as_mut()?.recv().await }, if notices.is_some() => {
-                        match serde_json::from_slice::<crate::registry::Notice>(&msg) {
+                        match serde_json::from_slice::<crate::contract::notice::Notice>(&msg) {
                             Ok(n) => tracing::info!(model = %n.model, version = n.version, action = %n.action, "model update notice"),
                             Err(e) => tracing::warn!(error = %e, "unreadable model update notice; reloading anyway"),
                         }
@@ -664,7 +689,7 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
     state.shutting_down.store(true, Ordering::Relaxed);
     poller.abort();
     let _ = stop_tx.send(());
-    match tokio::time::timeout(config.shutdown.timeout, server).await {
+    match tokio::time::timeout(shutdown_timeout, server).await {
         Ok(r) => {
             r.context("the HTTP server task failed")?
                 .context("the HTTP server failed")?;
@@ -673,7 +698,7 @@ pub async fn serve(loaded: Loaded, listen: Option<std::net::SocketAddr>) -> anyh
         }
         Err(_) => anyhow::bail!(
             "requests still running after shutdown.timeout ({:?})",
-            config.shutdown.timeout
+            shutdown_timeout
         ),
     }
 }

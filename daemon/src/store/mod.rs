@@ -37,8 +37,6 @@ use secrecy::{ExposeSecret, SecretString};
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::config::Config;
-
 use crate::contract::settings::Secrets;
 
 use crate::store::config::{RedisStateConfig, StateConfig};
@@ -873,9 +871,9 @@ impl StateStore for RedisStore {
 
 /// Opens the configured state store (embedded file, or one connection attempt to Redis), for the
 /// commands that use it once (`driftd models`, `driftd serve`); `driftd run` retries instead.
-pub async fn open_configured(cfg: &Config, secrets: &Secrets) -> anyhow::Result<AnyStore> {
+pub async fn open_configured(state: &StateConfig, secrets: &Secrets) -> anyhow::Result<AnyStore> {
     use anyhow::Context as _;
-    match &cfg.state {
+    match state {
         StateConfig::Embedded(e) => Ok(AnyStore::Embedded(
             EmbeddedStore::open(&e.path).with_context(|| {
                 format!("opening the embedded state store {}", e.path.display())

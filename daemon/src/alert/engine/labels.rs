@@ -1,7 +1,7 @@
 //! Label helpers shared by rules, routes, silences and inhibitions: matchers, fingerprints,
 //! group keys, annotation templates, and the lossless float encoding of the persisted state.
 
-use crate::alert::Labels;
+use crate::contract::sample::Labels;
 
 /// Splits a matcher value into `(negated, value)`: `"!x"` is `(true, "x")`.
 ///

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{InhibitConfig, SilenceConfig};
 use super::labels::{Fnv, matches};
-use crate::alert::Labels;
+use crate::contract::sample::Labels;
 
 /// A silence as the engine holds it: its config plus an id.
 ///

@@ -482,7 +482,7 @@ fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::alert::Labels;
+    use crate::contract::sample::Labels;
     use chrono::TimeZone;
 
     pub(crate) fn t(h: u32, m: u32) -> DateTime<Utc> {
