@@ -1,0 +1,186 @@
+//! Unit tests of `intake::pipeline`.
+
+use super::*;
+use crate::config::Config;
+
+fn pipeline(strict: bool, max_models: usize) -> Pipeline {
+    let mut c = Config::default();
+    c.events.strict_models = strict;
+    c.events.max_models = max_models;
+    c.models.insert("churn".into(), Default::default());
+    Pipeline::new(
+        Arc::new(Metrics::new()),
+        ParseOptions::default(),
+        ModelPolicy::new(&c.models, &c.events),
+    )
+}
+
+fn pred(model: &str) -> Vec<u8> {
+    format!(
+        r#"{{"kind":"prediction","id":"1","model":"{model}","ts":"2026-01-01T00:00:00Z","features":{{"a":1}}}}"#
+    )
+    .into_bytes()
+}
+
+fn pred_at(id: usize, second: u32) -> Vec<u8> {
+    format!(
+        r#"{{"kind":"prediction","id":"p{id}","model":"churn","ts":"2026-01-01T00:00:{second:02}Z","features":{{"a":1}}}}"#
+    )
+    .into_bytes()
+}
+
+/// Two partitions: the monitor sees nothing until both have moved past an event; an event
+/// older than what was released comes back through the late path, is applied once and counted;
+/// the end of input releases the rest.
+#[test]
+fn the_monitor_sees_event_time_order_and_late_events_are_counted() {
+    let metrics = Arc::new(Metrics::new());
+    let mut c = Config::default();
+    c.models.insert("churn".into(), Default::default());
+    let mut p = Pipeline::new(
+        metrics.clone(),
+        ParseOptions::default(),
+        ModelPolicy::new(&c.models, &c.events),
+    )
+    .with_order(OrderSettings {
+        allowed_lateness_ns: 0,
+        max_buffered: 100,
+    })
+    .with_monitoring(MonitorSettings::default());
+    let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+    p.open_shard(a.clone(), None);
+    p.open_shard(b.clone(), None);
+    let seen = |p: &Pipeline| p.monitors().get("churn").map_or(0, |m| m.predictions());
+    for (i, s) in [10, 11, 12].into_iter().enumerate() {
+        p.process("a", i as u64, i as u64 + 1, &pred_at(i, s));
+    }
+    assert_eq!(seen(&p), 0, "b has delivered nothing: everything waits");
+    assert_eq!(p.held(), 3);
+    p.process("b", 0, 1, &pred_at(10, 11));
+    // Watermark 11 (b's clock): the event at 10 s is released.
+    assert_eq!(seen(&p), 1);
+    p.set_idle("b", true);
+    assert_eq!(seen(&p), 3, "b idle: a alone holds the watermark at 12");
+    p.process("b", 1, 2, &pred_at(11, 5));
+    assert_eq!(seen(&p), 4, "older than what was released: applied at once");
+    assert_eq!(metrics.events_late.with_label_values(&["churn"]).get(), 1);
+    p.flush_order();
+    assert_eq!(seen(&p), 5);
+    assert_eq!(p.held(), 0);
+}
+
+#[test]
+fn counts_and_skips_duplicates_below_the_checkpoint() {
+    let mut p = pipeline(false, 10);
+    let shard: Arc<str> = "s".into();
+    p.open_shard(shard.clone(), None);
+    assert!(matches!(
+        p.process("s", 0, 1, &pred("churn")),
+        Outcome::Accepted { .. }
+    ));
+    assert!(matches!(
+        p.process("s", 1, 2, b"{bad"),
+        Outcome::Rejected(_)
+    ));
+    let entries = p.checkpoint_entries();
+    p.mark_checkpointed();
+    assert_eq!(p.since_checkpoint(), 0);
+    let saved = Pipeline::decode_checkpoint(&entries[0].1).unwrap();
+    assert_eq!(saved.next_offset, 2);
+    assert_eq!(saved.accepted(), 1);
+    assert_eq!(saved.rejected_total(), 1);
+
+    // A new process restores the checkpoint and is redelivered events 0..3.
+    let mut q = pipeline(false, 10);
+    q.open_shard(shard, Some(saved));
+    assert_eq!(q.process("s", 0, 1, &pred("churn")), Outcome::Duplicate);
+    assert_eq!(q.process("s", 1, 2, b"{bad"), Outcome::Duplicate);
+    assert!(matches!(
+        q.process("s", 2, 3, &pred("churn")),
+        Outcome::Accepted { .. }
+    ));
+    assert_eq!(q.shard("s").unwrap().models["churn"].predictions, 2);
+    let text = q.metrics.render();
+    assert!(
+        text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 2"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"driftd_events_rejected_total{reason="invalid_json"} 1"#));
+    assert!(text.contains("driftd_events_duplicate_total 2"));
+}
+
+#[test]
+fn reassigning_a_shard_in_the_same_process_does_not_double_count_metrics() {
+    let mut p = pipeline(false, 10);
+    p.open_shard("s".into(), None);
+    for i in 0..5 {
+        p.process("s", i, i + 1, &pred("churn"));
+    }
+    p.process("s", 5, 6, b"{bad");
+    let saved = Pipeline::decode_checkpoint(&p.checkpoint_entries()[0].1).unwrap();
+    for i in 6..8 {
+        p.process("s", i, i + 1, &pred("churn"));
+    }
+    // Revoked (uncheckpointed events 6 and 7 are dropped), then assigned again.
+    p.close_shard("s");
+    p.open_shard("s".into(), Some(saved));
+    let text = p.metrics.render();
+    assert!(
+        text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 7"#),
+        "{text}"
+    );
+    // Replaying 6 and 7 does not move the counter; event 8 does.
+    for i in 6..9 {
+        p.process("s", i, i + 1, &pred("churn"));
+    }
+    let text = p.metrics.render();
+    assert!(
+        text.contains(r#"driftd_events_total{kind="prediction",model="churn"} 8"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"driftd_events_rejected_total{reason="invalid_json"} 1"#));
+    assert_eq!(p.shard("s").unwrap().models["churn"].predictions, 8);
+}
+
+#[test]
+fn strict_models_and_the_discovery_cap() {
+    let mut p = pipeline(true, 10);
+    p.open_shard("s".into(), None);
+    assert!(matches!(
+        p.process("s", 0, 1, &pred("churn")),
+        Outcome::Accepted { .. }
+    ));
+    match p.process("s", 1, 2, &pred("fraud")) {
+        Outcome::Rejected(r) => assert_eq!(r.reason, RejectReason::UnknownModel),
+        o => panic!("{o:?}"),
+    }
+    let mut p = pipeline(false, 2);
+    p.open_shard("s".into(), None);
+    assert!(matches!(
+        p.process("s", 0, 1, &pred("a")),
+        Outcome::Accepted { .. }
+    ));
+    assert!(matches!(
+        p.process("s", 1, 2, &pred("b")),
+        Outcome::Accepted { .. }
+    ));
+    match p.process("s", 2, 3, &pred("c")) {
+        Outcome::Rejected(r) => assert_eq!(r.reason, RejectReason::TooManyModels),
+        o => panic!("{o:?}"),
+    }
+    // a configured model is always accepted
+    assert!(matches!(
+        p.process("s", 3, 4, &pred("churn")),
+        Outcome::Accepted { .. }
+    ));
+}
+
+#[test]
+fn newer_checkpoint_versions_are_refused() {
+    let s = ShardState {
+        version: CHECKPOINT_VERSION + 1,
+        ..Default::default()
+    };
+    assert!(Pipeline::decode_checkpoint(&serde_json::to_vec(&s).unwrap()).is_err());
+    assert!(Pipeline::decode_checkpoint(b"garbage").is_err());
+}
