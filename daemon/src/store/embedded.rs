@@ -1,0 +1,262 @@
+//! The embedded state store: one redb file on local disk, opened by one process; leases and
+//! pub/sub live in memory.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redb::{ReadableDatabase, TableDefinition};
+use tokio::sync::{broadcast, mpsc};
+
+use super::{BROADCAST_CAPACITY, Lease, SUBSCRIBER_CAPACITY, StateStore, StoreError};
+
+const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
+
+/// A redb file on local disk. Operations run on tokio's blocking pool.
+///
+/// The file is opened exclusively by one process, so leases and pub/sub only need to work within
+/// the process: they live in memory, shared by every clone of the store.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<redb::Database>,
+    leases: Arc<tokio::sync::Mutex<HashMap<String, LeaseSlot>>>,
+    channels: Arc<std::sync::Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>>,
+}
+
+/// The embedded store's record of one lease name.
+#[derive(Default)]
+struct LeaseSlot {
+    /// The last fencing token handed out for this name.
+    fence: u64,
+    /// The current holder, if any (it may have expired).
+    holder: Option<LeaseHolder>,
+}
+
+struct LeaseHolder {
+    owner: String,
+    token: u64,
+    expires: Instant,
+}
+
+impl LeaseSlot {
+    /// Whether `lease` is the live holder at `now`.
+    fn held_by(&self, lease: &Lease, now: Instant) -> bool {
+        self.holder
+            .as_ref()
+            .is_some_and(|h| h.owner == lease.owner && h.token == lease.token && h.expires > now)
+    }
+}
+
+/// `now + ttl`, saturating far in the future instead of overflowing.
+fn deadline(now: Instant, ttl: Duration) -> Instant {
+    now.checked_add(ttl)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
+fn emb<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Embedded(e.to_string())
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store file, creating its parent directory if needed.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Embedded(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let db = redb::Database::create(path)
+            .map_err(|e| StoreError::Embedded(format!("cannot open {}: {e}", path.display())))?;
+        let txn = db.begin_write().map_err(emb)?;
+        txn.open_table(TABLE).map_err(emb)?;
+        txn.commit().map_err(emb)?;
+        Ok(EmbeddedStore {
+            db: Arc::new(db),
+            leases: Arc::default(),
+            channels: Arc::default(),
+        })
+    }
+
+    /// Takes the lease if nobody holds it (or the holder's expired); None if it is held.
+    pub async fn acquire_lease(&self, name: &str, owner: &str, ttl: Duration) -> Option<Lease> {
+        let mut leases = self.leases.lock().await;
+        let slot = leases.entry(name.to_owned()).or_default();
+        let now = Instant::now();
+        if slot.holder.as_ref().is_some_and(|h| h.expires > now) {
+            return None;
+        }
+        slot.fence += 1;
+        slot.holder = Some(LeaseHolder {
+            owner: owner.to_owned(),
+            token: slot.fence,
+            expires: deadline(now, ttl),
+        });
+        Some(Lease {
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            token: slot.fence,
+        })
+    }
+
+    /// Extends a held lease to `ttl` from now; false if it was lost (expired, taken or released).
+    pub async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> bool {
+        let mut leases = self.leases.lock().await;
+        let Some(slot) = leases.get_mut(&lease.name) else {
+            return false;
+        };
+        let now = Instant::now();
+        if !slot.held_by(lease, now) {
+            return false;
+        }
+        if let Some(h) = slot.holder.as_mut() {
+            h.expires = deadline(now, ttl);
+        }
+        true
+    }
+
+    /// Gives the lease up if `lease` still holds it; otherwise does nothing.
+    pub async fn release_lease(&self, lease: &Lease) {
+        let mut leases = self.leases.lock().await;
+        if let Some(slot) = leases.get_mut(&lease.name)
+            && slot.held_by(lease, Instant::now())
+        {
+            slot.holder = None;
+        }
+    }
+
+    /// [`StateStore::put_all`] if `lease` is still held, under the lease lock so that nobody can
+    /// take the lease between the check and the write; [`StoreError::Fenced`] otherwise.
+    pub async fn put_all_fenced(
+        &self,
+        lease: &Lease,
+        entries: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), StoreError> {
+        let leases = self.leases.clone().lock_owned().await;
+        let held = leases
+            .get(&lease.name)
+            .is_some_and(|slot| slot.held_by(lease, Instant::now()));
+        if !held {
+            return Err(StoreError::Fenced(lease.name.clone()));
+        }
+        // The guard moves into the blocking task, so it is held until the commit is done even if
+        // this future is dropped meanwhile.
+        self.blocking(move |db| {
+            let _leases = leases;
+            write_all(db, &entries)
+        })
+        .await
+    }
+
+    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<Vec<u8>>>> {
+        // The map stays consistent even if a holder panicked: every update is a single call.
+        self.channels.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends `payload` to this process' subscribers of `channel`; returns how many there are.
+    pub fn publish(&self, channel: &str, payload: &[u8]) -> u64 {
+        let Some(tx) = self.channels().get(channel).cloned() else {
+            return 0;
+        };
+        tx.send(payload.to_vec()).map_or(0, |n| n as u64)
+    }
+
+    /// Subscribes to `channel` within this process (call it within a tokio runtime: a task
+    /// forwards the messages, until the receiver is dropped).
+    pub fn subscribe(&self, channel: &str) -> mpsc::Receiver<Vec<u8>> {
+        let mut brx = self
+            .channels()
+            .entry(channel.to_owned())
+            .or_insert_with(|| broadcast::channel(BROADCAST_CAPACITY).0)
+            .subscribe();
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_CAPACITY);
+        let store = self.clone();
+        let channel = channel.to_owned();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tx.closed() => break,
+                    msg = brx.recv() => match msg {
+                        Ok(m) => {
+                            if tx.send(m).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(channel, skipped = n, "slow subscriber: messages skipped");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+            drop(brx);
+            let mut channels = store.channels();
+            if channels
+                .get(&channel)
+                .is_some_and(|tx| tx.receiver_count() == 0)
+            {
+                channels.remove(&channel);
+            }
+        });
+        rx
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&redb::Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| StoreError::Embedded(format!("store task failed: {e}")))?
+    }
+}
+
+/// Writes all entries in one redb transaction.
+fn write_all(db: &redb::Database, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+    let txn = db.begin_write().map_err(emb)?;
+    {
+        let mut table = txn.open_table(TABLE).map_err(emb)?;
+        for (k, v) in entries {
+            table.insert(k.as_str(), v.as_slice()).map_err(emb)?;
+        }
+    }
+    txn.commit().map_err(emb)
+}
+
+impl StateStore for EmbeddedStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(emb)?;
+            let table = txn.open_table(TABLE).map_err(emb)?;
+            Ok(table
+                .get(key.as_str())
+                .map_err(emb)?
+                .map(|v| v.value().to_vec()))
+        })
+        .await
+    }
+
+    async fn put_all(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
+        self.blocking(move |db| write_all(db, &entries)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(emb)?;
+            {
+                let mut table = txn.open_table(TABLE).map_err(emb)?;
+                table.remove(key.as_str()).map_err(emb)?;
+            }
+            txn.commit().map_err(emb)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,425 @@
+//! The shared state store: Redis with automatic reconnection, every key under a prefix, leases as
+//! keys with a time-to-live and Lua check-and-act scripts, pub/sub over a RESP3 connection.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::mpsc;
+
+use super::{Lease, SUBSCRIBER_CAPACITY, StateStore, StoreError};
+use crate::store::config::RedisStateConfig;
+
+/// Redis with automatic reconnection; every key (and pub/sub channel) is `PREFIX:key`.
+///
+/// Leases are keys `PREFIX:lease/NAME` holding `OWNER:TOKEN` with a time-to-live; the tokens come
+/// from the counter `PREFIX:lease-fence/NAME`, which is never reset.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: redis::aio::ConnectionManager,
+    /// The same server and credentials, speaking RESP3, for subscriptions (each subscription
+    /// gets a connection of its own).
+    pubsub: redis::Client,
+    prefix: String,
+    timeout: Duration,
+}
+
+/// Takes a free lease: KEYS = lease, fence counter; ARGV = owner, ttl in ms. Returns the new
+/// token, or nil if the lease is held. (Counting only successful takes keeps the tokens dense.)
+static ACQUIRE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
+return token
+",
+    )
+});
+
+/// Extends a lease: KEYS = lease; ARGV = `OWNER:TOKEN`, ttl in ms. 1 if held, else 0.
+static RENEW: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+",
+    )
+});
+
+/// Releases a lease: KEYS = lease; ARGV = `OWNER:TOKEN`. 1 if it was held, else 0.
+static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+",
+    )
+});
+
+/// A fenced multi-set: KEYS = lease, then the keys to write; ARGV = `OWNER:TOKEN`, then the
+/// values. Writes (all of them) only if the lease is held: 1, else 0 and nothing written.
+static PUT_FENCED: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+return 1
+",
+    )
+});
+
+/// A lease's time-to-live in whole milliseconds (at least 1; Redis refuses 0).
+fn ttl_millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// The value stored under a lease key.
+fn lease_value(lease: &Lease) -> String {
+    format!("{}:{}", lease.owner, lease.token)
+}
+
+fn red(e: redis::RedisError) -> StoreError {
+    StoreError::Redis(e.to_string())
+}
+
+impl RedisStore {
+    /// Connects (one attempt; the caller retries while Redis is down at start-up).
+    pub async fn connect(
+        cfg: &RedisStateConfig,
+        password: Option<&SecretString>,
+    ) -> Result<Self, StoreError> {
+        let mut url = redis::parse_redis_url(&cfg.url)
+            .ok_or_else(|| StoreError::Redis("invalid redis URL".into()))?;
+        if let Some(user) = &cfg.username {
+            url.set_username(user)
+                .map_err(|_| StoreError::Redis("cannot set the user name".into()))?;
+        }
+        if let Some(p) = password {
+            url.set_password(Some(p.expose_secret()))
+                .map_err(|_| StoreError::Redis("cannot set the password".into()))?;
+        }
+        let client = redis::Client::open(url.as_str()).map_err(red)?;
+        let info = client.get_connection_info().clone();
+        let resp3 = info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let pubsub = redis::Client::open(info.set_redis_settings(resp3)).map_err(red)?;
+        let mgr_cfg = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(cfg.timeout))
+            .set_response_timeout(Some(cfg.timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        let conn = tokio::time::timeout(
+            cfg.timeout * 2,
+            redis::aio::ConnectionManager::new_with_config(client, mgr_cfg),
+        )
+        .await
+        .map_err(|_| StoreError::Timeout)?
+        .map_err(red)?;
+        Ok(RedisStore {
+            conn,
+            pubsub,
+            prefix: cfg.key_prefix.clone(),
+            timeout: cfg.timeout,
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:{key}", self.prefix)
+    }
+
+    async fn timed<T>(
+        &self,
+        f: impl Future<Output = Result<T, redis::RedisError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, f)
+            .await
+            .map_err(|_| StoreError::Timeout)?
+            .map_err(red)
+    }
+
+    fn lease_key(&self, name: &str) -> String {
+        self.key(&format!("lease/{name}"))
+    }
+
+    /// Takes the lease if nobody holds it (or the holder's expired); None if it is held.
+    pub async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        let mut c = self.conn.clone();
+        let mut inv = ACQUIRE.prepare_invoke();
+        inv.key(self.lease_key(name))
+            .key(self.key(&format!("lease-fence/{name}")))
+            .arg(owner)
+            .arg(ttl_millis(ttl));
+        let token = self
+            .timed(async move { inv.invoke_async::<Option<u64>>(&mut c).await })
+            .await?;
+        Ok(token.map(|token| Lease {
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            token,
+        }))
+    }
+
+    /// Extends a held lease to `ttl` from now; false if it was lost (expired, taken or released).
+    pub async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let mut inv = RENEW.prepare_invoke();
+        inv.key(self.lease_key(&lease.name))
+            .arg(lease_value(lease))
+            .arg(ttl_millis(ttl));
+        let held = self
+            .timed(async move { inv.invoke_async::<i64>(&mut c).await })
+            .await?;
+        Ok(held == 1)
+    }
+
+    /// Gives the lease up if `lease` still holds it; otherwise does nothing.
+    pub async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let mut inv = RELEASE.prepare_invoke();
+        inv.key(self.lease_key(&lease.name)).arg(lease_value(lease));
+        self.timed(async move { inv.invoke_async::<i64>(&mut c).await })
+            .await
+            .map(|_| ())
+    }
+
+    /// [`StateStore::put_all`] if `lease` is still held, checked and written atomically by one
+    /// script; [`StoreError::Fenced`] otherwise.
+    pub async fn put_all_fenced(
+        &self,
+        lease: &Lease,
+        entries: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let mut inv = PUT_FENCED.prepare_invoke();
+        inv.key(self.lease_key(&lease.name)).arg(lease_value(lease));
+        for (k, v) in entries {
+            inv.key(self.key(&k)).arg(v);
+        }
+        let written = self
+            .timed(async move { inv.invoke_async::<i64>(&mut c).await })
+            .await?;
+        if written == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Fenced(lease.name.clone()))
+        }
+    }
+
+    /// `PUBLISH` on `PREFIX:channel`; returns how many subscribers received it.
+    pub async fn publish(&self, channel: &str, payload: &[u8]) -> Result<u64, StoreError> {
+        let mut c = self.conn.clone();
+        let ch = self.key(channel);
+        self.timed(async move { c.publish::<_, _, u64>(ch, payload).await })
+            .await
+    }
+
+    /// Subscribes to `PREFIX:channel` on a connection of its own (the subscription is active when
+    /// this returns). A background task forwards the messages, reconnects with backoff when the
+    /// connection drops (messages published meanwhile are lost), and ends when the receiver is
+    /// dropped.
+    pub async fn subscribe(&self, channel: &str) -> Result<mpsc::Receiver<Vec<u8>>, StoreError> {
+        let sub = Subscription {
+            client: self.pubsub.clone(),
+            channel: self.key(channel),
+            timeout: self.timeout,
+        };
+        let (conn, push) = sub.connect().await?;
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_CAPACITY);
+        tokio::spawn(sub.run(conn, push, tx));
+        Ok(rx)
+    }
+}
+
+/// One Redis subscription's background state.
+///
+/// It uses a RESP3 connection, where messages arrive as push frames beside ordinary replies (the
+/// classic async `PubSub` of the redis crate can only be read as a `futures` stream).
+struct Subscription {
+    client: redis::Client,
+    /// The prefixed channel.
+    channel: String,
+    timeout: Duration,
+}
+
+/// How often an idle subscription checks that its connection is alive.
+const SUBSCRIPTION_HEALTH_CHECK: Duration = Duration::from_secs(5);
+/// The longest wait between reconnection attempts.
+const SUBSCRIPTION_MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+type PushReceiver = mpsc::UnboundedReceiver<redis::PushInfo>;
+
+impl Subscription {
+    /// Opens a connection and subscribes on it.
+    async fn connect(
+        &self,
+    ) -> Result<(redis::aio::MultiplexedConnection, PushReceiver), StoreError> {
+        let (push_tx, push_rx) = mpsc::unbounded_channel();
+        let cfg = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_push_sender(push_tx);
+        let client = self.client.clone();
+        let channel = self.channel.clone();
+        let attempt = async move {
+            let mut conn = client
+                .get_multiplexed_async_connection_with_config(&cfg)
+                .await?;
+            conn.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(conn)
+        };
+        let conn = tokio::time::timeout(self.timeout * 2, attempt)
+            .await
+            .map_err(|_| StoreError::Timeout)?
+            .map_err(red)?;
+        Ok((conn, push_rx))
+    }
+
+    /// Forwards messages until `tx`'s receiver is dropped, reconnecting whenever needed.
+    async fn run(
+        self,
+        conn: redis::aio::MultiplexedConnection,
+        push: PushReceiver,
+        tx: mpsc::Sender<Vec<u8>>,
+    ) {
+        let mut current = Some((conn, push));
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let (conn, push) = match current.take() {
+                Some(c) => c,
+                None => {
+                    tokio::select! {
+                        _ = tx.closed() => return,
+                        r = self.connect() => match r {
+                            Ok(c) => {
+                                tracing::info!(channel = self.channel, "redis subscription restored");
+                                backoff = Duration::from_millis(100);
+                                c
+                            }
+                            Err(e) => {
+                                tracing::warn!(
+                                    channel = self.channel,
+                                    error = %e,
+                                    retry_in = ?backoff,
+                                    "cannot restore the redis subscription"
+                                );
+                                tokio::select! {
+                                    _ = tx.closed() => return,
+                                    _ = tokio::time::sleep(backoff) => {}
+                                }
+                                backoff = (backoff * 2).min(SUBSCRIPTION_MAX_BACKOFF);
+                                continue;
+                            }
+                        },
+                    }
+                }
+            };
+            match self.forward(conn, push, &tx).await {
+                Ok(()) => return,
+                Err(why) => {
+                    tracing::warn!(
+                        channel = self.channel,
+                        reason = why,
+                        "redis subscription lost; reconnecting (messages published meanwhile are lost)"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Forwards messages from one connection. Ok when the receiver is gone (stop), Err with a
+    /// reason when the connection is lost (reconnect).
+    async fn forward(
+        &self,
+        mut conn: redis::aio::MultiplexedConnection,
+        mut push: PushReceiver,
+        tx: &mpsc::Sender<Vec<u8>>,
+    ) -> Result<(), String> {
+        let mut health = tokio::time::interval(SUBSCRIPTION_HEALTH_CHECK);
+        health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        health.reset();
+        loop {
+            tokio::select! {
+                _ = tx.closed() => return Ok(()),
+                msg = push.recv() => {
+                    let Some(msg) = msg else {
+                        return Err("connection closed".into());
+                    };
+                    match msg.kind {
+                        redis::PushKind::Disconnection => return Err("disconnected".into()),
+                        redis::PushKind::Message => {
+                            if let Some(payload) = message_payload(msg.data)
+                                && tx.send(payload).await.is_err()
+                            {
+                                return Ok(());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                _ = health.tick() => {
+                    let cmd = redis::cmd("PING");
+                    let ping = cmd.query_async::<redis::Value>(&mut conn);
+                    match tokio::time::timeout(self.timeout, ping).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return Err(e.to_string()),
+                        Err(_) => return Err("health check timed out".into()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The payload of a `message` push (`[channel, payload]`).
+fn message_payload(data: Vec<redis::Value>) -> Option<Vec<u8>> {
+    match data.into_iter().nth(1)? {
+        redis::Value::BulkString(b) => Some(b),
+        redis::Value::SimpleString(s) => Some(s.into_bytes()),
+        redis::Value::VerbatimString { text, .. } => Some(text.into_bytes()),
+        _ => None,
+    }
+}
+
+impl StateStore for RedisStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        let k = self.key(key);
+        self.timed(async move { c.get::<_, Option<Vec<u8>>>(k).await })
+            .await
+    }
+
+    async fn put_all(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (k, v) in entries {
+            pipe.set(self.key(&k), v).ignore();
+        }
+        self.timed(async move { pipe.query_async::<()>(&mut c).await })
+            .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let k = self.key(key);
+        self.timed(async move { c.del::<_, ()>(k).await }).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        self.timed(async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+            .await
+            .map(|_| ())
+    }
+}
