@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use driftd::contract::event::{ParseOptions, parse_event};
-use driftd::intake::pipeline::{ModelPolicy, Pipeline};
+use driftd::intake::pipeline::Pipeline;
+use driftd::intake::policy::ModelPolicy;
 use driftd::telemetry::metrics::Metrics;
 
 /// Events shaped like the benchmark file of `scripts/bench_intake.py`: 25 features (22 numeric,

@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::contract::event::{EventKind, ParseOptions, RejectReason, parse_event};
 use crate::contract::settings::Secrets;
-use crate::intake::pipeline::ModelPolicy;
+use crate::intake::policy::ModelPolicy;
 use crate::telemetry::metrics::Metrics;
 
 use crate::intake::{Health, LocalFeedback};

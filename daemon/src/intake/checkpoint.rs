@@ -10,7 +10,9 @@ use tokio::sync::watch;
 
 use super::Health;
 use crate::intake::config::CheckpointConfig;
-use crate::intake::pipeline::{ModelPolicy, Pipeline, ShardState, checkpoint_key};
+use crate::intake::pipeline::Pipeline;
+use crate::intake::policy::ModelPolicy;
+use crate::intake::shard::{ShardState, checkpoint_key};
 use crate::store::{AnyStore, StateStore, StoreError};
 use crate::telemetry::metrics::Metrics;
 
@@ -131,7 +133,7 @@ impl Checkpointer {
         let mut out = std::collections::BTreeMap::new();
         let r = self
             .store
-            .get(crate::intake::pipeline::MONITOR_INDEX_KEY)
+            .get(crate::intake::shard::MONITOR_INDEX_KEY)
             .await;
         let Some(index) = self.store_result("get", r).map_err(|e| e.to_string())? else {
             return Ok(out);
@@ -140,7 +142,7 @@ impl Checkpointer {
         for name in names {
             let r = self
                 .store
-                .get(&crate::intake::pipeline::monitor_key(&name))
+                .get(&crate::intake::shard::monitor_key(&name))
                 .await;
             if let Some(bytes) = self.store_result("get", r).map_err(|e| e.to_string())? {
                 let m = serde_json::from_slice(&bytes)

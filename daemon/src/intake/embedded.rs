@@ -14,7 +14,9 @@ use tokio::sync::mpsc;
 use super::file::{self, FileMsg, Input, ReaderOptions};
 use super::{LocalFeedback, Summary, TaskCtx, dispatch};
 
-use crate::intake::pipeline::{Outcome, Pipeline, checkpoint_key};
+use crate::intake::pipeline::{Outcome, Pipeline};
+
+use crate::intake::shard::checkpoint_key;
 
 /// The shard name of a file source.
 fn file_shard(path: &Path) -> String {

@@ -15,7 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::intake::pipeline::{ModelPolicy, Pipeline, ShardState};
+use crate::intake::pipeline::Pipeline;
+
+use crate::intake::policy::ModelPolicy;
+
+use crate::intake::shard::ShardState;
 use crate::telemetry::metrics::Metrics;
 
 pub mod checkpoint;
@@ -25,6 +29,9 @@ pub mod file;
 pub mod kafka;
 pub mod order;
 pub mod pipeline;
+pub mod policy;
+pub mod publish;
+pub mod shard;
 
 pub use checkpoint::Checkpointer;
 

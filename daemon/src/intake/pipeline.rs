@@ -16,84 +16,24 @@
 //!
 //! The pipeline is synchronous: one task owns it, so there are no locks on the hot path.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use prometheus::IntCounter;
-use serde::{Deserialize, Serialize};
 
 use crate::contract::event::{
     Event, EventKind, ParseOptions, RejectReason, Rejection, parse_event,
 };
-use crate::contract::onset::Onset;
 use crate::contract::sample::SampleBoard;
-use crate::intake::config::{EventsConfig, ModelConfig};
 use crate::intake::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
+use crate::intake::policy::ModelPolicy;
+use crate::intake::publish::{init_onset_series, log_onset, onset_kind, publish};
+use crate::intake::shard::{
+    CHECKPOINT_VERSION, HeldEvent, MONITOR_INDEX_KEY, ShardState, checkpoint_key, monitor_key,
+};
 use crate::monitor::{ModelMonitor, MonitorSettings};
 use crate::retraining::learn::Learner;
 use crate::telemetry::metrics::Metrics;
-use driftd_detectors::stream::DriftState;
-
-/// Version of the checkpoint format; bumped when [`ShardState`] changes incompatibly.
-pub const CHECKPOINT_VERSION: u32 = 1;
-
-/// Per-model state held in a shard.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelState {
-    /// Accepted prediction events.
-    pub predictions: u64,
-    /// Accepted feedback events.
-    pub feedback: u64,
-}
-
-/// The state of one shard, as checkpointed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShardState {
-    /// Checkpoint format version.
-    pub version: u32,
-    /// Offset of the first event whose effect is not in this state.
-    pub next_offset: u64,
-    /// Per-model state.
-    pub models: BTreeMap<String, ModelState>,
-    /// Rejections by reason.
-    pub rejected: BTreeMap<RejectReason, u64>,
-    /// For file sources: length of the rejects file when this state was taken.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rejects_len: Option<u64>,
-    /// Accepted events of this shard still held back for the event-time watermark (their
-    /// effect is not yet in the monitors): restored into the order on load.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub held: Vec<HeldEvent>,
-    /// The shard's event-time clock (largest event time delivered, ns since the epoch).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_ts_ns: Option<i64>,
-    /// The order's last released position (event time ns, kind rank) when this state was taken.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub frontier: Option<(i64, u8)>,
-}
-
-/// An event held back for the watermark, as checkpointed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeldEvent {
-    /// Its offset in the shard.
-    pub offset: u64,
-    /// The raw event (it was accepted, so it is UTF-8 JSON).
-    pub event: String,
-}
-
-impl ShardState {
-    /// Total accepted events.
-    pub fn accepted(&self) -> u64 {
-        self.models
-            .values()
-            .map(|m| m.predictions + m.feedback)
-            .sum()
-    }
-    /// Total rejected events.
-    pub fn rejected_total(&self) -> u64 {
-        self.rejected.values().sum()
-    }
-}
 
 /// What happened to one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,94 +47,6 @@ pub enum Outcome {
     Rejected(Rejection),
     /// Already applied before the last checkpoint; skipped.
     Duplicate,
-}
-
-/// The key under which a shard's checkpoint is stored.
-pub fn checkpoint_key(shard: &str) -> String {
-    format!("checkpoint/{shard}")
-}
-
-/// Which models are accepted.
-#[derive(Debug, Clone)]
-pub struct ModelPolicy {
-    configured: HashSet<String>,
-    strict: bool,
-    max_models: usize,
-    positive: HashMap<String, String>,
-    monitor: HashMap<String, MonitorSettings>,
-    learn: HashMap<
-        String,
-        (
-            crate::retraining::learn::RetrainConfig,
-            driftd_retrain::Task,
-        ),
-    >,
-}
-
-impl ModelPolicy {
-    /// Rejects a model that is not configured when models are strict.
-    pub fn check(&self, model: &str) -> Result<(), Rejection> {
-        if self.strict && !self.configured.contains(model) {
-            return Err(Rejection::new(
-                RejectReason::UnknownModel,
-                format!("model `{model}` is not configured and models are strict"),
-            ));
-        }
-        Ok(())
-    }
-
-    /// From the `[models]` and `[events]` sections.
-    pub fn new(models: &BTreeMap<String, ModelConfig>, events: &EventsConfig) -> Self {
-        ModelPolicy {
-            configured: models.keys().cloned().collect(),
-            strict: events.strict_models,
-            max_models: events.max_models,
-            positive: models
-                .iter()
-                .map(|(k, m)| (k.clone(), m.positive_label.clone()))
-                .collect(),
-            monitor: models
-                .iter()
-                .filter_map(|(k, m)| m.monitor.clone().map(|s| (k.clone(), s)))
-                .collect(),
-            learn: models
-                .iter()
-                .filter_map(|(k, m)| {
-                    let r = m.retrain.clone().filter(|r| r.enabled)?;
-                    Some((k.clone(), (r, m.task)))
-                })
-                .collect(),
-        }
-    }
-
-    /// The positive label of a binary classifier (`"1"` unless configured).
-    pub fn positive_label(&self, model: &str) -> &str {
-        self.positive.get(model).map_or("1", String::as_str)
-    }
-
-    /// The models that are retrained, with their settings and task.
-    pub fn retrained(
-        &self,
-    ) -> impl Iterator<
-        Item = (
-            &String,
-            &(
-                crate::retraining::learn::RetrainConfig,
-                driftd_retrain::Task,
-            ),
-        ),
-    > {
-        self.learn.iter()
-    }
-
-    /// The monitoring settings of `model`: its own, else the global ones.
-    pub fn monitor_settings<'a>(
-        &'a self,
-        model: &str,
-        global: &'a MonitorSettings,
-    ) -> &'a MonitorSettings {
-        self.monitor.get(model).unwrap_or(global)
-    }
 }
 
 struct ModelHandles {
@@ -221,14 +73,6 @@ pub struct Pipeline {
     board: Arc<SampleBoard>,
     learners: BTreeMap<String, Learner>,
     order: Orderer,
-}
-
-/// Key of the list of checkpointed monitors.
-pub const MONITOR_INDEX_KEY: &str = "monitors";
-
-/// Key of one model's checkpointed monitor.
-pub fn monitor_key(model: &str) -> String {
-    format!("monitor/{model}")
 }
 
 impl Pipeline {
@@ -741,129 +585,6 @@ impl Pipeline {
         }
     }
 
-    /// Feeds an accepted event to its model's learner, if the model is retrained.
-    fn learn(&mut self, ev: &Event<'_>) {
-        let model = ev.model.as_ref();
-        if let Some(l) = self.learners.get_mut(model) {
-            l.observe(ev);
-            return;
-        }
-        let Some((cfg, task)) = self.policy.learn.get(model) else {
-            return;
-        };
-        let positive = self.policy.positive.get(model).map_or("1", String::as_str);
-        let mut l = Learner::new(cfg.clone(), *task, positive);
-        l.observe(ev);
-        self.learners.insert(model.to_owned(), l);
-    }
-
-    /// Replaces the learners with restored ones (start-up, or rolling back to the last
-    /// checkpoint when partitions are revoked). A shadow run that goes on keeps its challenger
-    /// model (checkpoints do not hold it).
-    pub fn restore_learners(&mut self, mut learners: BTreeMap<String, Learner>) {
-        for (model, l) in &mut learners {
-            let Some(old) = self.learners.get(model).and_then(|o| o.shadow.as_ref()) else {
-                continue;
-            };
-            if let Some(s) = l.shadow.as_mut()
-                && s.kind == old.kind
-                && s.version == old.version
-                && s.model.is_none()
-            {
-                s.model = old.model.clone();
-            }
-        }
-        self.learners = learners;
-    }
-
-    /// Which models are accepted, and their settings.
-    pub fn policy(&self) -> &ModelPolicy {
-        &self.policy
-    }
-
-    /// A model's learner, creating an empty one for a retrained model not seen yet.
-    fn learner(&mut self, model: &str) -> Option<&mut Learner> {
-        if !self.learners.contains_key(model) {
-            let (cfg, task) = self.policy.learn.get(model)?;
-            let positive = self.policy.positive.get(model).map_or("1", String::as_str);
-            self.learners
-                .insert(model.to_owned(), Learner::new(cfg.clone(), *task, positive));
-        }
-        self.learners.get_mut(model)
-    }
-
-    /// Applies a command of the trainer (see [`crate::retraining::learn::LearnControl`]).
-    pub fn learn_control(&mut self, c: crate::retraining::learn::LearnControl) {
-        use crate::retraining::learn::LearnControl as C;
-        match c {
-            C::Examples(model, reply) => {
-                let r = self.learner(&model).map(|l| (l.examples(), l.labels_total));
-                let _ = reply.send(r);
-            }
-            C::SetShadow {
-                model,
-                kind,
-                version,
-                challenger,
-                policy,
-            } => {
-                if let Some(l) = self.learner(&model) {
-                    l.set_shadow(kind, version, challenger, &policy);
-                }
-            }
-            C::ClearShadow(model) => {
-                if let Some(l) = self.learners.get_mut(&model) {
-                    l.clear_shadow();
-                }
-            }
-            C::Shadow(model, reply) => {
-                let r = self.learners.get(&model).and_then(|l| l.shadow.clone());
-                let _ = reply.send(r.map(|mut s| {
-                    s.model = None;
-                    s
-                }));
-            }
-            C::SetReference(model, rows, reply) => {
-                let _ = reply.send(self.set_reference(&model, &rows));
-            }
-            C::Status(model, reply) => {
-                let _ = reply.send(self.learners.get(&model).map(Learner::status));
-            }
-            C::Labels(model, reply) => {
-                let _ = reply.send(self.learners.get(&model).map(|l| l.labels_total));
-            }
-        }
-    }
-
-    /// Rebuilds a model's drift reference from training data (after a promotion): the features,
-    /// and what the new live model predicts on them; and starts its error-stream detection afresh
-    /// (the new model's errors are another stream). Returns how many rows were used.
-    fn set_reference(
-        &mut self,
-        model: &str,
-        rows: &[crate::retraining::learn::ReferenceRow],
-    ) -> usize {
-        let Some(global) = self.monitoring.as_ref() else {
-            return 0;
-        };
-        let settings = self.policy.monitor_settings(model, global);
-        let Some(m) = self.monitors.get_mut(model) else {
-            return 0;
-        };
-        let ts = chrono::Utc::now();
-        let events = rows.iter().map(|r| r.event(model, ts));
-        let n = m.set_reference(events, settings);
-        m.reset_concept(settings);
-        publish(&self.metrics, model, m);
-        self.board.set(model, m.samples(settings));
-        tracing::info!(
-            model,
-            rows = n,
-            "drift reference rebuilt from the new model's training data"
-        );
-        n
-    }
-
     /// Serialises every open shard, every monitor and what changed in the learners, for one
     /// atomic checkpoint write.
     pub fn checkpoint_entries(&self) -> Vec<(String, Vec<u8>)> {
@@ -941,181 +662,6 @@ pub fn ts_ns(ev: &Event<'_>) -> i64 {
         })
 }
 
-fn onset_kind(o: &Onset) -> &'static str {
-    match o.kind {
-        crate::contract::onset::OnsetKind::Data => "data",
-        crate::contract::onset::OnsetKind::Dataset => "dataset",
-        crate::contract::onset::OnsetKind::Prediction => "prediction",
-        crate::contract::onset::OnsetKind::Concept => "concept",
-        crate::contract::onset::OnsetKind::Accuracy => "accuracy",
-    }
-}
-
-/// Creates a model's onset counters at 0, so that its first onset is an increase Prometheus sees
-/// (a counter's first sample never is).
-fn init_onset_series(metrics: &Metrics, model: &str) {
-    for kind in ["data", "dataset", "prediction", "concept", "accuracy"] {
-        metrics.drift_onsets.with_label_values(&[model, kind]);
-    }
-    metrics.events_late.with_label_values(&[model]);
-}
-
-fn log_onset(o: &Onset) {
-    tracing::warn!(
-        model = %o.model,
-        kind = onset_kind(o),
-        feature = o.feature.as_deref().unwrap_or(""),
-        test = %o.test,
-        statistic = o.statistic,
-        p_value = o.p_value,
-        threshold = o.threshold,
-        event_ts = %o.ts,
-        "drift onset"
-    );
-}
-
-/// Publishes a monitor's state as gauges.
-fn publish(metrics: &Metrics, model: &str, m: &ModelMonitor) {
-    let (reference, current) = m.window_len();
-    metrics
-        .window_events
-        .with_label_values(&[model, "reference"])
-        .set(reference as i64);
-    metrics
-        .window_events
-        .with_label_values(&[model, "current"])
-        .set(current as i64);
-    let (labelled, _) = m.labels();
-    if m.predictions() > 0 {
-        metrics
-            .label_coverage
-            .with_label_values(&[model])
-            .set(labelled as f64 / m.predictions() as f64);
-    }
-    metrics
-        .join_entries
-        .with_label_values(&[model])
-        .set(m.join().len() as i64);
-    let ev = metrics.join_evictions.with_label_values(&[model]);
-    ev.inc_by(m.join().evicted.saturating_sub(ev.get()));
-    let un = metrics.feedback_unmatched.with_label_values(&[model]);
-    un.inc_by(m.join().unmatched_feedback.saturating_sub(un.get()));
-    let evals = metrics.drift_evaluations.with_label_values(&[model]);
-    evals.inc_by(m.evaluations.saturating_sub(evals.get()));
-    let (detector, state) = m.concept_state();
-    metrics
-        .concept_drift_state
-        .with_label_values(&[model, detector])
-        .set(match state {
-            DriftState::Stable => 0,
-            DriftState::Warning => 1,
-            DriftState::Drift => 2,
-        });
-    if let Some(w) = &m.last_window {
-        for f in &w.features {
-            metrics
-                .drift_statistic
-                .with_label_values(&[model, &f.feature, &f.test])
-                .set(f.statistic);
-            if let Some(p) = f.p_value {
-                metrics
-                    .drift_p_value
-                    .with_label_values(&[model, &f.feature, &f.test])
-                    .set(p);
-            }
-            metrics
-                .feature_drift
-                .with_label_values(&[model, &f.feature])
-                .set(i64::from(f.drift));
-        }
-        metrics
-            .dataset_drift_share
-            .with_label_values(&[model])
-            .set(w.share);
-        metrics
-            .dataset_drift
-            .with_label_values(&[model])
-            .set(i64::from(w.dataset_drift));
-        if let Some((test, stat, drift)) = &w.prediction {
-            metrics
-                .prediction_drift_statistic
-                .with_label_values(&[model, test])
-                .set(*stat);
-            metrics
-                .prediction_drift
-                .with_label_values(&[model])
-                .set(i64::from(*drift));
-        }
-    }
-    let perf = m.performance();
-    if let Some(r) = &perf.last {
-        let g = |k: &str, v: f64| {
-            metrics
-                .model_performance
-                .with_label_values(&[model, k])
-                .set(v)
-        };
-        g("accuracy", r.accuracy);
-        g("macro_precision", r.macro_precision);
-        g("macro_recall", r.macro_recall);
-        g("macro_f1", r.macro_f1);
-        if let Some(v) = r.roc_auc {
-            g("roc_auc", v);
-        }
-        if let Some(v) = r.log_loss {
-            g("log_loss", v);
-        }
-        if let Some(v) = r.brier {
-            g("brier", v);
-        }
-        for (class, c) in &r.per_class {
-            for (k, v) in [
-                ("precision", c.precision),
-                ("recall", c.recall),
-                ("f1", c.f1),
-                ("support", c.support as f64),
-            ] {
-                metrics
-                    .class_performance
-                    .with_label_values(&[model, class, k])
-                    .set(v);
-            }
-        }
-        // Every cell of the class × class grid, zeros included, so a cell that empties is not left
-        // showing its last count.
-        for actual in r.per_class.keys() {
-            for predicted in r.per_class.keys() {
-                let n = r
-                    .confusion
-                    .get(actual)
-                    .and_then(|row| row.get(predicted))
-                    .copied()
-                    .unwrap_or(0);
-                metrics
-                    .confusion
-                    .with_label_values(&[model, actual, predicted])
-                    .set(n as i64);
-            }
-        }
-    }
-    if let Some(r) = &perf.last_reg {
-        let g = |k: &str, v: f64| {
-            metrics
-                .model_performance
-                .with_label_values(&[model, k])
-                .set(v)
-        };
-        g("mae", r.mae);
-        g("rmse", r.rmse);
-        if let Some(v) = r.mape {
-            g("mape", v);
-        }
-        if let Some(v) = r.r2 {
-            g("r2", v);
-        }
-    }
-}
-
 fn reason_index(r: RejectReason) -> usize {
     RejectReason::ALL
         .iter()
@@ -1123,5 +669,6 @@ fn reason_index(r: RejectReason) -> usize {
         .expect("ALL lists every reason")
 }
 
+mod learning;
 #[cfg(test)]
 mod tests;

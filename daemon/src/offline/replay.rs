@@ -21,7 +21,8 @@ use crate::config::Config;
 use crate::contract::event::{ParseOptions, RejectReason, parse_event};
 use crate::contract::onset::{Onset, OnsetKind};
 use crate::intake::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
-use crate::intake::pipeline::{ModelPolicy, ts_ns};
+use crate::intake::pipeline::ts_ns;
+use crate::intake::policy::ModelPolicy;
 use crate::monitor::{ModelMonitor, MonitorSettings};
 
 /// Per-model figures in the summary line.

@@ -1,7 +1,8 @@
 //! Unit tests of `retraining::trainer`.
 
 use super::*;
-use crate::intake::pipeline::{ModelPolicy, Pipeline};
+use crate::intake::pipeline::Pipeline;
+use crate::intake::policy::ModelPolicy;
 use crate::store::EmbeddedStore;
 use driftd_retrain::{AlgorithmConfig, EncoderConfig, Target, Value};
 use std::sync::Mutex;

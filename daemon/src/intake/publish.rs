@@ -1,0 +1,184 @@
+//! What the pipeline tells Prometheus and the log about its monitors: each monitor's state as
+//! gauges, each onset as a log line and a counter.
+
+use crate::contract::onset::Onset;
+use crate::monitor::ModelMonitor;
+use crate::telemetry::metrics::Metrics;
+use driftd_detectors::stream::DriftState;
+
+/// The `kind` label of an onset.
+pub fn onset_kind(o: &Onset) -> &'static str {
+    match o.kind {
+        crate::contract::onset::OnsetKind::Data => "data",
+        crate::contract::onset::OnsetKind::Dataset => "dataset",
+        crate::contract::onset::OnsetKind::Prediction => "prediction",
+        crate::contract::onset::OnsetKind::Concept => "concept",
+        crate::contract::onset::OnsetKind::Accuracy => "accuracy",
+    }
+}
+
+/// Creates a model's onset counters at 0, so that its first onset is an increase Prometheus sees
+/// (a counter's first sample never is).
+pub fn init_onset_series(metrics: &Metrics, model: &str) {
+    for kind in ["data", "dataset", "prediction", "concept", "accuracy"] {
+        metrics.drift_onsets.with_label_values(&[model, kind]);
+    }
+    metrics.events_late.with_label_values(&[model]);
+}
+
+/// Logs an onset at warning level with its evidence.
+pub fn log_onset(o: &Onset) {
+    tracing::warn!(
+        model = %o.model,
+        kind = onset_kind(o),
+        feature = o.feature.as_deref().unwrap_or(""),
+        test = %o.test,
+        statistic = o.statistic,
+        p_value = o.p_value,
+        threshold = o.threshold,
+        event_ts = %o.ts,
+        "drift onset"
+    );
+}
+
+/// Publishes a monitor's state as gauges.
+pub fn publish(metrics: &Metrics, model: &str, m: &ModelMonitor) {
+    let (reference, current) = m.window_len();
+    metrics
+        .window_events
+        .with_label_values(&[model, "reference"])
+        .set(reference as i64);
+    metrics
+        .window_events
+        .with_label_values(&[model, "current"])
+        .set(current as i64);
+    let (labelled, _) = m.labels();
+    if m.predictions() > 0 {
+        metrics
+            .label_coverage
+            .with_label_values(&[model])
+            .set(labelled as f64 / m.predictions() as f64);
+    }
+    metrics
+        .join_entries
+        .with_label_values(&[model])
+        .set(m.join().len() as i64);
+    let ev = metrics.join_evictions.with_label_values(&[model]);
+    ev.inc_by(m.join().evicted.saturating_sub(ev.get()));
+    let un = metrics.feedback_unmatched.with_label_values(&[model]);
+    un.inc_by(m.join().unmatched_feedback.saturating_sub(un.get()));
+    let evals = metrics.drift_evaluations.with_label_values(&[model]);
+    evals.inc_by(m.evaluations.saturating_sub(evals.get()));
+    let (detector, state) = m.concept_state();
+    metrics
+        .concept_drift_state
+        .with_label_values(&[model, detector])
+        .set(match state {
+            DriftState::Stable => 0,
+            DriftState::Warning => 1,
+            DriftState::Drift => 2,
+        });
+    if let Some(w) = &m.last_window {
+        for f in &w.features {
+            metrics
+                .drift_statistic
+                .with_label_values(&[model, &f.feature, &f.test])
+                .set(f.statistic);
+            if let Some(p) = f.p_value {
+                metrics
+                    .drift_p_value
+                    .with_label_values(&[model, &f.feature, &f.test])
+                    .set(p);
+            }
+            metrics
+                .feature_drift
+                .with_label_values(&[model, &f.feature])
+                .set(i64::from(f.drift));
+        }
+        metrics
+            .dataset_drift_share
+            .with_label_values(&[model])
+            .set(w.share);
+        metrics
+            .dataset_drift
+            .with_label_values(&[model])
+            .set(i64::from(w.dataset_drift));
+        if let Some((test, stat, drift)) = &w.prediction {
+            metrics
+                .prediction_drift_statistic
+                .with_label_values(&[model, test])
+                .set(*stat);
+            metrics
+                .prediction_drift
+                .with_label_values(&[model])
+                .set(i64::from(*drift));
+        }
+    }
+    let perf = m.performance();
+    if let Some(r) = &perf.last {
+        let g = |k: &str, v: f64| {
+            metrics
+                .model_performance
+                .with_label_values(&[model, k])
+                .set(v)
+        };
+        g("accuracy", r.accuracy);
+        g("macro_precision", r.macro_precision);
+        g("macro_recall", r.macro_recall);
+        g("macro_f1", r.macro_f1);
+        if let Some(v) = r.roc_auc {
+            g("roc_auc", v);
+        }
+        if let Some(v) = r.log_loss {
+            g("log_loss", v);
+        }
+        if let Some(v) = r.brier {
+            g("brier", v);
+        }
+        for (class, c) in &r.per_class {
+            for (k, v) in [
+                ("precision", c.precision),
+                ("recall", c.recall),
+                ("f1", c.f1),
+                ("support", c.support as f64),
+            ] {
+                metrics
+                    .class_performance
+                    .with_label_values(&[model, class, k])
+                    .set(v);
+            }
+        }
+        // Every cell of the class × class grid, zeros included, so a cell that empties is not left
+        // showing its last count.
+        for actual in r.per_class.keys() {
+            for predicted in r.per_class.keys() {
+                let n = r
+                    .confusion
+                    .get(actual)
+                    .and_then(|row| row.get(predicted))
+                    .copied()
+                    .unwrap_or(0);
+                metrics
+                    .confusion
+                    .with_label_values(&[model, actual, predicted])
+                    .set(n as i64);
+            }
+        }
+    }
+    if let Some(r) = &perf.last_reg {
+        let g = |k: &str, v: f64| {
+            metrics
+                .model_performance
+                .with_label_values(&[model, k])
+                .set(v)
+        };
+        g("mae", r.mae);
+        g("rmse", r.rmse);
+        if let Some(v) = r.mape {
+            g("mape", v);
+        }
+        if let Some(v) = r.r2 {
+            g("r2", v);
+        }
+    }
+}
