@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::contract::event::{ParseOptions, parse_event};
+use crate::contract::onset::OnsetKind;
+use driftd_detectors::stream::DetectorConfig;
 use driftd_detectors::synth::{Dist, Rng};
 
 fn settings() -> MonitorSettings {
