@@ -164,7 +164,7 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
     }
     let retrained: Vec<(
         String,
-        crate::retraining::learn::RetrainConfig,
+        crate::retraining::config::RetrainConfig,
         driftd_retrain::Task,
     )> = {
         let p = ModelPolicy::new(&cfg.models, &cfg.events);
@@ -228,7 +228,7 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             StateConfig::Redis(r) => format!("{}/{}", r.url, r.key_prefix),
             StateConfig::Embedded(e) => format!("file://{}", e.path.display()),
         };
-        let announcer = crate::retraining::trainer::Announcer::new(
+        let announcer = crate::retraining::announce::Announcer::new(
             trainer_store.clone(),
             kafka_updates,
             location,

@@ -181,9 +181,9 @@ pub struct ModelConfig {
     /// A JSON-lines file of prediction events that forms the model's drift reference (e.g. its
     /// training data), instead of its first live predictions.
     pub reference_file: Option<PathBuf>,
-    /// Retraining, shadow testing and promotion (see [`crate::retraining::learn::RetrainConfig`] and
+    /// Retraining, shadow testing and promotion (see [`crate::retraining::config::RetrainConfig`] and
     /// the trainer (`trainer.rs`)). Absent: driftd only monitors and alerts.
-    pub retrain: Option<crate::retraining::learn::RetrainConfig>,
+    pub retrain: Option<crate::retraining::config::RetrainConfig>,
 }
 
 impl Default for ModelConfig {

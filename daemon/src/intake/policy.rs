@@ -8,7 +8,7 @@ use driftd_retrain::Task;
 use crate::contract::event::{RejectReason, Rejection};
 use crate::intake::config::{EventsConfig, ModelConfig};
 use crate::monitor::MonitorSettings;
-use crate::retraining::learn::RetrainConfig;
+use crate::retraining::config::RetrainConfig;
 
 /// Which models are accepted.
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ impl ModelPolicy {
         Item = (
             &String,
             &(
-                crate::retraining::learn::RetrainConfig,
+                crate::retraining::config::RetrainConfig,
                 driftd_retrain::Task,
             ),
         ),

@@ -7,5 +7,8 @@
 //!
 //! May depend on: contract, telemetry, store, registry, monitor, alert.
 
+pub mod announce;
+pub mod config;
 pub mod learn;
+pub mod state;
 pub mod trainer;

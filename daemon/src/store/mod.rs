@@ -25,6 +25,7 @@
 
 pub mod config;
 mod embedded;
+pub mod fenced;
 mod redis;
 
 pub use embedded::EmbeddedStore;

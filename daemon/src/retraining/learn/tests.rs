@@ -2,8 +2,10 @@
 
 use super::*;
 use crate::contract::event::{ParseOptions, parse_event};
+use driftd_retrain::{AlgorithmConfig, EncoderConfig};
 use driftd_retrain::{Decision, shadow_decision, train};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 fn ts(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(1_800_000_000_000 + ms)

@@ -1,9 +1,11 @@
 //! Unit tests of `retraining::trainer`.
 
 use super::*;
+use crate::contract::notice::{Notice, UPDATES_CHANNEL};
 use crate::intake::pipeline::Pipeline;
 use crate::intake::policy::ModelPolicy;
 use crate::store::EmbeddedStore;
+use driftd_retrain::Example;
 use driftd_retrain::{AlgorithmConfig, EncoderConfig, Target, Value};
 use std::sync::Mutex;
 
