@@ -368,9 +368,10 @@ impl World {
         self.trainer.loops["m"].state.phase.clone()
     }
 
-    /// Ticks until the phase is no longer training (the fit runs on the blocking pool).
+    /// Ticks until the phase is no longer training (the fit runs on the blocking pool; up to a
+    /// minute, for a loaded machine).
     async fn settle(&mut self) {
-        for _ in 0..600 {
+        for _ in 0..3000 {
             self.trainer.tick().await;
             if !matches!(self.phase(), Phase::Training { .. }) && self.trainer.jobs.is_empty() {
                 return;
