@@ -17,7 +17,7 @@ use driftd::telemetry;
     version,
     about,
     after_help = "Examples:\n  \
-      driftd run --events config/sample-events.jsonl       # embedded default, no services\n  \
+      driftd run --events tests/data/sample-events.jsonl     # embedded default, no services\n  \
       tail -f events.jsonl | driftd run --events -           # events from stdin\n  \
       driftd run --config /etc/driftd/driftd.toml            # the daemon, as configured\n  \
       driftd check-config /etc/driftd/driftd.toml            # list every problem, then exit"
