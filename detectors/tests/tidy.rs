@@ -1,60 +1,28 @@
 //! The crate checks itself: every source file starts with a module doc, no debugging leftovers, no
-//! I/O, threads or clocks in the library code (the crate is pure), and every stream detector has its
-//! own documented file with an example and a reference.
+//! I/O, threads or clocks in the library code (the crate is pure), no import circle between its
+//! modules, and every stream detector has its own documented file with an example and a reference.
+//! The generic checks are shared with the other crates' tidy tests (`tests/common/tidy.rs`).
+
+#[path = "../../tests/common/tidy.rs"]
+mod tidy_common;
 
 use std::path::{Path, PathBuf};
 
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read src") {
-        let p = entry.expect("dir entry").path();
-        if p.is_dir() {
-            sources(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
-    }
-}
+use tidy_common::{LEFTOVERS, library_code, missing_module_docs, read_sources, uses_of};
 
-fn library_files() -> Vec<(PathBuf, String)> {
-    let mut files = Vec::new();
-    sources(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut files,
-    );
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| (p.clone(), std::fs::read_to_string(&p).expect("read file")))
-        .collect()
-}
-
-/// Code lines outside `#[cfg(test)]` modules, without comments.
-fn code_lines(text: &str) -> Vec<&str> {
-    let end = text.find("#[cfg(test)]").unwrap_or(text.len());
-    text[..end]
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with("//"))
-        .collect()
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
 #[test]
 fn every_source_file_starts_with_a_module_doc() {
-    for (path, text) in library_files() {
-        assert!(
-            text.trim_start().starts_with("//!"),
-            "{} has no module documentation",
-            path.display()
-        );
-    }
+    let problems = missing_module_docs(&read_sources(&src()));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
 fn library_code_is_pure_and_clean() {
-    let forbidden = [
-        "dbg!(",
-        "todo!(",
-        "unimplemented!(",
+    let impure = [
         "println!(",
         "eprintln!(",
         "std::fs",
@@ -66,17 +34,22 @@ fn library_code_is_pure_and_clean() {
         "std::env",
         "tokio",
     ];
-    for (path, text) in library_files() {
-        for line in code_lines(&text) {
-            for f in forbidden {
-                assert!(
-                    !line.contains(f),
-                    "{}: `{f}` in library code: {line}",
-                    path.display()
-                );
-            }
-        }
+    let forbidden = [&LEFTOVERS[..], &impure[..]].concat();
+    let mut problems = Vec::new();
+    for (path, text) in read_sources(&src()) {
+        problems.extend(uses_of(&path, library_code(&text), &forbidden));
     }
+    assert!(
+        problems.is_empty(),
+        "in library code:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// No two modules of the crate import each other, directly or around a circle.
+#[test]
+fn no_import_circle_between_modules() {
+    tidy_common::assert_no_import_circle("detectors", &src());
 }
 
 #[test]
@@ -91,7 +64,7 @@ fn every_stream_detector_file_documents_method_example_and_reference() {
         "hddm_a",
         "hddm_w",
     ] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/stream/{name}.rs"));
+        let path = src().join(format!("stream/{name}.rs"));
         let text = std::fs::read_to_string(&path).expect("detector file");
         for needle in [
             "**Input.**",

@@ -29,8 +29,8 @@ pub type Graph = BTreeMap<String, BTreeSet<String>>;
 /// The `.rs` files under `dir`, recursively and sorted; `target` and hidden folders are left out.
 pub fn rust_files(dir: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let entries = std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+        let entries =
+            std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
         for entry in entries {
             let path = entry.expect("directory entry").path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -125,9 +125,9 @@ pub fn module_of(src: &Path, file: &Path) -> Vec<String> {
 }
 
 /// Module-level import edges of the crate whose sources are in `src`: from each file's module to
-/// the modules its code names through `crate::…` or `super::…` paths (comments, `mod tests` and
-/// `tests.rs` files left out). Edges between a module and its own ancestors are left out: a folder
-/// is one stage.
+/// the modules its code names through `crate::…` or `super::…` paths (`super` being the parent
+/// module, as in Rust; comments, `mod tests` and `tests.rs` files left out). Edges between a module
+/// and its own ancestors are left out: a folder is one stage.
 pub fn module_edges(src: &Path) -> Graph {
     let files = read_sources(src);
     let modules: BTreeSet<Vec<String>> = files.iter().map(|(f, _)| module_of(src, f)).collect();
@@ -140,21 +140,22 @@ pub fn module_edges(src: &Path) -> Graph {
         }
         for (_, line) in code_lines(library_code(text)) {
             let line = line.split("//").next().unwrap_or("");
-            for (start, base) in [
-                ("crate::", Vec::new()),
-                ("super::", {
-                    let mut b = me.clone();
-                    if !f.ends_with("mod.rs") {
-                        b.pop();
-                    }
-                    b.pop();
-                    b
-                }),
-            ] {
+            for start in ["crate::", "super::"] {
                 let mut rest = line;
                 while let Some(i) = rest.find(start) {
-                    let after = &rest[i + start.len()..];
-                    let mut path = base.clone();
+                    let mut after = &rest[i + start.len()..];
+                    let mut path = if start == "crate::" {
+                        Vec::new()
+                    } else {
+                        // `super` is the parent module, `super::super` its parent, and so on.
+                        let mut parent = me.clone();
+                        parent.pop();
+                        while let Some(more) = after.strip_prefix("super::") {
+                            parent.pop();
+                            after = more;
+                        }
+                        parent
+                    };
                     for seg in after.split("::") {
                         let seg: String = seg
                             .chars()
@@ -278,13 +279,17 @@ fn the_text_checks_work() {
                 #[cfg(test)]\nmod tests {\n    fn g() { dbg!(2); }\n}\n";
     assert_eq!(
         uses_of(Path::new("f.rs"), library_code(text), &LEFTOVERS),
-        ["f.rs:4: `todo!(` in: x(); // todo!(", "f.rs:5: `dbg!(` in: dbg!(1);"]
+        [
+            "f.rs:4: `todo!(` in: x(); // todo!(",
+            "f.rs:5: `dbg!(` in: dbg!(1);"
+        ]
     );
     assert_eq!(uses_of(Path::new("f.rs"), text, &LEFTOVERS).len(), 3);
 }
 
-/// The import-graph reader sees `crate::` and `super::` imports between modules (not within a
-/// folder, not in comments or tests), so a circle written on disk is found.
+/// The import-graph reader sees `crate::` and `super::` imports between modules (`super` of
+/// `b/inner.rs` is `b`, so `super::sib` is its sibling `b::sib`), but not those of a module from
+/// its own folder or in comments or tests; a circle written on disk is found.
 #[test]
 fn the_import_graph_reader_works() {
     let src = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -294,9 +299,19 @@ fn the_import_graph_reader_works() {
     std::fs::create_dir_all(src.join("b")).unwrap();
     for (file, text) in [
         ("lib.rs", "//! Root.\nmod a;\nmod b;\nmod c;\n"),
-        ("a.rs", "//! A.\nuse crate::b::inner::Thing;\nuse crate::a::X;\n"),
-        ("b/mod.rs", "//! B.\nmod inner;\nuse self::inner::Y; // crate::c\n"),
-        ("b/inner.rs", "//! Inner.\nuse super::super::c::Z;\nuse super::W;\n"),
+        (
+            "a.rs",
+            "//! A.\nuse crate::b::inner::Thing;\nuse crate::a::X;\n",
+        ),
+        (
+            "b/mod.rs",
+            "//! B.\nmod inner;\nuse self::inner::Y; // crate::a\nuse super::c::V;\n",
+        ),
+        (
+            "b/inner.rs",
+            "//! Inner.\nuse super::super::c::Z;\nuse super::W;\nuse super::sib::Q;\n",
+        ),
+        ("b/sib.rs", "//! Sibling.\n"),
         (
             "c.rs",
             "//! C.\n// use crate::a;\n#[cfg(test)]\nmod tests {\n    use crate::a;\n}\n",
@@ -312,7 +327,15 @@ fn the_import_graph_reader_works() {
         .iter()
         .flat_map(|(from, tos)| tos.iter().map(move |to| (from.as_str(), to.as_str())))
         .collect();
-    assert_eq!(pairs, [("a", "b::inner"), ("b::inner", "c")]);
+    assert_eq!(
+        pairs,
+        [
+            ("a", "b::inner"),
+            ("b", "c"),
+            ("b::inner", "b::sib"),
+            ("b::inner", "c")
+        ]
+    );
     assert_eq!(find_circle(&edges), None);
     std::fs::write(src.join("c.rs"), "//! C.\nuse crate::a::X;\n").unwrap();
     let circle = find_circle(&module_edges(&src));

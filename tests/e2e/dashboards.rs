@@ -104,7 +104,7 @@ fn family<'a>(name: &'a str, types: &BTreeMap<String, String>) -> Result<&'a str
         }
     }
     Err(format!(
-        "{name} is not in the catalogue (daemon/src/metrics.rs, Metrics::NAMES)"
+        "{name} is not in the catalogue (daemon/src/telemetry/metrics.rs, Metrics::NAMES)"
     ))
 }
 

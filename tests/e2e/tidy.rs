@@ -1,46 +1,29 @@
 //! The code base checks itself: every Rust file starts with a module doc, no leftover debugging
-//! macros, and the systemd unit verifies where `systemd-analyze` exists.
+//! macros, no import circle between the modules of a crate, the daemon's layers import only
+//! downwards, and the systemd unit verifies where `systemd-analyze` exists. The generic checks are
+//! shared with the other crates' tidy tests (`tests/common/tidy.rs`).
 
-use std::path::{Path, PathBuf};
+#[path = "../common/tidy.rs"]
+mod tidy_common;
+
+use std::path::Path;
 
 use crate::harness::repo_root;
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if p.is_dir() {
-            if name != "target" && !name.starts_with('.') {
-                rust_files(&p, out);
-            }
-        } else if name.ends_with(".rs") {
-            out.push(p);
-        }
-    }
-}
+use tidy_common::{Graph, LEFTOVERS, missing_module_docs, module_edges, read_sources, uses_of};
 
 #[test]
 fn every_rust_file_has_a_module_doc_and_no_leftovers() {
     let root = repo_root();
     let mut files = Vec::new();
     for d in ["daemon", "detectors", "retrain", "tests"] {
-        rust_files(&root.join(d), &mut files);
+        files.extend(read_sources(&root.join(d)));
     }
     assert!(files.len() > 10);
-    let mut problems = Vec::new();
-    for f in &files {
-        let text = std::fs::read_to_string(f).unwrap();
-        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-        if !first.starts_with("//!") {
-            problems.push(format!("{}: no module doc (//!) at the top", f.display()));
-        }
-        for (i, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
-            for bad in ["dbg!(", "todo!(", "unimplemented!("] {
-                if code.contains(bad) && !f.ends_with("tidy.rs") {
-                    problems.push(format!("{}:{}: {bad}", f.display(), i + 1));
-                }
-            }
+    let mut problems = missing_module_docs(&files);
+    for (path, text) in &files {
+        // The tidy tests name the leftovers they look for.
+        if !path.ends_with("tidy.rs") {
+            problems.extend(uses_of(path, text, &LEFTOVERS));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -84,169 +67,14 @@ fn systemd_unit_is_well_formed() {
     assert!(out.status.success(), "systemd-analyze verify:\n{err}");
 }
 
-/// The module of a source file: `src/a/b.rs` and `src/a/b/mod.rs` are `a::b`; `lib.rs`/`main.rs`
-/// are the crate root (empty).
-fn module_of(src: &Path, file: &Path) -> Vec<String> {
-    let rel = file.strip_prefix(src).unwrap().with_extension("");
-    let mut parts: Vec<String> = rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    if matches!(
-        parts.last().map(String::as_str),
-        Some("mod" | "lib" | "main")
-    ) {
-        parts.pop();
-    }
-    parts
-}
-
-/// Module-level import edges of one crate: from each file's module to the modules its code names
-/// through `crate::…` or `super::…` paths (comments, `mod tests` and `tests.rs` files left out). Edges between a
-/// module and its own ancestors are left out: a folder is one stage.
-fn module_edges(
-    src: &Path,
-) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
-    use std::collections::{BTreeMap, BTreeSet};
-    let mut files = Vec::new();
-    rust_files(src, &mut files);
-    let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(src, f)).collect();
-    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for f in &files {
-        let me = module_of(src, f);
-        if me.iter().any(|s| s == "tests") {
-            // A test module may reach anywhere in its crate.
-            continue;
-        }
-        let text = std::fs::read_to_string(f).unwrap();
-        let code = match text.find("#[cfg(test)]\nmod tests") {
-            Some(i) => &text[..i],
-            None => &text[..],
-        };
-        for line in code.lines() {
-            let line = line.split("//").next().unwrap_or("");
-            for (start, base) in [
-                ("crate::", Vec::new()),
-                ("super::", {
-                    let mut b = me.clone();
-                    if !f.ends_with("mod.rs") {
-                        b.pop();
-                    }
-                    b.pop();
-                    b
-                }),
-            ] {
-                let mut rest = line;
-                while let Some(i) = rest.find(start) {
-                    let after = &rest[i + start.len()..];
-                    let mut path = base.clone();
-                    for seg in after.split("::") {
-                        let seg: String = seg
-                            .chars()
-                            .take_while(|c| {
-                                c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'
-                            })
-                            .collect();
-                        if seg.is_empty() {
-                            break;
-                        }
-                        path.push(seg);
-                    }
-                    while !path.is_empty() && !modules.contains(&path) {
-                        path.pop();
-                    }
-                    let related = path.starts_with(&me) || me.starts_with(&path);
-                    if !path.is_empty() && !related {
-                        edges
-                            .entry(me.join("::"))
-                            .or_default()
-                            .insert(path.join("::"));
-                    }
-                    rest = after;
-                }
-            }
-        }
-    }
-    edges
-}
-
-/// A circle of imports, if there is one.
-fn find_circle(
-    edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
-) -> Option<Vec<String>> {
-    fn visit(
-        v: &str,
-        edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
-        state: &mut std::collections::BTreeMap<String, u8>,
-        stack: &mut Vec<String>,
-    ) -> Option<Vec<String>> {
-        state.insert(v.to_owned(), 1);
-        stack.push(v.to_owned());
-        for w in edges.get(v).into_iter().flatten() {
-            match state.get(w.as_str()).copied().unwrap_or(0) {
-                1 => {
-                    let at = stack.iter().position(|s| s == w).unwrap();
-                    let mut c = stack[at..].to_vec();
-                    c.push(w.clone());
-                    return Some(c);
-                }
-                0 => {
-                    if let Some(c) = visit(w, edges, state, stack) {
-                        return Some(c);
-                    }
-                }
-                _ => {}
-            }
-        }
-        stack.pop();
-        state.insert(v.to_owned(), 2);
-        None
-    }
-    let mut state = std::collections::BTreeMap::new();
-    for v in edges.keys() {
-        if state.get(v.as_str()).copied().unwrap_or(0) == 0 {
-            let mut stack = Vec::new();
-            if let Some(c) = visit(v, edges, &mut state, &mut stack) {
-                return Some(c);
-            }
-        }
-    }
-    None
-}
-
 /// No two modules of a crate import each other, directly or around a circle: each layer uses only
-/// the ones below it.
+/// the ones below it. (The library crates check themselves too; this covers the whole workspace.)
 #[test]
 fn no_import_circle_between_modules() {
     let root = repo_root();
     for krate in ["daemon", "detectors", "retrain"] {
-        let edges = module_edges(&root.join(krate).join("src"));
-        assert!(
-            edges.values().map(|e| e.len()).sum::<usize>() > 5,
-            "{krate}: the import graph was not read"
-        );
-        if let Some(c) = find_circle(&edges) {
-            panic!("{krate}: import circle {}", c.join(" -> "));
-        }
+        tidy_common::assert_no_import_circle(krate, &root.join(krate).join("src"));
     }
-}
-
-/// The circle finder finds a circle and accepts a layered graph.
-#[test]
-fn the_circle_finder_works() {
-    let g = |pairs: &[(&str, &str)]| {
-        let mut m: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
-            Default::default();
-        for (a, b) in pairs {
-            m.entry(a.to_string()).or_default().insert(b.to_string());
-        }
-        m
-    };
-    assert_eq!(find_circle(&g(&[("a", "b"), ("b", "c"), ("a", "c")])), None);
-    assert_eq!(
-        find_circle(&g(&[("a", "b"), ("b", "c"), ("c", "a")])),
-        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
-    );
 }
 
 /// The daemon's layers, bottom first: the order of the `pub mod` lines of `lib.rs`.
@@ -260,10 +88,7 @@ fn daemon_layers(src: &Path) -> Vec<String> {
 }
 
 /// Imports that run upwards: from a module to one in a layer above its own (tests left out).
-fn upward_imports(
-    layers: &[String],
-    edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
-) -> Vec<String> {
+fn upward_imports(layers: &[String], edges: &Graph) -> Vec<String> {
     let layer = |m: &str| {
         let top = m.split("::").next().unwrap_or("");
         layers.iter().position(|l| l == top)
@@ -307,8 +132,7 @@ fn layers_only_import_downwards() {
 #[test]
 fn the_layer_check_works() {
     let layers: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
-    let mut edges: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
-        Default::default();
+    let mut edges = Graph::new();
     edges.entry("c::x".into()).or_default().insert("a".into());
     edges.entry("b".into()).or_default().insert("a::y".into());
     assert!(upward_imports(&layers, &edges).is_empty());
@@ -318,4 +142,108 @@ fn the_layer_check_works() {
         upward_imports(&layers, &edges),
         ["a::y -> b", "d is in no layer: add it to lib.rs"]
     );
+}
+
+/// The layers a folder's `mod.rs` says it may depend on: the layer names in its
+/// `//! May depend on: …` paragraph (`None` without one).
+fn declared_dependencies(
+    doc: &str,
+    layers: &[String],
+) -> Option<std::collections::BTreeSet<String>> {
+    let mut lines = doc.lines().map_while(|l| l.strip_prefix("//!"));
+    let first = lines.find_map(|l| l.trim().strip_prefix("May depend on:").map(str::to_owned))?;
+    let paragraph = std::iter::once(first)
+        .chain(lines.map_while(|l| (!l.trim().is_empty()).then(|| l.to_owned())))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(
+        paragraph
+            .split(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .filter(|w| layers.iter().any(|l| l == w))
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// What is wrong with one folder's declaration: a layer named that is not below it, an import of
+/// a layer it does not name.
+fn declaration_problems(
+    layer: &str,
+    declared: &std::collections::BTreeSet<String>,
+    layers: &[String],
+    edges: &Graph,
+) -> Vec<String> {
+    let at = |m: &str| {
+        layers
+            .iter()
+            .position(|l| l == m.split("::").next().unwrap_or(""))
+    };
+    let mine = at(layer);
+    let mut bad: Vec<String> = declared
+        .iter()
+        .filter(|d| at(d) >= mine)
+        .map(|d| format!("{layer} names {d}, which is not below it"))
+        .collect();
+    let used: std::collections::BTreeSet<String> = edges
+        .iter()
+        .filter(|(from, _)| from.split("::").next() == Some(layer))
+        .flat_map(|(_, tos)| tos.iter())
+        .filter_map(|to| to.split("::").next().map(str::to_owned))
+        .filter(|to| to != layer)
+        .collect();
+    bad.extend(
+        used.difference(declared)
+            .map(|u| format!("{layer} imports {u} but does not say it may")),
+    );
+    bad
+}
+
+/// Every stage's `mod.rs` opens with what the stage does and ends its doc with what it may depend
+/// on; the list names only lower layers and covers every import the stage makes.
+#[test]
+fn each_stage_says_what_it_may_depend_on() {
+    let src = repo_root().join("daemon/src");
+    let layers = daemon_layers(&src);
+    let edges = module_edges(&src);
+    let mut bad = Vec::new();
+    for layer in &layers {
+        let path = src.join(layer).join("mod.rs");
+        let doc = std::fs::read_to_string(&path).unwrap_or_default();
+        if !doc.starts_with("//! ") {
+            bad.push(format!("{}: no module doc", path.display()));
+            continue;
+        }
+        match declared_dependencies(&doc, &layers) {
+            None if layer == "contract" => {}
+            None => bad.push(format!("{}: no `May depend on:` line", path.display())),
+            Some(declared) => bad.extend(declaration_problems(layer, &declared, &layers, &edges)),
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// The declaration check reads the paragraph and finds both kinds of problem.
+#[test]
+fn the_declaration_check_works() {
+    let layers: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    let doc = "//! Stage b.\n//!\n//! May depend on: a,\n//! and c.\n//!\n//! Not: b.\n";
+    let declared = declared_dependencies(doc, &layers).unwrap();
+    assert_eq!(declared.iter().collect::<Vec<_>>(), ["a", "c"]);
+    let mut edges = Graph::new();
+    edges
+        .entry("b::x".into())
+        .or_default()
+        .insert("a::y".into());
+    assert_eq!(
+        declaration_problems("b", &declared, &layers, &edges),
+        ["b names c, which is not below it"]
+    );
+    edges.entry("c".into()).or_default().insert("a".into());
+    edges.entry("c".into()).or_default().insert("b".into());
+    let c: std::collections::BTreeSet<String> = ["a".to_owned()].into();
+    assert_eq!(
+        declaration_problems("c", &c, &layers, &edges),
+        ["c imports b but does not say it may"]
+    );
+    assert_eq!(declared_dependencies("//! No list.\n", &layers), None);
 }

@@ -69,7 +69,7 @@ mod tests;
 
 pub use config::{EngineConfig, InhibitConfig, Op, RouteConfig, RuleConfig, SilenceConfig};
 pub use lifecycle::AlertState;
-pub use silence::Silence;
+pub use silence::{Silence, SilenceError};
 
 use group::{AlertData, Group, Route, compile_routes, group_id, routes_for};
 use labels::Fnv;
@@ -408,7 +408,7 @@ impl Engine {
         &mut self,
         cfg: SilenceConfig,
         now: DateTime<Utc>,
-    ) -> Result<String, String> {
+    ) -> Result<String, SilenceError> {
         check_new_silence(&cfg, now)?;
         let n = self.state.next_silence;
         self.state.next_silence = n.wrapping_add(1);
@@ -428,10 +428,10 @@ impl Engine {
         &mut self,
         cfg: InhibitConfig,
         now: DateTime<Utc>,
-    ) -> Result<String, String> {
+    ) -> Result<String, SilenceError> {
         let problems = cfg.problems();
         if !problems.is_empty() {
-            return Err(problems.join("; "));
+            return Err(SilenceError::InvalidInhibit(problems));
         }
         let n = self.state.next_inhibit;
         self.state.next_inhibit = n.wrapping_add(1);

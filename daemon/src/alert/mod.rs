@@ -13,6 +13,8 @@
 //! ```
 //!
 //! This module holds the types the engine and the sinks share.
+//!
+//! May depend on: contract, telemetry, store.
 
 use std::collections::BTreeMap;
 

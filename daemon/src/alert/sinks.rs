@@ -15,7 +15,8 @@
 //! - [`webhook`] — the webhook payloads (Alertmanager v4 and driftd's own) and the HTTP sink.
 //! - [`email`] — the SMTP transport and the MIME message.
 //! - [`outbox`] — queued notifications with deterministic retry times.
-//! - [`error`] — [`DeliveryError`], the one error of a delivery attempt (a leaf).
+//! - [`error`] — [`DeliveryError`], the one error of a delivery attempt, and [`SinkSetupError`],
+//!   why a sink cannot be built from its configuration (a leaf).
 //! - [`dispatch`] — the [`Dispatcher`] routing a notification to its receiver, with metrics.
 //!
 //! # Delivery guarantee: at least once, duplicates only in one narrow window
@@ -50,6 +51,6 @@ pub use config::{
     DeliveryConfig, EmailReceiver, LogReceiver, ReceiverConfig, SmtpConfig, SmtpSecurity,
     WebhookFormat, WebhookReceiver, validate, validate_delivery,
 };
-pub use dispatch::{Attempt, DeliveryError, Dispatcher, ErrorKind};
-pub use outbox::{FailOutcome, Outbox, Queued};
+pub use dispatch::{Attempt, DeliveryError, Dispatcher, ErrorKind, SinkSetupError};
+pub use outbox::{FailOutcome, Outbox, OutboxError, Queued};
 pub use render::{html_body, subject, text_body};

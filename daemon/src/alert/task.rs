@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::engine::{
-    AlertState, AlertView, Engine, EngineState, InhibitConfig, Silence, SilenceConfig,
+    AlertState, AlertView, Engine, EngineState, InhibitConfig, Silence, SilenceConfig, SilenceError,
 };
 use super::sinks::{DeliveryError, Dispatcher, Outbox};
 use super::{AlertingConfig, Labels, Notification, Sample, Status};
@@ -37,17 +37,29 @@ pub enum Command {
     /// The active and pending silences.
     Silences(oneshot::Sender<Vec<Silence>>),
     /// Adds a silence; answers its id, or why it was refused. Stored before the answer.
-    AddSilence(SilenceConfig, oneshot::Sender<Result<String, String>>),
+    AddSilence(SilenceConfig, oneshot::Sender<Result<String, AddError>>),
     /// Expires a silence now; answers whether it existed. Stored before the answer.
     ExpireSilence(String, oneshot::Sender<bool>),
     /// The inhibition rules, with their ids.
     Inhibitions(oneshot::Sender<Vec<(String, InhibitConfig)>>),
     /// Adds an inhibition rule; answers its id, or why it was refused. Stored before the answer.
-    AddInhibit(InhibitConfig, oneshot::Sender<Result<String, String>>),
+    AddInhibit(InhibitConfig, oneshot::Sender<Result<String, AddError>>),
     /// Removes an inhibition rule added through the API; answers whether it existed.
     RemoveInhibit(String, oneshot::Sender<bool>),
     /// A new configuration (SIGHUP).
     Reload(Box<AlertingConfig>),
+}
+
+/// Why a silence or an inhibition rule was not added (the answer to [`Command::AddSilence`] and
+/// [`Command::AddInhibit`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddError {
+    /// Refused as it is; the message says which field is wrong.
+    #[error(transparent)]
+    Rejected(#[from] SilenceError),
+    /// Valid, but the state store did not take it, so it was undone rather than kept unsaved.
+    #[error("the state store is unavailable; try again")]
+    StoreUnavailable,
 }
 
 /// Key of the intake baseline (counters and when they last moved) in the state store.
@@ -160,6 +172,7 @@ impl AlertTask {
             cfg.dashboard_url.as_deref(),
             metrics.clone(),
         )
+        // As a message: it already names its causes, which `{:#}` would otherwise repeat.
         .map_err(anyhow::Error::msg)?;
         let state: Option<EngineState> = match store.get(ENGINE_KEY).await? {
             Some(b) => Some(serde_json::from_slice(&b).map_err(|e| {
@@ -478,11 +491,11 @@ impl AlertTask {
                     if !self.persist().await {
                         // Not stored: undone, so a retry does not make a second silence.
                         self.engine.expire_silence(id, now);
-                        let _ = reply.send(Err("the state store is unavailable; try again".into()));
+                        let _ = reply.send(Err(AddError::StoreUnavailable));
                         return None;
                     }
                 }
-                let _ = reply.send(r);
+                let _ = reply.send(r.map_err(AddError::from));
             }
             Command::Inhibitions(reply) => {
                 let _ = reply.send(self.engine.inhibitions());
@@ -493,11 +506,11 @@ impl AlertTask {
                     self.dirty = true;
                     if !self.persist().await {
                         self.engine.remove_inhibit(id, now);
-                        let _ = reply.send(Err("the state store is unavailable; try again".into()));
+                        let _ = reply.send(Err(AddError::StoreUnavailable));
                         return None;
                     }
                 }
-                let _ = reply.send(r);
+                let _ = reply.send(r.map_err(AddError::from));
             }
             Command::RemoveInhibit(id, reply) => {
                 let found = self.engine.remove_inhibit(&id, now);

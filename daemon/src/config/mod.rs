@@ -11,6 +11,8 @@
 //! it (`telemetry`, `http::config`, `intake::config`, `kafka::config`, `store::config`,
 //! `registry::config`, `serve::config`, `monitor`, `alert`, `retraining`); the checks here are the
 //! ones that span sections.
+//!
+//! May depend on: contract, telemetry, store, registry, monitor, alert, intake, http, serve.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -38,29 +38,60 @@ impl fmt::Debug for SecretSpec {
 
 impl SecretSpec {
     /// Reads the secret. Errors name the source, never the value.
-    pub fn resolve(&self) -> Result<SecretString, String> {
+    pub fn resolve(&self) -> Result<SecretString, SecretError> {
         match (&self.env, &self.file, &self.value) {
             (Some(var), None, None) => match std::env::var(var) {
                 Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
-                Ok(_) => Err(format!("environment variable {var} is empty")),
-                Err(_) => Err(format!("environment variable {var} is not set")),
+                Ok(_) => Err(SecretError::EnvEmpty(var.clone())),
+                Err(_) => Err(SecretError::EnvNotSet(var.clone())),
             },
             (None, Some(path), None) => match std::fs::read_to_string(path) {
                 Ok(v) => {
                     let v = v.trim_end_matches(['\n', '\r']).to_owned();
                     if v.is_empty() {
-                        Err(format!("secret file {} is empty", path.display()))
+                        Err(SecretError::FileEmpty(path.clone()))
                     } else {
                         Ok(SecretString::from(v))
                     }
                 }
-                Err(e) => Err(format!("cannot read secret file {}: {e}", path.display())),
+                Err(source) => Err(SecretError::FileUnreadable {
+                    path: path.clone(),
+                    source,
+                }),
             },
             (None, None, Some(v)) if !v.is_empty() => Ok(SecretString::from(v.clone())),
-            (None, None, Some(_)) => Err("secret value is empty".into()),
-            _ => Err("a secret needs exactly one of `env`, `file` or `value`".into()),
+            (None, None, Some(_)) => Err(SecretError::ValueEmpty),
+            _ => Err(SecretError::NotOneSource),
         }
     }
+}
+
+/// Why a secret could not be read. The message names the source, never the value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// `env = "VAR"` names a variable that is not set.
+    #[error("environment variable {0} is not set")]
+    EnvNotSet(String),
+    /// `env = "VAR"` names an empty variable.
+    #[error("environment variable {0} is empty")]
+    EnvEmpty(String),
+    /// `file = "…"` names an empty file.
+    #[error("secret file {} is empty", .0.display())]
+    FileEmpty(PathBuf),
+    /// `file = "…"` cannot be read.
+    #[error("cannot read secret file {}: {source}", path.display())]
+    FileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `value = ""`.
+    #[error("secret value is empty")]
+    ValueEmpty,
+    /// None, or more than one, of `env`, `file` and `value`.
+    #[error("a secret needs exactly one of `env`, `file` or `value`")]
+    NotOneSource,
 }
 
 /// One configuration problem, with the key path it concerns (e.g. `source.brokers`).
@@ -153,10 +184,10 @@ fn token_ok(tokens: &[SecretString], token: &str) -> bool {
 }
 
 /// Records one problem at `path`.
-pub fn err(errors: &mut Vec<ConfigError>, path: impl Into<String>, message: impl Into<String>) {
+pub fn err(errors: &mut Vec<ConfigError>, path: impl Into<String>, message: impl fmt::Display) {
     errors.push(ConfigError {
         path: path.into(),
-        message: message.into(),
+        message: message.to_string(),
     });
 }
 

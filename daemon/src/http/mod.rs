@@ -7,6 +7,8 @@
 //! [`app`] builds the router from an [`AppState`], so handlers are testable without a socket.
 //! Errors are one type, [`ApiError`], mapped to JSON bodies: 4xx with detail, 5xx generic (the
 //! cause is logged, never returned).
+//!
+//! May depend on: contract, telemetry, store, kafka, registry, alert, retraining, intake.
 
 pub mod config;
 
@@ -334,7 +336,7 @@ async fn post_retrain(State(s): State<AppState>, model: ModelPath) -> Result<Res
             Json(serde_json::json!({ "model": model, "queued": true, "phase": phase })),
         )
             .into_response()),
-        Err(e) => Err(ApiError::NotFound(e)),
+        Err(e) => Err(ApiError::NotFound(e.to_string())),
     }
 }
 
@@ -413,7 +415,7 @@ async fn swap(s: &AppState, model: String, version: Option<u64>) -> Result<Respo
         .await?;
         return r
             .map(|v| Json(v).into_response())
-            .map_err(ApiError::Invalid);
+            .map_err(|e| ApiError::Invalid(e.to_string()));
     }
     let r = registry(s)?;
     let aliases = match version {
@@ -439,7 +441,7 @@ async fn post_silence(State(s): State<AppState>, body: Bytes) -> Result<Response
         .map_err(|e| ApiError::Invalid(format!("not a silence: {e}")))?;
     match ask(&s, |r| crate::alert::task::Command::AddSilence(cfg, r)).await? {
         Ok(id) => Ok(created(&id)),
-        Err(msg) => Err(ApiError::Invalid(msg)),
+        Err(e) => Err(ApiError::Invalid(e.to_string())),
     }
 }
 
@@ -471,7 +473,7 @@ async fn post_inhibit(State(s): State<AppState>, body: Bytes) -> Result<Response
         .map_err(|e| ApiError::Invalid(format!("not an inhibition rule: {e}")))?;
     match ask(&s, |r| crate::alert::task::Command::AddInhibit(cfg, r)).await? {
         Ok(id) => Ok(created(&id)),
-        Err(msg) => Err(ApiError::Invalid(msg)),
+        Err(e) => Err(ApiError::Invalid(e.to_string())),
     }
 }
 
@@ -636,11 +638,14 @@ async fn post_feedback(State(s): State<AppState>, body: Bytes) -> Result<Respons
                 .map_err(|_| ApiError::Unavailable("the pipeline has stopped".into()))?;
             match done.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(ApiError::Unavailable(e)),
+                Ok(Err(e)) => return Err(ApiError::Unavailable(e.to_string())),
                 Err(_) => return Err(ApiError::Unavailable("the pipeline has stopped".into())),
             }
         }
-        FeedbackSink::Kafka(p) => p.send_all(items).await.map_err(ApiError::Unavailable)?,
+        FeedbackSink::Kafka(p) => p
+            .send_all(items)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?,
     }
     s.metrics
         .feedback_http_items

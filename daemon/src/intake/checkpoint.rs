@@ -12,7 +12,7 @@ use super::Health;
 use crate::intake::config::CheckpointConfig;
 use crate::intake::pipeline::Pipeline;
 use crate::intake::policy::ModelPolicy;
-use crate::intake::shard::{ShardState, checkpoint_key};
+use crate::intake::shard::{CheckpointError, ShardState, checkpoint_key};
 use crate::store::{AnyStore, StateStore, StoreError};
 use crate::telemetry::metrics::Metrics;
 
@@ -129,24 +129,32 @@ impl Checkpointer {
 
     async fn try_load_monitors(
         &self,
-    ) -> Result<std::collections::BTreeMap<String, crate::monitor::ModelMonitor>, String> {
+    ) -> Result<std::collections::BTreeMap<String, crate::monitor::ModelMonitor>, CheckpointError>
+    {
         let mut out = std::collections::BTreeMap::new();
         let r = self
             .store
             .get(crate::intake::shard::MONITOR_INDEX_KEY)
             .await;
-        let Some(index) = self.store_result("get", r).map_err(|e| e.to_string())? else {
+        let Some(index) = self.store_result("get", r)? else {
             return Ok(out);
         };
-        let names: Vec<String> = serde_json::from_slice(&index).map_err(|e| e.to_string())?;
+        let names: Vec<String> =
+            serde_json::from_slice(&index).map_err(|source| CheckpointError::Decode {
+                what: "the index of monitors".into(),
+                source,
+            })?;
         for name in names {
             let r = self
                 .store
                 .get(&crate::intake::shard::monitor_key(&name))
                 .await;
-            if let Some(bytes) = self.store_result("get", r).map_err(|e| e.to_string())? {
-                let m = serde_json::from_slice(&bytes)
-                    .map_err(|e| format!("monitor of model {name}: {e}"))?;
+            if let Some(bytes) = self.store_result("get", r)? {
+                let m =
+                    serde_json::from_slice(&bytes).map_err(|source| CheckpointError::Decode {
+                        what: format!("monitor of model {name}"),
+                        source,
+                    })?;
                 out.insert(name, m);
             }
         }
@@ -172,19 +180,27 @@ impl Checkpointer {
     async fn try_load_learners(
         &self,
         policy: &ModelPolicy,
-    ) -> Result<std::collections::BTreeMap<String, crate::retraining::learn::Learner>, String> {
+    ) -> Result<
+        std::collections::BTreeMap<String, crate::retraining::learn::Learner>,
+        CheckpointError,
+    > {
         use crate::retraining::learn::{Learner, head_key};
         let mut out = std::collections::BTreeMap::new();
         for (model, (cfg, task)) in policy.retrained() {
             let r = self.store.get(&head_key(model)).await;
-            let Some(head) = self.store_result("get", r).map_err(|e| e.to_string())? else {
+            let Some(head) = self.store_result("get", r)? else {
                 continue;
             };
             let mut chunks = std::collections::HashMap::new();
-            for slot in Learner::stored_slots(&head).map_err(|e| format!("{model}: {e}"))? {
+            let slots =
+                Learner::stored_slots(&head).map_err(|source| CheckpointError::Learner {
+                    model: model.clone(),
+                    source,
+                })?;
+            for slot in slots {
                 let key = format!("learn/{model}/chunk/{slot}");
                 let r = self.store.get(&key).await;
-                if let Some(b) = self.store_result("get", r).map_err(|e| e.to_string())? {
+                if let Some(b) = self.store_result("get", r)? {
                     chunks.insert(slot, b);
                 }
             }
@@ -258,14 +274,15 @@ impl Checkpointer {
 
 /// Runs `attempt` until it succeeds, logging each failure and backing off from 100 ms to 5 s.
 /// `None` on shutdown.
-pub(crate) async fn retrying<T, F, Fut>(
+pub(crate) async fn retrying<T, E, F, Fut>(
     what: &str,
     shutdown: &mut watch::Receiver<bool>,
     mut attempt: F,
 ) -> Option<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
 {
     let mut backoff = Duration::from_millis(100);
     loop {

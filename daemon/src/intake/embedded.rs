@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use tokio::sync::mpsc;
 
 use super::file::{self, FileMsg, Input, ReaderOptions};
-use super::{LocalFeedback, Summary, TaskCtx, dispatch};
+use super::{FeedbackError, LocalFeedback, Summary, TaskCtx, dispatch};
 
 use crate::intake::pipeline::{Outcome, Pipeline};
 
@@ -150,7 +150,7 @@ pub async fn run_file(
     ctx.health.started.store(true, Ordering::Relaxed);
     tracing::info!(shard = %shard, start, follow = cfg.follow, rejects = %rejects_path.display(), "reading events");
 
-    let mut pending_acks: Vec<tokio::sync::oneshot::Sender<Result<(), String>>> = Vec::new();
+    let mut pending_acks: Vec<tokio::sync::oneshot::Sender<Result<(), FeedbackError>>> = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut eof = false;
     // When the file last delivered a line. The file is one partition read locally: once the
@@ -251,7 +251,7 @@ pub async fn run_file(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for ack in pending_acks.drain(..) {
-        let _ = ack.send(Err("shutting down".into()));
+        let _ = ack.send(Err(FeedbackError::ShuttingDown));
     }
     Ok(p.shard(&shard).cloned().map(|state| Summary {
         state,
@@ -264,7 +264,7 @@ async fn checkpoint_file(
     ctx: &mut TaskCtx,
     shard: &str,
     rejects: &mut RejectsWriter,
-    acks: &mut Vec<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    acks: &mut Vec<tokio::sync::oneshot::Sender<Result<(), FeedbackError>>>,
 ) -> bool {
     match rejects.sync() {
         Ok(len) => {

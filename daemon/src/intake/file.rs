@@ -49,7 +49,31 @@ pub enum FileMsg {
     /// End of input (only without `follow`).
     Eof,
     /// The file cannot be read; the reader retries when following, else stops.
-    Error(String),
+    Error(ReadError),
+}
+
+/// Why the events file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Opening it.
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Seeking to the checkpointed offset.
+    #[error("cannot seek {}: {source}", path.display())]
+    Seek {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Reading.
+    #[error("read error: {0}")]
+    Read(std::io::Error),
 }
 
 /// Where the reader reads from.
@@ -97,25 +121,32 @@ pub fn spawn_reader(opts: ReaderOptions) -> mpsc::Receiver<FileMsg> {
     rx
 }
 
-fn read_path(path: &Path, opts: &ReaderOptions, tx: &mpsc::Sender<FileMsg>) -> Result<(), String> {
+fn read_path(
+    path: &Path,
+    opts: &ReaderOptions,
+    tx: &mpsc::Sender<FileMsg>,
+) -> Result<(), ReadError> {
     let mut start = opts.start;
     loop {
         let mut f = match File::open(path) {
             Ok(f) => f,
-            Err(e) if opts.follow => {
-                if tx
-                    .blocking_send(FileMsg::Error(format!(
-                        "cannot open {}: {e}",
-                        path.display()
-                    )))
-                    .is_err()
-                {
+            Err(source) if opts.follow => {
+                let e = ReadError::Open {
+                    path: path.to_owned(),
+                    source,
+                };
+                if tx.blocking_send(FileMsg::Error(e)).is_err() {
                     return Ok(());
                 }
                 std::thread::sleep(opts.poll_interval.max(Duration::from_millis(500)));
                 continue;
             }
-            Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
+            Err(source) => {
+                return Err(ReadError::Open {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
         };
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         if start > len {
@@ -128,7 +159,10 @@ fn read_path(path: &Path, opts: &ReaderOptions, tx: &mpsc::Sender<FileMsg>) -> R
             start = 0;
         }
         f.seek(SeekFrom::Start(start))
-            .map_err(|e| format!("cannot seek {}: {e}", path.display()))?;
+            .map_err(|source| ReadError::Seek {
+                path: path.to_owned(),
+                source,
+            })?;
         match read_loop(
             f,
             &ReaderOptions {
@@ -173,7 +207,7 @@ fn read_loop<R: Read + AsFile>(
     opts: &ReaderOptions,
     tx: &mpsc::Sender<FileMsg>,
     path: Option<&Path>,
-) -> Result<Option<()>, String> {
+) -> Result<Option<()>, ReadError> {
     let mut st = SplitState {
         pos: opts.start,
         buf: Vec::with_capacity(CHUNK * 2),
@@ -196,7 +230,7 @@ fn read_loop<R: Read + AsFile>(
         let n = match r.read(&mut st.buf[old..]) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
-            Err(e) => return Err(format!("read error: {e}")),
+            Err(e) => return Err(ReadError::Read(e)),
         };
         st.buf.truncate(old + n);
         if n > 0 {

@@ -1,6 +1,6 @@
 //! The Kafka source: a consumer group over the prediction and feedback topics (one topic holding
-//! both kinds works too), a dead-letter topic for rejects, and the producer that HTTP feedback goes
-//! through.
+//! both kinds works too) and a dead-letter topic for rejects. HTTP feedback goes to the feedback
+//! topic through [`crate::kafka::TopicProducer`].
 //!
 //! Offsets: auto-commit and auto-store are off. A partition's offset is committed only after the
 //! checkpoint holding the effect of every event before it is written (see [`crate::intake::pipeline`]), so a

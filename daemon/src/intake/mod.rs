@@ -5,9 +5,15 @@
 //! - [`kafka`]: the Kafka consumer group's task loop, with a dead-letter topic.
 //! - [`checkpoint`]: the [`Checkpointer`] both loops write and load checkpoints through.
 //!
+//! - [`pipeline`]: parse, validate, order and apply; [`shard`]: what a checkpoint holds;
+//!   [`policy`]: which models are accepted; [`order`]: the event-time order the monitors see;
+//!   [`publish`]: the monitors' gauges and onset log lines; [`config`]: the stage's sections.
+//!
 //! Both loops own the [`Pipeline`] and take [`Control`] messages from the rest of the daemon
-//! through [`dispatch`]. This stage may use the contract (events), the pipeline, the monitors,
-//! the store and the metrics; it does not know the trainer, the alert task or the CLI.
+//! through [`dispatch`]. The learners of the retraining stage run inside the pipeline; the trainer
+//! reaches them through `Control::Learn`.
+//!
+//! May depend on: contract, telemetry, store, kafka, monitor, retraining.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -65,7 +71,15 @@ pub struct LocalFeedback {
     /// Each item as a complete feedback event (JSON object).
     pub items: Vec<Vec<u8>>,
     /// Answered when the items are applied and checkpointed.
-    pub ack: oneshot::Sender<Result<(), String>>,
+    pub ack: oneshot::Sender<Result<(), FeedbackError>>,
+}
+
+/// Why accepted HTTP feedback was not made durable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FeedbackError {
+    /// The source task is stopping; the items were not checkpointed.
+    #[error("shutting down")]
+    ShuttingDown,
 }
 
 /// Messages from the control plane (signals) to the source task.

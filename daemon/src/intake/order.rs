@@ -24,7 +24,7 @@
 //!   (`driftd_events_late_total`); never dropped.
 //! - **Bounded memory**: beyond `max_buffered` events the oldest is released early, counted
 //!   (`driftd_order_forced_total`). The Kafka source pauses partitions that are ahead of the
-//!   watermark while the buffer is over half full (see `sources/kafka.rs`), so one lagging
+//!   watermark while the buffer is over half full (see `intake/kafka.rs`), so one lagging
 //!   partition or catch-up after downtime stays exact within that bound.
 //! - **Rebalances**: a revoked partition's held events are dropped with the rest of its
 //!   uncheckpointed state; its next owner restores them from the checkpoint.

@@ -29,7 +29,8 @@ use crate::intake::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank}
 use crate::intake::policy::ModelPolicy;
 use crate::intake::publish::{init_onset_series, log_onset, onset_kind, publish};
 use crate::intake::shard::{
-    CHECKPOINT_VERSION, HeldEvent, MONITOR_INDEX_KEY, ShardState, checkpoint_key, monitor_key,
+    CHECKPOINT_VERSION, CheckpointError, HeldEvent, MONITOR_INDEX_KEY, ShardState, checkpoint_key,
+    monitor_key,
 };
 use crate::monitor::{ModelMonitor, MonitorSettings};
 use crate::retraining::learn::Learner;
@@ -634,13 +635,14 @@ impl Pipeline {
     }
 
     /// Decodes a stored checkpoint.
-    pub fn decode_checkpoint(bytes: &[u8]) -> Result<ShardState, String> {
-        let s: ShardState = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pub fn decode_checkpoint(bytes: &[u8]) -> Result<ShardState, CheckpointError> {
+        let s: ShardState =
+            serde_json::from_slice(bytes).map_err(|source| CheckpointError::Decode {
+                what: "shard checkpoint".into(),
+                source,
+            })?;
         if s.version > CHECKPOINT_VERSION {
-            return Err(format!(
-                "checkpoint version {} is newer than this driftd understands ({CHECKPOINT_VERSION})",
-                s.version
-            ));
+            return Err(CheckpointError::TooNew(s.version));
         }
         Ok(s)
     }

@@ -80,3 +80,30 @@ pub const MONITOR_INDEX_KEY: &str = "monitors";
 pub fn monitor_key(model: &str) -> String {
     format!("monitor/{model}")
 }
+
+/// Why a checkpoint cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The state store did not answer.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A stored value does not decode.
+    #[error("{what}: {source}")]
+    Decode {
+        /// What was being read (e.g. `monitor of model churn`).
+        what: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// Written by a newer driftd.
+    #[error("checkpoint version {0} is newer than this driftd understands ({CHECKPOINT_VERSION})")]
+    TooNew(u32),
+    /// A retrained model's stored training data.
+    #[error("{model}: {source}")]
+    Learner {
+        /// The model.
+        model: String,
+        /// Why.
+        source: crate::retraining::learn::RestoreError,
+    },
+}

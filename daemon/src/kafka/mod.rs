@@ -86,16 +86,28 @@ impl TopicProducer {
     }
 
     /// Produces every item and waits until the broker acknowledged all of them.
-    pub async fn send_all(&self, items: Vec<Vec<u8>>) -> Result<(), String> {
+    pub async fn send_all(&self, items: Vec<Vec<u8>>) -> Result<(), ProduceError> {
         let mut futures = Vec::with_capacity(items.len());
         for item in &items {
             let rec: FutureRecord<'_, (), [u8]> = FutureRecord::to(&self.topic).payload(item);
             futures.push(self.producer.send(rec, self.timeout));
         }
         for f in futures {
-            f.await
-                .map_err(|(e, _)| format!("producing to Kafka topic {}: {e}", self.topic))?;
+            f.await.map_err(|(source, _)| ProduceError {
+                topic: self.topic.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
+}
+
+/// A record the broker did not acknowledge in time.
+#[derive(Debug, thiserror::Error)]
+#[error("producing to Kafka topic {topic}: {source}")]
+pub struct ProduceError {
+    /// The topic.
+    pub topic: String,
+    /// librdkafka's error.
+    pub source: KafkaError,
 }

@@ -1,4 +1,5 @@
-//! The late-label join store of a model's monitor: predictions waiting for their feedback,
+//! The late-label join store — one generic store, used by a model's monitor (what each prediction
+//! said) and by its learner (each prediction's features): predictions waiting for their feedback,
 //! feedback waiting for its prediction (it may come first), and the ids already joined (so a
 //! repeated feedback counts once). All three are bounded FIFOs: by `join_max_entries` and
 //! `join_ttl_seconds` (predictions), a tenth of that (early feedback) and `join_dedupe_entries`
@@ -16,6 +17,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use redb::{ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::event::Target;
@@ -58,16 +60,33 @@ fn sorted_set<S: serde::Serializer>(m: &HashSet<String>, s: S) -> Result<S::Ok, 
 /// Feedback that arrived before its prediction: the target and its event time.
 pub type Early = (Target<'static>, i64);
 
-/// A bounded store of predictions waiting for labels, and labels waiting for predictions.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct JoinStore {
+/// What waits in a join store for its label: anything with an event time.
+pub trait Stamped: Clone + Serialize + DeserializeOwned {
+    /// Event time, milliseconds.
+    fn ts_ms(&self) -> i64;
+}
+
+impl Stamped for Pending {
+    fn ts_ms(&self) -> i64 {
+        self.ts_ms
+    }
+}
+
+/// A bounded store of predictions waiting for labels (`P`: what is kept of a prediction), and
+/// labels waiting for predictions (`E`: what is kept of early feedback).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "P: Serialize, E: Serialize",
+    deserialize = "P: DeserializeOwned, E: DeserializeOwned"
+))]
+pub struct JoinStore<P = Pending, E = Early> {
     #[serde(serialize_with = "sorted_map")]
-    pending: HashMap<String, Pending>,
+    pending: HashMap<String, P>,
     /// Insertion order of `pending` (entries whose prediction was joined stay until they reach
     /// the front or the deque is compacted; an entry is live only if its time matches).
     order: VecDeque<(String, i64)>,
     #[serde(serialize_with = "sorted_map")]
-    early: HashMap<String, Early>,
+    early: HashMap<String, E>,
     early_order: VecDeque<String>,
     joined_ids: VecDeque<String>,
     #[serde(serialize_with = "sorted_set")]
@@ -94,10 +113,69 @@ pub struct Bounds {
     pub ttl_ms: i64,
 }
 
-impl JoinStore {
+/// Why the join store's cold tier cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SpillError {
+    /// The temporary file cannot be created.
+    #[error("creating a temporary file in {}: {source}", dir.display())]
+    TempFile {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// redb cannot open or create its database in it.
+    #[error("creating {}: {detail}", path.display())]
+    Open {
+        /// The file.
+        path: std::path::PathBuf,
+        /// redb's message.
+        detail: String,
+    },
+}
+
+impl<P, E> Default for JoinStore<P, E> {
+    fn default() -> Self {
+        JoinStore {
+            pending: HashMap::new(),
+            order: VecDeque::new(),
+            early: HashMap::new(),
+            early_order: VecDeque::new(),
+            joined_ids: VecDeque::new(),
+            joined: HashSet::new(),
+            evicted: 0,
+            duplicate_feedback: 0,
+            unmatched_feedback: 0,
+            cold: None,
+        }
+    }
+}
+
+impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
+    /// The predictions waiting in memory, oldest first (the cold tier is left out: it exists only
+    /// in replays, which never checkpoint).
+    pub fn pending_in_order(&self) -> impl Iterator<Item = (&str, &P)> {
+        self.order.iter().filter_map(|(id, ts)| {
+            let p = self.pending.get(id)?;
+            (p.ts_ms() == *ts).then_some((id.as_str(), p))
+        })
+    }
+
+    /// The early feedback waiting in memory, oldest first.
+    pub fn early_in_order(&self) -> impl Iterator<Item = (&str, &E)> {
+        self.early_order
+            .iter()
+            .filter_map(|id| self.early.get(id).map(|e| (id.as_str(), e)))
+    }
+
+    /// Early feedback waiting (both tiers).
+    pub fn early_len(&self) -> usize {
+        self.early.len() + self.cold_len(Which::Early)
+    }
+
     /// Moves the oldest entries past `hot` per FIFO to a redb file created in `dir` (deleted when
     /// the store is dropped). Call on an empty store.
-    pub fn spill_to(&mut self, dir: &Path, hot: usize) -> Result<(), String> {
+    pub fn spill_to(&mut self, dir: &Path, hot: usize) -> Result<(), SpillError> {
         self.cold = Some(Arc::new(Mutex::new(Cold::create(dir, hot.max(16))?)));
         Ok(())
     }
@@ -130,7 +208,7 @@ impl JoinStore {
     }
 
     /// The early feedback for `id`, removed.
-    pub fn take_early(&mut self, id: &str) -> Option<Early> {
+    pub fn take_early(&mut self, id: &str) -> Option<E> {
         if let Some(e) = self.early.remove(id) {
             return Some(e);
         }
@@ -155,7 +233,7 @@ impl JoinStore {
     }
 
     /// The waiting prediction `id`, removed.
-    pub fn take_pending(&mut self, id: &str) -> Option<Pending> {
+    pub fn take_pending(&mut self, id: &str) -> Option<P> {
         if let Some(p) = self.pending.remove(id) {
             return Some(p);
         }
@@ -163,14 +241,14 @@ impl JoinStore {
     }
 
     /// Adds a waiting prediction.
-    pub fn add_pending(&mut self, id: &str, p: Pending) {
-        self.order.push_back((id.to_owned(), p.ts_ms));
+    pub fn add_pending(&mut self, id: &str, p: P) {
+        self.order.push_back((id.to_owned(), p.ts_ms()));
         self.pending.insert(id.to_owned(), p);
         self.compact_order();
     }
 
     /// Adds feedback that came before its prediction.
-    pub fn add_early(&mut self, id: &str, e: Early) {
+    pub fn add_early(&mut self, id: &str, e: E) {
         self.early.insert(id.to_owned(), e);
         self.early_order.push_back(id.to_owned());
     }
@@ -187,7 +265,7 @@ impl JoinStore {
         if self.order.len() > 2 * self.pending.len() + 1024 {
             let pending = &self.pending;
             self.order
-                .retain(|(id, ts)| pending.get(id).is_some_and(|p| p.ts_ms == *ts));
+                .retain(|(id, ts)| pending.get(id).is_some_and(|p| p.ts_ms() == *ts));
         }
     }
 
@@ -231,7 +309,7 @@ impl JoinStore {
             // Entries of predictions already joined never hold eviction back (in either tier
             // layout), so the oldest *waiting* prediction decides.
             while let Some((id, ts)) = self.order.front()
-                && self.pending.get(id).is_none_or(|p| p.ts_ms != *ts)
+                && self.pending.get(id).is_none_or(|p| p.ts_ms() != *ts)
             {
                 self.order.pop_front();
             }
@@ -241,10 +319,10 @@ impl JoinStore {
             let total = self.len();
             // The cold tier holds the oldest predictions.
             if let Some((_, p)) = self
-                .with_cold(|c| c.peek_oldest::<Pending>(Which::Pending))
+                .with_cold(|c| c.peek_oldest::<P>(Which::Pending))
                 .flatten()
             {
-                if total <= b.max && now_ms - p.ts_ms <= b.ttl_ms {
+                if total <= b.max && now_ms - p.ts_ms() <= b.ttl_ms {
                     return;
                 }
                 if self
@@ -264,7 +342,7 @@ impl JoinStore {
             if total <= b.max && !expired {
                 return;
             }
-            if self.pending.get(id).is_some_and(|p| p.ts_ms == *ts) {
+            if self.pending.get(id).is_some_and(|p| p.ts_ms() == *ts) {
                 self.pending.remove(id);
                 self.evicted += 1;
             }
@@ -288,7 +366,7 @@ impl JoinStore {
                 let Some((id, ts)) = self.order.pop_front() else {
                     break;
                 };
-                if self.pending.get(&id).is_some_and(|p| p.ts_ms == ts)
+                if self.pending.get(&id).is_some_and(|p| p.ts_ms() == ts)
                     && let Some(p) = self.pending.remove(&id)
                 {
                     batch.push((id, p));
@@ -544,20 +622,27 @@ impl std::fmt::Debug for Cold {
 }
 
 impl Cold {
-    fn create(dir: &Path, hot: usize) -> Result<Cold, String> {
+    fn create(dir: &Path, hot: usize) -> Result<Cold, SpillError> {
         let file = tempfile::Builder::new()
             .prefix("driftd-join-")
             .suffix(".redb")
             .tempfile_in(dir)
-            .map_err(|e| format!("creating a temporary file in {}: {e}", dir.display()))?;
+            .map_err(|source| SpillError::TempFile {
+                dir: dir.to_owned(),
+                source,
+            })?;
         let (file, path) = file.into_parts();
+        let backend = redb::backends::FileBackend::new(file).map_err(|e| SpillError::Open {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
         let db = redb::Database::builder()
             .set_cache_size(256 << 10)
-            .create_with_backend(
-                redb::backends::FileBackend::new(file)
-                    .map_err(|e| format!("opening {}: {e}", path.display()))?,
-            )
-            .map_err(|e| format!("creating {}: {e}", path.display()))?;
+            .create_with_backend(backend)
+            .map_err(|e| SpillError::Open {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?;
         Ok(Cold {
             db,
             txn: None,

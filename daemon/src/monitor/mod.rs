@@ -21,6 +21,8 @@
 //! Outputs are **onsets** ([`Onset`]): edge-triggered records of a quantity *entering* the drift
 //! state. Repeated testing is handled by the effect-size floor (large windows: a shift must be
 //! large enough to matter, not merely significant) and by the correction across features.
+//!
+//! May depend on: contract.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -467,7 +469,11 @@ impl ModelMonitor {
     }
 
     /// Gives the join store a cold tier in `dir` past `hot` entries (replay: flat memory).
-    pub fn spill_joins_to(&mut self, dir: &std::path::Path, hot: usize) -> Result<(), String> {
+    pub fn spill_joins_to(
+        &mut self,
+        dir: &std::path::Path,
+        hot: usize,
+    ) -> Result<(), join::SpillError> {
         self.join.spill_to(dir, hot)
     }
 }

@@ -4,8 +4,9 @@
 //! - [`backtest`]: onsets scored against a ground-truth file (delay, misses, false alarms).
 //! - [`streams`]: the project's seeded benchmark streams with known drift (`driftd streams`).
 //!
-//! This stage uses the monitors, the event-time order and the contract below it; nothing of the
-//! daemon uses it.
+//! Nothing of the live daemon uses this stage.
+//!
+//! May depend on: contract, monitor, alert, intake, config.
 
 pub mod backtest;
 pub mod replay;

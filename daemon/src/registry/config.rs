@@ -9,7 +9,7 @@ use crate::contract::settings::{ConfigError, SecretSpec, Secrets, err};
 pub const MIN_KEY_BYTES: usize = 32;
 /// The environment variable read for the signing key when `[registry] signing_key` is not set.
 pub const KEY_ENV: &str = "DRIFTD_REGISTRY_KEY";
-/// `[registry]`: the model registry kept in the state store (`registry.rs`).
+/// `[registry]`: the model registry kept in the state store (`registry/mod.rs`).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegistryConfig {

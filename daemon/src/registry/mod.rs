@@ -34,11 +34,13 @@
 //!
 //! ## Concurrency
 //!
-//! Each operation reads, then writes once; it assumes **one writer per model at a time** (the CLI
-//! run by an operator, or the one daemon instance that trains the model). Two writers racing on
-//! the same model could both take the same version number or overwrite each other's aliases. A
-//! lease with a fencing token for cross-instance training is a later step; until then alias swaps
-//! are single atomic writes, so a reader always sees either the old or the new aliases.
+//! Each operation reads, then writes once; it assumes **one writer per model at a time**. The
+//! trainer holds the model's lease (a fencing token in the state store) and writes through
+//! [`crate::store::fenced::FencedStore`], so an instance that lost its lease writes nothing; the
+//! CLI run by an operator is not fenced. Alias swaps are single atomic writes, so a reader always
+//! sees either the old or the new aliases.
+//!
+//! May depend on: contract, store.
 
 pub mod config;
 mod records;

@@ -158,12 +158,11 @@ impl RetrainConfig {
             p.push(("shadow_max_duration".into(), "must be more than 0s".into()));
         }
         if let Err(e) = Schedule::parse(self.schedule.as_deref(), &self.timezone) {
-            let key = if e.contains("time zone") {
-                "timezone"
-            } else {
-                "schedule"
+            let key = match e {
+                ScheduleError::TimeZone(_) => "timezone",
+                ScheduleError::Cron { .. } => "schedule",
             };
-            p.push((key.into(), e));
+            p.push((key.into(), e.to_string()));
         }
         p
     }
@@ -179,17 +178,19 @@ pub struct Schedule {
 impl Schedule {
     /// Parses `expr` (5 fields, or 6 with seconds) in the IANA time zone `tz`. `Ok(None)` without
     /// an expression.
-    pub fn parse(expr: Option<&str>, tz: &str) -> Result<Option<Schedule>, String> {
-        let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
-            format!(
-                "unknown time zone {tz:?}: use an IANA name such as \"Europe/Berlin\" or \"UTC\""
-            )
-        })?;
+    pub fn parse(expr: Option<&str>, tz: &str) -> Result<Option<Schedule>, ScheduleError> {
+        let tz: chrono_tz::Tz = tz
+            .parse()
+            .map_err(|_| ScheduleError::TimeZone(tz.to_owned()))?;
         let Some(expr) = expr else {
             return Ok(None);
         };
-        let cron = <croner::Cron as std::str::FromStr>::from_str(expr)
-            .map_err(|e| format!("not a cron expression ({expr:?}): {e}"))?;
+        let cron = <croner::Cron as std::str::FromStr>::from_str(expr).map_err(|source| {
+            ScheduleError::Cron {
+                expr: expr.to_owned(),
+                source,
+            }
+        })?;
         Ok(Some(Schedule { cron, tz }))
     }
 
@@ -204,4 +205,20 @@ impl Schedule {
             .ok()
             .map(|d| d.with_timezone(&chrono::Utc))
     }
+}
+
+/// Why a schedule does not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// Not an IANA time zone.
+    #[error("unknown time zone {0:?}: use an IANA name such as \"Europe/Berlin\" or \"UTC\"")]
+    TimeZone(String),
+    /// Not a cron expression.
+    #[error("not a cron expression ({expr:?}): {source}")]
+    Cron {
+        /// The expression.
+        expr: String,
+        /// croner's reason.
+        source: croner::errors::CronError,
+    },
 }

@@ -19,7 +19,7 @@
 //! prediction while a shadow runs (see `cargo bench -p driftd-retrain --bench train`), map
 //! operations otherwise. Training itself runs elsewhere (the trainer, on the blocking pool).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use driftd_retrain::{
@@ -29,6 +29,7 @@ use driftd_retrain::{
 use serde::{Deserialize, Serialize};
 
 use crate::contract::event::{Body, Event, FeatureValue, Features, PredictionOutput, Target};
+use crate::monitor::join::{Bounds, JoinStore, Stamped};
 use crate::retraining::config::RetrainConfig;
 
 /// Examples per stored chunk of the training buffer.
@@ -85,6 +86,15 @@ struct Waiting {
     challenger: Option<(u64, TrainTarget)>,
 }
 
+impl Stamped for Waiting {
+    fn ts_ms(&self) -> i64 {
+        self.ts_ms
+    }
+}
+
+/// Feedback that came before its prediction: the target and its event time.
+type EarlyLabel = (TrainTarget, i64);
+
 /// The learner's checkpoint of everything but the buffer's chunks.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Head {
@@ -104,10 +114,9 @@ pub struct Learner {
     cfg: RetrainConfig,
     task: Task,
     positive: String,
-    waiting: HashMap<String, Waiting>,
-    order: VecDeque<(String, i64)>,
-    early: HashMap<String, (TrainTarget, i64)>,
-    early_order: VecDeque<String>,
+    /// Predictions waiting for their label, and labels waiting for their prediction: the same
+    /// join store the monitor uses (without its memory of joined ids).
+    join: JoinStore<Waiting, EarlyLabel>,
     /// Chunks of the buffer, oldest first; chunk `first_chunk + i` is `chunks[i]`.
     chunks: VecDeque<Vec<Example>>,
     first_chunk: u64,
@@ -176,10 +185,7 @@ impl Learner {
             cfg,
             task,
             positive: positive_label.to_owned(),
-            waiting: HashMap::new(),
-            order: VecDeque::new(),
-            early: HashMap::new(),
-            early_order: VecDeque::new(),
+            join: JoinStore::default(),
             chunks: VecDeque::new(),
             first_chunk: 0,
             dirty_chunks: Vec::new(),
@@ -220,7 +226,7 @@ impl Learner {
 
     /// Predictions waiting for their label.
     pub fn waiting(&self) -> usize {
-        self.waiting.len()
+        self.join.len()
     }
 
     /// A copy of the buffer, oldest first (for training off the intake path).
@@ -248,53 +254,34 @@ impl Learner {
                     s.scored += 1;
                     Some((s.version, m.predict(&features).target))
                 });
-                let id = ev.id.to_string();
-                if let Some((target, _)) = self.early.remove(id.as_str()) {
-                    let w = Waiting {
-                        ts_ms,
-                        features,
-                        served,
-                        challenger,
-                    };
+                let id = ev.id.as_ref();
+                let w = Waiting {
+                    ts_ms,
+                    features,
+                    served,
+                    challenger,
+                };
+                if let Some((target, _)) = self.join.take_early(id) {
                     self.labelled(w, target, ts_ms);
-                } else if self.waiting.contains_key(&id) {
+                } else if self.join.is_pending(id) {
                     // A repeated prediction id: the first one stands.
                 } else {
-                    self.waiting.insert(
-                        id.clone(),
-                        Waiting {
-                            ts_ms,
-                            features,
-                            served,
-                            challenger,
-                        },
-                    );
-                    self.order.push_back((id, ts_ms));
+                    self.join.add_pending(id, w);
                     self.head_dirty = true;
                 }
-                self.enforce_pending(ts_ms);
             }
             Body::Feedback { target, .. } => {
                 let target = train_target(target);
-                if let Some(w) = self.waiting.remove(ev.id.as_ref()) {
+                let id = ev.id.as_ref();
+                if let Some(w) = self.join.take_pending(id) {
                     self.labelled(w, target, ts_ms);
-                } else if !self.early.contains_key(ev.id.as_ref()) {
-                    let id = ev.id.to_string();
-                    self.early.insert(id.clone(), (target, ts_ms));
-                    self.early_order.push_back(id);
-                    let cap = (self.cfg.pending_max / 10).max(1);
-                    while self.early.len() > cap {
-                        match self.early_order.pop_front() {
-                            Some(old) => {
-                                self.early.remove(&old);
-                            }
-                            None => break,
-                        }
-                    }
+                } else if !self.join.has_early(id) {
+                    self.join.add_early(id, (target, ts_ms));
                     self.head_dirty = true;
                 }
             }
         }
+        self.enforce_bounds(ts_ms);
     }
 
     /// A prediction met its label: pair it for the shadow run, add it to the buffer.
@@ -358,26 +345,21 @@ impl Learner {
         }
     }
 
-    fn enforce_pending(&mut self, now_ms: i64) {
-        let ttl = self.cfg.pending_ttl.as_millis() as i64;
-        while let Some((id, ts)) = self.order.front() {
-            if !self.waiting.contains_key(id) {
-                self.order.pop_front();
-                continue;
-            }
-            if self.waiting.len() > self.cfg.pending_max || now_ms - *ts > ttl {
-                let id = id.clone();
-                self.order.pop_front();
-                self.waiting.remove(&id);
-                self.dropped_pending += 1;
-                continue;
-            }
-            break;
-        }
-        // Joined ids leave the order deque lazily; keep it from growing past twice the map.
-        if self.order.len() > 2 * self.waiting.len() + 1024 {
-            let waiting = &self.waiting;
-            self.order.retain(|(id, _)| waiting.contains_key(id));
+    /// Applies `pending_max` and `pending_ttl` to the waiting predictions (a tenth of
+    /// `pending_max` to early feedback), counting the predictions dropped unlabelled.
+    fn enforce_bounds(&mut self, now_ms: i64) {
+        let before = self.join.evicted;
+        let bounds = Bounds {
+            max: self.cfg.pending_max,
+            // The learner keeps no memory of joined ids: a repeated label finds nothing to join.
+            dedupe: 0,
+            ttl_ms: i64::try_from(self.cfg.pending_ttl.as_millis()).unwrap_or(i64::MAX),
+        };
+        self.join.enforce(bounds, now_ms);
+        let dropped = self.join.evicted - before;
+        if dropped > 0 {
+            self.dropped_pending += dropped;
+            self.head_dirty = true;
         }
     }
 
@@ -430,18 +412,14 @@ impl Learner {
         if self.head_dirty || !put.is_empty() {
             let head = Head {
                 waiting: self
-                    .order
-                    .iter()
-                    .filter_map(|(id, _)| self.waiting.get(id).map(|w| (id.clone(), w.clone())))
+                    .join
+                    .pending_in_order()
+                    .map(|(id, w)| (id.to_owned(), w.clone()))
                     .collect(),
                 early: self
-                    .early_order
-                    .iter()
-                    .filter_map(|id| {
-                        self.early
-                            .get(id)
-                            .map(|(t, ts)| (id.clone(), t.clone(), *ts))
-                    })
+                    .join
+                    .early_in_order()
+                    .map(|(id, (t, ts))| (id.to_owned(), t.clone(), *ts))
                     .collect(),
                 first_chunk: self.first_chunk,
                 chunks: self.chunks.len() as u64,
@@ -469,28 +447,22 @@ impl Learner {
         &mut self,
         head: &[u8],
         mut chunk: impl FnMut(u64) -> Option<Vec<u8>>,
-    ) -> Result<(), String> {
-        let h: Head = serde_json::from_slice(head).map_err(|e| e.to_string())?;
-        self.waiting.clear();
-        self.order.clear();
+    ) -> Result<(), RestoreError> {
+        let h: Head = serde_json::from_slice(head).map_err(RestoreError::Head)?;
+        self.join = JoinStore::default();
         for (id, w) in h.waiting {
-            self.order.push_back((id.clone(), w.ts_ms));
-            self.waiting.insert(id, w);
+            self.join.add_pending(&id, w);
         }
-        self.early.clear();
-        self.early_order.clear();
         for (id, t, ts) in h.early {
-            self.early_order.push_back(id.clone());
-            self.early.insert(id, (t, ts));
+            self.join.add_early(&id, (t, ts));
         }
         self.chunks.clear();
         for n in h.first_chunk..h.first_chunk + h.chunks {
-            let bytes = chunk(n % h.slots.max(1))
-                .ok_or_else(|| format!("training data chunk {n} is missing"))?;
-            let c: Chunk<Vec<Example>> =
-                serde_json::from_slice(&bytes).map_err(|e| format!("chunk {n}: {e}"))?;
+            let bytes = chunk(n % h.slots.max(1)).ok_or(RestoreError::MissingChunk(n))?;
+            let c: Chunk<Vec<Example>> = serde_json::from_slice(&bytes)
+                .map_err(|source| RestoreError::Chunk { n, source })?;
             if c.n != n {
-                return Err(format!("slot of chunk {n} holds chunk {}", c.n));
+                return Err(RestoreError::WrongChunk { n, found: c.n });
             }
             self.chunks.push_back(c.examples);
         }
@@ -506,8 +478,8 @@ impl Learner {
     }
 
     /// The ring slots a restore reads besides the head.
-    pub fn stored_slots(head: &[u8]) -> Result<Vec<u64>, String> {
-        let h: Head = serde_json::from_slice(head).map_err(|e| e.to_string())?;
+    pub fn stored_slots(head: &[u8]) -> Result<Vec<u64>, RestoreError> {
+        let h: Head = serde_json::from_slice(head).map_err(RestoreError::Head)?;
         let slots = h.slots.max(1);
         let mut v: Vec<u64> = (h.first_chunk..h.first_chunk + h.chunks)
             .map(|n| n % slots)
@@ -524,8 +496,8 @@ impl Learner {
         serde_json::json!({
             "examples": self.len(),
             "labels_total": self.labels_total,
-            "waiting": self.waiting.len(),
-            "early_feedback": self.early.len(),
+            "waiting": self.join.len(),
+            "early_feedback": self.join.early_len(),
             "dropped_pending": self.dropped_pending,
             "first_ts_ms": (first != i64::MAX).then_some(first),
             "last_ts_ms": (last != i64::MIN).then_some(last),
@@ -538,6 +510,33 @@ impl Learner {
             })),
         })
     }
+}
+
+/// Why stored training data cannot be restored.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The head (pending features, shadow tally, chunk range) does not decode.
+    #[error("training data head: {0}")]
+    Head(serde_json::Error),
+    /// A chunk the head lists is not in the store.
+    #[error("training data chunk {0} is missing")]
+    MissingChunk(u64),
+    /// A chunk does not decode.
+    #[error("chunk {n}: {source}")]
+    Chunk {
+        /// The chunk's number.
+        n: u64,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// A ring slot holds another chunk than the head expects (an older layout).
+    #[error("slot of chunk {n} holds chunk {found}")]
+    WrongChunk {
+        /// The chunk expected.
+        n: u64,
+        /// The chunk found.
+        found: u64,
+    },
 }
 
 /// One row of a rebuilt drift reference: training features and the new model's answer on them.

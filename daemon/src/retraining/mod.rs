@@ -3,9 +3,10 @@
 //! - [`learn`] — the per-event half inside the intake pipeline: training buffers, label joins,
 //!   shadow scoring.
 //! - [`trainer`] — the control half: triggers and schedule, lease, fit, gates, promotion, watch,
-//!   rollback.
+//!   rollback; [`state`]: a model's place in the loop; [`announce`]: promotion notices;
+//!   [`config`]: `[models.NAME.retrain]`.
 //!
-//! May depend on: contract, telemetry, store, registry, monitor, alert.
+//! May depend on: contract, telemetry, store, kafka, registry, monitor.
 
 pub mod announce;
 pub mod config;

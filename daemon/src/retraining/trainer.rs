@@ -46,10 +46,10 @@ use secrecy::SecretString;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::contract::sample::Sample;
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryError};
 use crate::retraining::config::{RetrainConfig, Schedule};
 use crate::retraining::learn::{LearnControl, ReferenceRow, ShadowKind};
-use crate::store::{AnyStore, Lease, StateStore};
+use crate::store::{AnyStore, Lease, StateStore, StoreError};
 use crate::telemetry::metrics::Metrics;
 
 mod job;
@@ -65,7 +65,11 @@ use job::{Job, JobCtx, JobResult, gethostname};
 #[derive(Debug)]
 pub enum Command {
     /// Starts a retrain now (queued if one is under way); answers the phase it found.
-    Retrain(String, String, oneshot::Sender<Result<String, String>>),
+    Retrain(
+        String,
+        String,
+        oneshot::Sender<Result<String, TrainerError>>,
+    ),
     /// The model's loop state and training data summary.
     Status(String, oneshot::Sender<Option<serde_json::Value>>),
     /// Promotes a version by hand (notices and reference switch included).
@@ -73,14 +77,34 @@ pub enum Command {
         String,
         u64,
         String,
-        oneshot::Sender<Result<serde_json::Value, String>>,
+        oneshot::Sender<Result<serde_json::Value, TrainerError>>,
     ),
     /// Rolls back to the previous version by hand.
     Rollback(
         String,
         String,
-        oneshot::Sender<Result<serde_json::Value, String>>,
+        oneshot::Sender<Result<serde_json::Value, TrainerError>>,
     ),
+}
+
+/// Why a request to the trainer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainerError {
+    /// The model has no `[models.NAME.retrain]` section here.
+    #[error("model {0:?} is not retrained here (no [models.{0}.retrain] section)")]
+    NotRetrained(String),
+    /// Another instance holds the model's lease.
+    #[error("another instance is retraining this model; try again later")]
+    Busy,
+    /// The state store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The registry refused (unknown version, no key, a bad signature…).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The answer could not be encoded.
+    #[error("encoding the answer: {0}")]
+    Encode(#[from] serde_json::Error),
 }
 
 /// Per model: settings, schedule, state, and the lease while one is held.
@@ -132,10 +156,6 @@ pub struct Trainer {
     owner: String,
     clock: Clock,
     jobs: Vec<Job>,
-}
-
-fn err_text(e: impl std::fmt::Display) -> String {
-    e.to_string()
 }
 
 impl Trainer {
@@ -248,23 +268,19 @@ impl Trainer {
         }
     }
 
-    fn registry(&self) -> Result<Registry<AnyStore>, String> {
-        Registry::new(self.store.clone(), self.key.clone()).map_err(err_text)
+    fn registry(&self) -> Result<Registry<AnyStore>, RegistryError> {
+        Registry::new(self.store.clone(), self.key.clone())
     }
 
     /// A version's model, its signature verified.
-    async fn load_version(&self, model: &str, version: u64) -> Result<TrainedModel, String> {
-        let (m, _) = self
-            .registry()?
-            .load(model, version)
-            .await
-            .map_err(err_text)?;
+    async fn load_version(&self, model: &str, version: u64) -> Result<TrainedModel, RegistryError> {
+        let (m, _) = self.registry()?.load(model, version).await?;
         Ok(m)
     }
 
-    fn fenced(&self, lease: &Lease) -> Result<Registry<FencedStore>, String> {
+    fn fenced(&self, lease: &Lease) -> Result<Registry<FencedStore>, RegistryError> {
         let store = FencedStore::new(self.store.clone(), lease.clone());
-        Registry::new(store, self.key.clone()).map_err(err_text)
+        Registry::new(store, self.key.clone())
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> LearnControl) -> Option<T> {
@@ -457,7 +473,7 @@ impl Trainer {
         let registry = match self.fenced(&lease) {
             Ok(r) => r,
             Err(e) => {
-                self.fail(model, &lease, e).await;
+                self.fail(model, &lease, e.to_string()).await;
                 return;
             }
         };
@@ -585,9 +601,7 @@ impl Trainer {
         match c {
             Command::Retrain(model, by, reply) => {
                 let r = match self.loops.get_mut(&model) {
-                    None => Err(format!(
-                        "model {model:?} is not retrained here (no [models.{model}.retrain] section)"
-                    )),
+                    None => Err(TrainerError::NotRetrained(model.clone())),
                     Some(l) => {
                         let phase = l.state.phase.name().to_owned();
                         l.state.pending = Some(format!("manual:{by}"));
@@ -645,7 +659,7 @@ impl Trainer {
         model: &str,
         version: Option<u64>,
         by: &str,
-    ) -> Result<serde_json::Value, String> {
+    ) -> Result<serde_json::Value, TrainerError> {
         let ttl = self
             .loops
             .get(model)
@@ -657,9 +671,8 @@ impl Trainer {
             None => self
                 .store
                 .acquire_lease(&format!("retrain/{model}"), &self.owner, ttl)
-                .await
-                .map_err(err_text)?
-                .ok_or("another instance is retraining this model; try again later")?,
+                .await?
+                .ok_or(TrainerError::Busy)?,
         };
         let registry = self.fenced(&lease)?;
         let note = format!("by hand ({by})");
@@ -671,7 +684,7 @@ impl Trainer {
             Ok(a) => a,
             Err(e) => {
                 let _ = self.store.release_lease(&lease).await;
-                return Err(e.to_string());
+                return Err(e.into());
             }
         };
         let live = aliases.live.unwrap_or_default();
@@ -689,7 +702,7 @@ impl Trainer {
         } else {
             let _ = self.store.release_lease(&lease).await;
         }
-        serde_json::to_value(aliases).map_err(err_text)
+        Ok(serde_json::to_value(aliases)?)
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::contract::settings::{ConfigError, SecretSpec, Secrets, err, resolve_tokens};
 
-/// `[serve]`: the prediction server of `driftd serve` (`serve.rs`).
+/// `[serve]`: the prediction server of `driftd serve` (`serve/mod.rs`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServeConfig {

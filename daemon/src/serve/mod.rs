@@ -40,6 +40,8 @@
 //! and accuracy measurements, so driftd prefers the client's retry (which gets new ids unless the
 //! client sent its own). A file write that fails part-way can leave a partial line, which the
 //! file source rejects and counts.
+//!
+//! May depend on: contract, telemetry, store, kafka, registry, intake, http.
 
 pub mod config;
 
@@ -162,7 +164,7 @@ enum Sink {
 impl Sink {
     /// Emits every line (complete events); returns once they are written and flushed, or
     /// acknowledged by the broker.
-    async fn emit(&self, lines: Vec<Vec<u8>>) -> Result<(), String> {
+    async fn emit(&self, lines: Vec<Vec<u8>>) -> Result<(), EmitError> {
         match self {
             Sink::None => Ok(()),
             Sink::File(f) => {
@@ -172,16 +174,23 @@ impl Sink {
                     buf.push(b'\n');
                 }
                 let mut f = f.lock().await;
-                f.write_all(&buf)
-                    .await
-                    .map_err(|e| format!("writing prediction events: {e}"))?;
-                f.flush()
-                    .await
-                    .map_err(|e| format!("flushing prediction events: {e}"))
+                f.write_all(&buf).await.map_err(EmitError::Write)?;
+                f.flush().await.map_err(EmitError::Write)
             }
-            Sink::Kafka(p) => p.send_all(lines).await,
+            Sink::Kafka(p) => Ok(p.send_all(lines).await?),
         }
     }
+}
+
+/// Why prediction events could not be written.
+#[derive(Debug, thiserror::Error)]
+enum EmitError {
+    /// Writing or flushing the events file.
+    #[error("writing prediction events: {0}")]
+    Write(std::io::Error),
+    /// Producing to the events topic.
+    #[error(transparent)]
+    Produce(#[from] crate::kafka::ProduceError),
 }
 
 /// What the handlers share.
@@ -504,7 +513,10 @@ async fn answer(s: &ServeState, slot: &Slot, body: &[u8]) -> Result<Response, Ap
         errors.sort_by_key(|e| e.index);
         return Err(ApiError::InvalidItems(errors));
     }
-    s.sink.emit(lines).await.map_err(ApiError::Unavailable)?;
+    s.sink
+        .emit(lines)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let body = if batch {
         serde_json::to_value(&answers)
     } else {

@@ -2,7 +2,7 @@
 //!
 //! - [`EmbeddedStore`]: a single redb file on local disk (ACID, fsync on commit). The default; needs
 //!   no service.
-//! - [`RedisStore`]: Redis through a [`redis::aio::ConnectionManager`] (reconnects with backoff),
+//! - [`RedisStore`]: Redis through a [`::redis::aio::ConnectionManager`] (reconnects with backoff),
 //!   every key under a per-deployment prefix.
 //!
 //! Both give [`StateStore::put_all`] all-or-nothing semantics (a redb write transaction, a Redis
@@ -22,6 +22,8 @@
 //!   Redis `PUBLISH` on a prefixed channel, received over a dedicated connection that reconnects by
 //!   itself; embedded, an in-process broadcast. A message published while a subscriber is
 //!   disconnected is lost, so subscribers also poll.
+//!
+//! May depend on: contract.
 
 pub mod config;
 mod embedded;

@@ -329,7 +329,7 @@ impl Subscription {
                 Err(why) => {
                     tracing::warn!(
                         channel = self.channel,
-                        reason = why,
+                        reason = %why,
                         "redis subscription lost; reconnecting (messages published meanwhile are lost)"
                     );
                 }
@@ -344,7 +344,7 @@ impl Subscription {
         mut conn: redis::aio::MultiplexedConnection,
         mut push: PushReceiver,
         tx: &mpsc::Sender<Vec<u8>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), SubscriptionLost> {
         let mut health = tokio::time::interval(SUBSCRIPTION_HEALTH_CHECK);
         health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         health.reset();
@@ -353,10 +353,10 @@ impl Subscription {
                 _ = tx.closed() => return Ok(()),
                 msg = push.recv() => {
                     let Some(msg) = msg else {
-                        return Err("connection closed".into());
+                        return Err(SubscriptionLost::Closed);
                     };
                     match msg.kind {
-                        redis::PushKind::Disconnection => return Err("disconnected".into()),
+                        redis::PushKind::Disconnection => return Err(SubscriptionLost::Disconnected),
                         redis::PushKind::Message => {
                             if let Some(payload) = message_payload(msg.data)
                                 && tx.send(payload).await.is_err()
@@ -372,13 +372,30 @@ impl Subscription {
                     let ping = cmd.query_async::<redis::Value>(&mut conn);
                     match tokio::time::timeout(self.timeout, ping).await {
                         Ok(Ok(_)) => {}
-                        Ok(Err(e)) => return Err(e.to_string()),
-                        Err(_) => return Err("health check timed out".into()),
+                        Ok(Err(e)) => return Err(SubscriptionLost::HealthCheck(e)),
+                        Err(_) => return Err(SubscriptionLost::HealthCheckTimeout),
                     }
                 }
             }
         }
     }
+}
+
+/// Why a subscription's connection is given up (and made again).
+#[derive(Debug, thiserror::Error)]
+enum SubscriptionLost {
+    /// The push channel ended.
+    #[error("connection closed")]
+    Closed,
+    /// The server or the network dropped the connection.
+    #[error("disconnected")]
+    Disconnected,
+    /// The periodic `PING` failed.
+    #[error("{0}")]
+    HealthCheck(redis::RedisError),
+    /// The periodic `PING` took longer than the command timeout.
+    #[error("health check timed out")]
+    HealthCheckTimeout,
 }
 
 /// The payload of a `message` push (`[channel, payload]`).

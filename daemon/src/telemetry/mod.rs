@@ -1,5 +1,7 @@
 //! Logging with `tracing`: text or JSON lines on stderr, level from the config (or `RUST_LOG`),
 //! changeable at run time (SIGHUP).
+//!
+//! May depend on: contract.
 
 pub mod metrics;
 
@@ -22,14 +24,25 @@ impl LogHandle {
     }
 
     /// Sets a new filter, e.g. `debug` or `driftd=debug,rdkafka=warn`. `RUST_LOG`, when set, wins.
-    pub fn set_level(&self, level: &str) -> Result<(), String> {
+    pub fn set_level(&self, level: &str) -> Result<(), LogError> {
         if std::env::var_os("RUST_LOG").is_some() {
             return Ok(());
         }
         let Some(h) = &self.0 else { return Ok(()) };
-        let f = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
-        h.reload(f).map_err(|e| e.to_string())
+        let f = EnvFilter::try_new(level)?;
+        Ok(h.reload(f)?)
     }
+}
+
+/// Why the log filter could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Not a valid `tracing` filter.
+    #[error("not a valid log filter: {0}")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    /// The subscriber is gone.
+    #[error("the log filter cannot be reloaded: {0}")]
+    Reload(#[from] reload::Error),
 }
 
 /// Installs the global subscriber.

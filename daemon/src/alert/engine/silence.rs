@@ -77,16 +77,42 @@ impl Silence {
     }
 }
 
+/// Why a silence or an inhibition rule from the API is refused. The message starts with the
+/// field at fault (`match: …`, `ends_at: …`, `inhibit.source_match: …`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SilenceError {
+    /// The silence is invalid whatever the time: no matchers, an empty label name, or an end not
+    /// after its start.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The field at fault (`match`, `ends_at`).
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The silence has already ended when it is added.
+    #[error("ends_at: {} is not in the future", .ends_at.to_rfc3339())]
+    AlreadyEnded {
+        /// Its end.
+        ends_at: DateTime<Utc>,
+    },
+    /// The inhibition rule is invalid: every problem, as `key: message`.
+    #[error("{}", .0.join("; "))]
+    InvalidInhibit(Vec<String>),
+}
+
 /// Why a silence from the API is refused, if it is.
-pub(super) fn check_new_silence(cfg: &SilenceConfig, now: DateTime<Utc>) -> Result<(), String> {
+pub(super) fn check_new_silence(
+    cfg: &SilenceConfig,
+    now: DateTime<Utc>,
+) -> Result<(), SilenceError> {
     if let Some((key, message)) = cfg.problems().into_iter().next() {
-        return Err(format!("{key}: {message}"));
+        return Err(SilenceError::Invalid { key, message });
     }
     if cfg.ends_at <= now {
-        return Err(format!(
-            "ends_at: {} is not in the future",
-            cfg.ends_at.to_rfc3339()
-        ));
+        return Err(SilenceError::AlreadyEnded {
+            ends_at: cfg.ends_at,
+        });
     }
     Ok(())
 }

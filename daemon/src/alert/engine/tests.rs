@@ -451,12 +451,20 @@ fn silencing_a_notified_alert_renotifies_it_when_the_silence_ends() {
 fn api_silences_are_validated_listed_and_expired() {
     let mut e = Engine::new(config(FEATURES));
     let empty = e.add_silence(silence(&[], 1_000), t(0));
-    assert!(empty.is_err_and(|m| m.starts_with("match:")));
+    assert!(empty.is_err_and(
+        |err| matches!(err, SilenceError::Invalid { key: "match", .. })
+            && err.to_string().starts_with("match: must not be empty")
+    ));
     let past = e.add_silence(silence(&[("model", "churn")], 10), t(10));
-    assert!(past.is_err_and(|m| m.starts_with("ends_at:")));
+    assert_eq!(past, Err(SilenceError::AlreadyEnded { ends_at: t(10) }));
+    assert!(past.is_err_and(|err| err.to_string().starts_with("ends_at:")));
     let mut backwards = silence(&[("model", "churn")], 100);
     backwards.starts_at = Some(t(200));
-    assert!(e.add_silence(backwards, t(0)).is_err());
+    assert_eq!(
+        e.add_silence(backwards, t(0))
+            .map_err(|err| err.to_string()),
+        Err("ends_at: must be after starts_at".into())
+    );
 
     let a = e.add_silence(silence(&[("model", "churn")], 1_000), t(0));
     let mut later = silence(&[("model", "fraud")], 2_000);
@@ -559,7 +567,17 @@ fn inhibition_rules_added_through_the_api_apply_survive_a_restore_and_can_be_rem
         target_match: labels(&[("alertname", "FeatureDrift")]),
         equal: vec!["model".into()],
     };
-    assert!(e.add_inhibit(InhibitConfig::default(), t(0)).is_err());
+    let refused = e.add_inhibit(InhibitConfig::default(), t(0)).unwrap_err();
+    assert!(
+        matches!(&refused, SilenceError::InvalidInhibit(p) if p.len() == 2),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .to_string()
+            .starts_with("inhibit.source_match: must not be empty"),
+        "{refused}"
+    );
     let id = e.add_inhibit(rule.clone(), t(0)).expect("a valid rule");
     assert_eq!(e.inhibitions(), [(id.clone(), rule)]);
     let mut all = features("churn", &["f0", "f1"]);

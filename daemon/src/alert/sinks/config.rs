@@ -35,6 +35,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use serde::Deserialize;
 
+use super::error::SinkSetupError;
 use crate::contract::settings::SecretSpec;
 
 /// `[alerting.receivers.NAME]`: where a route's notifications go, tagged by `kind`.
@@ -266,8 +267,9 @@ pub fn validate_delivery(delivery: &DeliveryConfig) -> Vec<(String, String)> {
     errors
 }
 
-fn push(errors: &mut Vec<(String, String)>, path: impl Into<String>, msg: impl Into<String>) {
-    errors.push((path.into(), msg.into()));
+/// Records a problem: its key path and message (a text, or an error's message).
+fn push(errors: &mut Vec<(String, String)>, path: impl Into<String>, msg: impl std::fmt::Display) {
+    errors.push((path.into(), msg.to_string()));
 }
 
 fn validate_smtp(smtp: &SmtpConfig, errors: &mut Vec<(String, String)>) {
@@ -385,38 +387,49 @@ fn validate_webhook(path: &str, w: &WebhookReceiver, errors: &mut Vec<(String, S
 
 /// Parses `user@host` or `Name <user@host>`; the error quotes the input (addresses are not
 /// secrets) and says why.
-pub(crate) fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
-    Mailbox::from_str(s).map_err(|e| format!("`{s}` is not an email address: {e}"))
+pub(crate) fn parse_mailbox(s: &str) -> Result<Mailbox, SinkSetupError> {
+    Mailbox::from_str(s).map_err(|source| SinkSetupError::Address {
+        input: s.to_owned(),
+        source,
+    })
 }
 
 /// Accepts an absolute `http://` or `https://` URL with a host.
-pub(crate) fn check_http_url(url: &str) -> Result<(), String> {
-    let uri: ureq::http::Uri = url
-        .parse()
-        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+pub(crate) fn check_http_url(url: &str) -> Result<(), SinkSetupError> {
+    let uri: ureq::http::Uri = url.parse().map_err(|source| SinkSetupError::UrlSyntax {
+        url: url.to_owned(),
+        source,
+    })?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
-        _ => return Err(format!("`{url}` must start with http:// or https://")),
+        _ => return Err(SinkSetupError::UrlScheme(url.to_owned())),
     }
     match uri.host() {
         Some(h) if !h.is_empty() => Ok(()),
-        _ => Err(format!("`{url}` has no host")),
+        _ => Err(SinkSetupError::UrlNoHost(url.to_owned())),
     }
 }
 
 /// Reads a PEM file of root certificates (`ca_file`).
 pub(crate) fn read_ca_file(
     path: &std::path::Path,
-) -> Result<lettre::transport::smtp::client::Certificate, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+) -> Result<lettre::transport::smtp::client::Certificate, SinkSetupError> {
+    let pem = std::fs::read(path).map_err(|source| SinkSetupError::CaFileUnreadable {
+        path: path.to_owned(),
+        source,
+    })?;
     if !pem
         .windows(b"-----BEGIN CERTIFICATE-----".len())
         .any(|w| w == b"-----BEGIN CERTIFICATE-----")
     {
-        return Err(format!("{} holds no PEM certificate", path.display()));
+        return Err(SinkSetupError::CaFileNoCertificate(path.to_owned()));
     }
-    lettre::transport::smtp::client::Certificate::from_pem(&pem)
-        .map_err(|e| format!("{}: {e}", path.display()))
+    lettre::transport::smtp::client::Certificate::from_pem(&pem).map_err(|source| {
+        SinkSetupError::CaFileInvalid {
+            path: path.to_owned(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 
 use super::config::{DeliveryConfig, ReceiverConfig, SmtpConfig};
 use super::email::{EmailSink, SmtpRelay};
-pub use super::error::{DeliveryError, ErrorKind};
+pub use super::error::{DeliveryError, ErrorKind, SinkSetupError};
 use super::outbox::{FailOutcome, Outbox};
 use super::render;
 use super::webhook::WebhookSink;
@@ -82,26 +82,25 @@ impl Dispatcher {
         smtp: Option<&SmtpConfig>,
         dashboard_url: Option<&str>,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SinkSetupError> {
         let relay = smtp
             .map(SmtpRelay::new)
             .transpose()
-            .map_err(|e| format!("alerting.smtp: {e}"))?;
+            .map_err(|e| e.at("alerting.smtp"))?;
         let mut sinks = BTreeMap::new();
         for (name, cfg) in receivers {
             let sink = match cfg {
                 ReceiverConfig::Email(e) => {
                     if relay.is_none() {
-                        return Err(format!(
-                            "alerting.receivers.{name}: an email receiver needs the [alerting.smtp] section"
-                        ));
+                        Err(SinkSetupError::NoSmtp)
+                    } else {
+                        EmailSink::new(e).map(Sink::Email)
                     }
-                    EmailSink::new(e).map(Sink::Email)
                 }
                 ReceiverConfig::Webhook(w) => WebhookSink::new(w).map(Sink::Webhook),
                 ReceiverConfig::Log(_) => Ok(Sink::Log),
             }
-            .map_err(|e| format!("alerting.receivers.{name}: {e}"))?;
+            .map_err(|e| e.at(format!("alerting.receivers.{name}")))?;
             // Pre-create the series so dashboards show zeros before the first notification.
             for outcome in ["sent", "failed", "dropped"] {
                 metrics
@@ -536,6 +535,15 @@ mod tests {
         let e = Dispatcher::new(&r, None, None, Arc::new(Metrics::new()))
             .err()
             .unwrap();
-        assert!(e.contains("alerting.receivers.oncall"), "{e}");
+        assert!(
+            matches!(&e, SinkSetupError::At { key, source }
+                if key == "alerting.receivers.oncall"
+                    && matches!(**source, SinkSetupError::NoSmtp)),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "alerting.receivers.oncall: an email receiver needs the [alerting.smtp] section"
+        );
     }
 }

@@ -21,7 +21,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
 
 use super::config::{EmailReceiver, SmtpConfig, SmtpSecurity, parse_mailbox, read_ca_file};
-use super::error::DeliveryError;
+use super::error::{DeliveryError, SinkSetupError};
 use super::render;
 use crate::alert::Notification;
 
@@ -40,8 +40,8 @@ pub(crate) struct SmtpRelay {
 
 impl SmtpRelay {
     /// Builds the transport: TLS mode, extra root certificate, credentials, EHLO name, timeout.
-    pub(crate) fn new(cfg: &SmtpConfig) -> Result<Self, String> {
-        let from = parse_mailbox(&cfg.from).map_err(|e| format!("from: {e}"))?;
+    pub(crate) fn new(cfg: &SmtpConfig) -> Result<Self, SinkSetupError> {
+        let from = parse_mailbox(&cfg.from).map_err(|e| e.at("from"))?;
         let port = cfg.effective_port();
         let host = cfg.host.trim();
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
@@ -53,14 +53,17 @@ impl SmtpRelay {
         }
         match (&cfg.username, &cfg.password) {
             (Some(user), Some(spec)) => {
-                let password = spec.resolve().map_err(|e| format!("password: {e}"))?;
+                let password = spec.resolve().map_err(|source| SinkSetupError::Secret {
+                    field: "password",
+                    source,
+                })?;
                 builder = builder.credentials(Credentials::new(
                     user.clone(),
                     password.expose_secret().to_owned(),
                 ));
             }
             (None, None) => {}
-            _ => return Err("`username` and `password` go together".into()),
+            _ => return Err(SinkSetupError::UnpairedCredentials),
         }
         Ok(SmtpRelay {
             transport: builder.build(),
@@ -80,7 +83,7 @@ impl SmtpRelay {
 }
 
 /// The TLS mode; with a `ca_file`, its certificates are trusted besides Mozilla's roots.
-fn tls(cfg: &SmtpConfig, host: &str) -> Result<Tls, String> {
+fn tls(cfg: &SmtpConfig, host: &str) -> Result<Tls, SinkSetupError> {
     if cfg.security == SmtpSecurity::Plain {
         return Ok(Tls::None);
     }
@@ -89,9 +92,7 @@ fn tls(cfg: &SmtpConfig, host: &str) -> Result<Tls, String> {
     if let Some(path) = &cfg.ca_file {
         params = params.add_root_certificate(read_ca_file(path)?);
     }
-    let params = params
-        .build_rustls()
-        .map_err(|e| format!("TLS settings: {e}"))?;
+    let params = params.build_rustls().map_err(SinkSetupError::Tls)?;
     Ok(match cfg.security {
         SmtpSecurity::Tls => Tls::Wrapper(params),
         _ => Tls::Required(params),
@@ -108,15 +109,15 @@ pub(crate) struct EmailSink {
 
 impl EmailSink {
     /// Parses the addresses (the config was validated; this only refuses what slipped through).
-    pub(crate) fn new(cfg: &EmailReceiver) -> Result<Self, String> {
-        let parse_all = |list: &[String], field: &str| -> Result<Vec<Mailbox>, String> {
+    pub(crate) fn new(cfg: &EmailReceiver) -> Result<Self, SinkSetupError> {
+        let parse_all = |list: &[String], field: &str| -> Result<Vec<Mailbox>, SinkSetupError> {
             list.iter()
-                .map(|a| parse_mailbox(a).map_err(|e| format!("{field}: {e}")))
+                .map(|a| parse_mailbox(a).map_err(|e| e.at(field)))
                 .collect()
         };
         let to = parse_all(&cfg.to, "to")?;
         if to.is_empty() {
-            return Err("to: at least one recipient is needed".into());
+            return Err(SinkSetupError::NoRecipient);
         }
         Ok(EmailSink {
             to,
@@ -126,7 +127,7 @@ impl EmailSink {
                 .as_deref()
                 .map(parse_mailbox)
                 .transpose()
-                .map_err(|e| format!("from: {e}"))?,
+                .map_err(|e| e.at("from"))?,
             subject_prefix: cfg.subject_prefix.clone(),
         })
     }
@@ -146,8 +147,7 @@ impl EmailSink {
             &self.cc,
             &self.subject_prefix,
             dashboard_url,
-        )
-        .map_err(DeliveryError::permanent)?;
+        )?;
         match tokio::time::timeout(relay.deadline, relay.transport.send(msg)).await {
             Ok(Ok(_response)) => Ok(()),
             Ok(Err(e)) => Err(classify(&e, relay)),
@@ -159,7 +159,7 @@ impl EmailSink {
     }
 }
 
-/// The MIME message of a notification.
+/// The MIME message of a notification; a message that cannot be built is a permanent error.
 pub fn message(
     n: &Notification,
     from: Mailbox,
@@ -167,7 +167,7 @@ pub fn message(
     cc: &[Mailbox],
     subject_prefix: &str,
     dashboard_url: Option<&str>,
-) -> Result<Message, String> {
+) -> Result<Message, DeliveryError> {
     let mut b = Message::builder()
         .from(from)
         .subject(render::subject(n, subject_prefix))
@@ -184,7 +184,7 @@ pub fn message(
         render::text_body(n, dashboard_url),
         render::html_body(n, dashboard_url),
     ))
-    .map_err(|e| format!("cannot build the email: {e}"))
+    .map_err(|e| DeliveryError::permanent(format!("cannot build the email: {e}")))
 }
 
 /// `<{id}@driftd>`, with any character not allowed in a Message-ID's left part (RFC 5322
@@ -350,7 +350,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("ca.pem");
         std::fs::write(&p, "not a certificate").unwrap();
-        assert!(read_ca_file(&p).unwrap_err().contains("no PEM certificate"));
-        assert!(read_ca_file(&dir.path().join("missing.pem")).is_err());
+        let e = read_ca_file(&p).unwrap_err();
+        assert!(matches!(e, SinkSetupError::CaFileNoCertificate(_)), "{e:?}");
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+        let e = read_ca_file(&dir.path().join("missing.pem")).unwrap_err();
+        assert!(
+            matches!(e, SinkSetupError::CaFileUnreadable { .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().starts_with("cannot read "), "{e}");
     }
 }

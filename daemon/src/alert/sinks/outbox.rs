@@ -60,6 +60,17 @@ pub struct Queued {
     pub last_error: Option<String>,
 }
 
+/// The outbox cannot be turned into its stored form, or back.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// Serialising the outbox failed.
+    #[error("cannot serialise the outbox: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// The stored bytes are not an outbox (corrupt, or written by an incompatible version).
+    #[error("the stored outbox is not readable: {0}")]
+    Decode(#[source] serde_json::Error),
+}
+
 /// What [`Outbox::failed`] decided.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FailOutcome {
@@ -198,13 +209,13 @@ impl Outbox {
     }
 
     /// The stored form: deterministic JSON.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
-        serde_json::to_vec(self).map_err(|e| format!("cannot serialise the outbox: {e}"))
+    pub fn to_bytes(&self) -> Result<Vec<u8>, OutboxError> {
+        serde_json::to_vec(self).map_err(OutboxError::Encode)
     }
 
     /// Reads the stored form.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(bytes).map_err(|e| format!("the stored outbox is not readable: {e}"))
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, OutboxError> {
+        serde_json::from_slice(bytes).map_err(OutboxError::Decode)
     }
 
     /// Of each (receiver, group) queue, the oldest notification.

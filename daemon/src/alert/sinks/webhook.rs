@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::config::{WebhookFormat, WebhookReceiver};
-use super::error::DeliveryError;
+use super::error::{DeliveryError, SinkSetupError};
 use super::render::dashboard_link;
 use crate::alert::{AlertSnapshot, Labels, Notification, Status};
 
@@ -125,17 +125,19 @@ fn common<'a>(
     shared
 }
 
-/// The body a webhook receives, serialised.
+/// The body a webhook receives, serialised; a body that cannot be serialised is a permanent
+/// error.
 pub fn payload(
     n: &Notification,
     format: WebhookFormat,
     dashboard_url: Option<&str>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, DeliveryError> {
     let bytes = match format {
         WebhookFormat::Alertmanager => serde_json::to_vec(&alertmanager_payload(n, dashboard_url)),
         WebhookFormat::Driftd => serde_json::to_vec(n),
     };
-    bytes.map_err(|e| format!("cannot serialise the webhook payload: {e}"))
+    bytes
+        .map_err(|e| DeliveryError::permanent(format!("cannot serialise the webhook payload: {e}")))
 }
 
 /// A configured webhook: the client, the URL, the resolved token.
@@ -148,10 +150,13 @@ pub(crate) struct WebhookSink {
 
 impl WebhookSink {
     /// Resolves the token and builds the client (no connection yet).
-    pub(crate) fn new(cfg: &WebhookReceiver) -> Result<Self, String> {
+    pub(crate) fn new(cfg: &WebhookReceiver) -> Result<Self, SinkSetupError> {
         super::config::check_http_url(&cfg.url)?;
         let token = match &cfg.bearer_token {
-            Some(spec) => Some(spec.resolve().map_err(|e| format!("bearer_token: {e}"))?),
+            Some(spec) => Some(spec.resolve().map_err(|source| SinkSetupError::Secret {
+                field: "bearer_token",
+                source,
+            })?),
             None => None,
         };
         let agent = ureq::Agent::config_builder()
@@ -175,7 +180,7 @@ impl WebhookSink {
         n: &Notification,
         dashboard_url: Option<&str>,
     ) -> Result<(), DeliveryError> {
-        let body = payload(n, self.format, dashboard_url).map_err(DeliveryError::permanent)?;
+        let body = payload(n, self.format, dashboard_url)?;
         let agent = self.agent.clone();
         let url = self.url.clone();
         let auth = self

@@ -9,7 +9,6 @@ use driftd_retrain::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::err_text;
 use crate::registry::{Alias, DecisionEntry, Registry, RegistryError};
 use crate::retraining::config::RetrainConfig;
 use crate::retraining::learn::{LearnControl, ReferenceRow};
@@ -143,13 +142,13 @@ impl JobCtx {
             .retrain_examples
             .with_label_values(&[model])
             .set(n as i64);
-        let fitted = tokio::task::spawn_blocking(move || -> Result<Fitted, String> {
+        let fitted = tokio::task::spawn_blocking(move || -> Result<Fitted, FitError> {
             let (train_set, valid) = split_by_time(examples, cfg.validation_fraction);
             let algo = cfg.algorithm_for(task);
-            let candidate = train(task, &algo, &cfg.encoder, &train_set).map_err(err_text)?;
-            let metrics = evaluate(&candidate, &valid).map_err(err_text)?;
+            let candidate = train(task, &algo, &cfg.encoder, &train_set)?;
+            let metrics = evaluate(&candidate, &valid)?;
             let live_metrics = match &live {
-                Some(l) => Some(evaluate(l, &valid).map_err(err_text)?),
+                Some(l) => Some(evaluate(l, &valid)?),
                 None => None,
             };
             let gate = validation_gate(&metrics, live_metrics.as_ref(), cfg.validation_margin);
@@ -217,4 +216,15 @@ impl JobCtx {
             examples: n,
         }
     }
+}
+
+/// Why a fit produced no candidate.
+#[derive(Debug, thiserror::Error)]
+enum FitError {
+    /// Training.
+    #[error(transparent)]
+    Train(#[from] driftd_retrain::TrainError),
+    /// Scoring on the validation split.
+    #[error(transparent)]
+    Evaluate(#[from] driftd_retrain::MetricsError),
 }

@@ -60,6 +60,7 @@ fn a_schedule_fires_at_its_local_cron_time_once() {
     assert!(
         Schedule::parse(Some("0 3 * * *"), "Mars/Olympus")
             .unwrap_err()
+            .to_string()
             .contains("time zone")
     );
 }
