@@ -9,7 +9,9 @@ mod tidy_common;
 use std::path::Path;
 
 use crate::harness::repo_root;
-use tidy_common::{Graph, LEFTOVERS, missing_module_docs, module_edges, read_sources, uses_of};
+use tidy_common::{
+    Graph, LEFTOVERS, library_code, missing_module_docs, module_edges, read_sources, uses_of,
+};
 
 #[test]
 fn every_rust_file_has_a_module_doc_and_no_leftovers() {
@@ -246,4 +248,40 @@ fn the_declaration_check_works() {
         ["c imports b but does not say it may"]
     );
     assert_eq!(declared_dependencies("//! No list.\n", &layers), None);
+}
+
+/// What the contract and the monitors may not touch: clocks, the async runtime, the network and
+/// the services (time is the events' own; see `monitor/mod.rs`).
+const IMPURE: &[&str] = &[
+    "Utc::now",
+    "SystemTime",
+    "Instant::now",
+    "tokio",
+    "std::net",
+    "rdkafka",
+    "redis::",
+    "lettre",
+    "reqwest",
+    "axum",
+];
+
+/// The contract layer and the monitors are pure: no clock, no runtime, no network, so that the
+/// daemon and `driftd replay` decide the same things from the same events. (They stay folders of
+/// the daemon crate, not a crate of their own: the join store's cold tier, a temporary redb file
+/// for long replays, is their one piece of file I/O; this test keeps the rest out meanwhile.)
+#[test]
+fn the_contract_and_the_monitors_read_no_clock_and_no_network() {
+    let src = repo_root().join("daemon/src");
+    let mut found = Vec::new();
+    for dir in ["contract", "monitor"] {
+        for (path, text) in read_sources(&src.join(dir)) {
+            if path.ends_with("tests.rs") {
+                continue;
+            }
+            found.extend(uses_of(&path, library_code(&text), IMPURE));
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+    let planted = "fn f() -> i64 {\n    chrono::Utc::now().timestamp()\n}\n";
+    assert_eq!(uses_of(Path::new("x.rs"), planted, IMPURE).len(), 1);
 }

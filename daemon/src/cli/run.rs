@@ -16,25 +16,25 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{self, Config};
 
+mod start;
+
+use start::{
+    Shared, connect_store, restore_pipeline, start_alerting, start_http, start_source,
+    start_trainer,
+};
+
 use crate::intake::config::SourceConfig;
 
-use crate::contract::event::ParseOptions;
-use crate::contract::settings::Secrets;
-use crate::http::{self, AppState, FeedbackSink};
-use crate::intake::embedded::run_file;
-use crate::intake::pipeline::Pipeline;
 use crate::intake::policy::ModelPolicy;
-use crate::intake::{Checkpointer, Control, Health, LocalFeedback, Summary, TaskCtx, kafka};
-use crate::kafka::TopicProducer;
+use crate::intake::{Control, Health, Summary};
+use crate::store::AnyStore;
 use crate::store::config::StateConfig;
-use crate::store::{AnyStore, EmbeddedStore, RedisStore};
 use crate::telemetry::LogHandle;
-use crate::telemetry::metrics::Metrics;
+use crate::telemetry::events::{ConfigReloaded, InternalEvent as _};
 
 /// Overrides from the command line.
 #[derive(Clone, Default)]
@@ -56,311 +56,82 @@ pub struct RunOptions {
     pub trainer_tick: Option<Duration>,
 }
 
-/// Connects the configured state store, retrying until it answers or shutdown is requested.
-async fn connect_store(
-    cfg: &Config,
-    secrets: &Secrets,
-    metrics: &Metrics,
-    shutdown: &mut watch::Receiver<bool>,
-) -> anyhow::Result<Option<AnyStore>> {
-    match &cfg.state {
-        StateConfig::Embedded(e) => {
-            let s = EmbeddedStore::open(&e.path).with_context(|| {
-                format!("opening the embedded state store {}", e.path.display())
-            })?;
-            tracing::info!(path = %e.path.display(), "embedded state store open");
-            Ok(Some(AnyStore::Embedded(s)))
-        }
-        StateConfig::Redis(r) => {
-            let mut backoff = Duration::from_millis(200);
-            loop {
-                match RedisStore::connect(r, secrets.redis_password.as_ref()).await {
-                    Ok(s) => {
-                        tracing::info!(prefix = %r.key_prefix, "connected to Redis");
-                        return Ok(Some(AnyStore::Redis(s)));
-                    }
-                    Err(e) => {
-                        metrics.store_errors.with_label_values(&["ping"]).inc();
-                        tracing::warn!(error = %e, retry_in = ?backoff, "Redis is unreachable; not ready until it answers");
-                    }
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.changed() => return Ok(None),
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-}
-
 /// Runs the daemon until its input ends (a file without `--follow`) or a signal stops it.
 pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> anyhow::Result<()> {
     let mut cfg = loaded.config;
     apply_overrides(&mut cfg, &opts);
-    let metrics = Arc::new(Metrics::new());
-    let health = Arc::new(Health::default());
-    let secrets = Arc::new(ArcSwap::from_pointee(loaded.secrets));
-    let policy = Arc::new(ArcSwap::from_pointee(ModelPolicy::new(
-        &cfg.models,
-        &cfg.events,
-    )));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (control_tx, control_rx) = mpsc::channel(8);
-
+    let shared = Shared::new(&cfg, loaded.secrets, shutdown_rx, control_tx);
     let mut signals = Signals::new()?;
-    let mut sd = shutdown_rx.clone();
-    let initial_secrets = secrets.load_full();
+
+    // 1. The state store, retried until it answers (a signal ends the wait).
     let store = match opts.store.clone() {
-        Some(s) => Some(s),
-        None => tokio::select! {
-            s = connect_store(&cfg, &initial_secrets, &metrics, &mut sd) => s?,
-            _ = terminate(&mut signals.term, &mut signals.int) => None,
-        },
+        Some(s) => s,
+        None => {
+            let mut sd = shared.shutdown.clone();
+            let connected = tokio::select! {
+                s = connect_store(&cfg, &shared, &mut sd) => s?,
+                _ = terminate(&mut signals.term, &mut signals.int) => None,
+            };
+            let Some(s) = connected else {
+                tracing::info!("stopped before the state store was reachable");
+                return Ok(());
+            };
+            s
+        }
     };
-    let Some(store) = store else {
-        tracing::info!("stopped before the state store was reachable");
+    shared.store_reachable();
+
+    // 2. The intake pipeline, its monitors and learners restored from the last checkpoint.
+    let ctx = shared.task_ctx(&cfg, store.clone(), control_rx);
+    let Some((pipeline, retrained)) = restore_pipeline(&cfg, &shared, &ctx).await? else {
         return Ok(());
     };
-    health.store_up.store(true, Ordering::Relaxed);
-    metrics.store_up.set(1);
 
-    let parse = ParseOptions {
-        max_event_bytes: cfg.events.max_event_bytes,
-        default_kind: None,
-    };
-    let alert_store = store.clone();
-    let trainer_store = store.clone();
-    let registry_store = store.clone();
-    let checkpointer = Checkpointer::new(store, metrics.clone(), health.clone(), &cfg.checkpoint);
-    let ctx = TaskCtx {
-        metrics: metrics.clone(),
-        health: health.clone(),
-        checkpointer,
-        shutdown: shutdown_rx.clone(),
-        control: control_rx,
-        order: cfg.events.order.clone(),
-    };
-    let mut pipeline = Pipeline::new(
-        metrics.clone(),
-        parse,
-        ModelPolicy::new(&cfg.models, &cfg.events),
+    // 3. Alerting on the monitors' samples, and the trainer on firing alerts and schedules.
+    let alerting =
+        start_alerting(&cfg, &shared, store.clone(), pipeline.board(), &retrained).await?;
+    let trainer = start_trainer(
+        &cfg,
+        &opts,
+        &shared,
+        store.clone(),
+        &pipeline,
+        &alerting,
+        retrained,
     )
-    .with_order(cfg.events.order.settings());
-    if cfg.monitor.enabled {
-        let mut sd = shutdown_rx.clone();
-        let Some(mut monitors) = ctx.checkpointer.load_monitors(&mut sd).await else {
-            return Ok(());
-        };
-        // Models with a reference file start from it, unless a checkpoint already holds them.
-        let c = cfg.clone();
-        let from_files =
-            tokio::task::spawn_blocking(move || crate::offline::replay::reference_monitors(&c))
-                .await
-                .context("loading reference files")??;
-        for (model, m) in from_files {
-            monitors.entry(model).or_insert(m);
-        }
-        pipeline = pipeline.with_monitoring(cfg.monitor.clone());
-        pipeline.restore_monitors(monitors);
-    }
-    let retrained: Vec<(
-        String,
-        crate::retraining::config::RetrainConfig,
-        driftd_retrain::Task,
-    )> = {
-        let p = ModelPolicy::new(&cfg.models, &cfg.events);
-        let mut sd = shutdown_rx.clone();
-        let Some(learners) = ctx.checkpointer.load_learners(&p, &mut sd).await else {
-            return Ok(());
-        };
-        pipeline.restore_learners(learners);
-        p.retrained()
-            .map(|(m, (c, t))| (m.clone(), c.clone(), *t))
-            .collect()
-    };
-    let (firing_tx, firing_rx) = watch::channel(Vec::new());
+    .await?;
 
-    // Alerting: its own task, owning the engine and the outbox.
-    let (alerts, alert_task) = if cfg.alerting.enabled {
-        let task = crate::alert::task::AlertTask::load(
-            cfg.alerting.clone(),
-            alert_store,
-            pipeline.board(),
-            metrics.clone(),
-        )
-        .await
-        .context("starting alerting")?
-        .with_trainer(
-            firing_tx,
-            retrained
-                .iter()
-                .map(|(m, c, _)| (m.clone(), c.on_alerts.clone()))
-                .collect(),
-        );
-        let (tx, rx) = mpsc::channel(16);
-        let handle = tokio::spawn(task.run(rx, shutdown_rx.clone()));
-        (Some(tx), Some(handle))
-    } else {
-        (None, None)
-    };
-
-    // The trainer: retraining, shadow tests, promotion, for models with [models.NAME.retrain].
-    let (trainer, trainer_task) = if retrained.is_empty() {
-        (None, None)
-    } else {
-        let key = crate::registry::signing_key(&secrets.load())
-            .context("the registry signing key (retraining signs its models)")?;
-        if key.is_none() {
-            anyhow::bail!(
-                "[models.*.retrain] needs a registry signing key: set [registry] signing_key or {}",
-                crate::registry::config::KEY_ENV
-            );
-        }
-        let kafka_updates = match &cfg.source {
-            SourceConfig::Kafka(k) if !k.model_updates_topic.is_empty() => {
-                let ks = crate::kafka::KafkaSecrets::from(&secrets.load());
-                let p = TopicProducer::new(k, &ks, &k.model_updates_topic, Duration::from_secs(10))
-                    .context("creating the Kafka producer for model updates")?;
-                Some(p)
-            }
-            _ => None,
-        };
-        let location = match &cfg.state {
-            StateConfig::Redis(r) => format!("{}/{}", r.url, r.key_prefix),
-            StateConfig::Embedded(e) => format!("file://{}", e.path.display()),
-        };
-        let announcer = crate::retraining::announce::Announcer::new(
-            trainer_store.clone(),
-            kafka_updates,
-            location,
-        );
-        // The trainer speaks to the learners inside the source task through its control channel.
-        let (learn_tx, mut learn_rx) = mpsc::channel(16);
-        let forward = control_tx.clone();
-        tokio::spawn(async move {
-            while let Some(c) = learn_rx.recv().await {
-                if forward.send(Control::Learn(c)).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let deps = crate::retraining::trainer::TrainerDeps {
-            store: trainer_store,
-            key,
-            learn: learn_tx,
-            metrics: metrics.clone(),
-            firing: firing_rx,
-            board: pipeline.board(),
-            announcer,
-            clock: Arc::new(chrono::Utc::now),
-        };
-        let t = crate::retraining::trainer::Trainer::load(retrained.clone(), deps)
-            .await
-            .context("starting the trainer")?;
-        let (tx, rx) = mpsc::channel(16);
-        let every = opts.trainer_tick.unwrap_or(Duration::from_secs(1));
-        let handle = tokio::spawn(t.run(every, rx, shutdown_rx.clone()));
-        tracing::info!(models = retrained.len(), "retraining enabled");
-        (Some(tx), Some(handle))
-    };
-
-    // The source task, and where HTTP feedback goes.
-    let (feedback, source_task) = match &cfg.source {
-        SourceConfig::File(f) => {
-            let (tx, rx) = mpsc::channel::<LocalFeedback>(64);
-            let f = f.clone();
-            let max_line = cfg.events.max_event_bytes;
-            let task = tokio::spawn(async move { run_file(f, max_line, pipeline, ctx, rx).await });
-            (FeedbackSink::Local(tx), task)
-        }
-        SourceConfig::Kafka(k) => {
-            let k = (**k).clone();
-            let ks = crate::kafka::KafkaSecrets::from(&secrets.load());
-            let producer = TopicProducer::new(&k, &ks, &k.feedback_topic, cfg.http.request_timeout)
-                .context("creating the Kafka producer for HTTP feedback")?;
-            let task = tokio::spawn(async move { kafka::run_kafka(k, ks, pipeline, ctx).await });
-            (FeedbackSink::Kafka(producer), task)
-        }
-    };
-
-    // HTTP.
-    let http_task = if cfg.http.enabled {
-        let state = AppState {
-            metrics: metrics.clone(),
-            health: health.clone(),
-            secrets: secrets.clone(),
-            policy: policy.clone(),
-            feedback,
-            parse,
-            max_batch_items: cfg.http.max_batch_items,
-            max_body_bytes: cfg.http.max_body_bytes,
-            request_timeout: cfg.http.request_timeout,
-            alerts: alerts.clone(),
-            control: Some(control_tx.clone()),
-            trainer: trainer.clone(),
-            registry: Some((
-                registry_store,
-                crate::registry::signing_key(&secrets.load()).ok().flatten(),
-            )),
-        };
-        if secrets.load().feedback_tokens.is_empty() {
-            tracing::warn!(
-                "no http.feedback_tokens configured: POST /v1/feedback refuses every request (401)"
-            );
-        }
-        let listener = tokio::net::TcpListener::bind(cfg.http.listen)
-            .await
-            .with_context(|| format!("binding HTTP to {}", cfg.http.listen))?;
-        let addr = listener.local_addr()?;
-        tracing::info!(%addr, "HTTP listening");
-        let mut sd = shutdown_rx.clone();
-        Some(tokio::spawn(async move {
-            let r = axum::serve(listener, http::app(state))
-                .with_graceful_shutdown(async move {
-                    let _ = sd.wait_for(|v| *v).await;
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "HTTP server failed");
-            }
-        }))
-    } else {
-        None
-    };
+    // 4. The source task, which owns the pipeline from here on, and HTTP.
+    let (feedback, mut source_task) = start_source(&cfg, &shared, pipeline, ctx)?;
+    let http_task = start_http(&cfg, &shared, feedback, &alerting, &trainer, store).await?;
 
     notify(&[sd_notify::NotifyState::Ready]);
-    let watchdog = spawn_watchdog(health.clone());
+    let watchdog = spawn_watchdog(shared.health.clone());
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "driftd started");
 
-    // Wait for the end of input or a signal; reload on SIGHUP.
-    let mut source_task = source_task;
+    // 5. Run until the input ends or a signal; SIGHUP reloads what can change at run time.
     let finished = loop {
         tokio::select! {
             r = &mut source_task => break Some(r),
             _ = terminate(&mut signals.term, &mut signals.int) => break None,
-            _ = signals.hup.recv() => {
-                reload(&opts, &log, &secrets, &policy, &control_tx, &metrics, alerts.as_ref()).await;
-            }
+            _ = signals.hup.recv() => reload(&opts, &log, &shared, alerting.commands.as_ref()).await,
         }
     };
 
-    health.shutting_down.store(true, Ordering::Relaxed);
+    // 6. Drain: readiness goes false, every task stops, the source writes a final checkpoint —
+    //    all within `shutdown.timeout`.
+    shared.health.shutting_down.store(true, Ordering::Relaxed);
     notify(&[sd_notify::NotifyState::Stopping]);
     let _ = shutdown_tx.send(true);
-    let deadline = cfg.shutdown.timeout;
-    let drained = tokio::time::timeout(deadline, async {
+    let others = [http_task, alerting.task, trainer.task];
+    let drained = tokio::time::timeout(cfg.shutdown.timeout, async {
         let source_result = match finished {
             Some(r) => r,
             None => source_task.await,
         };
-        if let Some(h) = http_task {
-            let _ = h.await;
-        }
-        if let Some(h) = alert_task {
-            let _ = h.await;
-        }
-        if let Some(h) = trainer_task {
+        for h in others.into_iter().flatten() {
             let _ = h.await;
         }
         source_result
@@ -380,7 +151,8 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         Ok(Ok(Err(e))) => Err(e),
         Ok(Err(join)) => Err(anyhow::anyhow!("source task failed: {join}")),
         Err(_) => {
-            tracing::error!(timeout = ?deadline, "shutdown did not finish in time; exiting anyway");
+            let timeout = cfg.shutdown.timeout;
+            tracing::error!(?timeout, "shutdown did not finish in time; exiting anyway");
             std::process::exit(1);
         }
     }
@@ -412,12 +184,16 @@ fn apply_overrides(cfg: &mut Config, opts: &RunOptions) {
 async fn reload(
     opts: &RunOptions,
     log: &LogHandle,
-    secrets: &Arc<ArcSwap<Secrets>>,
-    policy: &Arc<ArcSwap<ModelPolicy>>,
-    control: &mpsc::Sender<Control>,
-    metrics: &Metrics,
+    shared: &Shared,
     alerts: Option<&mpsc::Sender<crate::alert::task::Command>>,
 ) {
+    let Shared {
+        secrets,
+        policy,
+        control,
+        metrics,
+        ..
+    } = shared;
     let Some(path) = &opts.config_path else {
         tracing::info!("SIGHUP: no --config file to reload");
         return;
@@ -435,13 +211,17 @@ async fn reload(
                 let cmd = crate::alert::task::Command::Reload(Box::new(l.config.alerting.clone()));
                 let _ = a.send(cmd).await;
             }
-            metrics.config_reloads.with_label_values(&["ok"]).inc();
-            tracing::info!(path = %path.display(), "SIGHUP: reloaded log.level, http tokens, [models] and [events] model rules, [alerting]; other changes need a restart");
+            ConfigReloaded {
+                path,
+                result: Ok(()),
+            }
+            .emit(metrics);
         }
-        Err(e) => {
-            metrics.config_reloads.with_label_values(&["failed"]).inc();
-            tracing::error!(path = %path.display(), errors = %e, "SIGHUP: configuration is invalid; keeping the running one");
+        Err(e) => ConfigReloaded {
+            path,
+            result: Err(&e),
         }
+        .emit(metrics),
     }
 }
 

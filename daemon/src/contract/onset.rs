@@ -20,6 +20,28 @@ pub enum OnsetKind {
     Accuracy,
 }
 
+impl OnsetKind {
+    /// Every kind, in order.
+    pub const ALL: [OnsetKind; 5] = [
+        OnsetKind::Data,
+        OnsetKind::Dataset,
+        OnsetKind::Prediction,
+        OnsetKind::Concept,
+        OnsetKind::Accuracy,
+    ];
+
+    /// The name in reports and the `kind` label of `driftd_drift_onsets_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnsetKind::Data => "data",
+            OnsetKind::Dataset => "dataset",
+            OnsetKind::Prediction => "prediction",
+            OnsetKind::Concept => "concept",
+            OnsetKind::Accuracy => "accuracy",
+        }
+    }
+}
+
 /// One drift onset: a quantity entered the drift state (edge-triggered). One JSON line of a replay
 /// report. Field order is part of the format (reports are compared byte for byte).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,6 +14,7 @@ use crate::intake::pipeline::Pipeline;
 use crate::intake::policy::ModelPolicy;
 use crate::intake::shard::{CheckpointError, ShardState, checkpoint_key};
 use crate::store::{AnyStore, StateStore, StoreError};
+use crate::telemetry::events::{InternalEvent as _, StoreAnswered, StoreFailed};
 use crate::telemetry::metrics::Metrics;
 
 /// Writes and loads checkpoints, tracking the store's health.
@@ -54,20 +55,20 @@ impl Checkpointer {
     }
 
     fn store_result<T>(&self, op: &str, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        let store = self.store.kind();
         match &r {
-            Ok(_) => {
-                if !self.health.store_up.swap(true, Ordering::Relaxed) {
-                    tracing::info!(store = self.store.kind(), "state store is reachable");
-                }
-                self.metrics.store_up.set(1);
+            Ok(_) => StoreAnswered {
+                store,
+                was_up: self.health.store_up.swap(true, Ordering::Relaxed),
             }
-            Err(e) => {
-                self.metrics.store_errors.with_label_values(&[op]).inc();
-                self.metrics.store_up.set(0);
-                if self.health.store_up.swap(false, Ordering::Relaxed) {
-                    tracing::warn!(store = self.store.kind(), error = %e, "state store is unreachable; keeping state in memory and retrying");
-                }
+            .emit(&self.metrics),
+            Err(error) => StoreFailed {
+                store,
+                op,
+                error,
+                was_up: self.health.store_up.swap(false, Ordering::Relaxed),
             }
+            .emit(&self.metrics),
         }
         r
     }

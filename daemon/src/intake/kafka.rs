@@ -35,6 +35,9 @@ use super::Health;
 use super::{TaskCtx, dispatch};
 use crate::intake::pipeline::{Outcome, Pipeline};
 use crate::kafka::KafkaSourceConfig;
+use crate::telemetry::events::{
+    BrokersReachable, DeadLetterFailed, DeadLetterWritten, InternalEvent as _,
+};
 use crate::telemetry::metrics::Metrics;
 
 /// The shard name of a partition.
@@ -282,15 +285,8 @@ impl ClientContext for DriftdContext {
 
 impl DriftdContext {
     fn set_up(&self, up: bool) {
-        let was = self.health.source_up.swap(up, Ordering::Relaxed);
-        self.metrics.source_up.set(i64::from(up));
-        if was != up {
-            if up {
-                tracing::info!("Kafka brokers reachable");
-            } else {
-                tracing::warn!("Kafka brokers unreachable; librdkafka keeps reconnecting");
-            }
-        }
+        let was_up = self.health.source_up.swap(up, Ordering::Relaxed);
+        BrokersReachable { up, was_up }.emit(&self.metrics);
     }
 }
 
@@ -390,21 +386,17 @@ impl DeadLetter {
                     let metrics = self.metrics.clone();
                     let (topic, part, off) = (m.topic().to_owned(), m.partition(), m.offset());
                     tokio::spawn(async move {
+                        let failed = |error| DeadLetterFailed {
+                            topic: &topic,
+                            partition: part,
+                            offset: off,
+                            error,
+                            enqueue: false,
+                        };
                         match delivery.await {
-                            Ok(Ok(_)) => metrics.dead_letter.with_label_values(&["written"]).inc(),
-                            Ok(Err((e, _))) => {
-                                metrics.dead_letter.with_label_values(&["failed"]).inc();
-                                tracing::error!(error = %e, topic, partition = part, offset = off, "dead-letter write failed");
-                            }
-                            Err(_) => {
-                                metrics.dead_letter.with_label_values(&["failed"]).inc();
-                                tracing::error!(
-                                    topic,
-                                    partition = part,
-                                    offset = off,
-                                    "dead-letter write cancelled"
-                                );
-                            }
+                            Ok(Ok(_)) => DeadLetterWritten.emit(&metrics),
+                            Ok(Err((e, _))) => failed(Some(&e)).emit(&metrics),
+                            Err(_) => failed(None).emit(&metrics),
                         }
                     });
                     self.sent_since_flush += 1;
@@ -418,11 +410,14 @@ impl DeadLetter {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Err((e, _)) => {
-                    self.metrics
-                        .dead_letter
-                        .with_label_values(&["failed"])
-                        .inc();
-                    tracing::error!(error = %e, topic = m.topic(), partition = m.partition(), offset = m.offset(), reason, "cannot enqueue the dead-letter record");
+                    DeadLetterFailed {
+                        topic: m.topic(),
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        error: Some(&e),
+                        enqueue: true,
+                    }
+                    .emit(&self.metrics);
                     return;
                 }
             }

@@ -27,13 +27,14 @@ use crate::contract::event::{
 use crate::contract::sample::SampleBoard;
 use crate::intake::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
 use crate::intake::policy::ModelPolicy;
-use crate::intake::publish::{init_onset_series, log_onset, onset_kind, publish};
+use crate::intake::publish::{init_onset_series, publish};
 use crate::intake::shard::{
     CHECKPOINT_VERSION, CheckpointError, HeldEvent, MONITOR_INDEX_KEY, ShardState, checkpoint_key,
     monitor_key,
 };
 use crate::monitor::{ModelMonitor, MonitorSettings};
 use crate::retraining::learn::Learner;
+use crate::telemetry::events::{DriftOnset, InternalEvent as _};
 use crate::telemetry::metrics::Metrics;
 
 /// What happened to one event.
@@ -315,12 +316,8 @@ impl Pipeline {
             publish(metrics, model, m);
             self.board.set(model, m.samples(settings));
         }
-        for o in onsets {
-            log_onset(&o);
-            metrics
-                .drift_onsets
-                .with_label_values(&[model, onset_kind(&o)])
-                .inc();
+        for o in &onsets {
+            DriftOnset(o).emit(metrics);
         }
     }
 

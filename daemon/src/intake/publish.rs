@@ -1,44 +1,19 @@
-//! What the pipeline tells Prometheus and the log about its monitors: each monitor's state as
-//! gauges, each onset as a log line and a counter.
+//! What the pipeline tells Prometheus about its monitors: each monitor's state as gauges (each
+//! onset is a [`crate::telemetry::events::DriftOnset`]).
 
-use crate::contract::onset::Onset;
 use crate::monitor::ModelMonitor;
 use crate::telemetry::metrics::Metrics;
 use driftd_detectors::stream::DriftState;
 
-/// The `kind` label of an onset.
-pub fn onset_kind(o: &Onset) -> &'static str {
-    match o.kind {
-        crate::contract::onset::OnsetKind::Data => "data",
-        crate::contract::onset::OnsetKind::Dataset => "dataset",
-        crate::contract::onset::OnsetKind::Prediction => "prediction",
-        crate::contract::onset::OnsetKind::Concept => "concept",
-        crate::contract::onset::OnsetKind::Accuracy => "accuracy",
-    }
-}
-
 /// Creates a model's onset counters at 0, so that its first onset is an increase Prometheus sees
 /// (a counter's first sample never is).
 pub fn init_onset_series(metrics: &Metrics, model: &str) {
-    for kind in ["data", "dataset", "prediction", "concept", "accuracy"] {
-        metrics.drift_onsets.with_label_values(&[model, kind]);
+    for kind in crate::contract::onset::OnsetKind::ALL {
+        metrics
+            .drift_onsets
+            .with_label_values(&[model, kind.as_str()]);
     }
     metrics.events_late.with_label_values(&[model]);
-}
-
-/// Logs an onset at warning level with its evidence.
-pub fn log_onset(o: &Onset) {
-    tracing::warn!(
-        model = %o.model,
-        kind = onset_kind(o),
-        feature = o.feature.as_deref().unwrap_or(""),
-        test = %o.test,
-        statistic = o.statistic,
-        p_value = o.p_value,
-        threshold = o.threshold,
-        event_ts = %o.ts,
-        "drift onset"
-    );
 }
 
 /// Publishes a monitor's state as gauges.

@@ -77,6 +77,7 @@ use crate::http::{ApiError, ItemError};
 use crate::registry::{Registry, signing_key};
 use crate::store::config::StateConfig;
 use crate::store::{AnyStore, EmbeddedStore};
+use crate::telemetry::events::{InternalEvent as _, LiveModelLoaded};
 use crate::telemetry::metrics::Metrics;
 
 /// A loaded, verified model version.
@@ -253,22 +254,12 @@ async fn poll(loader: &Loader, state: &ServeState) {
         match reg.load(&slot.name, version).await {
             Ok((model, _)) => {
                 slot.live.store(Some(Arc::new(Served { version, model })));
-                state
-                    .metrics
-                    .serving_model_version
-                    .with_label_values(&[slot.name.as_str()])
-                    .set(i64::try_from(version).unwrap_or(i64::MAX));
-                match current {
-                    Some(from) => {
-                        state
-                            .metrics
-                            .model_swaps
-                            .with_label_values(&[slot.name.as_str()])
-                            .inc();
-                        tracing::info!(model = %slot.name, from, to = version, "live model swapped");
-                    }
-                    None => tracing::info!(model = %slot.name, version, "live model loaded"),
+                LiveModelLoaded {
+                    model: &slot.name,
+                    from: current,
+                    to: version,
                 }
+                .emit(&state.metrics);
             }
             Err(e) if slot.refused.swap(version, Ordering::Relaxed) != version => tracing::error!(
                 model = %slot.name,

@@ -3,6 +3,7 @@
 //!
 //! May depend on: contract.
 
+pub mod events;
 pub mod metrics;
 
 use tracing_subscriber::layer::SubscriberExt as _;

@@ -24,6 +24,9 @@ use super::outbox::{FailOutcome, Outbox};
 use super::render;
 use super::webhook::WebhookSink;
 use crate::alert::{Notification, Status};
+use crate::telemetry::events::{
+    Delivery, InternalEvent as _, NotificationAttempted, NotificationDropped,
+};
 use crate::telemetry::metrics::Metrics;
 
 /// What [`Dispatcher::deliver_queued`] did with a queued notification.
@@ -147,16 +150,20 @@ impl Dispatcher {
             ),
             Some(sink) => (sink.kind(), self.send(sink, n).await),
         };
-        let outcome = match &result {
-            Ok(()) => "sent",
-            Err(e) if e.is_retryable() => "failed",
-            Err(_) => "dropped",
-        };
-        self.metrics
-            .notifications
-            .with_label_values(&[n.receiver.as_str(), kind, outcome])
-            .inc();
-        log_attempt(n, kind, &result);
+        NotificationAttempted {
+            receiver: &n.receiver,
+            kind,
+            id: &n.id,
+            delivery: match &result {
+                Ok(()) => Delivery::Sent,
+                Err(e) => match e.kind {
+                    ErrorKind::Transient => Delivery::Transient(e),
+                    ErrorKind::Rejected => Delivery::Refused(e),
+                    ErrorKind::Permanent => Delivery::Permanent(e),
+                },
+            },
+        }
+        .emit(&self.metrics);
         result
     }
 
@@ -256,44 +263,17 @@ impl Dispatcher {
 
     fn give_up(&self, n: &Notification, attempts: u32, e: &DeliveryError, d: &DeliveryConfig) {
         let kind = self.sinks.get(&n.receiver).map_or("unknown", Sink::kind);
-        self.metrics
-            .notifications
-            .with_label_values(&[n.receiver.as_str(), kind, "dropped"])
-            .inc();
-        tracing::error!(
-            receiver = %n.receiver,
+        NotificationDropped {
+            receiver: &n.receiver,
             kind,
-            notification_id = %n.id,
-            group = %n.group_key,
+            id: &n.id,
+            group: &n.group_key,
+            subject: &render::subject(n, ""),
             attempts,
-            give_up_after = %humantime_serde::re::humantime::format_duration(d.give_up_after),
-            error = %e,
-            subject = %render::subject(n, ""),
-            "notification dropped: delivery kept failing"
-        );
-    }
-}
-
-fn log_attempt(n: &Notification, kind: &str, result: &Result<(), DeliveryError>) {
-    let (receiver, id) = (n.receiver.as_str(), n.id.as_str());
-    match result {
-        Ok(()) => {
-            tracing::info!(receiver, kind, notification_id = id, "notification sent");
+            give_up_after: d.give_up_after,
+            error: e,
         }
-        Err(e) => match e.kind {
-            ErrorKind::Transient => tracing::warn!(
-                receiver, kind, notification_id = id, error = %e,
-                "notification delivery failed; will retry"
-            ),
-            ErrorKind::Rejected => tracing::error!(
-                receiver, kind, notification_id = id, error = %e,
-                "notification refused; will retry, but this needs an operator"
-            ),
-            ErrorKind::Permanent => tracing::error!(
-                receiver, kind, notification_id = id, error = %e,
-                "notification dropped: the receiver refuses it as it is"
-            ),
-        },
+        .emit(&self.metrics);
     }
 }
 
