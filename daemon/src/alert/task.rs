@@ -22,6 +22,7 @@ use super::engine::{
 };
 use super::sinks::{DeliveryError, Dispatcher, Outbox};
 use super::{AlertingConfig, Labels, Notification, Sample, Status};
+use crate::contract::sample::Firing;
 use crate::contract::sample::SampleBoard;
 use crate::store::{AnyStore, StateStore};
 use crate::telemetry::metrics::Metrics;
@@ -151,7 +152,7 @@ pub struct AlertTask {
     /// Engine state or outbox changed since the last successful store write.
     dirty: bool,
     /// Firing alerts after each tick, for the trainer's triggers.
-    firing: Option<watch::Sender<Vec<crate::contract::sample::Firing>>>,
+    firing: Option<watch::Sender<Vec<Firing>>>,
     /// Per model, what the retraining loop does about its alerts (the notifications' "actions").
     retrained: BTreeMap<String, Vec<String>>,
 }
@@ -225,7 +226,7 @@ impl AlertTask {
     /// are retrained with the rules that trigger it (for the notifications' "what driftd did").
     pub fn with_trainer(
         mut self,
-        firing: watch::Sender<Vec<crate::contract::sample::Firing>>,
+        firing: watch::Sender<Vec<Firing>>,
         retrained: BTreeMap<String, Vec<String>>,
     ) -> Self {
         self.firing = Some(firing);
@@ -310,7 +311,7 @@ impl AlertTask {
                 .into_iter()
                 .filter(|a| a.state == AlertState::Firing)
                 .filter_map(|a| {
-                    Some(crate::contract::sample::Firing {
+                    Some(Firing {
                         model: a.labels.get("model")?.clone(),
                         since: a.firing_since?,
                         rule: a.rule,

@@ -29,6 +29,10 @@ use driftd_retrain::{
 use secrecy::SecretString;
 
 use crate::cli::run::RunOptions;
+use crate::cli::run::run;
+use crate::config::load_str;
+use crate::contract::notice::Notice;
+use crate::contract::notice::UPDATES_CHANNEL;
 use crate::registry::{Alias, Registry};
 use crate::store::{AnyStore, EmbeddedStore, StateStore as _};
 use crate::telemetry::LogHandle;
@@ -216,14 +220,14 @@ pub async fn demo(opts: DemoOptions, log: LogHandle) -> anyhow::Result<bool> {
     );
 
     // 2. driftd run, in-process, on the same store.
-    let loaded = crate::config::load_str(&config(&dir, opts.listen, &key))
+    let loaded = load_str(&config(&dir, opts.listen, &key))
         .map_err(|e| anyhow::anyhow!("demo configuration: {e}"))?;
     let run_opts = RunOptions {
         store: Some(store.clone()),
         trainer_tick: Some(Duration::from_millis(200)),
         ..RunOptions::default()
     };
-    let daemon = tokio::spawn(crate::cli::run::run(loaded, run_opts, log));
+    let daemon = tokio::spawn(run(loaded, run_opts, log));
     let base = format!("http://{}", opts.listen);
     say(
         start,
@@ -235,14 +239,12 @@ pub async fn demo(opts: DemoOptions, log: LogHandle) -> anyhow::Result<bool> {
     // 3. The serving side: the live model, swapped on promotion notices.
     let current: Arc<arc_swap::ArcSwap<(u64, TrainedModel)>> =
         Arc::new(arc_swap::ArcSwap::from_pointee((v1.version, live)));
-    let mut notices = store
-        .subscribe(crate::contract::notice::UPDATES_CHANNEL)
-        .await?;
+    let mut notices = store.subscribe(UPDATES_CHANNEL).await?;
     {
         let (current, store, key) = (current.clone(), store.clone(), key.clone());
         tokio::spawn(async move {
             while let Some(msg) = notices.recv().await {
-                let Ok(n) = serde_json::from_slice::<crate::contract::notice::Notice>(&msg) else {
+                let Ok(n) = serde_json::from_slice::<Notice>(&msg) else {
                     continue;
                 };
                 let Ok(r) = Registry::new(store.clone(), Some(SecretString::from(key.clone())))

@@ -17,6 +17,7 @@ use crate::contract::settings::Secrets;
 use crate::registry::{
     Aliases, MANUAL_TRIGGER, Registry, RegistryError, VersionRecord, signing_key,
 };
+use crate::store::open_configured;
 
 /// A `driftd models` command (`driftd models --help`).
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -275,7 +276,7 @@ pub async fn run_command(
         return request_retrain(cfg, secrets, &model, daemon, token, json).await;
     }
     let key = signing_key(secrets)?;
-    let store = crate::store::open_configured(&cfg.state, secrets).await?;
+    let store = open_configured(&cfg.state, secrets).await?;
     let reg = Registry::new(store, key)?;
     let out = match command {
         Command::List => {

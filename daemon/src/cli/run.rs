@@ -29,9 +29,11 @@ use start::{
 
 use crate::intake::config::SourceConfig;
 
+use crate::alert::task::Command;
 use crate::intake::policy::ModelPolicy;
 use crate::intake::{Control, Health, Summary};
 use crate::store::AnyStore;
+use crate::store::config::EmbeddedStateConfig;
 use crate::store::config::StateConfig;
 use crate::telemetry::LogHandle;
 use crate::telemetry::events::{ConfigReloaded, InternalEvent as _};
@@ -173,8 +175,7 @@ fn apply_overrides(cfg: &mut Config, opts: &RunOptions) {
         f.follow = true;
     }
     if let Some(p) = &opts.state {
-        cfg.state =
-            StateConfig::Embedded(crate::store::config::EmbeddedStateConfig { path: p.clone() });
+        cfg.state = StateConfig::Embedded(EmbeddedStateConfig { path: p.clone() });
     }
     if let Some(l) = opts.listen {
         cfg.http.listen = l;
@@ -185,7 +186,7 @@ async fn reload(
     opts: &RunOptions,
     log: &LogHandle,
     shared: &Shared,
-    alerts: Option<&mpsc::Sender<crate::alert::task::Command>>,
+    alerts: Option<&mpsc::Sender<Command>>,
 ) {
     let Shared {
         secrets,
@@ -208,7 +209,7 @@ async fn reload(
             policy.store(Arc::new(p.clone()));
             let _ = control.send(Control::SetPolicy(p)).await;
             if let Some(a) = alerts {
-                let cmd = crate::alert::task::Command::Reload(Box::new(l.config.alerting.clone()));
+                let cmd = Command::Reload(Box::new(l.config.alerting.clone()));
                 let _ = a.send(cmd).await;
             }
             ConfigReloaded {

@@ -19,12 +19,15 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::alert::AlertingConfig;
 use crate::contract::settings::{ConfigError, ConfigErrors, Secrets, err};
 use crate::http::config::HttpConfig;
 use crate::intake::config::{
     CheckpointConfig, EventsConfig, ModelConfig, ShutdownConfig, SourceConfig, validate_flow,
 };
+use crate::monitor::MonitorSettings;
 use crate::registry::config::{KEY_ENV, RegistryConfig};
+use crate::serve::Setup;
 use crate::serve::config::ServeConfig;
 use crate::store::config::StateConfig;
 use crate::telemetry::LogConfig;
@@ -48,11 +51,11 @@ pub struct Config {
     /// Shutdown behaviour.
     pub shutdown: ShutdownConfig,
     /// Monitoring: windows, tests, label joins, concept detector.
-    pub monitor: crate::monitor::MonitorSettings,
+    pub monitor: MonitorSettings,
     /// Per-model settings, keyed by model name.
     pub models: BTreeMap<String, ModelConfig>,
     /// Alerting: rules, routes, silences, receivers.
-    pub alerting: crate::alert::AlertingConfig,
+    pub alerting: AlertingConfig,
     /// The model registry (`driftd models`): the artifact signing key.
     pub registry: RegistryConfig,
     /// `driftd serve`: the prediction server.
@@ -70,9 +73,9 @@ pub struct Loaded {
 
 impl Loaded {
     /// What `driftd serve` reads of it.
-    pub fn serve_setup(self) -> crate::serve::Setup {
+    pub fn serve_setup(self) -> Setup {
         let Loaded { config, secrets } = self;
-        crate::serve::Setup {
+        Setup {
             serve: config.serve,
             state: config.state,
             source: config.source,

@@ -33,7 +33,17 @@ use crate::contract::settings::Secrets;
 use crate::intake::policy::ModelPolicy;
 use crate::telemetry::metrics::Metrics;
 
+use crate::alert::engine::InhibitConfig;
+use crate::alert::engine::SilenceConfig;
+use crate::alert::task::Command as AlertCommand;
+use crate::contract::event::Rejection;
+use crate::intake::Control;
 use crate::intake::{Health, LocalFeedback};
+use crate::kafka::TopicProducer;
+use crate::registry::Registry;
+use crate::registry::RegistryError;
+use crate::retraining::trainer::Command as TrainerCommand;
+use crate::store::AnyStore;
 
 /// Where accepted feedback goes.
 #[derive(Clone)]
@@ -41,7 +51,7 @@ pub enum FeedbackSink {
     /// To the local pipeline (embedded mode).
     Local(mpsc::Sender<LocalFeedback>),
     /// Produced to the feedback topic, so every instance sees it (Kafka mode).
-    Kafka(crate::kafka::TopicProducer),
+    Kafka(TopicProducer),
 }
 
 /// What handlers share.
@@ -66,13 +76,13 @@ pub struct AppState {
     /// Time limit for a request.
     pub request_timeout: Duration,
     /// The alert task, for the admin API (`None` when alerting is disabled).
-    pub alerts: Option<mpsc::Sender<crate::alert::task::Command>>,
+    pub alerts: Option<mpsc::Sender<AlertCommand>>,
     /// The source task, for on-demand evaluation (`GET /v1/models/{model}`).
-    pub control: Option<mpsc::Sender<crate::intake::Control>>,
+    pub control: Option<mpsc::Sender<Control>>,
     /// The trainer, for the retraining API (`None` when no model is retrained).
-    pub trainer: Option<mpsc::Sender<crate::retraining::trainer::Command>>,
+    pub trainer: Option<mpsc::Sender<TrainerCommand>>,
     /// The state store and signing key, for the registry API.
-    pub registry: Option<(crate::store::AnyStore, Option<secrecy::SecretString>)>,
+    pub registry: Option<(AnyStore, Option<secrecy::SecretString>)>,
 }
 
 /// One invalid item of a feedback batch.
@@ -270,7 +280,7 @@ async fn ask_task<C, T>(
 /// Sends a command to the alert task and waits for its answer.
 async fn ask<T>(
     s: &AppState,
-    make: impl FnOnce(oneshot::Sender<T>) -> crate::alert::task::Command,
+    make: impl FnOnce(oneshot::Sender<T>) -> AlertCommand,
 ) -> Result<T, ApiError> {
     let absent = "alerting is disabled ([alerting] enabled = false)";
     ask_task(s.alerts.as_ref(), absent, "alerting", make).await
@@ -281,7 +291,7 @@ async fn get_model(
     State(s): State<AppState>,
     axum::extract::Path(model): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    let inspect = |r| crate::intake::Control::Inspect(model.clone(), r);
+    let inspect = |r| Control::Inspect(model.clone(), r);
     match ask_task(
         s.control.as_ref(),
         "no event source",
@@ -300,7 +310,7 @@ async fn get_model(
 /// Sends a command to the trainer and waits for its answer.
 async fn ask_trainer<T>(
     s: &AppState,
-    make: impl FnOnce(oneshot::Sender<T>) -> crate::retraining::trainer::Command,
+    make: impl FnOnce(oneshot::Sender<T>) -> TrainerCommand,
 ) -> Result<T, ApiError> {
     let absent = "no model is retrained here (no [models.NAME.retrain] section)";
     ask_task(s.trainer.as_ref(), absent, "the trainer", make).await
@@ -311,11 +321,7 @@ type ModelPath = axum::extract::Path<String>;
 /// The retraining loop of a model: phase, aliases, training data, timeline.
 async fn get_retrain(State(s): State<AppState>, model: ModelPath) -> Result<Response, ApiError> {
     let model = model.0;
-    match ask_trainer(&s, |r| {
-        crate::retraining::trainer::Command::Status(model.clone(), r)
-    })
-    .await?
-    {
+    match ask_trainer(&s, |r| TrainerCommand::Status(model.clone(), r)).await? {
         Some(v) => Ok(Json(v).into_response()),
         None => Err(ApiError::NotFound(format!(
             "model {model:?} is not retrained here"
@@ -327,7 +333,7 @@ async fn get_retrain(State(s): State<AppState>, model: ModelPath) -> Result<Resp
 async fn post_retrain(State(s): State<AppState>, model: ModelPath) -> Result<Response, ApiError> {
     let model = model.0;
     let r = ask_trainer(&s, |r| {
-        crate::retraining::trainer::Command::Retrain(model.clone(), "admin API".into(), r)
+        TrainerCommand::Retrain(model.clone(), "admin API".into(), r)
     })
     .await?;
     match r {
@@ -340,15 +346,14 @@ async fn post_retrain(State(s): State<AppState>, model: ModelPath) -> Result<Res
     }
 }
 
-fn registry(s: &AppState) -> Result<crate::registry::Registry<crate::store::AnyStore>, ApiError> {
+fn registry(s: &AppState) -> Result<Registry<AnyStore>, ApiError> {
     let Some((store, key)) = &s.registry else {
         return Err(ApiError::NotFound("no model registry".into()));
     };
-    crate::registry::Registry::new(store.clone(), key.clone())
-        .map_err(|e| ApiError::Unavailable(e.to_string()))
+    Registry::new(store.clone(), key.clone()).map_err(|e| ApiError::Unavailable(e.to_string()))
 }
 
-fn registry_error(e: crate::registry::RegistryError) -> ApiError {
+fn registry_error(e: RegistryError) -> ApiError {
     use crate::registry::RegistryError as E;
     match e {
         E::UnknownModel(_) | E::UnknownVersion { .. } | E::NoAlias { .. } => {
@@ -407,10 +412,8 @@ async fn swap(s: &AppState, model: String, version: Option<u64>) -> Result<Respo
     if s.trainer.is_some() {
         // Through the trainer: under the model's lease, with notices and the reference switch.
         let r = ask_trainer(s, |r| match version {
-            Some(v) => {
-                crate::retraining::trainer::Command::Promote(model.clone(), v, by.clone(), r)
-            }
-            None => crate::retraining::trainer::Command::Rollback(model.clone(), by.clone(), r),
+            Some(v) => TrainerCommand::Promote(model.clone(), v, by.clone(), r),
+            None => TrainerCommand::Rollback(model.clone(), by.clone(), r),
         })
         .await?;
         return r
@@ -427,19 +430,19 @@ async fn swap(s: &AppState, model: String, version: Option<u64>) -> Result<Respo
 }
 
 async fn get_alerts(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let alerts = ask(&s, crate::alert::task::Command::Alerts).await?;
+    let alerts = ask(&s, AlertCommand::Alerts).await?;
     Ok(Json(serde_json::json!({ "alerts": alerts })).into_response())
 }
 
 async fn get_silences(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let silences = ask(&s, crate::alert::task::Command::Silences).await?;
+    let silences = ask(&s, AlertCommand::Silences).await?;
     Ok(Json(serde_json::json!({ "silences": silences })).into_response())
 }
 
 async fn post_silence(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let cfg: crate::alert::engine::SilenceConfig = serde_json::from_slice(&body)
+    let cfg: SilenceConfig = serde_json::from_slice(&body)
         .map_err(|e| ApiError::Invalid(format!("not a silence: {e}")))?;
-    match ask(&s, |r| crate::alert::task::Command::AddSilence(cfg, r)).await? {
+    match ask(&s, |r| AlertCommand::AddSilence(cfg, r)).await? {
         Ok(id) => Ok(created(&id)),
         Err(e) => Err(ApiError::Invalid(e.to_string())),
     }
@@ -460,7 +463,7 @@ fn removed(found: bool, missing: String) -> Result<Response, ApiError> {
 }
 
 async fn get_inhibitions(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let rules = ask(&s, crate::alert::task::Command::Inhibitions).await?;
+    let rules = ask(&s, AlertCommand::Inhibitions).await?;
     let rules: Vec<serde_json::Value> = rules
         .into_iter()
         .map(|(id, rule)| serde_json::json!({ "id": id, "rule": rule }))
@@ -469,9 +472,9 @@ async fn get_inhibitions(State(s): State<AppState>) -> Result<Response, ApiError
 }
 
 async fn post_inhibit(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let cfg: crate::alert::engine::InhibitConfig = serde_json::from_slice(&body)
+    let cfg: InhibitConfig = serde_json::from_slice(&body)
         .map_err(|e| ApiError::Invalid(format!("not an inhibition rule: {e}")))?;
-    match ask(&s, |r| crate::alert::task::Command::AddInhibit(cfg, r)).await? {
+    match ask(&s, |r| AlertCommand::AddInhibit(cfg, r)).await? {
         Ok(id) => Ok(created(&id)),
         Err(e) => Err(ApiError::Invalid(e.to_string())),
     }
@@ -481,10 +484,7 @@ async fn delete_inhibit(
     State(s): State<AppState>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    let found = ask(&s, |r| {
-        crate::alert::task::Command::RemoveInhibit(id.clone(), r)
-    })
-    .await?;
+    let found = ask(&s, |r| AlertCommand::RemoveInhibit(id.clone(), r)).await?;
     removed(
         found,
         format!("no inhibition rule {id:?} added through the API"),
@@ -495,10 +495,7 @@ async fn delete_silence(
     State(s): State<AppState>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    let found = ask(&s, |r| {
-        crate::alert::task::Command::ExpireSilence(id.clone(), r)
-    })
-    .await?;
+    let found = ask(&s, |r| AlertCommand::ExpireSilence(id.clone(), r)).await?;
     removed(found, format!("no active silence {id:?}"))
 }
 
@@ -573,7 +570,7 @@ pub fn validate_feedback(
         let bytes = raw.get().as_bytes();
         let checked = parse_event(bytes, &opts).and_then(|ev| {
             if ev.kind() != EventKind::Feedback {
-                return Err(crate::contract::event::Rejection::new(
+                return Err(Rejection::new(
                     RejectReason::UnknownKind,
                     "only feedback events can be posted here",
                 ));

@@ -12,7 +12,10 @@ use super::Health;
 use crate::intake::config::CheckpointConfig;
 use crate::intake::pipeline::Pipeline;
 use crate::intake::policy::ModelPolicy;
+use crate::intake::shard::MONITOR_INDEX_KEY;
+use crate::intake::shard::monitor_key;
 use crate::intake::shard::{CheckpointError, ShardState, checkpoint_key};
+use crate::monitor::ModelMonitor;
 use crate::store::{AnyStore, StateStore, StoreError};
 use crate::telemetry::events::{InternalEvent as _, StoreAnswered, StoreFailed};
 use crate::telemetry::metrics::Metrics;
@@ -121,7 +124,7 @@ impl Checkpointer {
     pub async fn load_monitors(
         &self,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Option<std::collections::BTreeMap<String, crate::monitor::ModelMonitor>> {
+    ) -> Option<std::collections::BTreeMap<String, ModelMonitor>> {
         retrying("the monitors' checkpoint", shutdown, || {
             self.try_load_monitors()
         })
@@ -130,13 +133,9 @@ impl Checkpointer {
 
     async fn try_load_monitors(
         &self,
-    ) -> Result<std::collections::BTreeMap<String, crate::monitor::ModelMonitor>, CheckpointError>
-    {
+    ) -> Result<std::collections::BTreeMap<String, ModelMonitor>, CheckpointError> {
         let mut out = std::collections::BTreeMap::new();
-        let r = self
-            .store
-            .get(crate::intake::shard::MONITOR_INDEX_KEY)
-            .await;
+        let r = self.store.get(MONITOR_INDEX_KEY).await;
         let Some(index) = self.store_result("get", r)? else {
             return Ok(out);
         };
@@ -146,10 +145,7 @@ impl Checkpointer {
                 source,
             })?;
         for name in names {
-            let r = self
-                .store
-                .get(&crate::intake::shard::monitor_key(&name))
-                .await;
+            let r = self.store.get(&monitor_key(&name)).await;
             if let Some(bytes) = self.store_result("get", r)? {
                 let m =
                     serde_json::from_slice(&bytes).map_err(|source| CheckpointError::Decode {

@@ -8,8 +8,12 @@ use serde::Deserialize;
 
 use driftd_retrain::Task;
 
+use crate::contract::event::valid_model_name;
 use crate::contract::settings::{ConfigError, Secrets, err};
+use crate::intake::order::OrderSettings;
 use crate::kafka::KafkaSourceConfig;
+use crate::monitor::MonitorSettings;
+use crate::retraining::config::RetrainConfig;
 
 /// `[source]`: where events come from.
 #[derive(Debug, Clone, Deserialize)]
@@ -121,8 +125,8 @@ impl Default for OrderConfig {
 
 impl OrderConfig {
     /// The orderer's settings.
-    pub fn settings(&self) -> crate::intake::order::OrderSettings {
-        crate::intake::order::OrderSettings {
+    pub fn settings(&self) -> OrderSettings {
+        OrderSettings {
             allowed_lateness_ns: i64::try_from(self.allowed_lateness.as_nanos())
                 .unwrap_or(i64::MAX),
             max_buffered: self.max_buffered,
@@ -177,13 +181,13 @@ pub struct ModelConfig {
     pub positive_label: String,
     /// This model's monitoring settings: keys set here override the global `[monitor]`, the others
     /// are inherited from it.
-    pub monitor: Option<crate::monitor::MonitorSettings>,
+    pub monitor: Option<MonitorSettings>,
     /// A JSON-lines file of prediction events that forms the model's drift reference (e.g. its
     /// training data), instead of its first live predictions.
     pub reference_file: Option<PathBuf>,
     /// Retraining, shadow testing and promotion (see [`crate::retraining::config::RetrainConfig`] and
     /// the trainer (`trainer.rs`)). Absent: driftd only monitors and alerts.
-    pub retrain: Option<crate::retraining::config::RetrainConfig>,
+    pub retrain: Option<RetrainConfig>,
 }
 
 impl Default for ModelConfig {
@@ -251,7 +255,7 @@ pub fn validate_flow(
 impl ModelConfig {
     /// Checks one `[models.NAME]` section (its name too).
     pub fn validate(&self, name: &str, e: &mut Vec<ConfigError>) {
-        if !crate::contract::event::valid_model_name(name) {
+        if !valid_model_name(name) {
             err(
                 e,
                 format!("models.{name}"),

@@ -16,6 +16,8 @@ use super::{FeedbackError, LocalFeedback, Summary, TaskCtx, dispatch};
 
 use crate::intake::pipeline::{Outcome, Pipeline};
 
+use crate::contract::event::Rejection;
+use crate::intake::config::FileSourceConfig;
 use crate::intake::shard::checkpoint_key;
 
 /// The shard name of a file source.
@@ -56,13 +58,7 @@ impl RejectsWriter {
         })
     }
 
-    fn write(
-        &mut self,
-        r: &crate::contract::event::Rejection,
-        offset: u64,
-        next: u64,
-        raw: Option<&[u8]>,
-    ) {
+    fn write(&mut self, r: &Rejection, offset: u64, next: u64, raw: Option<&[u8]>) {
         #[derive(serde::Serialize)]
         struct Rec<'a> {
             reason: &'a str,
@@ -99,7 +95,7 @@ impl RejectsWriter {
 
 /// The file source loop (embedded mode). Returns a summary when the input ends.
 pub async fn run_file(
-    cfg: crate::intake::config::FileSourceConfig,
+    cfg: FileSourceConfig,
     max_line: usize,
     mut p: Pipeline,
     mut ctx: TaskCtx,

@@ -33,8 +33,11 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::Health;
 use super::{TaskCtx, dispatch};
+use crate::intake::config::OrderConfig;
 use crate::intake::pipeline::{Outcome, Pipeline};
+use crate::kafka::KafkaSecrets;
 use crate::kafka::KafkaSourceConfig;
+use crate::kafka::client_config;
 use crate::telemetry::events::{
     BrokersReachable, DeadLetterFailed, DeadLetterWritten, InternalEvent as _,
 };
@@ -66,7 +69,7 @@ struct Flow {
 }
 
 impl Flow {
-    fn new(order: &crate::intake::config::OrderConfig, rewind: u64) -> Self {
+    fn new(order: &OrderConfig, rewind: u64) -> Self {
         Flow {
             last_delivery: HashMap::new(),
             paused: HashSet::new(),
@@ -333,10 +336,10 @@ struct DeadLetter {
 impl DeadLetter {
     fn new(
         k: &KafkaSourceConfig,
-        secrets: &crate::kafka::KafkaSecrets,
+        secrets: &KafkaSecrets,
         metrics: Arc<Metrics>,
     ) -> Result<Self, KafkaError> {
-        let mut c = crate::kafka::client_config(k, secrets);
+        let mut c = client_config(k, secrets);
         // Retry for as long as the process lives: a reject is only checkpointed past once its
         // dead-letter copy is acknowledged (the checkpoint flushes first).
         c.set("message.timeout.ms", "0");
@@ -479,7 +482,7 @@ async fn checkpoint(
 /// The Kafka consumer loop.
 pub async fn run_kafka(
     k: KafkaSourceConfig,
-    secrets: crate::kafka::KafkaSecrets,
+    secrets: KafkaSecrets,
     mut p: Pipeline,
     mut ctx: TaskCtx,
 ) -> anyhow::Result<Option<super::Summary>> {
@@ -492,7 +495,7 @@ pub async fn run_kafka(
         high: Mutex::new(HashMap::new()),
     };
     let consume_errors = RateLimit::new(Duration::from_secs(10));
-    let mut c = crate::kafka::client_config(&k, &secrets);
+    let mut c = client_config(&k, &secrets);
     for (key, v) in &k.consumer_properties {
         c.set(key, v);
     }

@@ -39,6 +39,7 @@ pub mod policy;
 pub mod publish;
 pub mod shard;
 
+use crate::retraining::learn::LearnControl;
 pub use checkpoint::Checkpointer;
 
 /// Liveness and readiness flags, shared by the components that know them.
@@ -93,7 +94,7 @@ pub enum Control {
         tokio::sync::oneshot::Sender<Option<serde_json::Value>>,
     ),
     /// A command of the trainer to the learners.
-    Learn(crate::retraining::learn::LearnControl),
+    Learn(LearnControl),
 }
 
 /// What the source task needs besides its source.

@@ -1,6 +1,7 @@
 //! What the pipeline tells Prometheus about its monitors: each monitor's state as gauges (each
 //! onset is a [`crate::telemetry::events::DriftOnset`]).
 
+use crate::contract::onset::OnsetKind;
 use crate::monitor::ModelMonitor;
 use crate::telemetry::metrics::Metrics;
 use driftd_detectors::stream::DriftState;
@@ -8,7 +9,7 @@ use driftd_detectors::stream::DriftState;
 /// Creates a model's onset counters at 0, so that its first onset is an increase Prometheus sees
 /// (a counter's first sample never is).
 pub fn init_onset_series(metrics: &Metrics, model: &str) {
-    for kind in crate::contract::onset::OnsetKind::ALL {
+    for kind in OnsetKind::ALL {
         metrics
             .drift_onsets
             .with_label_values(&[model, kind.as_str()]);

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::event::RejectReason;
+use crate::retraining::learn::RestoreError;
+use crate::store::StoreError;
 
 /// Version of the checkpoint format; bumped when [`ShardState`] changes incompatibly.
 pub const CHECKPOINT_VERSION: u32 = 1;
@@ -86,7 +88,7 @@ pub fn monitor_key(model: &str) -> String {
 pub enum CheckpointError {
     /// The state store did not answer.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] StoreError),
     /// A stored value does not decode.
     #[error("{what}: {source}")]
     Decode {
@@ -104,6 +106,6 @@ pub enum CheckpointError {
         /// The model.
         model: String,
         /// Why.
-        source: crate::retraining::learn::RestoreError,
+        source: RestoreError,
     },
 }

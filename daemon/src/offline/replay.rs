@@ -17,13 +17,20 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use serde::Serialize;
 
+use crate::alert::Status;
+use crate::alert::engine::Engine;
+use crate::alert::task::Derived;
 use crate::config::Config;
+use crate::contract::event::EventKind;
 use crate::contract::event::{ParseOptions, RejectReason, parse_event};
 use crate::contract::onset::{Onset, OnsetKind};
+use crate::contract::sample::Sample;
 use crate::intake::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
 use crate::intake::pipeline::ts_ns;
 use crate::intake::policy::ModelPolicy;
 use crate::monitor::{ModelMonitor, MonitorSettings};
+use crate::offline::backtest::Truth;
+use crate::offline::backtest::score;
 
 /// Per-model figures in the summary line.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -79,7 +86,7 @@ fn is_zero(n: &u64) -> bool {
 /// The alert engine driven in event time: ticks every `evaluation_interval` of event time with
 /// the monitors' samples and intake figures derived from the events themselves.
 struct AlertBacktest {
-    engine: crate::alert::engine::Engine,
+    engine: Engine,
     interval_ms: i64,
     next_tick_ms: Option<i64>,
     out: BufWriter<File>,
@@ -87,7 +94,7 @@ struct AlertBacktest {
     /// the reject ratio by the daemon's own [`Derived`](crate::alert::task::Derived), in event time.
     events: BTreeMap<String, u64>,
     rejected: u64,
-    derived: crate::alert::task::Derived,
+    derived: Derived,
     fired: BTreeMap<String, u64>,
     /// Firing episodes already counted: (fingerprint, started).
     seen: std::collections::BTreeSet<(String, i64)>,
@@ -97,7 +104,7 @@ struct AlertBacktest {
 impl AlertBacktest {
     fn open(cfg: &Config, path: &Path) -> anyhow::Result<Self> {
         Ok(AlertBacktest {
-            engine: crate::alert::engine::Engine::new(cfg.alerting.engine()),
+            engine: Engine::new(cfg.alerting.engine()),
             interval_ms: (cfg.alerting.evaluation_interval.as_millis() as i64).max(1),
             next_tick_ms: None,
             out: BufWriter::new(
@@ -145,11 +152,7 @@ impl AlertBacktest {
         Ok(())
     }
 
-    fn tick(
-        &mut self,
-        tick_ms: i64,
-        from_monitors: &[crate::contract::sample::Sample],
-    ) -> anyhow::Result<()> {
+    fn tick(&mut self, tick_ms: i64, from_monitors: &[Sample]) -> anyhow::Result<()> {
         let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(tick_ms)
             .context("event time out of range")?;
         let mut samples = from_monitors.to_vec();
@@ -163,7 +166,7 @@ impl AlertBacktest {
                 let new = self
                     .seen
                     .insert((a.fingerprint.clone(), a.starts_at.timestamp_millis()));
-                if a.status == crate::alert::Status::Firing && new {
+                if a.status == Status::Firing && new {
                     *self.fired.entry(a.rule.clone()).or_default() += 1;
                 }
             }
@@ -436,8 +439,8 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
         let settings_m = policy.monitor_settings(model, settings);
         let ms = summary.models.entry(model.to_owned()).or_default();
         match ev.kind() {
-            crate::contract::event::EventKind::Prediction => ms.predictions += 1,
-            crate::contract::event::EventKind::Feedback => ms.feedback += 1,
+            EventKind::Prediction => ms.predictions += 1,
+            EventKind::Feedback => ms.feedback += 1,
         }
         let onsets = m.observe(&ev, settings_m);
         // Label delays feed the daemon's histogram; a replay has no use for them.
@@ -485,9 +488,9 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
     if let Some(truth_path) = opts.truth {
         let text = std::fs::read_to_string(truth_path)
             .with_context(|| format!("reading {}", truth_path.display()))?;
-        let truth: crate::offline::backtest::Truth = serde_json::from_str(&text)
+        let truth: Truth = serde_json::from_str(&text)
             .with_context(|| format!("parsing {}", truth_path.display()))?;
-        let score = crate::offline::backtest::score(&all_onsets, &truth);
+        let score = score(&all_onsets, &truth);
         summary.backtest = Some(serde_json::to_value(score)?);
     }
     serde_json::to_writer(&mut out, &serde_json::json!({ "summary": &summary }))?;

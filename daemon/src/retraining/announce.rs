@@ -2,6 +2,7 @@
 //! the `model-updates` topic.
 
 use crate::contract::notice::{Notice, UPDATES_CHANNEL};
+use crate::kafka::TopicProducer;
 use crate::store::AnyStore;
 
 /// Announces promotions and rollbacks: the state store's pub/sub channel and, with a Kafka
@@ -9,7 +10,7 @@ use crate::store::AnyStore;
 #[derive(Clone)]
 pub struct Announcer {
     store: AnyStore,
-    kafka: Option<crate::kafka::TopicProducer>,
+    kafka: Option<TopicProducer>,
     location: String,
 }
 
@@ -20,11 +21,7 @@ impl Announcer {
     }
 
     /// An announcer; `location` describes where artifacts live (e.g. `redis://host/prefix`).
-    pub fn new(
-        store: AnyStore,
-        kafka: Option<crate::kafka::TopicProducer>,
-        location: String,
-    ) -> Self {
+    pub fn new(store: AnyStore, kafka: Option<TopicProducer>, location: String) -> Self {
         Announcer {
             store,
             kafka,

@@ -29,7 +29,9 @@ use driftd_retrain::{
 use serde::{Deserialize, Serialize};
 
 use crate::contract::event::{Body, Event, FeatureValue, Features, PredictionOutput, Target};
+use crate::monitor::join::Predicted;
 use crate::monitor::join::{Bounds, JoinStore, Stamped};
+use crate::monitor::predicted;
 use crate::retraining::config::RetrainConfig;
 
 /// Examples per stored chunk of the training buffer.
@@ -236,9 +238,9 @@ impl Learner {
 
     /// What was served, read as the monitor reads it.
     fn served(&self, out: Option<&PredictionOutput<'_>>) -> Option<TrainTarget> {
-        Some(match crate::monitor::predicted(out?, &self.positive)? {
-            crate::monitor::join::Predicted::Label(l) => TrainTarget::Label(l),
-            crate::monitor::join::Predicted::Value(v) => TrainTarget::Value(v),
+        Some(match predicted(out?, &self.positive)? {
+            Predicted::Label(l) => TrainTarget::Label(l),
+            Predicted::Value(v) => TrainTarget::Value(v),
         })
     }
 

@@ -56,6 +56,7 @@ mod job;
 mod promotion;
 mod shadow;
 
+use crate::contract::sample::SampleBoard;
 use crate::retraining::announce::Announcer;
 use crate::retraining::state::{LoopState, NOTICE_FOR, Phase, due, recent_examples, state_key};
 use crate::store::fenced::FencedStore;
@@ -136,7 +137,7 @@ pub struct TrainerDeps {
     /// Firing alerts, from the alert task.
     pub firing: watch::Receiver<Vec<Firing>>,
     /// Where the loop's alert samples go.
-    pub board: Arc<crate::contract::sample::SampleBoard>,
+    pub board: Arc<SampleBoard>,
     /// Promotion and rollback notices.
     pub announcer: Announcer,
     /// The clock (tests drive it by hand).
@@ -151,7 +152,7 @@ pub struct Trainer {
     learn: mpsc::Sender<LearnControl>,
     metrics: Arc<Metrics>,
     firing: watch::Receiver<Vec<Firing>>,
-    board: Arc<crate::contract::sample::SampleBoard>,
+    board: Arc<SampleBoard>,
     announcer: Announcer,
     owner: String,
     clock: Clock,

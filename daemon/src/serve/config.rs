@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::contract::event::valid_model_name;
 use crate::contract::settings::{ConfigError, SecretSpec, Secrets, err, resolve_tokens};
 
 /// `[serve]`: the prediction server of `driftd serve` (`serve/mod.rs`).
@@ -88,7 +89,7 @@ impl ServeConfig {
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, m) in s.models.iter().enumerate() {
-            if !crate::contract::event::valid_model_name(m) {
+            if !valid_model_name(m) {
                 err(
                     e,
                     format!("serve.models.{i}"),

@@ -73,9 +73,16 @@ use crate::intake::config::SourceConfig;
 use crate::serve::config::{ServeConfig, ServeEventsConfig};
 
 use crate::contract::event::{ParseOptions, parse_event};
+use crate::contract::notice::Notice;
+use crate::contract::notice::UPDATES_CHANNEL;
 use crate::http::{ApiError, ItemError};
+use crate::kafka::KafkaSecrets;
+use crate::kafka::ProduceError;
+use crate::kafka::TopicProducer;
+use crate::registry::RegistryError;
 use crate::registry::{Registry, signing_key};
 use crate::store::config::StateConfig;
+use crate::store::open_configured;
 use crate::store::{AnyStore, EmbeddedStore};
 use crate::telemetry::events::{InternalEvent as _, LiveModelLoaded};
 use crate::telemetry::metrics::Metrics;
@@ -159,7 +166,7 @@ impl IdGen {
 enum Sink {
     None,
     File(tokio::sync::Mutex<tokio::fs::File>),
-    Kafka(crate::kafka::TopicProducer),
+    Kafka(TopicProducer),
 }
 
 impl Sink {
@@ -191,7 +198,7 @@ enum EmitError {
     Write(std::io::Error),
     /// Producing to the events topic.
     #[error(transparent)]
-    Produce(#[from] crate::kafka::ProduceError),
+    Produce(#[from] ProduceError),
 }
 
 /// What the handlers share.
@@ -545,12 +552,10 @@ pub async fn serve(setup: Setup, listen: Option<std::net::SocketAddr>) -> anyhow
         secrets,
     } = setup;
     let (cfg, state, source) = (&cfg, &state, &source);
-    let key = signing_key(&secrets)?.ok_or(crate::registry::RegistryError::NoKey)?;
+    let key = signing_key(&secrets)?.ok_or(RegistryError::NoKey)?;
     let access = match state {
         StateConfig::Embedded(e) => Access::Embedded(e.path.clone()),
-        StateConfig::Redis(_) => {
-            Access::Shared(crate::store::open_configured(state, &secrets).await?)
-        }
+        StateConfig::Redis(_) => Access::Shared(open_configured(state, &secrets).await?),
     };
     let loader = Loader { access, key };
     let names = if cfg.models.is_empty() {
@@ -591,13 +596,8 @@ pub async fn serve(setup: Setup, listen: Option<std::net::SocketAddr>) -> anyhow
                 anyhow::bail!("serve.events kind = \"kafka\" needs [source] kind = \"kafka\"");
             };
             Sink::Kafka(
-                crate::kafka::TopicProducer::new(
-                    k,
-                    &crate::kafka::KafkaSecrets::from(&secrets),
-                    topic,
-                    cfg.request_timeout,
-                )
-                .context("creating the Kafka producer for prediction events")?,
+                TopicProducer::new(k, &KafkaSecrets::from(&secrets), topic, cfg.request_timeout)
+                    .context("creating the Kafka producer for prediction events")?,
             )
         }
     };
@@ -626,10 +626,7 @@ pub async fn serve(setup: Setup, listen: Option<std::net::SocketAddr>) -> anyhow
     // With a shared store (Redis), promotion notices on the `model-updates` channel make the
     // swap immediate; the poll stays as the fallback for a notice lost while disconnected.
     let mut notices = match &loader.access {
-        Access::Shared(store) => match store
-            .subscribe(crate::contract::notice::UPDATES_CHANNEL)
-            .await
-        {
+        Access::Shared(store) => match store.subscribe(UPDATES_CHANNEL).await {
             Ok(rx) => Some(rx),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot subscribe to model updates; polling only");
@@ -648,7 +645,7 @@ pub async fn serve(setup: Setup, listen: Option<std::net::SocketAddr>) -> anyhow
                 tokio::select! {
                     _ = tick.tick() => {}
                     Some(msg) = async { notices.as_mut()?.recv().await }, if notices.is_some() => {
-                        match serde_json::from_slice::<crate::contract::notice::Notice>(&msg) {
+                        match serde_json::from_slice::<Notice>(&msg) {
                             Ok(n) => tracing::info!(model = %n.model, version = n.version, action = %n.action, "model update notice"),
                             Err(e) => tracing::warn!(error = %e, "unreadable model update notice; reloading anyway"),
                         }

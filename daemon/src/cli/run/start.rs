@@ -29,6 +29,15 @@ use crate::telemetry::events::{InternalEvent as _, StoreConnectFailed};
 use crate::telemetry::metrics::Metrics;
 
 use super::RunOptions;
+use crate::alert::task::AlertTask;
+use crate::alert::task::Command as AlertCommand;
+use crate::offline::replay::reference_monitors;
+use crate::registry::config::KEY_ENV;
+use crate::registry::signing_key;
+use crate::retraining::announce::Announcer;
+use crate::retraining::trainer::Command as TrainerCommand;
+use crate::retraining::trainer::Trainer;
+use crate::retraining::trainer::TrainerDeps;
 
 /// What every stage of `driftd run` shares: metrics, readiness, the secrets and model policy
 /// (swapped on SIGHUP), the shutdown flag and the source task's control channel.
@@ -154,10 +163,9 @@ pub(super) async fn restore_pipeline(
             return Ok(None);
         };
         let c = cfg.clone();
-        let from_files =
-            tokio::task::spawn_blocking(move || crate::offline::replay::reference_monitors(&c))
-                .await
-                .context("loading reference files")??;
+        let from_files = tokio::task::spawn_blocking(move || reference_monitors(&c))
+            .await
+            .context("loading reference files")??;
         for (model, m) in from_files {
             monitors.entry(model).or_insert(m);
         }
@@ -179,7 +187,7 @@ pub(super) async fn restore_pipeline(
 /// The alert task, if alerting is enabled, and the firing alerts the trainer reads.
 pub(super) struct Alerting {
     /// Commands to the alert task (admin API, SIGHUP).
-    pub(super) commands: Option<mpsc::Sender<crate::alert::task::Command>>,
+    pub(super) commands: Option<mpsc::Sender<AlertCommand>>,
     pub(super) task: Option<JoinHandle<()>>,
     pub(super) firing: watch::Receiver<Vec<Firing>>,
     /// Kept for the process's life, so the trainer's receiver stays open without alerting.
@@ -202,21 +210,16 @@ pub(super) async fn start_alerting(
             _firing_tx: Some(firing_tx),
         });
     }
-    let task = crate::alert::task::AlertTask::load(
-        cfg.alerting.clone(),
-        store,
-        board,
-        shared.metrics.clone(),
-    )
-    .await
-    .context("starting alerting")?
-    .with_trainer(
-        firing_tx,
-        retrained
-            .iter()
-            .map(|(m, c, _)| (m.clone(), c.on_alerts.clone()))
-            .collect(),
-    );
+    let task = AlertTask::load(cfg.alerting.clone(), store, board, shared.metrics.clone())
+        .await
+        .context("starting alerting")?
+        .with_trainer(
+            firing_tx,
+            retrained
+                .iter()
+                .map(|(m, c, _)| (m.clone(), c.on_alerts.clone()))
+                .collect(),
+        );
     let (tx, rx) = mpsc::channel(16);
     let handle = tokio::spawn(task.run(rx, shared.shutdown.clone()));
     Ok(Alerting {
@@ -230,7 +233,7 @@ pub(super) async fn start_alerting(
 /// The trainer task, for models with `[models.NAME.retrain]`.
 pub(super) struct Training {
     /// Commands to the trainer (admin API).
-    pub(super) commands: Option<mpsc::Sender<crate::retraining::trainer::Command>>,
+    pub(super) commands: Option<mpsc::Sender<TrainerCommand>>,
     pub(super) task: Option<JoinHandle<()>>,
 }
 
@@ -250,12 +253,12 @@ pub(super) async fn start_trainer(
         });
     }
     let secrets = shared.secrets.load();
-    let key = crate::registry::signing_key(&secrets)
-        .context("the registry signing key (retraining signs its models)")?;
+    let key =
+        signing_key(&secrets).context("the registry signing key (retraining signs its models)")?;
     if key.is_none() {
         anyhow::bail!(
             "[models.*.retrain] needs a registry signing key: set [registry] signing_key or {}",
-            crate::registry::config::KEY_ENV
+            KEY_ENV
         );
     }
     let kafka_updates = match &cfg.source {
@@ -271,8 +274,7 @@ pub(super) async fn start_trainer(
         StateConfig::Redis(r) => format!("{}/{}", r.url, r.key_prefix),
         StateConfig::Embedded(e) => format!("file://{}", e.path.display()),
     };
-    let announcer =
-        crate::retraining::announce::Announcer::new(store.clone(), kafka_updates, location);
+    let announcer = Announcer::new(store.clone(), kafka_updates, location);
     // The trainer speaks to the learners inside the source task through its control channel.
     let (learn_tx, mut learn_rx) = mpsc::channel(16);
     let forward = shared.control.clone();
@@ -283,7 +285,7 @@ pub(super) async fn start_trainer(
             }
         }
     });
-    let deps = crate::retraining::trainer::TrainerDeps {
+    let deps = TrainerDeps {
         store,
         key,
         learn: learn_tx,
@@ -294,7 +296,7 @@ pub(super) async fn start_trainer(
         clock: Arc::new(chrono::Utc::now),
     };
     let models = retrained.len();
-    let t = crate::retraining::trainer::Trainer::load(retrained, deps)
+    let t = Trainer::load(retrained, deps)
         .await
         .context("starting the trainer")?;
     let (tx, rx) = mpsc::channel(16);
@@ -359,7 +361,7 @@ pub(super) async fn start_http(
         alerts: alerting.commands.clone(),
         control: Some(shared.control.clone()),
         trainer: trainer.commands.clone(),
-        registry: Some((store, crate::registry::signing_key(&secrets).ok().flatten())),
+        registry: Some((store, signing_key(&secrets).ok().flatten())),
     };
     if secrets.feedback_tokens.is_empty() {
         tracing::warn!(

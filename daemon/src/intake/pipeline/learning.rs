@@ -7,7 +7,9 @@ use super::Pipeline;
 use crate::contract::event::Event;
 use crate::intake::policy::ModelPolicy;
 use crate::intake::publish::publish;
+use crate::retraining::learn::LearnControl;
 use crate::retraining::learn::Learner;
+use crate::retraining::learn::ReferenceRow;
 
 impl Pipeline {
     /// Feeds an accepted event to its model's learner, if the model is retrained.
@@ -62,7 +64,7 @@ impl Pipeline {
     }
 
     /// Applies a command of the trainer (see [`crate::retraining::learn::LearnControl`]).
-    pub fn learn_control(&mut self, c: crate::retraining::learn::LearnControl) {
+    pub fn learn_control(&mut self, c: LearnControl) {
         use crate::retraining::learn::LearnControl as C;
         match c {
             C::Examples(model, reply) => {
@@ -107,11 +109,7 @@ impl Pipeline {
     /// Rebuilds a model's drift reference from training data (after a promotion): the features,
     /// and what the new live model predicts on them; and starts its error-stream detection afresh
     /// (the new model's errors are another stream). Returns how many rows were used.
-    fn set_reference(
-        &mut self,
-        model: &str,
-        rows: &[crate::retraining::learn::ReferenceRow],
-    ) -> usize {
+    fn set_reference(&mut self, model: &str, rows: &[ReferenceRow]) -> usize {
         let Some(global) = self.monitoring.as_ref() else {
             return 0;
         };
