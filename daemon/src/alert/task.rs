@@ -20,11 +20,11 @@ use tokio::task::JoinSet;
 use super::engine::{
     AlertState, AlertView, Engine, EngineState, InhibitConfig, Silence, SilenceConfig, SilenceError,
 };
-use super::sinks::{DeliveryError, Dispatcher, Outbox};
+use super::sinks::{DeliveryError, Dispatcher, Outbox, SinkSetupError};
 use super::{AlertingConfig, Labels, Notification, Sample, Status};
 use crate::contract::sample::Firing;
 use crate::contract::sample::SampleBoard;
-use crate::store::{AnyStore, StateStore};
+use crate::store::{AnyStore, StateStore, StoreError};
 use crate::telemetry::metrics::Metrics;
 
 /// Key of the engine's state in the state store.
@@ -159,6 +159,28 @@ pub struct AlertTask {
 
 type Delivered = (String, Result<(), DeliveryError>);
 
+/// Why the alert task could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A receiver or the SMTP relay is misconfigured. (Not a `source`: the message already names
+    /// its causes, which an error chain would print twice.)
+    #[error("{0}")]
+    Sinks(SinkSetupError),
+    /// The state store did not answer.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored state does not decode.
+    #[error("the stored {what} ({key}) is unreadable: {detail}")]
+    Unreadable {
+        /// What (`alert state`, `outbox`).
+        what: &'static str,
+        /// Its key.
+        key: &'static str,
+        /// Why.
+        detail: String,
+    },
+}
+
 impl AlertTask {
     /// Builds the task, restoring the engine state and the outbox from the store.
     pub async fn load(
@@ -166,19 +188,22 @@ impl AlertTask {
         store: AnyStore,
         board: Arc<SampleBoard>,
         metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, StartError> {
         let dispatcher = Dispatcher::new(
             &cfg.receivers(),
             cfg.smtp.as_ref(),
             cfg.dashboard_url.as_deref(),
             metrics.clone(),
         )
-        // As a message: it already names its causes, which `{:#}` would otherwise repeat.
-        .map_err(anyhow::Error::msg)?;
+        .map_err(StartError::Sinks)?;
         let state: Option<EngineState> = match store.get(ENGINE_KEY).await? {
-            Some(b) => Some(serde_json::from_slice(&b).map_err(|e| {
-                anyhow::anyhow!("the stored alert state ({ENGINE_KEY}) is unreadable: {e}")
-            })?),
+            Some(b) => Some(
+                serde_json::from_slice(&b).map_err(|e| StartError::Unreadable {
+                    what: "alert state",
+                    key: ENGINE_KEY,
+                    detail: e.to_string(),
+                })?,
+            ),
             None => None,
         };
         let derived: Derived = match store.get(DERIVED_KEY).await? {
@@ -187,8 +212,10 @@ impl AlertTask {
             None => Derived::default(),
         };
         let outbox = match store.get(Outbox::KEY).await? {
-            Some(b) => Outbox::from_bytes(&b).map_err(|e| {
-                anyhow::anyhow!("the stored outbox ({}) is unreadable: {e}", Outbox::KEY)
+            Some(b) => Outbox::from_bytes(&b).map_err(|e| StartError::Unreadable {
+                what: "outbox",
+                key: Outbox::KEY,
+                detail: e.to_string(),
             })?,
             None => Outbox::new(),
         };

@@ -276,7 +276,9 @@ pub async fn run_command(
         return request_retrain(cfg, secrets, &model, daemon, token, json).await;
     }
     let key = signing_key(secrets)?;
-    let store = open_configured(&cfg.state, secrets).await?;
+    let store = open_configured(&cfg.state, secrets)
+        .await
+        .context("opening the state store")?;
     let reg = Registry::new(store, key)?;
     let out = match command {
         Command::List => {

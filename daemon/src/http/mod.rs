@@ -251,8 +251,9 @@ async fn require_admin(
     }
 }
 
-/// The token of an `Authorization: Bearer TOKEN` header.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// The token of an `Authorization: Bearer TOKEN` header (every authenticated route of `driftd run`
+/// and `driftd serve` reads it here; [`Secrets`](crate::contract::settings::Secrets) compares it).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

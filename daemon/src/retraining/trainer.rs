@@ -88,9 +88,20 @@ pub enum Command {
     ),
 }
 
-/// Why a request to the trainer failed.
+/// Why the trainer could not start, or a request to it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainerError {
+    /// A model's `schedule` or `timezone` (checked at load already; kept for direct callers).
+    #[error(transparent)]
+    Schedule(#[from] crate::retraining::config::ScheduleError),
+    /// A model's stored loop state does not decode.
+    #[error("the stored retraining state of {model} is unreadable: {source}")]
+    Unreadable {
+        /// The model.
+        model: String,
+        /// Why.
+        source: serde_json::Error,
+    },
     /// The model has no `[models.NAME.retrain]` section here.
     #[error("model {0:?} is not retrained here (no [models.{0}.retrain] section)")]
     NotRetrained(String),
@@ -164,7 +175,7 @@ impl Trainer {
     pub async fn load(
         models: Vec<(String, RetrainConfig, Task)>,
         deps: TrainerDeps,
-    ) -> anyhow::Result<Trainer> {
+    ) -> Result<Trainer, TrainerError> {
         let TrainerDeps {
             store,
             key,
@@ -177,12 +188,14 @@ impl Trainer {
         } = deps;
         let mut loops = BTreeMap::new();
         for (model, cfg, task) in models {
-            let schedule = Schedule::parse(cfg.schedule.as_deref(), &cfg.timezone)
-                .map_err(anyhow::Error::msg)?;
+            let schedule = Schedule::parse(cfg.schedule.as_deref(), &cfg.timezone)?;
             let mut state: LoopState = match store.get(&state_key(&model)).await? {
-                Some(b) => serde_json::from_slice(&b).map_err(|e| {
-                    anyhow::anyhow!("the stored retraining state of {model} is unreadable: {e}")
-                })?,
+                Some(b) => {
+                    serde_json::from_slice(&b).map_err(|source| TrainerError::Unreadable {
+                        model: model.clone(),
+                        source,
+                    })?
+                }
                 None => LoopState::default(),
             };
             if let Phase::Training { trigger, .. } = &state.phase {

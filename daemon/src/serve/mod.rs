@@ -309,12 +309,7 @@ async fn require_token(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match token {
+    match crate::http::bearer(&headers) {
         Some(t) if s.secrets.predict_token_ok(t) => Ok(next.run(req).await),
         _ => {
             s.count(&model, "unauthorized");
@@ -555,7 +550,11 @@ pub async fn serve(setup: Setup, listen: Option<std::net::SocketAddr>) -> anyhow
     let key = signing_key(&secrets)?.ok_or(RegistryError::NoKey)?;
     let access = match state {
         StateConfig::Embedded(e) => Access::Embedded(e.path.clone()),
-        StateConfig::Redis(_) => Access::Shared(open_configured(state, &secrets).await?),
+        StateConfig::Redis(_) => Access::Shared(
+            open_configured(state, &secrets)
+                .await
+                .context("connecting to the state store")?,
+        ),
     };
     let loader = Loader { access, key };
     let names = if cfg.models.is_empty() {

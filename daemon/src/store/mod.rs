@@ -209,19 +209,15 @@ impl StateStore for AnyStore {
 
 /// Opens the configured state store (embedded file, or one connection attempt to Redis), for the
 /// commands that use it once (`driftd models`, `driftd serve`); `driftd run` retries instead.
-pub async fn open_configured(state: &StateConfig, secrets: &Secrets) -> anyhow::Result<AnyStore> {
-    use anyhow::Context as _;
+pub async fn open_configured(
+    state: &StateConfig,
+    secrets: &Secrets,
+) -> Result<AnyStore, StoreError> {
     match state {
-        StateConfig::Embedded(e) => Ok(AnyStore::Embedded(
-            EmbeddedStore::open(&e.path).with_context(|| {
-                format!("opening the embedded state store {}", e.path.display())
-            })?,
-        )),
+        StateConfig::Embedded(e) => Ok(AnyStore::Embedded(EmbeddedStore::open(&e.path)?)),
         StateConfig::Redis(r) => {
-            let s = RedisStore::connect(r, secrets.redis_password.as_ref())
-                .await
-                .context("connecting to Redis")?;
-            s.ping().await.context("Redis does not answer")?;
+            let s = RedisStore::connect(r, secrets.redis_password.as_ref()).await?;
+            s.ping().await?;
             Ok(AnyStore::Redis(s))
         }
     }
