@@ -305,16 +305,14 @@ impl AlertTask {
                 _ = async { let _ = shutdown.wait_for(|v| *v).await; } => break,
             }
         }
-        // Deliveries under way get a moment to finish, so an acknowledged one is not re-sent.
+        // Deliveries under way get a moment to finish, so an acknowledged one is not re-sent; with
+        // none under way the task ends at once (a one-shot run exits when its input is done).
         let grace = tokio::time::sleep(std::time::Duration::from_secs(2));
         tokio::pin!(grace);
-        loop {
+        while !deliveries.is_empty() {
             tokio::select! {
-                Some(done) = deliveries.join_next_with_id(), if !deliveries.is_empty() => {
-                    self.finished(done);
-                }
+                Some(done) = deliveries.join_next_with_id() => self.finished(done),
                 _ = &mut grace => break,
-                else => break,
             }
         }
         deliveries.abort_all();
@@ -579,5 +577,39 @@ impl AlertTask {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::EmbeddedStore;
+
+    /// With no delivery under way, the task ends as soon as shutdown is asked for: no grace
+    /// period (virtual time, so this measures the task's own waits, not the machine).
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_with_nothing_in_flight_ends_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AnyStore::Embedded(EmbeddedStore::open(&dir.path().join("s.redb")).unwrap());
+        let task = AlertTask::load(
+            AlertingConfig::default(),
+            store,
+            Arc::default(),
+            Arc::new(Metrics::new()),
+        )
+        .await
+        .unwrap();
+        let (_tx, commands) = mpsc::channel(1);
+        let (stop, shutdown) = watch::channel(false);
+        let run = tokio::spawn(task.run(commands, shutdown));
+        tokio::task::yield_now().await;
+        let asked = tokio::time::Instant::now();
+        stop.send(true).unwrap();
+        run.await.unwrap();
+        assert!(
+            asked.elapsed() < std::time::Duration::from_millis(100),
+            "the task waited {:?} after shutdown",
+            asked.elapsed()
+        );
     }
 }
