@@ -252,7 +252,7 @@ async fn require_admin(
 }
 
 /// The token of an `Authorization: Bearer TOKEN` header (every authenticated route of `driftd run`
-/// and `driftd serve` reads it here; [`Secrets`](crate::contract::settings::Secrets) compares it).
+/// and `driftd serve` reads it here; [`Secrets`] compares it).
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
