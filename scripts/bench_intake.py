@@ -2,12 +2,15 @@
 """End-to-end intake throughput: `driftd run` on a file of 25-feature events, pinned to one core,
 beside a Python baseline (orjson) doing the same work: parse, validate, count per model and kind.
 
-    python3 scripts/bench_intake.py [--events 1000000]
+    python3 scripts/bench_intake.py [--events 1000000] [--vs-driftd OTHER/target/release/driftd]
 
 The intake figure runs with `[monitor] enabled = false` (parse, validate, count, checkpoint); the
 monitoring figure adds per-model drift windows. It builds driftd in release mode, writes the events file once (seeded) under target/bench-intake/,
 creates target/bench-intake/venv with orjson for the baseline, runs each side 3 times and prints
-the best events/s of each and their ratio. The kernel alone (no file reading, no checkpoints) is
+the best events/s of each and their ratio. With `--vs-driftd`, another build of driftd (e.g. the
+previous commit's, built in a worktree) runs the same two workloads in the same run, interleaved run by
+run with this one, and the ratio of the two builds is printed: "no slower than before" is measured
+side by side, not against a figure from another day. The kernel alone (no file reading, no checkpoints) is
 measured by `cargo bench -p driftd --bench intake`.
 """
 import argparse
@@ -80,6 +83,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--vs-driftd", help="another driftd binary to run beside this build")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     events = os.path.join(OUT, f"events-{args.events}.jsonl")
@@ -102,25 +106,31 @@ def main():
         assert int(acc) == args.events and int(rej) == 0, out.stdout
         best_py = min(best_py or 1e9, float(el))
 
-    def run_driftd(monitor):
-        best = None
-        for _ in range(args.runs):
-            with tempfile.TemporaryDirectory() as d:
-                cfg = os.path.join(d, "driftd.toml")
-                with open(cfg, "w") as f:
-                    f.write(f"[monitor]\nenabled = {'true' if monitor else 'false'}\n")
-                t0 = time.perf_counter()
-                out = subprocess.run(pin + [driftd, "run", "--config", cfg, "--events", events,
-                                            "--state", os.path.join(d, "s.redb"), "--listen", "127.0.0.1:0"],
-                                     capture_output=True, text=True, env={**os.environ, "RUST_LOG": "warn"},
-                                     check=True)
-                el = time.perf_counter() - t0
-                assert f"driftd: {args.events} events accepted, 0 rejected" in out.stdout, out.stdout
-                best = min(best or 1e9, el)
-        return best
+    def once(binary, monitor):
+        with tempfile.TemporaryDirectory() as d:
+            cfg = os.path.join(d, "driftd.toml")
+            with open(cfg, "w") as f:
+                f.write(f"[monitor]\nenabled = {'true' if monitor else 'false'}\n")
+            t0 = time.perf_counter()
+            out = subprocess.run(pin + [binary, "run", "--config", cfg, "--events", events,
+                                        "--state", os.path.join(d, "s.redb"), "--listen", "127.0.0.1:0"],
+                                 capture_output=True, text=True, env={**os.environ, "RUST_LOG": "warn"},
+                                 check=True)
+            el = time.perf_counter() - t0
+            assert f"driftd: {args.events} events accepted, 0 rejected" in out.stdout, out.stdout
+            return el
 
-    best_rs = run_driftd(False)
-    best_mon = run_driftd(True)
+    def run_driftd(monitor):
+        """Best time of this build and, interleaved run by run, of the other build (or None)."""
+        best, other = None, None
+        for _ in range(args.runs):
+            best = min(best or 1e9, once(driftd, monitor))
+            if args.vs_driftd:
+                other = min(other or 1e9, once(args.vs_driftd, monitor))
+        return best, other
+
+    best_rs, other_rs = run_driftd(False)
+    best_mon, other_mon = run_driftd(True)
 
     size = os.path.getsize(events) / args.events
     print(f"events: {args.events:,} of 25 features ({size:.0f} bytes each), one core{' (taskset -c 0)' if pin else ''}")
@@ -128,6 +138,11 @@ def main():
     print(f"driftd run --events      : {args.events / best_rs:>12,.0f} events/s  (intake: start, read, validate, count, checkpoint, exit)")
     print(f"ratio                    : {best_py / best_rs:>12.1f}x")
     print(f"... with monitoring on   : {args.events / best_mon:>12,.0f} events/s  (+ per-model windows of 25 feature summaries, checkpointed)")
+    print(f"ratio                    : {best_py / best_mon:>12.2f}x")
+    if args.vs_driftd:
+        print(f"other build ({args.vs_driftd}):")
+        print(f"  intake                 : {args.events / other_rs:>12,.0f} events/s  (this build: {other_rs / best_rs:.2f}x)")
+        print(f"  with monitoring on     : {args.events / other_mon:>12,.0f} events/s  (this build: {other_mon / best_mon:.2f}x)")
 
 
 if __name__ == "__main__":

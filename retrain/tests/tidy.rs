@@ -8,7 +8,7 @@ mod tidy_common;
 
 use std::path::{Path, PathBuf};
 
-use tidy_common::{LEFTOVERS, library_code, missing_module_docs, read_sources, uses_of};
+use tidy_common::{LEFTOVERS, assert_library_code_free_of, missing_module_docs, read_sources};
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -40,16 +40,7 @@ fn library_code_is_pure_and_clean() {
         "from_entropy",
         "anyhow",
     ];
-    let forbidden = [&LEFTOVERS[..], &impure[..]].concat();
-    let mut problems = Vec::new();
-    for (path, text) in read_sources(&src()) {
-        problems.extend(uses_of(&path, library_code(&text), &forbidden));
-    }
-    assert!(
-        problems.is_empty(),
-        "in library code:\n{}",
-        problems.join("\n")
-    );
+    assert_library_code_free_of(&src(), &[&LEFTOVERS[..], &impure[..]].concat());
 }
 
 /// No two modules of the crate import each other, directly or around a circle.

@@ -107,6 +107,22 @@ pub fn uses_of(path: &Path, code: &str, needles: &[&str]) -> Vec<String> {
     found
 }
 
+/// Fails with every place where one of `forbidden` occurs in the library code of the crate
+/// sources under `src` (tests left out: `mod tests`, see [`library_code`], and `tests.rs` files).
+pub fn assert_library_code_free_of(src: &Path, forbidden: &[&str]) {
+    let mut problems = Vec::new();
+    for (path, text) in read_sources(src) {
+        if !path.ends_with("tests.rs") {
+            problems.extend(uses_of(&path, library_code(&text), forbidden));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "in library code:\n{}",
+        problems.join("\n")
+    );
+}
+
 /// The module of a source file: `src/a/b.rs` and `src/a/b/mod.rs` are `a::b`; `lib.rs`/`main.rs`
 /// are the crate root (empty).
 pub fn module_of(src: &Path, file: &Path) -> Vec<String> {

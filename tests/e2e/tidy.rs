@@ -10,7 +10,8 @@ use std::path::Path;
 
 use crate::harness::repo_root;
 use tidy_common::{
-    Graph, LEFTOVERS, library_code, missing_module_docs, module_edges, read_sources, uses_of,
+    Graph, LEFTOVERS, assert_library_code_free_of, missing_module_docs, module_edges, read_sources,
+    uses_of,
 };
 
 #[test]
@@ -272,16 +273,9 @@ const IMPURE: &[&str] = &[
 #[test]
 fn the_contract_and_the_monitors_read_no_clock_and_no_network() {
     let src = repo_root().join("daemon/src");
-    let mut found = Vec::new();
     for dir in ["contract", "monitor"] {
-        for (path, text) in read_sources(&src.join(dir)) {
-            if path.ends_with("tests.rs") {
-                continue;
-            }
-            found.extend(uses_of(&path, library_code(&text), IMPURE));
-        }
+        assert_library_code_free_of(&src.join(dir), IMPURE);
     }
-    assert!(found.is_empty(), "{}", found.join("\n"));
     let planted = "fn f() -> i64 {\n    chrono::Utc::now().timestamp()\n}\n";
     assert_eq!(uses_of(Path::new("x.rs"), planted, IMPURE).len(), 1);
 }
