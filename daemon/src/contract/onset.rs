@@ -18,16 +18,20 @@ pub enum OnsetKind {
     Concept,
     /// An accuracy metric dropped significantly against the reference period.
     Accuracy,
+    /// The distribution of the joined labels (classes, or regression targets) moved away from
+    /// the reference period's: prior or label drift.
+    Label,
 }
 
 impl OnsetKind {
     /// Every kind, in order.
-    pub const ALL: [OnsetKind; 5] = [
+    pub const ALL: [OnsetKind; 6] = [
         OnsetKind::Data,
         OnsetKind::Dataset,
         OnsetKind::Prediction,
         OnsetKind::Concept,
         OnsetKind::Accuracy,
+        OnsetKind::Label,
     ];
 
     /// The name in reports and the `kind` label of `driftd_drift_onsets_total`.
@@ -38,6 +42,7 @@ impl OnsetKind {
             OnsetKind::Prediction => "prediction",
             OnsetKind::Concept => "concept",
             OnsetKind::Accuracy => "accuracy",
+            OnsetKind::Label => "label",
         }
     }
 }

@@ -105,6 +105,11 @@ pub const QUANTITIES: &[(&str, &[&str], &str)] = &[
         "rejected share of events over the last minute",
     ),
     (
+        "label_drift",
+        &["model"],
+        "1 while the joined labels' distribution has moved from the reference period's (prior drift)",
+    ),
+    (
         "model_loop_event",
         &["model", "event"],
         "1 for ten minutes after a step of the retraining loop (promoted, rolled_back, rejected, inconclusive, fit_failed)",

@@ -7,7 +7,10 @@ use driftd_detectors::stream::{DetectorConfig, DriftState, StreamDetector};
 use crate::contract::event::{Event, Target};
 use crate::contract::onset::{Onset, OnsetKind};
 
-use super::{ModelMonitor, MonitorSettings, Predicted, fmt_ts};
+use driftd_detectors::summary::{CategoricalSummary, FeatureSummary, NumericSummary};
+use driftd_detectors::twosample::CategoryCounts;
+
+use super::{ModelMonitor, MonitorSettings, Predicted, fmt_ts, test_name};
 
 impl ModelMonitor {
     pub(super) fn on_label(
@@ -30,6 +33,14 @@ impl ModelMonitor {
                     &mut self.perf.reference
                 };
                 w.update(tl, pl, score.map(|sc| (sc, positive)));
+                match &mut self.perf.label_window {
+                    Some(FeatureSummary::Categorical(c)) => c.update(Some(tl)),
+                    Some(FeatureSummary::Numeric(_)) => {}
+                    None if !self.perf.reference_done => {
+                        self.perf.reference_labels.push(tl.to_string());
+                    }
+                    None => {}
+                }
                 self.concept.update_bool(error)
             }
             // Regression: the detector watches the absolute error itself.
@@ -40,6 +51,12 @@ impl ModelMonitor {
                     &mut self.perf.reference_reg
                 };
                 w.update(*tv, *pv);
+                match &mut self.perf.label_window {
+                    Some(FeatureSummary::Numeric(n)) => n.update(*tv),
+                    Some(FeatureSummary::Categorical(_)) => {}
+                    None if !self.perf.reference_done => self.perf.reference_values.push(*tv),
+                    None => {}
+                }
                 self.concept.update((pv - tv).abs())
             }
             _ => return,
@@ -65,12 +82,23 @@ impl ModelMonitor {
         if !perf.reference_done {
             if perf.reference.len() + perf.reference_reg.len() >= s.accuracy_reference_labels {
                 perf.reference_done = true;
+                perf.label_profile = label_profile(
+                    &std::mem::take(&mut perf.reference_labels),
+                    &std::mem::take(&mut perf.reference_values),
+                    s,
+                );
+                perf.label_window = perf
+                    .label_profile
+                    .as_ref()
+                    .map(FeatureSummary::empty_window);
             }
             return;
         }
         if perf.current.len() + perf.current_reg.len() < s.accuracy_window_labels {
             return;
         }
+        self.label_test(ev, s, onsets);
+        let perf = &mut self.perf;
         let test = if !perf.current.is_empty() {
             perf.last = perf.current.report();
             accuracy_drop(
@@ -110,6 +138,41 @@ impl ModelMonitor {
             });
         }
         self.perf.last_test = Some(test);
+    }
+
+    /// Tests the current window's label distribution against the reference period's, like a
+    /// feature (the automatic choice, with its effect-size floor), then starts a fresh window.
+    fn label_test(&mut self, ev: &Event<'_>, s: &MonitorSettings, onsets: &mut Vec<Onset>) {
+        let (Some(profile), Some(window)) = (&self.perf.label_profile, &self.perf.label_window)
+        else {
+            return;
+        };
+        let verdict = s.policy.evaluate_summaries(profile, window).ok();
+        self.perf.label_window = Some(profile.empty_window());
+        let Some(v) = verdict else { return };
+        let Some(result) = v.outcome.verdict() else {
+            return;
+        };
+        let (test, statistic, p_value, threshold) = (
+            test_name(&v.outcome),
+            result.statistic,
+            result.p_value,
+            result.threshold,
+        );
+        self.perf.last_label_test = Some((test.clone(), statistic, p_value, v.drift));
+        if self.edge("label", v.drift) {
+            onsets.push(Onset {
+                ts: fmt_ts(ev.ts),
+                model: self.model.clone(),
+                kind: OnsetKind::Label,
+                feature: None,
+                test,
+                statistic,
+                p_value,
+                threshold,
+                event_index: self.predictions,
+            });
+        }
     }
 
     pub(super) fn score_onset(
@@ -156,5 +219,25 @@ impl ModelMonitor {
                 event_index: self.predictions,
             });
         }
+    }
+}
+
+/// The reference period's label distribution: categories for classification, values for
+/// regression (`None` without labels, or when the summary cannot be built).
+fn label_profile(labels: &[String], values: &[f64], s: &MonitorSettings) -> Option<FeatureSummary> {
+    if !labels.is_empty() {
+        let mut counts = CategoryCounts::new();
+        for l in labels {
+            counts.add(l, 1);
+        }
+        CategoricalSummary::reference(&counts, &s.summary)
+            .ok()
+            .map(FeatureSummary::Categorical)
+    } else if !values.is_empty() {
+        NumericSummary::reference(values, &s.summary)
+            .ok()
+            .map(FeatureSummary::Numeric)
+    } else {
+        None
     }
 }

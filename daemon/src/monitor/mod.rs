@@ -68,6 +68,21 @@ pub struct Performance {
     pub last_reg: Option<RegressionReport>,
     /// The last drop test.
     pub last_test: Option<DropTest>,
+    /// The joined labels of the reference period, kept until it closes (classification).
+    #[serde(default)]
+    pub reference_labels: Vec<String>,
+    /// The joined label values of the reference period (regression).
+    #[serde(default)]
+    pub reference_values: Vec<f64>,
+    /// The reference period's label distribution, once it closed.
+    #[serde(default)]
+    pub label_profile: Option<FeatureSummary>,
+    /// The labels of the current performance window, comparable with `label_profile`.
+    #[serde(default)]
+    pub label_window: Option<FeatureSummary>,
+    /// The last label-drift test: (test, statistic, p-value, drift).
+    #[serde(default)]
+    pub last_label_test: Option<(String, f64, Option<f64>, bool)>,
 }
 
 impl Serialize for Target<'static> {

@@ -187,6 +187,14 @@ impl ModelMonitor {
             );
             push("accuracy_drop_p_value", &[], t.p_value, detail);
         }
+        if let Some((test, statistic, p_value, drift)) = &perf.last_label_test {
+            let mut detail = vec![
+                ("test", test.clone()),
+                ("statistic", format!("{statistic:.4}")),
+            ];
+            detail.extend(p_value.map(|p| ("p_value", format!("{p:.3e}"))));
+            push("label_drift", &[], f64::from(u8::from(*drift)), detail);
+        }
         if self.predictions > 0 {
             push(
                 "label_coverage_ratio",

@@ -583,3 +583,104 @@ fn cold_tier_matches(jitter: u64) {
         "the file is removed"
     );
 }
+
+/// Predictions with unchanging features, each labelled at once; the share of positive labels is
+/// `before` until prediction `at`, then `after`. The model always predicts `1`, so a change of
+/// the class balance also moves accuracy — but the label test must see it as label drift. The
+/// labels are `[0, 1]` strings for classification, or values around 10 or 13 for regression.
+fn labelled(
+    m: &mut ModelMonitor,
+    s: &MonitorSettings,
+    n: u64,
+    at: u64,
+    before: f64,
+    after: f64,
+    regression: bool,
+) -> Vec<Onset> {
+    let mut rng = Rng::new(11);
+    let mut onsets = Vec::new();
+    for i in 0..n {
+        let x = Dist::Normal {
+            loc: 0.0,
+            scale: 1.0,
+        }
+        .sample(&mut rng);
+        let share = if i >= at { after } else { before };
+        let positive = (rng.next_u64() % 10_000) as f64 / 10_000.0 < share;
+        let (output, target) = if regression {
+            let v = if positive { 13.0 } else { 10.0 } + x.abs() * 0.1;
+            (r#"{"value":11.0}"#.to_owned(), format!(r#""value":{v}"#))
+        } else {
+            (
+                r#"{"label":"1","score":0.7}"#.to_owned(),
+                format!(r#""label":"{}""#, u8::from(positive)),
+            )
+        };
+        for line in [
+            prediction(
+                &format!("p{i}"),
+                &ts(i),
+                &format!(r#"{{"x":{x}}}"#),
+                &output,
+            ),
+            format!(
+                r#"{{"kind":"feedback","id":"p{i}","model":"m","ts":"{}",{target}}}"#,
+                ts(i)
+            ),
+        ] {
+            let ev = parse_event(line.as_bytes(), &ParseOptions::default()).unwrap();
+            onsets.extend(m.observe(&ev, s));
+        }
+    }
+    onsets
+}
+
+#[test]
+fn a_change_of_the_class_balance_is_label_drift_and_a_stable_one_is_not() {
+    let s = settings();
+    // Stable: 30 % positive throughout, 15 accuracy windows of 2,000 labels.
+    let mut m = ModelMonitor::new("m", "1", &s);
+    let stable = labelled(&mut m, &s, 32_000, u64::MAX, 0.3, 0.3, false);
+    assert!(
+        stable.iter().all(|o| o.kind != OnsetKind::Label),
+        "{stable:?}"
+    );
+    let (test, _, _, drift) = m.perf.last_label_test.clone().expect("labels were tested");
+    assert!(!drift, "{test}");
+    // 30 % → 60 % positive at prediction 20,000: one label onset, in the first window after it.
+    let mut m = ModelMonitor::new("m", "1", &s);
+    let onsets = labelled(&mut m, &s, 32_000, 20_000, 0.3, 0.6, false);
+    let label: Vec<&Onset> = onsets
+        .iter()
+        .filter(|o| o.kind == OnsetKind::Label)
+        .collect();
+    assert_eq!(label.len(), 1, "{onsets:?}");
+    assert!(
+        (20_001..=22_000).contains(&label[0].event_index),
+        "{:?}",
+        label[0]
+    );
+    assert_eq!(label[0].feature, None);
+    let samples = m.samples(&s);
+    let sample = samples.iter().find(|x| x.metric == "label_drift").unwrap();
+    assert_eq!(sample.value, 1.0);
+}
+
+#[test]
+fn regression_targets_that_move_are_label_drift() {
+    let s = settings();
+    let mut m = ModelMonitor::new("m", "1", &s);
+    let stable = labelled(&mut m, &s, 24_000, u64::MAX, 0.3, 0.3, true);
+    assert!(
+        stable.iter().all(|o| o.kind != OnsetKind::Label),
+        "{stable:?}"
+    );
+    let mut m = ModelMonitor::new("m", "1", &s);
+    let onsets = labelled(&mut m, &s, 24_000, 12_000, 0.2, 0.8, true);
+    let label: Vec<&Onset> = onsets
+        .iter()
+        .filter(|o| o.kind == OnsetKind::Label)
+        .collect();
+    assert_eq!(label.len(), 1, "{onsets:?}");
+    assert!(label[0].event_index > 12_000, "{:?}", label[0]);
+}

@@ -29,6 +29,10 @@
 //!      principle move accuracy when the model is wrong in the region the data moved to; the truth
 //!      format cannot express that, so the rule follows `concept_changed`, and both generators make
 //!      the deployed model the true concept so that a pure covariate shift leaves the error rate flat.
+//!    - `label`: drifts that change a feature or the concept. The labels' distribution P(y) moves
+//!      with P(X) (through P(y|X)) and with P(y|X); the truth does not say by how much, so either
+//!      kind of change can explain a label onset, and a label onset on a stream without drift is a
+//!      false alarm.
 //! 3. **Time.** `event_index` counts the model's prediction events processed *including* the one
 //!    that completed the evaluation, and the drift's first affected event has the 0-based index
 //!    `onset_index`. An onset has therefore seen at least one drifted event exactly when
@@ -359,6 +363,7 @@ pub fn stream_key(onset: &Onset) -> String {
         (OnsetKind::Prediction, _) => "prediction".to_owned(),
         (OnsetKind::Concept, _) => "concept".to_owned(),
         (OnsetKind::Accuracy, _) => "accuracy".to_owned(),
+        (OnsetKind::Label, _) => "label".to_owned(),
     }
 }
 
@@ -371,6 +376,7 @@ fn eligible(onset: &Onset, drift: &TruthDrift) -> bool {
             .is_some_and(|f| drift.features.contains_key(f)),
         OnsetKind::Dataset | OnsetKind::Prediction => !drift.features.is_empty(),
         OnsetKind::Concept | OnsetKind::Accuracy => drift.concept_changed,
+        OnsetKind::Label => !drift.features.is_empty() || drift.concept_changed,
     }
 }
 

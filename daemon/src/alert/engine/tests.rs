@@ -1241,6 +1241,7 @@ fn the_shipped_rule_set_parses_and_validates() {
             "PredictionDrift",
             "ConceptDrift",
             "AccuracyDrop",
+            "LabelDrift",
             "LabelCoverageLow",
             "ModelStale",
             "RejectRatioHigh",
@@ -1257,7 +1258,9 @@ fn the_shipped_rule_set_parses_and_validates() {
     let accuracy = &cfg.rules[4];
     assert_eq!(accuracy.for_, std::time::Duration::from_secs(600));
     assert_eq!(accuracy.resolve_threshold, Some(0.02));
-    assert_eq!(cfg.rules[5].severity, Severity::Info);
+    let rule = |name: &str| cfg.rules.iter().find(|r| r.name == name).unwrap();
+    assert_eq!(rule("LabelCoverageLow").severity, Severity::Info);
+    assert_eq!(rule("LabelDrift").severity, Severity::Warning);
     assert_eq!(cfg.rules[1].severity, Severity::Critical);
     // Without the oncall receiver the critical route is an error.
     assert!(!cfg.validate(&["log"]).is_empty());
