@@ -196,8 +196,10 @@ pub enum Body<'a> {
     },
 }
 
-/// A validated event, borrowing from its input where possible.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated event, borrowing from its input where possible. `Yokeable`: an event can travel
+/// with the bytes it borrows from (`yoke::Yoke<Event<'static>, Arc<[u8]>>`), so an event held for
+/// the event-time order is parsed once.
+#[derive(Debug, Clone, PartialEq, yoke::Yokeable)]
 pub struct Event<'a> {
     /// Unique per prediction; the join key for feedback.
     pub id: Cow<'a, str>,

@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use yoke::Yoke;
 
 use prometheus::IntCounter;
 
@@ -25,7 +26,7 @@ use crate::contract::event::{
     Event, EventKind, ParseOptions, RejectReason, Rejection, parse_event,
 };
 use crate::contract::sample::SampleBoard;
-use crate::intake::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
+use crate::intake::order::{Held, OrderKey, OrderSettings, Orderer, Release, kind_rank};
 use crate::intake::policy::ModelPolicy;
 use crate::intake::publish::{init_onset_series, publish};
 use crate::intake::shard::{
@@ -75,7 +76,17 @@ pub struct Pipeline {
     board: Arc<SampleBoard>,
     learners: BTreeMap<String, Learner>,
     order: Orderer,
+    /// Held events kept parsed, by shard and offset (see [`Pipeline::process`]).
+    parsed: HashMap<(Arc<str>, u64), ParsedEvent>,
 }
+
+/// An event together with the bytes it borrows from.
+type ParsedEvent = Yoke<Event<'static>, Arc<[u8]>>;
+
+/// Most held events kept parsed: about 1.5 KB each with 25 features, so the parsed copies stay
+/// within some 15 MB while the order holds up to `max_buffered` events (a lagging partition, a
+/// catch-up); the rest are parsed again when released.
+pub const PARSED_HELD_MAX: usize = 10_000;
 
 impl Pipeline {
     /// A pipeline with no open shard.
@@ -98,6 +109,7 @@ impl Pipeline {
             board: Arc::default(),
             learners: BTreeMap::new(),
             order: Orderer::new(OrderSettings::default()),
+            parsed: HashMap::new(),
         }
     }
 
@@ -153,7 +165,7 @@ impl Pipeline {
         let w = self.order.watermark();
         if !self.order.is_empty() {
             while let Some((h, why)) = self.order.pop_ready(w) {
-                self.apply_held(&h.key.bytes, why);
+                self.apply_held(h, why);
             }
         }
         self.publish_order(w);
@@ -162,7 +174,7 @@ impl Pipeline {
     /// Applies every held event, whatever the watermark: the end of a one-shot input.
     pub fn flush_order(&mut self) {
         while let Some(h) = self.order.pop_any() {
-            self.apply_held(&h.key.bytes, Release::InOrder);
+            self.apply_held(h, Release::InOrder);
         }
         self.publish_order(self.order.watermark());
     }
@@ -179,8 +191,11 @@ impl Pipeline {
     }
 
     /// Parses a released event again (held events keep only their bytes) and applies it.
-    fn apply_held(&mut self, bytes: &[u8], why: Release) {
-        match parse_event(bytes, &self.opts) {
+    fn apply_held(&mut self, h: Held, why: Release) {
+        if let Some(parsed) = self.parsed.remove(&(h.shard, h.offset)) {
+            return self.apply_released(parsed.get(), why);
+        }
+        match parse_event(&h.key.bytes, &self.opts) {
             Ok(ev) => self.apply_released(&ev, why),
             // It parsed when it was accepted; parsing is deterministic.
             Err(r) => {
@@ -364,7 +379,7 @@ impl Pipeline {
                     };
                     drop(ev);
                     if let Some(late) = self.order.push(&shard, h.offset, key) {
-                        self.apply_held(&late.key.bytes, Release::Late);
+                        self.apply_held(late, Release::Late);
                     }
                 }
                 Err(r) => {
@@ -398,6 +413,7 @@ impl Pipeline {
     /// resumes from the last checkpoint.
     pub fn close_shard(&mut self, shard: &str) -> Option<ShardState> {
         self.order.close(shard);
+        self.parsed.retain(|(s, _), _| s.as_ref() != shard);
         self.shards.remove(shard)
     }
 
@@ -438,40 +454,59 @@ impl Pipeline {
             self.metrics.duplicates.inc();
             return Outcome::Duplicate;
         }
-        let ordered = self.ordered();
-        let outcome = match parse_event(input, &self.opts) {
-            Ok(ev) => {
-                let r = self.apply(shard, &ev.model, ev.kind());
-                if r.is_ok() {
-                    if ordered {
-                        let key = OrderKey {
-                            ts: ts_ns(&ev),
-                            kind: kind_rank(ev.kind()),
-                            bytes: Arc::from(input),
-                        };
-                        let name = self
-                            .shards
-                            .get_key_value(shard)
-                            .map(|(k, _)| k.clone())
-                            .expect("checked above");
-                        // A late event is applied now, with the parse already at hand.
-                        if self.order.push(&name, offset, key).is_some() {
-                            self.apply_released(&ev, Release::Late);
-                        }
-                    } else {
+        let outcome = if self.ordered() {
+            self.process_ordered(shard, offset, input)
+        } else {
+            match parse_event(input, &self.opts) {
+                Ok(ev) => {
+                    let r = self.apply(shard, &ev.model, ev.kind());
+                    if r.is_ok() {
                         self.observe(&ev);
                         self.learn(&ev);
                     }
+                    r
                 }
-                r
+                Err(r) => Err(r),
             }
-            Err(r) => Err(r),
         };
         let outcome = self.finish(shard, next, outcome);
-        if ordered {
+        if self.ordered() {
             self.release();
         }
         outcome
+    }
+
+    /// Parses an event once, into a copy of its bytes that the event borrows from, so that it can
+    /// wait for the watermark parsed (up to [`PARSED_HELD_MAX`] of them; the rest are parsed again
+    /// when released, as are events restored from a checkpoint).
+    fn process_ordered(
+        &mut self,
+        shard: &str,
+        offset: u64,
+        input: &[u8],
+    ) -> Result<EventKind, Rejection> {
+        let opts = self.opts;
+        let parsed: ParsedEvent =
+            Yoke::try_attach_to_cart(Arc::from(input), |b: &[u8]| parse_event(b, &opts))?;
+        let ev = parsed.get();
+        let kind = self.apply(shard, &ev.model, ev.kind())?;
+        let key = OrderKey {
+            ts: ts_ns(ev),
+            kind: kind_rank(kind),
+            bytes: parsed.backing_cart().clone(),
+        };
+        let name = self
+            .shards
+            .get_key_value(shard)
+            .map(|(k, _)| k.clone())
+            .expect("the caller checked the shard is open");
+        if self.order.push(&name, offset, key).is_some() {
+            // A late event is applied now, with the parse already at hand.
+            self.apply_released(parsed.get(), Release::Late);
+        } else if self.parsed.len() < PARSED_HELD_MAX {
+            self.parsed.insert((name, offset), parsed);
+        }
+        Ok(kind)
     }
 
     /// Records an event that was too large to be read whole (`next - offset` bytes).
