@@ -83,7 +83,7 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
             s
         }
     };
-    shared.store_reachable();
+    shared.store_reachable(&store);
 
     // 2. The intake pipeline, its monitors and learners restored from the last checkpoint.
     let ctx = shared.task_ctx(&cfg, store.clone(), control_rx);

@@ -233,10 +233,8 @@ async fn require_token(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    match bearer(&headers) {
-        Some(t) if s.secrets.load().feedback_token_ok(t) => Ok(next.run(req).await),
-        _ => Err(ApiError::Unauthorized),
-    }
+    authorize(&headers, |t| s.secrets.load().feedback_token_ok(t))?;
+    Ok(next.run(req).await)
 }
 
 async fn require_admin(
@@ -245,15 +243,21 @@ async fn require_admin(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    match bearer(&headers) {
-        Some(t) if s.secrets.load().admin_token_ok(t) => Ok(next.run(req).await),
+    authorize(&headers, |t| s.secrets.load().admin_token_ok(t))?;
+    Ok(next.run(req).await)
+}
+
+/// `Ok` when the request's bearer token passes `accepted` (one of the secrets' constant-time
+/// checks), else 401: the one gate of every authenticated route of `driftd run` and `driftd serve`.
+pub fn authorize(headers: &HeaderMap, accepted: impl Fn(&str) -> bool) -> Result<(), ApiError> {
+    match bearer(headers) {
+        Some(t) if accepted(t) => Ok(()),
         _ => Err(ApiError::Unauthorized),
     }
 }
 
-/// The token of an `Authorization: Bearer TOKEN` header (every authenticated route of `driftd run`
-/// and `driftd serve` reads it here; [`Secrets`] compares it).
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// The token of an `Authorization: Bearer TOKEN` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

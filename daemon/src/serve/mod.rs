@@ -309,13 +309,11 @@ async fn require_token(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    match crate::http::bearer(&headers) {
-        Some(t) if s.secrets.predict_token_ok(t) => Ok(next.run(req).await),
-        _ => {
-            s.count(&model, "unauthorized");
-            Err(ApiError::Unauthorized)
-        }
+    if let Err(e) = crate::http::authorize(&headers, |t| s.secrets.predict_token_ok(t)) {
+        s.count(&model, "unauthorized");
+        return Err(e);
     }
+    Ok(next.run(req).await)
 }
 
 async fn readyz(State(s): State<Arc<ServeState>>) -> Response {

@@ -25,7 +25,7 @@ use crate::kafka::{KafkaSecrets, TopicProducer};
 use crate::retraining::config::RetrainConfig;
 use crate::store::config::StateConfig;
 use crate::store::{AnyStore, EmbeddedStore, RedisStore};
-use crate::telemetry::events::{InternalEvent as _, StoreConnectFailed};
+use crate::telemetry::events::{InternalEvent as _, StoreAnswered, StoreConnectFailed};
 use crate::telemetry::metrics::Metrics;
 
 use super::RunOptions;
@@ -75,10 +75,13 @@ impl Shared {
         }
     }
 
-    /// Readiness and the gauge, once the store answered.
-    pub(super) fn store_reachable(&self) {
-        self.health.store_up.store(true, Ordering::Relaxed);
-        self.metrics.store_up.set(1);
+    /// Readiness and the gauge, once the store answered (the checkpointer's event).
+    pub(super) fn store_reachable(&self, store: &AnyStore) {
+        StoreAnswered {
+            store: store.kind(),
+            was_up: self.health.store_up.swap(true, Ordering::Relaxed),
+        }
+        .emit(&self.metrics);
     }
 
     /// What the source task needs besides its source.
