@@ -157,7 +157,7 @@ pub(super) async fn restore_pipeline(
     shared: &Shared,
     ctx: &TaskCtx,
 ) -> anyhow::Result<Option<(Pipeline, Vec<Retrained>)>> {
-    let policy = ModelPolicy::new(&cfg.models, &cfg.events);
+    let policy = ModelPolicy::clone(&shared.policy.load());
     let mut pipeline = Pipeline::new(shared.metrics.clone(), shared.parse, policy.clone())
         .with_order(cfg.events.order.settings());
     if cfg.monitor.enabled {
