@@ -16,6 +16,7 @@ Outputs (in detectors/tests/fixtures/):
 * twosample.json  — numeric two-sample cases (recipes) with SciPy's statistics and p-values.
 * categorical.json — categorical two-sample cases with SciPy/NumPy results.
 * corrections.json — Benjamini-Hochberg adjusted p-values (scipy.stats.false_discovery_control).
+* gtest.json      — G-tests of homogeneity (scipy.stats.chi2_contingency, lambda_="log-likelihood").
 
 Data are stored as recipes for dgen.py / driftd_detectors::synth together with a checksum (the sum of
 the generated values), not as raw numbers, so the fixtures stay small even for 100,000-value samples.
@@ -260,8 +261,41 @@ def make_corrections():
     print(f"wrote {path}")
 
 
+def make_gtest():
+    """G-tests of homogeneity (2 x k tables) from scipy.stats.chi2_contingency(lambda_="log-likelihood"):
+    the statistic and p-value of driftd_detectors::sequential::g_test, including tables with empty
+    columns, a zero reference column (a new category) and p-values far in the tail (the streaming
+    detector looks at alpha ~ 1e-8)."""
+    import numpy as np
+    from scipy import stats
+
+    rng = dgen.Rng(91)
+    tables = [
+        ([10, 20], [20, 10]),
+        ([1000] * 10, [100] * 10),
+        ([1000] * 10, [80, 90, 95, 100, 100, 105, 110, 110, 105, 105]),
+        ([0, 998, 1003, 1001, 999, 1000, 997, 1002, 1000, 1000, 1000, 0], [0, 40, 45, 60, 70, 90, 100, 120, 140, 150, 180, 5]),
+        ([5000, 3000, 2000, 0], [300, 300, 350, 50]),
+        ([9990, 10], [990, 10]),
+        ([9990, 10, 0], [990, 8, 2]),
+        ([400, 0, 600], [40, 0, 60]),
+        ([2500, 2500, 2500, 2500], [0, 0, 500, 500]),
+        ([50 + int(1950 * rng.uniform()) for _ in range(20)], [int(200 * rng.uniform()) for _ in range(20)]),
+    ]
+    cases = []
+    for r, c in tables:
+        table = np.array([r, c])
+        keep = table.sum(axis=0) > 0
+        g, p, dof, _ = stats.chi2_contingency(table[:, keep], correction=False, lambda_="log-likelihood")
+        cases.append({"reference": r, "current": c, "g": float(g), "p": float(p), "dof": int(dof)})
+    path = os.path.join(OUT, "gtest.json")
+    with open(path, "w") as f:
+        json.dump({"versions": versions(), "cases": cases}, f, indent=1)
+    print(f"wrote {path}")
+
+
 def main(argv):
-    what = argv[1:] or ["streams", "twosample", "categorical", "corrections"]
+    what = argv[1:] or ["streams", "twosample", "categorical", "corrections", "gtest"]
     warnings.simplefilter("ignore")
     if "streams" in what:
         make_streams()
@@ -275,6 +309,8 @@ def main(argv):
         import twosample_fixtures
 
         twosample_fixtures.make_categorical(OUT, versions())
+    if "gtest" in what:
+        make_gtest()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@
 //! | [`twosample`] | reference vs current window: KS, Wasserstein (raw/normalised), PSI, Jensen–Shannon, Hellinger, KL, Cramér–von Mises, Anderson–Darling, Mann–Whitney; chi-square, Z, L-infinity for categories (other/new bucket) | [`twosample::NumericTest`], [`twosample::CategoricalTest`] (`{"test": "ks", "alpha": 0.05}`), [`twosample::Sample`], [`twosample::CategoryCounts`] |
 //! | [`summary`] | bounded-memory windows: reference-quantile histograms, KLL sketch, moments, capped category counts; every test runs on them with documented error | [`summary::NumericSummary`], [`summary::CategoricalSummary`], [`summary::FeatureSummary`] |
 //! | [`auto`] | which test for which feature (Evidently's rule plus an effect-size floor) | [`auto::AutoPolicy`] → [`auto::FeatureVerdict`] |
+//! | [`sequential`] | streaming detection: a sliding-window G-test per feature, looked at every few events, false alarms bounded across features and looks | [`sequential::SlidingTest`], [`sequential::SequentialSettings`] |
 //! | [`dataset`] | multiple-testing correction (Bonferroni, Benjamini–Hochberg) and the dataset-drift rule | [`dataset::evaluate`] → [`dataset::DatasetReport`] |
 //! | [`performance`] | accuracy, precision/recall/F1, ROC AUC, log loss, Brier; MAE, RMSE, MAPE, R²; significance tests of a drop | [`performance::Classification`], [`performance::Regression`], [`performance::accuracy_drop`] |
 //! | [`synth`] | seeded synthetic data, bit-identical to `scripts/dgen.py` (fixtures, docs, benches) | [`synth::Rng`], [`synth::Dist`], [`synth::StreamRecipe`] |
@@ -82,6 +83,7 @@ pub mod auto;
 pub mod dataset;
 pub mod error;
 pub mod performance;
+pub mod sequential;
 mod special;
 pub mod stream;
 pub mod summary;

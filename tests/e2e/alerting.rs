@@ -72,6 +72,8 @@ struct Setup {
     events: PathBuf,
     events_gen: Gen,
     windows: u64,
+    /// `[monitor] detection`: "streaming" (the default) or "windows".
+    detection: &'static str,
 }
 
 impl Setup {
@@ -84,6 +86,7 @@ impl Setup {
             events,
             events_gen: Gen::new(42),
             windows: 0,
+            detection: "streaming",
         }
     }
 
@@ -100,6 +103,7 @@ follow = true
 [checkpoint]
 interval = "200ms"
 [monitor]
+detection = "{detection}"
 reference_events = {WINDOW}
 window_events = {WINDOW}
 [alerting]
@@ -107,7 +111,8 @@ evaluation_interval = "200ms"
 default_rules = false
 {alerting}
 "#,
-            self.events.display()
+            self.events.display(),
+            detection = self.detection,
         )
     }
 
@@ -496,7 +501,11 @@ fn a_silence_suppresses_and_its_expiry_restores() {
 
 #[test]
 fn on_demand_evaluation_tests_the_open_window_without_closing_it() {
-    let mut s = Setup::new();
+    // Windows mode: the open window is what is evaluated on demand.
+    let mut s = Setup {
+        detection: "windows",
+        ..Setup::new()
+    };
     let d = s.start("");
     s.reference();
     // Half a window, with two features shifted.

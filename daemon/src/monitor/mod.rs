@@ -1,5 +1,6 @@
-//! Per-model monitoring: reference and current windows of bounded-memory summaries, drift
-//! evaluation at the end of each window, late-label joins and concept drift on the error stream.
+//! Per-model monitoring: a reference of bounded-memory summaries, streaming drift detection on
+//! sliding windows (or evaluation at the end of each window), late-label joins and concept drift on
+//! the error stream.
 //!
 //! A [`ModelMonitor`] is a plain synchronous state machine fed one event at a time, with time as a
 //! value (the event's own timestamp): the daemon and `driftd replay` drive the same code, so a
@@ -9,18 +10,30 @@
 //! 1. **Reference**: the first `reference_events` predictions are buffered (bounded) and turned into
 //!    reference profiles — one summary per feature (numbers → numeric, strings → categorical), one for
 //!    the predictions (score, value or label).
-//! 2. **Windows**: then every `window_events` predictions form a tumbling window of summaries
-//!    comparable with the profiles. At the end of a window each feature is tested with the
-//!    automatic choice (Evidently's rule plus an effect-size floor, see
-//!    [`driftd_detectors::auto`]), p-values are corrected across features (Benjamini–Hochberg by
-//!    default) and the dataset rule applied; predictions are tested the same way.
+//! 2. **Detection**, by default **streaming** ([`streaming`](self#streaming), method in
+//!    [`driftd_detectors::sequential`]): each feature and the prediction keep a sliding window of
+//!    their last `[monitor.streaming] window_events` values as reference columns, tested every
+//!    `look_every` predictions with the G-test at a level that bounds the expected false onsets per
+//!    million predictions across all features and looks. With `detection = "windows"`, every
+//!    `window_events` predictions form a tumbling window of summaries comparable with the profiles
+//!    instead; at the end of a window each feature is tested with the automatic choice (Evidently's
+//!    rule plus an effect-size floor, see [`driftd_detectors::auto`]), p-values are corrected across
+//!    features (Benjamini–Hochberg by default) and the dataset rule applied; predictions are tested
+//!    the same way.
 //! 3. **Labels**: predictions wait in a bounded join store until their feedback arrives (feedback
 //!    may come first, twice, or never); each joined pair feeds the error stream's detector (ADWIN by
 //!    default), which reports concept drift.
 //!
 //! Outputs are **onsets** ([`Onset`]): edge-triggered records of a quantity *entering* the drift
-//! state. Repeated testing is handled by the effect-size floor (large windows: a shift must be
-//! large enough to matter, not merely significant) and by the correction across features.
+//! state. Repeated testing is handled, when streaming, by the false-alarm budget split over features
+//! and looks (plus an effect-size floor and hysteresis); with windows, by the effect-size floor
+//! (large windows: a shift must be large enough to matter, not merely significant) and by the
+//! correction across features.
+//!
+//! # Streaming
+//!
+//! See `streaming.rs`: a byte per value and feature in a ring, no sketch updated per event; a look
+//! is a G-test over a dozen columns per feature.
 //!
 //! May depend on: contract.
 
@@ -42,11 +55,12 @@ pub mod join;
 mod labels;
 mod samples;
 mod settings;
+mod streaming;
 mod window;
 
 pub use join::{JoinStore, Pending, Predicted};
 pub use samples::describe;
-pub use settings::MonitorSettings;
+pub use settings::{Detection, MonitorSettings};
 use window::bounds;
 
 /// Performance windows of joined labels.
@@ -183,6 +197,9 @@ pub struct ModelMonitor {
     window: BTreeMap<String, FeatureSummary>,
     prediction_window: Option<FeatureSummary>,
     window_n: usize,
+    /// Streaming detection's sliding windows (built from the profiles on first use).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    streaming: Option<streaming::Streaming>,
     /// Sliding windows: the last closed panes (at most `window_slides - 1` kept between
     /// evaluations), oldest first; the open pane is `window`.
     #[serde(default)]
@@ -268,6 +285,7 @@ impl ModelMonitor {
             prediction_window: None,
             window_n: 0,
             panes: VecDeque::new(),
+            streaming: None,
             window_start_ms: None,
             reference_start_ms: None,
             reference_n: 0,
@@ -320,10 +338,13 @@ impl ModelMonitor {
     pub fn window_len(&self) -> (u64, u64) {
         match &self.reference {
             Some(r) => (r.n as u64, 0),
-            None => (
-                self.reference_n,
-                (self.window_n + self.panes.iter().map(|p| p.n).sum::<usize>()) as u64,
-            ),
+            None => match &self.streaming {
+                Some(st) => (self.reference_n, st.len() as u64),
+                None => (
+                    self.reference_n,
+                    (self.window_n + self.panes.iter().map(|p| p.n).sum::<usize>()) as u64,
+                ),
+            },
         }
     }
 
@@ -437,6 +458,12 @@ impl ModelMonitor {
                 if self.reference.is_some() {
                     self.reference_start_ms.get_or_insert(now_ms);
                     self.add_reference(&features.0, output.as_ref(), s);
+                } else if s.detection == Detection::Streaming {
+                    onsets.extend(self.add_streaming(&features.0, output.as_ref(), ev.ts, s));
+                } else if self.streaming.take().is_some() {
+                    // Switched to windows: the streaming state goes, this prediction opens them.
+                    self.reset_window();
+                    self.add_window(&features.0, output.as_ref());
                 } else if let Some(secs) = s.window_seconds {
                     // By event time: the prediction that crosses the boundary opens the next window
                     // (or pane).

@@ -67,10 +67,16 @@ impl ModelMonitor {
                     detail: detail.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
                 });
             };
-        let window = format!(
-            "window {} of {} predictions",
-            self.evaluations, s.window_events
-        );
+        let window = match s.detection {
+            super::Detection::Streaming => format!(
+                "look {} at the last {} predictions",
+                self.evaluations, s.streaming.window_events
+            ),
+            super::Detection::Windows => format!(
+                "window {} of {} predictions",
+                self.evaluations, s.window_events
+            ),
+        };
         if let Some(w) = &self.last_window {
             for f in &w.features {
                 let mut detail = vec![

@@ -2,6 +2,7 @@
 
 use driftd_detectors::auto::AutoPolicy;
 use driftd_detectors::dataset::DatasetPolicy;
+use driftd_detectors::sequential::SequentialSettings;
 use driftd_detectors::stream::DetectorConfig;
 use driftd_detectors::summary::SummarySettings;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,13 @@ use serde::{Deserialize, Serialize};
 pub struct MonitorSettings {
     /// Monitor models at all (`driftd run`; `driftd replay` always does).
     pub enabled: bool,
+    /// How features and the prediction are tested: `streaming` (the default) tests a sliding
+    /// window every few predictions with the false-alarm rate bounded across features and looks
+    /// (`[monitor.streaming]`); `windows` tests tumbling or sliding windows of `window_events`
+    /// predictions (or `window_seconds`) when each closes, for reports by window.
+    pub detection: Detection,
+    /// Streaming detection's settings (`detection = "streaming"`).
+    pub streaming: SequentialSettings,
     /// Predictions that form the reference window.
     pub reference_events: usize,
     /// Predictions per tumbling current window (when `window_seconds` is not set).
@@ -60,10 +68,24 @@ pub struct MonitorSettings {
     pub mae_min_increase: f64,
 }
 
+/// How a monitor tests features and the prediction (`[monitor] detection`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detection {
+    /// A sliding window tested every `look_every` predictions (see
+    /// [`driftd_detectors::sequential`]).
+    #[default]
+    Streaming,
+    /// Windows of `window_events` predictions (or `window_seconds`), tested when each closes.
+    Windows,
+}
+
 impl Default for MonitorSettings {
     fn default() -> Self {
         MonitorSettings {
             enabled: true,
+            detection: Detection::Streaming,
+            streaming: SequentialSettings::default(),
             reference_events: 10_000,
             window_events: 10_000,
             window_seconds: None,
@@ -139,6 +161,7 @@ impl MonitorSettings {
             e.push(("join_max_entries".into(), "must be at least 1".into()));
         }
         for (key, r) in [
+            ("streaming", self.streaming.validate()),
             ("summary", self.summary.validate()),
             ("policy", self.policy.validate()),
             ("dataset", self.dataset.validate()),

@@ -6,8 +6,10 @@ use crate::contract::onset::OnsetKind;
 use driftd_detectors::stream::DetectorConfig;
 use driftd_detectors::synth::{Dist, Rng};
 
+/// Windowed detection (the tests of windows); [`streaming_settings`] for the default mode.
 fn settings() -> MonitorSettings {
     MonitorSettings {
+        detection: Detection::Windows,
         reference_events: 2_000,
         window_events: 2_000,
         ..Default::default()
@@ -163,6 +165,7 @@ fn the_score_detector_sees_a_shift_in_the_scores_before_any_label() {
 #[test]
 fn sliding_windows_detect_earlier_and_stay_quiet_on_stable_data() {
     let s = MonitorSettings {
+        detection: Detection::Windows,
         window_slides: 4,
         ..settings()
     };
@@ -207,6 +210,7 @@ fn sliding_windows_detect_earlier_and_stay_quiet_on_stable_data() {
 #[test]
 fn time_based_panes_from_before_a_quiet_stretch_leave_the_window() {
     let s = MonitorSettings {
+        detection: Detection::Windows,
         window_seconds: Some(60),
         window_slides: 3,
         ..settings()
@@ -398,6 +402,7 @@ fn windows_by_event_time() {
     // One prediction every 100 ms; reference = the first 60 s (600 predictions), then windows
     // of 30 s (300 predictions); `x` shifts at prediction 1,500.
     let s = MonitorSettings {
+        detection: Detection::Windows,
         reference_events: 5_000,
         reference_seconds: Some(60),
         window_seconds: Some(30),
@@ -683,4 +688,143 @@ fn regression_targets_that_move_are_label_drift() {
         .collect();
     assert_eq!(label.len(), 1, "{onsets:?}");
     assert!(label[0].event_index > 12_000, "{:?}", label[0]);
+}
+
+/// The default detection (streaming), on a 2,000-prediction reference.
+fn streaming_settings() -> MonitorSettings {
+    MonitorSettings {
+        reference_events: 2_000,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn streaming_finds_a_shift_within_a_window_and_only_on_its_feature() {
+    let s = streaming_settings();
+    assert_eq!(s.detection, Detection::Streaming);
+    let mut m = ModelMonitor::new("m", "1", &s);
+    let onsets = feed(&mut m, &s, 20_000, 11_000, 1.0);
+    let data: Vec<_> = onsets
+        .iter()
+        .filter(|o| o.kind == OnsetKind::Data)
+        .collect();
+    assert_eq!(data.len(), 1, "{onsets:#?}");
+    let o = data[0];
+    assert_eq!(o.feature.as_deref(), Some("x"));
+    assert_eq!(o.test, streaming::TEST);
+    assert!(
+        (11_000..11_000 + 1_000).contains(&o.event_index),
+        "found at {}",
+        o.event_index
+    );
+    // Looks every 100 predictions once the first window (of 1,000) is full.
+    assert_eq!(m.evaluations, (20_000 - 2_000 - 1_000) / 100 + 1);
+    // A third of the features: no dataset drift at the default share of one half.
+    assert!(!onsets.iter().any(|o| o.kind == OnsetKind::Dataset));
+    let w = m.last_window.as_ref().unwrap();
+    let x = w.features.iter().find(|f| f.feature == "x").unwrap();
+    assert!(x.drift && x.p_value.unwrap() < x.threshold);
+    assert!(x.current.contains("(reference"), "{}", x.current);
+    assert!(
+        m.peek(&s)
+            .unwrap()
+            .features
+            .iter()
+            .any(|f| f.feature == "x" && f.drift)
+    );
+    assert_eq!(m.window_len(), (2_000, 1_000));
+}
+
+#[test]
+fn streaming_raises_nothing_on_a_long_stable_stream() {
+    let s = streaming_settings();
+    let mut m = ModelMonitor::new("m", "1", &s);
+    let onsets = feed(&mut m, &s, 100_000, u64::MAX, 0.0);
+    assert!(onsets.is_empty(), "{onsets:#?}");
+    assert!(m.evaluations > 960);
+    let w = m.last_window.as_ref().unwrap();
+    assert_eq!(w.features.len(), 3);
+    assert!(w.features.iter().all(|f| !f.drift));
+}
+
+#[test]
+fn a_restored_streaming_monitor_continues_bit_for_bit() {
+    let s = streaming_settings();
+    let mut a = ModelMonitor::new("m", "1", &s);
+    feed(&mut a, &s, 3_550, u64::MAX, 0.0);
+    let json = serde_json::to_string(&a).unwrap();
+    let mut b: ModelMonitor = serde_json::from_str(&json).unwrap();
+    let oa = feed(&mut a, &s, 9_000, 2_000, 0.7);
+    let ob = feed(&mut b, &s, 9_000, 2_000, 0.7);
+    assert_eq!(oa, ob);
+    assert!(!oa.is_empty());
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
+}
+
+#[test]
+fn switching_between_streaming_and_windows_keeps_monitoring() {
+    let st = streaming_settings();
+    let win = settings();
+    let mut m = ModelMonitor::new("m", "1", &st);
+    feed(&mut m, &st, 4_000, u64::MAX, 0.0);
+    assert!(m.window_len().1 > 0);
+    // To windows: the next window of 2,000 is evaluated.
+    let before = m.evaluations;
+    feed(&mut m, &win, 2_000, u64::MAX, 0.0);
+    assert_eq!(m.evaluations, before + 1);
+    // Back to streaming: the sliding window starts again.
+    feed(&mut m, &st, 999, u64::MAX, 0.0);
+    assert_eq!(m.window_len().1, 999);
+    assert_eq!(m.evaluations, before + 1);
+}
+
+/// 25 features of awkward shapes — heavy tails, ties, a handful of integers, skewed categories with
+/// rare values — and a score, all stable: 100,000 predictions after the default reference of
+/// 10,000 raise no onset at the default settings (about 900 looks at 26 quantities).
+#[test]
+fn streaming_is_quiet_on_100k_stable_predictions_of_25_features() {
+    let s = MonitorSettings::default();
+    let mut m = ModelMonitor::new("m", "1", &s);
+    let mut rng = Rng::new(2026);
+    let zipf: Vec<f64> = (1..=50).map(|k| 1.0 / k as f64).collect();
+    let skewed = Dist::Categorical { weights: zipf };
+    let mut onsets = Vec::new();
+    let mut line = String::new();
+    for i in 0..110_000u64 {
+        use std::fmt::Write;
+        line.clear();
+        line.push_str(r#"{"kind":"prediction","id":"p"#);
+        write!(line, r#"{i}","model":"m","ts":"{}","features":{{"#, ts(i)).unwrap();
+        for j in 0..15 {
+            let x = match j % 5 {
+                0 => rng.normal() * (1.0 + j as f64),
+                1 => (rng.normal() * 1.5).exp(),
+                2 => (rng.uniform() * 5.0).floor(),
+                3 => rng.normal() / rng.normal().abs().max(1e-3),
+                _ => (rng.normal() * 4.0).round() / 4.0,
+            };
+            write!(line, r#""n{j}":{x},"#).unwrap();
+        }
+        for j in 0..10 {
+            let c = match j % 3 {
+                0 => skewed.sample(&mut rng) as usize,
+                1 => (rng.uniform() * 3.0) as usize,
+                _ => usize::from(rng.uniform() < 0.02),
+            };
+            write!(line, r#""c{j}":"v{c}","#).unwrap();
+        }
+        line.pop();
+        let score = 1.0 / (1.0 + (-rng.normal()).exp());
+        write!(line, r#"}},"prediction":{{"score":{score}}}}}"#).unwrap();
+        let ev = parse_event(line.as_bytes(), &ParseOptions::default()).unwrap();
+        onsets.extend(m.observe(&ev, &s));
+    }
+    assert!(onsets.is_empty(), "{onsets:#?}");
+    let w = m.last_window.as_ref().expect("looked");
+    assert_eq!(w.features.len(), 25);
+    assert!(w.prediction.is_some());
+    assert_eq!(m.evaluations, 991);
 }

@@ -175,6 +175,9 @@ impl ModelMonitor {
     /// (on-demand evaluation: `GET /v1/models/{model}`). `None` before the reference is complete
     /// or while the window is empty.
     pub fn peek(&self, s: &MonitorSettings) -> Option<WindowResult> {
+        if s.detection == super::Detection::Streaming {
+            return self.peek_streaming(s);
+        }
         if self.window_n + self.panes.iter().map(|p| p.n).sum::<usize>() == 0 {
             return None;
         }
@@ -279,19 +282,7 @@ impl ModelMonitor {
                 });
             }
         }
-        if self.edge("dataset", report.dataset_drift) {
-            onsets.push(Onset {
-                ts: ts_s.clone(),
-                model: self.model.clone(),
-                kind: OnsetKind::Dataset,
-                feature: None,
-                test: "drift_share".into(),
-                statistic: report.share,
-                p_value: None,
-                threshold: s.dataset.drift_share,
-                event_index: self.predictions,
-            });
-        }
+        onsets.extend(self.dataset_onset(&ts_s, report.share, report.dataset_drift, s));
         if let Some(v) = prediction
             && let Some(verdict) = v.outcome.verdict()
             && self.edge("prediction", v.drift)
@@ -310,6 +301,27 @@ impl ModelMonitor {
         }
         self.reset_window();
         onsets
+    }
+
+    /// The dataset onset when the dataset *enters* drift (its state recorded either way).
+    pub(super) fn dataset_onset(
+        &mut self,
+        ts: &str,
+        share: f64,
+        drift: bool,
+        s: &MonitorSettings,
+    ) -> Option<Onset> {
+        self.edge("dataset", drift).then(|| Onset {
+            ts: ts.to_owned(),
+            model: self.model.clone(),
+            kind: OnsetKind::Dataset,
+            feature: None,
+            test: "drift_share".into(),
+            statistic: share,
+            p_value: None,
+            threshold: s.dataset.drift_share,
+            event_index: self.predictions,
+        })
     }
 
     /// Records the state of `key`; true when it *enters* drift.
