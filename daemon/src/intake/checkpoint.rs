@@ -1,6 +1,14 @@
 //! The [`Checkpointer`]: writes every open shard, the monitors and the learners in one atomic
 //! state-store write, loads them back (retrying while the store is unreachable), and keeps the
 //! store's health for readiness and metrics.
+//!
+//! **Cost model.** One checkpoint writes: each open shard's state (offsets and the events held for
+//! the event-time order: `O(held)`), each monitor's record (summaries, detectors, windows: fixed by
+//! the settings), each monitor's join-store changes since the previous checkpoint
+//! (`O(events since)`, not `O(waiting predictions)`; a snapshot of the store replaces the log once
+//! the log outgrows it, so the amortised cost per event stays constant — see
+//! [`crate::monitor::join::journal`]), and the learners' changed chunks. Everything, deletions of
+//! replaced log segments included, lands in one atomic write with the offsets it covers.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,8 +21,8 @@ use crate::intake::config::CheckpointConfig;
 use crate::intake::pipeline::Pipeline;
 use crate::intake::policy::ModelPolicy;
 use crate::intake::shard::MONITOR_INDEX_KEY;
-use crate::intake::shard::monitor_key;
 use crate::intake::shard::{CheckpointError, ShardState, checkpoint_key};
+use crate::intake::shard::{join_prefix, monitor_key};
 use crate::monitor::ModelMonitor;
 use crate::store::{AnyStore, StateStore, StoreError};
 use crate::telemetry::events::{InternalEvent as _, StoreAnswered, StoreFailed};
@@ -90,7 +98,8 @@ impl Checkpointer {
             return true;
         }
         let started = Instant::now();
-        let r = self.store.put_all(entries).await;
+        let deletes = p.checkpoint_deletes();
+        let r = self.store.write(entries, deletes).await;
         // The interval runs from the end of a checkpoint: a slow one never leaves the pipeline
         // without time to process events.
         self.last = Instant::now();
@@ -147,9 +156,21 @@ impl Checkpointer {
         for name in names {
             let r = self.store.get(&monitor_key(&name)).await;
             if let Some(bytes) = self.store_result("get", r)? {
-                let m =
+                let mut m: ModelMonitor =
                     serde_json::from_slice(&bytes).map_err(|source| CheckpointError::Decode {
                         what: format!("monitor of model {name}"),
+                        source,
+                    })?;
+                // A journaled join store: its snapshot and log segments, written with it.
+                let mut values = Vec::new();
+                for key in m.join().journal_keys(&join_prefix(&name)) {
+                    let r = self.store.get(&key).await;
+                    values.push(self.store_result("get", r)?);
+                }
+                m.join_mut()
+                    .restore_journal(values)
+                    .map_err(|source| CheckpointError::Decode {
+                        what: format!("join store of model {name}"),
                         source,
                     })?;
                 out.insert(name, m);

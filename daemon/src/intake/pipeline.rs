@@ -31,7 +31,7 @@ use crate::intake::policy::ModelPolicy;
 use crate::intake::publish::{init_onset_series, publish};
 use crate::intake::shard::{
     CHECKPOINT_VERSION, CheckpointError, HeldEvent, MONITOR_INDEX_KEY, ShardState, checkpoint_key,
-    monitor_key,
+    join_prefix, monitor_key,
 };
 use crate::monitor::{ModelMonitor, MonitorSettings};
 use crate::retraining::learn::Learner;
@@ -243,6 +243,10 @@ impl Pipeline {
         }
         self.board.replace(all);
         self.monitors = monitors;
+        for m in self.monitors.values_mut() {
+            // A checkpoint from before journals: its next checkpoint is a snapshot.
+            m.join_mut().journaled();
+        }
     }
 
     /// The monitors, by model.
@@ -297,10 +301,10 @@ impl Pipeline {
         let settings = self.policy.monitor_settings(model, global);
         if !self.monitors.contains_key(model) {
             let positive = self.policy.positive.get(model).map_or("1", String::as_str);
-            self.monitors.insert(
-                model.to_owned(),
-                ModelMonitor::new(model, positive, settings),
-            );
+            let mut m = ModelMonitor::new(model, positive, settings);
+            // The daemon checkpoints its monitors: their join stores as journals.
+            m.join_mut().journaled();
+            self.monitors.insert(model.to_owned(), m);
             init_onset_series(&self.metrics, model);
         }
         let m = self.monitors.get_mut(model).expect("inserted above");
@@ -613,13 +617,28 @@ impl Pipeline {
     /// Records that a checkpoint of the current state was written.
     pub fn mark_checkpointed(&mut self) {
         self.since_checkpoint = 0;
+        for m in self.monitors.values_mut() {
+            m.join_mut().checkpoint_committed();
+        }
         for l in self.learners.values_mut() {
             l.mark_clean();
         }
     }
 
-    /// Serialises every open shard, every monitor and what changed in the learners, for one
-    /// atomic checkpoint write.
+    /// The keys the checkpoint of [`Pipeline::checkpoint_entries`] deletes in the same atomic
+    /// write (join-store log segments replaced by a snapshot).
+    pub fn checkpoint_deletes(&self) -> Vec<String> {
+        if self.monitoring.is_none() {
+            return Vec::new();
+        }
+        self.monitors
+            .iter()
+            .flat_map(|(model, m)| m.join().checkpoint_deletes(&join_prefix(model)))
+            .collect()
+    }
+
+    /// Serialises every open shard, every monitor (its join store as a journal of changes) and
+    /// what changed in the learners, for one atomic checkpoint write.
     pub fn checkpoint_entries(&self) -> Vec<(String, Vec<u8>)> {
         let mut held = self.order.held_by_shard();
         let frontier = self.order.frontier();
@@ -647,6 +666,8 @@ impl Pipeline {
             .collect();
         if self.monitoring.is_some() && !self.monitors.is_empty() {
             for (model, m) in &self.monitors {
+                // The join store's journal: what changed since the last checkpoint.
+                entries.extend(m.join().checkpoint_puts(&join_prefix(model)));
                 match serde_json::to_vec(m) {
                     Ok(bytes) => entries.push((monitor_key(model), bytes)),
                     // Never expected; a monitor that cannot be saved must not stop intake. Its

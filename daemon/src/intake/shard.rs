@@ -83,6 +83,11 @@ pub fn monitor_key(model: &str) -> String {
     format!("monitor/{model}")
 }
 
+/// The prefix of a model's join-store journal keys (see [`crate::monitor::join::journal`]).
+pub fn join_prefix(model: &str) -> String {
+    format!("monitor/{model}/join")
+}
+
 /// Why a checkpoint cannot be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {

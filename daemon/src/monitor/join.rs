@@ -6,7 +6,9 @@
 //! (joined ids); what falls out is counted.
 //!
 //! **Two tiers.** The store lives in memory and is checkpointed with the monitor (the state store
-//! holds it with the offsets it covers). `driftd replay` can also give it a *cold tier*
+//! holds it with the offsets it covers) — in the daemon incrementally, as a [`journal`] of what
+//! changed since the last checkpoint, so a checkpoint's size follows the traffic, not the number
+//! of predictions waiting. `driftd replay` can also give it a *cold tier*
 //! ([`JoinStore::spill_to`]): past `hot` entries per FIFO the oldest move to a redb file (a
 //! temporary one, deleted at the end), so a replay's memory stays flat however many predictions
 //! wait. The cold entries are always older than the hot ones, so the FIFO order — and every join,
@@ -21,6 +23,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::event::Target;
+
+pub mod journal;
+use journal::{Change, Journal, Next};
 
 /// What a prediction said, kept until its label arrives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,7 +68,10 @@ impl Stamped for Pending {
 /// Serialised (see its `Serialize` impl) with every map and set in its FIFO's order, so that equal
 /// states give equal bytes without sorting a million keys at each checkpoint.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(bound(deserialize = "P: DeserializeOwned, E: DeserializeOwned"))]
+#[serde(
+    default,
+    bound(deserialize = "P: DeserializeOwned, E: DeserializeOwned")
+)]
 pub struct JoinStore<P = Pending, E = Early> {
     pending: HashMap<String, P>,
     /// Insertion order of `pending` (entries whose prediction was joined stay until they reach
@@ -82,6 +90,9 @@ pub struct JoinStore<P = Pending, E = Early> {
     /// The cold tier (replay only; never checkpointed).
     #[serde(skip)]
     cold: Option<Arc<Mutex<Cold>>>,
+    /// Incremental checkpoints ([`journal`]): when set, the store's own record holds only its
+    /// counters and the journal's position, and its entries live in the journal's keys.
+    journal: Option<Journal<P, E>>,
 }
 
 /// The store's bounds.
@@ -123,6 +134,35 @@ pub enum SpillError {
 /// reading keeps one.
 impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> Serialize for JoinStore<P, E> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        if let Some(j) = &self.journal {
+            // Journaled: the entries are in the journal's keys, written in the same checkpoint;
+            // the record says how many segments that checkpoint leaves.
+            let live = self.live();
+            let mut st = s.serialize_struct("JoinStore", 4)?;
+            st.serialize_field("evicted", &self.evicted)?;
+            st.serialize_field("duplicate_feedback", &self.duplicate_feedback)?;
+            st.serialize_field("unmatched_feedback", &self.unmatched_feedback)?;
+            let since = match j.next(live) {
+                Next::Snapshot => 0,
+                _ => j.since_snapshot + j.log.len() as u64,
+            };
+            st.serialize_field(
+                "journal",
+                &serde_json::json!({"segments": j.segments_after(live), "since_snapshot": since}),
+            )?;
+            return st.end();
+        }
+        Full(self).serialize(s)
+    }
+}
+
+/// A join store serialised whole, journal or not: its record when it keeps no journal, and its
+/// journal's snapshot (the queues exactly, stale entries included, so the log replays onto it).
+struct Full<'a, P, E>(&'a JoinStore<P, E>);
+
+impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> Serialize for Full<'_, P, E> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
         struct InOrder<'a, I>(
             std::cell::RefCell<Option<I>>,
@@ -154,16 +194,17 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> Serialize for JoinStor
         fn in_order<'a, I>(i: I) -> InOrder<'a, I> {
             InOrder(std::cell::RefCell::new(Some(i)), std::marker::PhantomData)
         }
+        let j = self.0;
         let mut st = s.serialize_struct("JoinStore", 9)?;
-        st.serialize_field("pending", &in_order(self.pending_in_order()))?;
-        st.serialize_field("order", &self.order)?;
-        st.serialize_field("early", &in_order(self.early_in_order()))?;
-        st.serialize_field("early_order", &self.early_order)?;
-        st.serialize_field("joined_ids", &self.joined_ids)?;
-        st.serialize_field("joined", &Ids(&self.joined_ids, &self.joined))?;
-        st.serialize_field("evicted", &self.evicted)?;
-        st.serialize_field("duplicate_feedback", &self.duplicate_feedback)?;
-        st.serialize_field("unmatched_feedback", &self.unmatched_feedback)?;
+        st.serialize_field("pending", &in_order(j.pending_in_order()))?;
+        st.serialize_field("order", &j.order)?;
+        st.serialize_field("early", &in_order(j.early_in_order()))?;
+        st.serialize_field("early_order", &j.early_order)?;
+        st.serialize_field("joined_ids", &j.joined_ids)?;
+        st.serialize_field("joined", &Ids(&j.joined_ids, &j.joined))?;
+        st.serialize_field("evicted", &j.evicted)?;
+        st.serialize_field("duplicate_feedback", &j.duplicate_feedback)?;
+        st.serialize_field("unmatched_feedback", &j.unmatched_feedback)?;
         st.end()
     }
 }
@@ -181,6 +222,7 @@ impl<P, E> Default for JoinStore<P, E> {
             duplicate_feedback: 0,
             unmatched_feedback: 0,
             cold: None,
+            journal: None,
         }
     }
 }
@@ -244,6 +286,7 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
     /// The early feedback for `id`, removed.
     pub fn take_early(&mut self, id: &str) -> Option<E> {
         if let Some(e) = self.early.remove(id) {
+            self.note(|| Change::EarlyGone(id.to_owned()));
             return Some(e);
         }
         self.with_cold(|c| c.take(Which::Early, id)).flatten()
@@ -269,6 +312,7 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
     /// The waiting prediction `id`, removed.
     pub fn take_pending(&mut self, id: &str) -> Option<P> {
         if let Some(p) = self.pending.remove(id) {
+            self.note(|| Change::PendingGone(id.to_owned()));
             return Some(p);
         }
         self.with_cold(|c| c.take(Which::Pending, id)).flatten()
@@ -276,6 +320,7 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
 
     /// Adds a waiting prediction.
     pub fn add_pending(&mut self, id: &str, p: P) {
+        self.note(|| Change::Pending(id.to_owned(), p.clone()));
         self.order.push_back((id.to_owned(), p.ts_ms()));
         self.pending.insert(id.to_owned(), p);
         self.compact_order();
@@ -283,14 +328,175 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
 
     /// Adds feedback that came before its prediction.
     pub fn add_early(&mut self, id: &str, e: E) {
+        self.note(|| Change::Early(id.to_owned(), e.clone()));
         self.early.insert(id.to_owned(), e);
         self.early_order.push_back(id.to_owned());
     }
 
     /// Remembers a joined id.
     pub fn mark_joined(&mut self, id: &str) {
+        self.note(|| Change::Joined(id.to_owned()));
         self.joined.insert(id.to_owned());
         self.joined_ids.push_back(id.to_owned());
+    }
+
+    /// Entries held in memory, all FIFOs.
+    fn live(&self) -> usize {
+        self.pending.len() + self.early.len() + self.joined.len()
+    }
+
+    /// Records a change in the journal, if the store keeps one.
+    fn note(&mut self, change: impl FnOnce() -> Change<P, E>) {
+        let live = self.live();
+        if let Some(j) = self.journal.as_mut() {
+            j.record(change(), live);
+        }
+    }
+
+    /// Makes checkpoints incremental ([`journal`]): from now on the store's record holds only its
+    /// counters and the journal's position, and [`JoinStore::checkpoint_writes`] gives the keys to
+    /// write with it. The first checkpoint is a snapshot of what the store holds. Not with a cold
+    /// tier (replays never checkpoint).
+    pub fn journaled(&mut self) {
+        if self.journal.is_none() && self.cold.is_none() {
+            self.journal = Some(Journal {
+                snapshot_due: true,
+                ..Journal::default()
+            });
+        }
+    }
+
+    /// Back to whole-store checkpoints (the journal is dropped; the record holds every entry again).
+    pub fn unjournaled(&mut self) {
+        self.journal = None;
+    }
+
+    /// Whether checkpoints are incremental.
+    pub fn is_journaled(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// The keys to write (and delete) under `prefix` in the same atomic write as the store's own
+    /// record, for an incremental checkpoint; nothing when the store is not journaled or nothing
+    /// changed. Call [`JoinStore::checkpoint_committed`] once that write is stored.
+    pub fn checkpoint_writes(&self, prefix: &str) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
+        (
+            self.checkpoint_puts(prefix),
+            self.checkpoint_deletes(prefix),
+        )
+    }
+
+    /// The keys [`JoinStore::checkpoint_writes`] writes.
+    pub fn checkpoint_puts(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        let Some(j) = &self.journal else {
+            return Vec::new();
+        };
+        match j.next(self.live()) {
+            Next::Nothing => Vec::new(),
+            Next::Segment => vec![(
+                journal::log_key(prefix, j.segments),
+                serde_json::to_vec(&j.log).expect("journal entries serialise"),
+            )],
+            Next::Snapshot => vec![(
+                journal::base_key(prefix),
+                serde_json::to_vec(&Full(self)).expect("join store serialises"),
+            )],
+        }
+    }
+
+    /// The keys [`JoinStore::checkpoint_writes`] deletes (without serialising anything).
+    pub fn checkpoint_deletes(&self, prefix: &str) -> Vec<String> {
+        match &self.journal {
+            Some(j) if j.next(self.live()) == Next::Snapshot => (0..j.segments)
+                .map(|n| journal::log_key(prefix, n))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The write of [`JoinStore::checkpoint_writes`] was stored.
+    pub fn checkpoint_committed(&mut self) {
+        let live = self.live();
+        if let Some(j) = self.journal.as_mut() {
+            j.committed(live);
+        }
+    }
+
+    /// The keys a restore reads under `prefix`: the snapshot, then the log segments in order
+    /// (empty when the store is not journaled).
+    pub fn journal_keys(&self, prefix: &str) -> Vec<String> {
+        match &self.journal {
+            None => Vec::new(),
+            Some(j) => std::iter::once(journal::base_key(prefix))
+                .chain((0..j.segments).map(|n| journal::log_key(prefix, n)))
+                .collect(),
+        }
+    }
+
+    /// Rebuilds a journaled store's entries from the values of [`JoinStore::journal_keys`] (a
+    /// missing snapshot is an empty one), in order.
+    pub fn restore_journal(
+        &mut self,
+        values: impl IntoIterator<Item = Option<Vec<u8>>>,
+    ) -> Result<(), serde_json::Error> {
+        let mut values = values.into_iter();
+        if let Some(Some(base)) = values.next() {
+            let full: JoinStore<P, E> = serde_json::from_slice(&base)?;
+            self.pending = full.pending;
+            self.order = full.order;
+            self.early = full.early;
+            self.early_order = full.early_order;
+            self.joined_ids = full.joined_ids;
+            self.joined = full.joined;
+        }
+        for bytes in values.flatten() {
+            let changes: Vec<Change<P, E>> = serde_json::from_slice(&bytes)?;
+            for c in changes {
+                self.apply(c);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, c: Change<P, E>) {
+        match c {
+            Change::Pending(id, p) => {
+                self.order.push_back((id.clone(), p.ts_ms()));
+                self.pending.insert(id, p);
+            }
+            Change::PendingGone(id) => {
+                self.pending.remove(&id);
+            }
+            Change::PendingPop => {
+                self.order.pop_front();
+            }
+            Change::PendingCompacted => {
+                let pending = &self.pending;
+                self.order
+                    .retain(|(id, ts)| pending.get(id).is_some_and(|p| p.ts_ms() == *ts));
+            }
+            Change::Early(id, e) => {
+                self.early.insert(id.clone(), e);
+                self.early_order.push_back(id);
+            }
+            Change::EarlyGone(id) => {
+                self.early.remove(&id);
+            }
+            Change::EarlyPop => {
+                if let Some(id) = self.early_order.pop_front() {
+                    self.early.remove(&id);
+                }
+            }
+            Change::Joined(id) => {
+                self.joined.insert(id.clone());
+                self.joined_ids.push_back(id);
+            }
+            Change::JoinedPop => {
+                if let Some(id) = self.joined_ids.pop_front() {
+                    self.joined.remove(&id);
+                }
+            }
+        }
     }
 
     /// Drops `order` entries of predictions no longer waiting once they outnumber the live ones
@@ -300,6 +506,7 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
             let pending = &self.pending;
             self.order
                 .retain(|(id, ts)| pending.get(id).is_some_and(|p| p.ts_ms() == *ts));
+            self.note(|| Change::PendingCompacted);
         }
     }
 
@@ -313,7 +520,10 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
             let popped = match self.with_cold(|c| c.pop_oldest(Which::Early)).flatten() {
                 Some(_) => true,
                 None => match self.early_order.pop_front() {
-                    Some(id) => self.early.remove(&id).is_some(),
+                    Some(id) => {
+                        self.note(|| Change::EarlyPop);
+                        self.early.remove(&id).is_some()
+                    }
                     None => break,
                 },
             };
@@ -329,6 +539,7 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
             {
                 match self.joined_ids.pop_front() {
                     Some(id) => {
+                        self.note(|| Change::JoinedPop);
                         self.joined.remove(&id);
                     }
                     None => break,
@@ -346,6 +557,7 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
                 && self.pending.get(id).is_none_or(|p| p.ts_ms() != *ts)
             {
                 self.order.pop_front();
+                self.note(|| Change::PendingPop);
             }
             if self.spill_error().is_some() {
                 return;
@@ -377,10 +589,13 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
                 return;
             }
             if self.pending.get(id).is_some_and(|p| p.ts_ms() == *ts) {
-                self.pending.remove(id);
+                let id = id.clone();
+                self.pending.remove(&id);
                 self.evicted += 1;
+                self.note(|| Change::PendingGone(id));
             }
             self.order.pop_front();
+            self.note(|| Change::PendingPop);
         }
     }
 
@@ -802,3 +1017,6 @@ impl Drop for Cold {
         drop(self.txn.take());
     }
 }
+
+#[cfg(test)]
+mod journal_tests;

@@ -368,6 +368,12 @@ impl ModelMonitor {
         &self.join
     }
 
+    /// The join store, to make its checkpoints incremental and restore them
+    /// ([`JoinStore::journaled`]).
+    pub fn join_mut(&mut self) -> &mut JoinStore {
+        &mut self.join
+    }
+
     /// Whether the reference window is complete.
     pub fn has_reference(&self) -> bool {
         self.profiles.is_some()

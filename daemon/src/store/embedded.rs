@@ -133,6 +133,16 @@ impl EmbeddedStore {
         lease: &Lease,
         entries: Vec<(String, Vec<u8>)>,
     ) -> Result<(), StoreError> {
+        self.write_fenced(lease, entries, Vec::new()).await
+    }
+
+    /// [`StateStore::write`] if `lease` is still held; [`StoreError::Fenced`] otherwise.
+    pub async fn write_fenced(
+        &self,
+        lease: &Lease,
+        entries: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<(), StoreError> {
         let leases = self.leases.clone().lock_owned().await;
         let held = leases
             .get(&lease.name)
@@ -144,7 +154,7 @@ impl EmbeddedStore {
         // this future is dropped meanwhile.
         self.blocking(move |db| {
             let _leases = leases;
-            write_all(db, &entries)
+            write_all(db, &entries, &deletes)
         })
         .await
     }
@@ -214,10 +224,18 @@ impl EmbeddedStore {
 }
 
 /// Writes all entries in one redb transaction.
-fn write_all(db: &redb::Database, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+/// Deletes `deletes`, then writes `entries`, in one transaction.
+fn write_all(
+    db: &redb::Database,
+    entries: &[(String, Vec<u8>)],
+    deletes: &[String],
+) -> Result<(), StoreError> {
     let txn = db.begin_write().map_err(emb)?;
     {
         let mut table = txn.open_table(TABLE).map_err(emb)?;
+        for k in deletes {
+            table.remove(k.as_str()).map_err(emb)?;
+        }
         for (k, v) in entries {
             table.insert(k.as_str(), v.as_slice()).map_err(emb)?;
         }
@@ -240,7 +258,16 @@ impl StateStore for EmbeddedStore {
     }
 
     async fn put_all(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
-        self.blocking(move |db| write_all(db, &entries)).await
+        self.blocking(move |db| write_all(db, &entries, &[])).await
+    }
+
+    async fn write(
+        &self,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<(), StoreError> {
+        self.blocking(move |db| write_all(db, &puts, &deletes))
+            .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

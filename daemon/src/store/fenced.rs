@@ -25,6 +25,13 @@ impl StateStore for FencedStore {
     async fn put_all(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
         self.inner.put_all_fenced(&self.lease, entries).await
     }
+    async fn write(
+        &self,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<(), StoreError> {
+        self.inner.write_fenced(&self.lease, puts, deletes).await
+    }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.inner.delete(key).await
     }

@@ -86,6 +86,13 @@ pub trait StateStore: Send + Sync {
         &self,
         entries: Vec<(String, Vec<u8>)>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes `puts` and deletes `deletes` (absent keys are fine) atomically: all or nothing. A
+    /// key in both is written.
+    fn write(
+        &self,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Deletes one key (absent keys are fine).
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Checks that the store answers.
@@ -144,6 +151,20 @@ impl AnyStore {
         }
     }
 
+    /// Like [`StateStore::write`], but atomically only if `lease` is still held (same owner and
+    /// token); [`StoreError::Fenced`] otherwise, and nothing is written or deleted.
+    pub async fn write_fenced(
+        &self,
+        lease: &Lease,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Embedded(s) => s.write_fenced(lease, puts, deletes).await,
+            AnyStore::Redis(s) => s.write_fenced(lease, puts, deletes).await,
+        }
+    }
+
     /// Like [`StateStore::put_all`], but atomically only if `lease` is still held (same owner and
     /// token); [`StoreError::Fenced`] otherwise, and nothing is written.
     pub async fn put_all_fenced(
@@ -191,6 +212,16 @@ impl StateStore for AnyStore {
         match self {
             AnyStore::Embedded(s) => s.put_all(entries).await,
             AnyStore::Redis(s) => s.put_all(entries).await,
+        }
+    }
+    async fn write(
+        &self,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Embedded(s) => s.write(puts, deletes).await,
+            AnyStore::Redis(s) => s.write(puts, deletes).await,
         }
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -60,13 +60,17 @@ return 1
     )
 });
 
-/// A fenced multi-set: KEYS = lease, then the keys to write; ARGV = `OWNER:TOKEN`, then the
-/// values. Writes (all of them) only if the lease is held: 1, else 0 and nothing written.
+/// A fenced multi-set and delete: KEYS = lease, then the keys to write, then the keys to delete;
+/// ARGV = `OWNER:TOKEN`, the number of keys to write, then their values. Writes and deletes (all
+/// of them) only if the lease is held: 1, else 0 and nothing changed.
 static PUT_FENCED: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+local puts = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  if i - 1 <= puts then redis.call('SET', KEYS[i], ARGV[i + 1]) else redis.call('DEL', KEYS[i]) end
+end
 return 1
 ",
     )
@@ -200,11 +204,27 @@ impl RedisStore {
         lease: &Lease,
         entries: Vec<(String, Vec<u8>)>,
     ) -> Result<(), StoreError> {
+        self.write_fenced(lease, entries, Vec::new()).await
+    }
+
+    /// [`StateStore::write`] if `lease` is still held, checked and written atomically by one
+    /// script; [`StoreError::Fenced`] otherwise.
+    pub async fn write_fenced(
+        &self,
+        lease: &Lease,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
         let mut inv = PUT_FENCED.prepare_invoke();
-        inv.key(self.lease_key(&lease.name)).arg(lease_value(lease));
-        for (k, v) in entries {
+        inv.key(self.lease_key(&lease.name))
+            .arg(lease_value(lease))
+            .arg(puts.len());
+        for (k, v) in puts {
             inv.key(self.key(&k)).arg(v);
+        }
+        for k in deletes {
+            inv.key(self.key(&k));
         }
         let written = self
             .timed(async move { inv.invoke_async::<i64>(&mut c).await })
@@ -421,6 +441,25 @@ impl StateStore for RedisStore {
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (k, v) in entries {
+            pipe.set(self.key(&k), v).ignore();
+        }
+        self.timed(async move { pipe.query_async::<()>(&mut c).await })
+            .await
+    }
+
+    async fn write(
+        &self,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        if !deletes.is_empty() {
+            pipe.del(deletes.iter().map(|k| self.key(k)).collect::<Vec<_>>())
+                .ignore();
+        }
+        for (k, v) in puts {
             pipe.set(self.key(&k), v).ignore();
         }
         self.timed(async move { pipe.query_async::<()>(&mut c).await })
