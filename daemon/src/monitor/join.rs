@@ -455,6 +455,10 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
                 self.apply(c);
             }
         }
+        // Stale pending entries are not journaled: drop them all.
+        let pending = &self.pending;
+        self.order
+            .retain(|(id, ts)| pending.get(id).is_some_and(|p| p.ts_ms() == *ts));
         Ok(())
     }
 
@@ -466,14 +470,6 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
             }
             Change::PendingGone(id) => {
                 self.pending.remove(&id);
-            }
-            Change::PendingPop => {
-                self.order.pop_front();
-            }
-            Change::PendingCompacted => {
-                let pending = &self.pending;
-                self.order
-                    .retain(|(id, ts)| pending.get(id).is_some_and(|p| p.ts_ms() == *ts));
             }
             Change::Early(id, e) => {
                 self.early.insert(id.clone(), e);
@@ -506,7 +502,6 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
             let pending = &self.pending;
             self.order
                 .retain(|(id, ts)| pending.get(id).is_some_and(|p| p.ts_ms() == *ts));
-            self.note(|| Change::PendingCompacted);
         }
     }
 
@@ -557,7 +552,6 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
                 && self.pending.get(id).is_none_or(|p| p.ts_ms() != *ts)
             {
                 self.order.pop_front();
-                self.note(|| Change::PendingPop);
             }
             if self.spill_error().is_some() {
                 return;
@@ -595,7 +589,6 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
                 self.note(|| Change::PendingGone(id));
             }
             self.order.pop_front();
-            self.note(|| Change::PendingPop);
         }
     }
 

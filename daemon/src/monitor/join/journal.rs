@@ -10,16 +10,19 @@
 //!
 //! **Cost model.** A checkpoint writes the changes since the previous one: `O(events since the last
 //! checkpoint)` bytes, *whatever the number of waiting predictions*. When the changes logged since
-//! the snapshot outnumber the live entries (plus [`SNAPSHOT_SLACK`]), the checkpoint writes a new
-//! snapshot instead and deletes the log segments in the same write: snapshots cost `O(live)` but
-//! come at most once per `live` changes, so the amortised cost per change stays `O(1)`, and a
-//! restore reads at most one snapshot and about as many changes as entries. While the store is
-//! unreachable the journal keeps growing; past twice the live entries it is dropped and the next
-//! checkpoint is a snapshot, so memory stays `O(live)`.
+//! the snapshot outnumber the live entries [`SNAPSHOT_FACTOR`] times (plus [`SNAPSHOT_SLACK`]), or
+//! when one checkpoint's changes are as many as the live entries (labels joined quickly: the whole
+//! store turns over between checkpoints, and its snapshot is the smaller write), the checkpoint
+//! writes a new snapshot instead and deletes the log segments in the same write. Snapshots cost
+//! `O(live)` but come at most once per `live` changes, so the amortised cost per change stays
+//! `O(1)`, and a restore reads one snapshot and at most about `SNAPSHOT_FACTOR` changes per entry.
+//! A log that outgrows the live entries is dropped at once (the snapshot will be written instead),
+//! so memory stays `O(live)` even while the store is unreachable.
 //!
 //! **Exactness.** The journal records every operation that changes a FIFO — including the pops of
-//! stale queue entries that eviction makes — so replaying it rebuilds the maps *and* the queues
-//! exactly: a restored store evicts, joins and counts exactly as the original would have (tested).
+//! stale early-feedback entries that eviction makes, which matter — so replaying it rebuilds the
+//! maps and the live order of the queues exactly: a restored store evicts, joins and counts exactly
+//! as the original would have (tested).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -27,17 +30,20 @@ use serde::{Deserialize, Serialize};
 /// Changes beyond the live entries before a snapshot replaces the log.
 pub const SNAPSHOT_SLACK: u64 = 4_096;
 
+/// Stored changes since the snapshot, as a multiple of the live entries, before a new snapshot
+/// (bounds a restore to one snapshot and about this many changes per entry).
+pub const SNAPSHOT_FACTOR: u64 = 4;
+
 /// One change to a join store's FIFOs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound(deserialize = "P: DeserializeOwned, E: DeserializeOwned"))]
 pub enum Change<P, E> {
     /// A prediction starts waiting (pushed on the pending queue).
     Pending(String, P),
-    /// A waiting prediction was taken or evicted (removed from the map; the queue keeps its entry
-    /// until popped, as in the store).
+    /// A waiting prediction was taken or evicted. (Its queue entry goes stale; stale entries of
+    /// the pending queue never change what the store does — each is checked against the map's
+    /// event time — so their pops are not journaled and a restore drops them.)
     PendingGone(String),
-    /// The pending queue's front entry was popped.
-    PendingPop,
     /// Feedback starts waiting for its prediction.
     Early(String, E),
     /// Early feedback was taken (map only).
@@ -48,8 +54,6 @@ pub enum Change<P, E> {
     Joined(String),
     /// The oldest joined id was forgotten.
     JoinedPop,
-    /// The pending queue dropped its stale entries (compaction).
-    PendingCompacted,
 }
 
 /// The journal of a join store whose checkpoints are incremental.
