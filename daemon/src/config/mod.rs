@@ -283,6 +283,8 @@ impl Config {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::serve::config::ServeEventsConfig;

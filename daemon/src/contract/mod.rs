@@ -10,3 +10,6 @@ pub mod notice;
 pub mod onset;
 pub mod sample;
 pub mod settings;
+
+#[cfg(test)]
+mod fuzz;
