@@ -157,7 +157,8 @@ pub struct Look {
     pub reject: bool,
 }
 
-/// One quantity's sliding window of pooled columns (see the [module documentation](self)).
+/// One quantity's sliding window of pooled columns (see the [module documentation](self)); its
+/// owner looks every `look_every` values.
 /// Serialisable: a restored test continues exactly like the original.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SlidingTest {
@@ -175,9 +176,6 @@ pub struct SlidingTest {
     exit_p: f64,
     /// In the drift state after the last look.
     in_drift: bool,
-    /// Values pushed since the last look.
-    since_look: usize,
-    look_every: usize,
 }
 
 /// At most this many pooled columns (they are stored as bytes).
@@ -215,8 +213,6 @@ impl SlidingTest {
             effect_floor: s.effect_floor,
             exit_p: s.exit_p,
             in_drift: false,
-            since_look: 0,
-            look_every: s.look_every,
         }
     }
 
@@ -225,11 +221,11 @@ impl SlidingTest {
         self.reference.len()
     }
 
-    /// Adds one value, by its raw column (out-of-range columns are ignored). Returns `true` when a
-    /// look is due (every `look_every` values once the window is full).
-    pub fn push(&mut self, raw: usize) -> bool {
+    /// Adds one value, by its raw column (out-of-range columns are ignored). When to look is the
+    /// caller's schedule (every `look_every` values once [`SlidingTest::is_full`]).
+    pub fn push(&mut self, raw: usize) {
         let Some(&c) = self.map.get(raw) else {
-            return false;
+            return;
         };
         if self.ring.len() < self.capacity {
             self.ring.push(c);
@@ -239,12 +235,11 @@ impl SlidingTest {
             self.pos = (self.pos + 1) % self.capacity;
         }
         self.counts[c as usize] += 1;
-        self.since_look += 1;
-        if self.ring.len() == self.capacity && self.since_look >= self.look_every {
-            self.since_look = 0;
-            return true;
-        }
-        false
+    }
+
+    /// Whether the window holds `window_events` values.
+    pub fn is_full(&self) -> bool {
+        self.ring.len() == self.capacity
     }
 
     /// Values in the window.
@@ -282,12 +277,14 @@ impl SlidingTest {
     pub fn update_state(&mut self, alpha: f64) -> (Look, bool) {
         let look = self.look(alpha);
         let was = self.in_drift;
-        if look.reject {
-            self.in_drift = true;
-        } else if look.p_value > self.exit_p {
-            self.in_drift = false;
-        }
+        self.in_drift = self.state_after(&look);
         (look, self.in_drift && !was)
+    }
+
+    /// The drift state `look` would leave: in on a rejection, out when its p-value is above
+    /// `exit_p`, otherwise as it is.
+    pub fn state_after(&self, look: &Look) -> bool {
+        look.reject || (self.in_drift && look.p_value <= self.exit_p)
     }
 
     /// The reference's and the window's counts per pooled column, and the map from raw to pooled
@@ -345,13 +342,23 @@ pub fn g_test(reference: &[u64], current: &[u64]) -> (f64, f64, usize) {
 /// Columns the reference never saw (out-of-range bins) keep columns of their own: see
 /// [`apart_empty`].
 fn pool_ordered(reference: &[u64], window: usize, min_expected: f64) -> Vec<u8> {
+    pool(reference, window, min_expected, pool_ordered_at)
+}
+
+/// Pools the columns the reference saw with `by` at the count `min_expected` needs, or, when that
+/// leaves a single column, at one reference value per column; never-seen columns apart.
+fn pool(
+    reference: &[u64],
+    window: usize,
+    min_expected: f64,
+    by: fn(&[u64], f64) -> Vec<u8>,
+) -> Vec<u8> {
     apart_empty(reference, |seen| {
-        let need = needed(seen, window, min_expected);
-        let pooled = pool_ordered_at(seen, need);
+        let pooled = by(seen, needed(seen, window, min_expected));
         if pooled.iter().copied().max().unwrap_or(0) >= 1 {
             return pooled;
         }
-        pool_ordered_at(seen, 1.0)
+        by(seen, 1.0)
     })
 }
 
@@ -426,26 +433,19 @@ fn pool_ordered_at(reference: &[u64], need: f64) -> Vec<u8> {
 /// columns apart, so a near-constant feature is still tested. Columns the reference never saw keep
 /// columns of their own ([`apart_empty`]).
 fn pool_unordered(reference: &[u64], window: usize, min_expected: f64) -> Vec<u8> {
-    apart_empty(reference, |seen| {
-        let need = needed(seen, window, min_expected);
-        let mut order: Vec<usize> = (0..seen.len()).collect();
-        order.sort_by(|&a, &b| seen[b].cmp(&seen[a]).then(a.cmp(&b)));
-        let pooled = pool_by_rank(seen, &order, need);
-        if pooled.iter().copied().max().unwrap_or(0) >= 1 {
-            return pooled;
-        }
-        pool_by_rank(seen, &order, 1.0)
-    })
+    pool(reference, window, min_expected, pool_by_rank)
 }
 
-/// Columns in `order` (most frequent first) with at least `need` reference values keep a column
-/// each; the rest share the next one, or the last kept one when their total is short of `need`.
-fn pool_by_rank(reference: &[u64], order: &[usize], need: f64) -> Vec<u8> {
+/// Columns with at least `need` reference values keep a column each, most frequent first; the
+/// rest share the next one, or the last kept one when their total is short of `need`.
+fn pool_by_rank(reference: &[u64], need: f64) -> Vec<u8> {
+    let mut order: Vec<usize> = (0..reference.len()).collect();
+    order.sort_by(|&a, &b| reference[b].cmp(&reference[a]).then(a.cmp(&b)));
     let mut map = vec![0u8; reference.len()];
     let mut kept = 0usize;
     let mut rest = 0u64;
     let mut rare = Vec::new();
-    for &i in order {
+    for i in order {
         if reference[i] as f64 >= need && kept < MAX_COLUMNS - 2 {
             map[i] = kept as u8;
             kept += 1;
@@ -513,8 +513,13 @@ mod tests {
             ..Default::default()
         };
         let mut t = SlidingTest::new(&[500, 500], &s);
-        let looks = (0..300).filter(|i| t.push(i % 2)).count();
-        assert_eq!(looks, 21, "a look every 10 values once 100 are in");
+        for i in 0..99 {
+            t.push(i % 2);
+        }
+        assert!(!t.is_full());
+        t.push(1);
+        assert!(t.is_full());
+        assert_eq!(t.counts, vec![50, 50]);
         for _ in 0..100 {
             t.push(1);
         }

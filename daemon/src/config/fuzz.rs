@@ -6,18 +6,7 @@
 use proptest::prelude::*;
 
 use super::load_str;
-
-fn config() -> ProptestConfig {
-    let cases = std::env::var("DRIFTD_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+use crate::contract::fuzz::config;
 
 const REFERENCE: &str = include_str!("../../../config/driftd.toml");
 

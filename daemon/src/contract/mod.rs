@@ -12,4 +12,4 @@ pub mod sample;
 pub mod settings;
 
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;

@@ -24,6 +24,14 @@ use super::{
     FeatureResult, ModelMonitor, MonitorSettings, Profiles, WindowResult, describe, fmt_ts,
 };
 
+/// The share of `features` in drift (0 with none).
+fn share_of(features: &[FeatureResult]) -> f64 {
+    if features.is_empty() {
+        return 0.0;
+    }
+    features.iter().filter(|f| f.drift).count() as f64 / features.len() as f64
+}
+
 /// The test name streaming onsets and results carry.
 pub const TEST: &str = "g_test";
 
@@ -227,13 +235,14 @@ fn result(
     look: &Look,
     alpha: f64,
     profile: &FeatureSummary,
+    drift: bool,
 ) -> FeatureResult {
     FeatureResult {
         feature: name.to_owned(),
         test: TEST.into(),
         statistic: look.statistic,
         p_value: Some(look.p_value),
-        drift: w.test.in_drift(),
+        drift,
         threshold: alpha,
         reference: describe(profile),
         current: w.describe_window(),
@@ -274,88 +283,63 @@ impl ModelMonitor {
             return Vec::new();
         };
         let alpha = st.settings.alpha_look(st.tests());
-        let ts_s = fmt_ts(ts);
-        let mut onsets = Vec::new();
-        let mut result_features = Vec::new();
+        let mut features = Vec::new();
         let mut entered = Vec::new();
         for (name, w) in st.features.iter_mut() {
-            if w.test.len() < st.settings.window_events {
+            if !w.test.is_full() {
                 continue; // a feature too often missing to fill its window yet
             }
             let (look, enter) = w.test.update_state(alpha);
             if let Some(profile) = p.features.get(name) {
-                result_features.push(result(name, w, &look, alpha, profile));
+                features.push(result(name, w, &look, alpha, profile, w.test.in_drift()));
             }
             if enter {
-                entered.push((name.clone(), look));
+                entered.push((OnsetKind::Data, Some(name.clone()), look));
             }
         }
         let mut prediction = None;
-        if let (Some(w), Some(profile)) = (st.prediction.as_mut(), p.prediction.as_ref())
-            && w.test.len() >= st.settings.window_events
-        {
+        if let Some(w) = st.prediction.as_mut().filter(|w| w.test.is_full()) {
             let (look, enter) = w.test.update_state(alpha);
-            let _ = profile; // (a prediction profile exists whenever its test does)
-            prediction = Some((
-                (TEST.to_owned(), look.statistic, w.test.in_drift()),
-                enter,
-                look,
-            ));
-        }
-        let tested = result_features.len();
-        let drifted = result_features.iter().filter(|f| f.drift).count();
-        let share = if tested == 0 {
-            0.0
-        } else {
-            drifted as f64 / tested as f64
-        };
-        let dataset_drift = tested > 0 && share >= s.dataset.drift_share;
-        for (name, look) in entered {
-            self.in_drift.insert(format!("data/{name}"), true);
-            onsets.push(Onset {
-                ts: ts_s.clone(),
-                model: self.model.clone(),
-                kind: OnsetKind::Data,
-                feature: Some(name),
-                test: TEST.into(),
-                statistic: look.statistic,
-                p_value: Some(look.p_value),
-                threshold: alpha,
-                event_index: self.predictions,
-            });
-        }
-        for f in &result_features {
-            self.in_drift.insert(format!("data/{}", f.feature), f.drift);
-        }
-        onsets.extend(self.dataset_onset(&ts_s, share, dataset_drift, s));
-        if let Some((_, enter, look)) = &prediction {
-            let drift = self
-                .streaming
-                .as_ref()
-                .and_then(|st| st.prediction.as_ref())
-                .is_some_and(|w| w.test.in_drift());
-            self.in_drift.insert("prediction".into(), drift);
-            if *enter {
-                onsets.push(Onset {
-                    ts: ts_s,
-                    model: self.model.clone(),
-                    kind: OnsetKind::Prediction,
-                    feature: None,
-                    test: TEST.into(),
-                    statistic: look.statistic,
-                    p_value: Some(look.p_value),
-                    threshold: alpha,
-                    event_index: self.predictions,
-                });
+            prediction = Some((TEST.to_owned(), look.statistic, w.test.in_drift()));
+            if enter {
+                entered.push((OnsetKind::Prediction, None, look));
             }
         }
+        let share = share_of(&features);
+        let dataset_drift = !features.is_empty() && share >= s.dataset.drift_share;
+        for f in &features {
+            self.in_drift.insert(format!("data/{}", f.feature), f.drift);
+        }
+        if let Some((_, _, drift)) = &prediction {
+            self.in_drift.insert("prediction".into(), *drift);
+        }
+        let ts_s = fmt_ts(ts);
+        let onset = |(kind, feature, look): (OnsetKind, Option<String>, Look)| Onset {
+            ts: ts_s.clone(),
+            model: self.model.clone(),
+            kind,
+            feature,
+            test: TEST.into(),
+            statistic: look.statistic,
+            p_value: Some(look.p_value),
+            threshold: alpha,
+            event_index: self.predictions,
+        };
+        // The windowed mode's order: features, the dataset, the prediction.
+        let (predicted, data): (Vec<_>, Vec<_>) = entered
+            .into_iter()
+            .partition(|(kind, _, _)| *kind == OnsetKind::Prediction);
+        let mut onsets: Vec<Onset> = data.into_iter().map(onset).collect();
+        let predicted: Vec<Onset> = predicted.into_iter().map(onset).collect();
+        onsets.extend(self.dataset_onset(&ts_s, share, dataset_drift, s));
+        onsets.extend(predicted);
         self.evaluations += 1;
         self.last_share = share;
         self.last_window = Some(WindowResult {
-            features: result_features,
+            features,
             share,
             dataset_drift,
-            prediction: prediction.map(|(r, _, _)| r),
+            prediction,
         });
         onsets
     }
@@ -367,26 +351,27 @@ impl ModelMonitor {
         let alpha = st.settings.alpha_look(st.tests());
         let mut features = Vec::new();
         for (name, w) in &st.features {
-            if w.test.len() < st.settings.window_events {
+            if !w.test.is_full() {
                 continue;
             }
             let look = w.test.look(alpha);
             if let Some(profile) = p.features.get(name) {
-                let mut r = result(name, w, &look, alpha, profile);
-                r.drift = look.reject || (w.test.in_drift() && look.p_value <= st.settings.exit_p);
-                features.push(r);
+                let drift = w.test.state_after(&look);
+                features.push(result(name, w, &look, alpha, profile, drift));
             }
         }
         if features.is_empty() {
             return None;
         }
-        let share = features.iter().filter(|f| f.drift).count() as f64 / features.len() as f64;
-        let prediction = st.prediction.as_ref().and_then(|w| {
-            (w.test.len() >= st.settings.window_events).then(|| {
+        let share = share_of(&features);
+        let prediction = st
+            .prediction
+            .as_ref()
+            .filter(|w| w.test.is_full())
+            .map(|w| {
                 let look = w.test.look(alpha);
-                (TEST.to_owned(), look.statistic, look.reject)
-            })
-        });
+                (TEST.to_owned(), look.statistic, w.test.state_after(&look))
+            });
         Some(WindowResult {
             features,
             share,
