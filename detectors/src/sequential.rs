@@ -232,7 +232,10 @@ impl SlidingTest {
         } else {
             let old = std::mem::replace(&mut self.ring[self.pos], c);
             self.counts[old as usize] -= 1;
-            self.pos = (self.pos + 1) % self.capacity;
+            self.pos += 1;
+            if self.pos == self.capacity {
+                self.pos = 0;
+            }
         }
         self.counts[c as usize] += 1;
     }
@@ -287,14 +290,9 @@ impl SlidingTest {
         look.reject || (self.in_drift && look.p_value <= self.exit_p)
     }
 
-    /// The reference's and the window's counts per pooled column, and the map from raw to pooled
-    /// columns (for descriptions).
-    pub fn columns_detail(&self) -> (&[u64], Vec<u64>, &[u8]) {
-        (
-            &self.reference,
-            self.counts.iter().map(|&c| u64::from(c)).collect(),
-            &self.map,
-        )
+    /// The reference counts, the window's counts per pooled column and the raw → pooled map.
+    pub fn columns_ref(&self) -> (&[u64], &[u32], &[u8]) {
+        (&self.reference, &self.counts, &self.map)
     }
 
     /// Heap bytes held.

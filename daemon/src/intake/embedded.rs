@@ -140,6 +140,8 @@ pub async fn run_file(
         follow: cfg.follow,
         poll_interval: cfg.poll_interval,
         max_line,
+        // The parse stage: lines are parsed on the reader thread, beside this task.
+        parse: Some(p.parse_options()),
     });
     ctx.health.source_up.store(true, Ordering::Relaxed);
     ctx.metrics.source_up.set(1);
@@ -189,13 +191,18 @@ pub async fn run_file(
                 }
             }
             msg = rx.recv(), if !eof => match msg {
-                Some(FileMsg::Batch(b)) => {
+                Some(FileMsg::Batch(mut b)) => {
                     last_line = std::time::Instant::now();
+                    let mut parsed = std::mem::take(&mut b.parsed).into_iter();
                     for l in &b.lines {
                         let input = &b.data[l.start..l.end];
+                        // In step with `lines` (`None` for an oversized line).
+                        let pre = parsed.next().flatten();
                         let outcome = if l.oversized {
                             // Never buffered whole: reported without its content.
                             p.process_oversized(&shard, l.offset, l.next, max_line)
+                        } else if let Some(ev) = pre {
+                            p.process_parsed(&shard, l.offset, l.next, ev)
                         } else {
                             p.process(&shard, l.offset, l.next, input)
                         };

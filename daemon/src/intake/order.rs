@@ -35,7 +35,9 @@
 //! watermark back. The orderer is synchronous and clock-free: idleness comes in from the source.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use crate::contract::event::EventKind;
@@ -283,7 +285,7 @@ impl Orderer {
 
     /// The events held back per shard, as (offset, raw bytes), for checkpoints.
     pub fn held_by_shard(&self) -> HashMap<Arc<str>, Vec<HeldRaw>> {
-        let mut out: HashMap<Arc<str>, Vec<HeldRaw>> = HashMap::new();
+        let mut out: HashMap<Arc<str>, Vec<HeldRaw>> = HashMap::default();
         for Reverse(h) in &self.heap {
             out.entry(h.shard.clone())
                 .or_default()

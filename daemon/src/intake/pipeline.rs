@@ -16,8 +16,10 @@
 //!
 //! The pipeline is synchronous: one task owns it, so there are no locks on the hot path.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use foldhash::HashMap;
 use yoke::Yoke;
 
 use prometheus::IntCounter;
@@ -55,7 +57,17 @@ pub enum Outcome {
 struct ModelHandles {
     predictions: IntCounter,
     feedback: IntCounter,
+    /// When the model's gauges and alert samples were last published.
+    published: Option<std::time::Instant>,
+    /// Whether the monitor changed since (a publication was skipped as too soon).
+    stale: bool,
 }
+
+/// Most often a model's gauges and alert samples are republished for a new look or window alone
+/// (onsets and drift states entered or left are published at once). Alert rules are evaluated
+/// every `[alerting] evaluation_interval` (seconds), so fresher samples would not be read, while
+/// rebuilding them at every look of a fast stream would cost more than the looks themselves.
+const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Parses, validates and applies events; owns the state of every open shard.
 pub struct Pipeline {
@@ -81,7 +93,17 @@ pub struct Pipeline {
 }
 
 /// An event together with the bytes it borrows from.
-type ParsedEvent = Yoke<Event<'static>, Arc<[u8]>>;
+pub type ParsedEvent = Yoke<Event<'static>, Arc<[u8]>>;
+
+/// What the parse stage hands the pipeline for one input: the event, or why it was rejected.
+pub type Parsed = Result<ParsedEvent, Rejection>;
+
+/// Parses an event into a copy of its bytes that the event borrows from: what an event needs to
+/// wait for the event-time order, and what a parse stage on another thread produces (see
+/// [`Pipeline::process_parsed`]). Pure: the same bytes give the same result on any thread.
+pub fn parse_owned(input: &[u8], opts: &ParseOptions) -> Parsed {
+    Yoke::try_attach_to_cart(Arc::from(input), |b: &[u8]| parse_event(b, opts))
+}
 
 /// Most held events kept parsed: about 1.5 KB each with 25 features, so the parsed copies stay
 /// within some 15 MB while the order holds up to `max_buffered` events (a lagging partition, a
@@ -99,9 +121,9 @@ impl Pipeline {
             metrics,
             opts,
             policy,
-            shards: HashMap::new(),
-            exported: HashMap::new(),
-            models: HashMap::new(),
+            shards: HashMap::default(),
+            exported: HashMap::default(),
+            models: HashMap::default(),
             rejected,
             since_checkpoint: 0,
             monitoring: None,
@@ -109,7 +131,7 @@ impl Pipeline {
             board: Arc::default(),
             learners: BTreeMap::new(),
             order: Orderer::new(OrderSettings::default()),
-            parsed: HashMap::new(),
+            parsed: HashMap::default(),
         }
     }
 
@@ -309,6 +331,7 @@ impl Pipeline {
         }
         let m = self.monitors.get_mut(model).expect("inserted above");
         let evaluations = m.evaluations;
+        let changes = m.drift_changes();
         let seen = m.predictions() + m.labels().0;
         let started = std::time::Instant::now();
         let onsets = m.observe(ev, settings);
@@ -327,13 +350,28 @@ impl Pipeline {
                 h.observe(d as f64 / 1000.0);
             }
         }
-        // Gauges and alert samples follow every window end and onset, and every 1,000 predictions or
-        // joined labels in between (a feedback that joins nothing changes nothing).
+        // Gauges and alert samples follow every onset and every drift state entered or left at
+        // once; every look or window end, and every 1,000 predictions or joined labels in between
+        // (a feedback that joins nothing changes nothing), at most every `PUBLISH_EVERY`.
         let now_seen = m.predictions() + m.labels().0;
         let periodic = now_seen != seen && now_seen.is_multiple_of(1000);
-        if evaluated || !onsets.is_empty() || periodic {
-            publish(metrics, model, m);
-            self.board.set(model, m.samples(settings));
+        let urgent = !onsets.is_empty() || m.drift_changes() != changes;
+        if urgent || evaluated || periodic {
+            let handles = self.models.get_mut(model);
+            let due = handles.as_ref().is_none_or(|h| {
+                h.published
+                    .is_none_or(|t| started.duration_since(t) >= PUBLISH_EVERY)
+            });
+            if let Some(h) = handles {
+                h.stale = !(urgent || due);
+                if !h.stale {
+                    h.published = Some(started);
+                }
+            }
+            if urgent || due {
+                publish(metrics, model, m);
+                self.board.set(model, m.samples(settings));
+            }
         }
         for o in &onsets {
             DriftOnset(o).emit(metrics);
@@ -441,25 +479,73 @@ impl Pipeline {
             let h = ModelHandles {
                 predictions: self.metrics.events_for(model, EventKind::Prediction),
                 feedback: self.metrics.events_for(model, EventKind::Feedback),
+                published: None,
+                stale: false,
             };
             self.models.insert(model.to_owned(), h);
         }
         &self.models[model]
     }
 
-    /// Processes the event at `offset` of `shard`; `next` is the offset after it. The shard must
-    /// be open. Never panics on input.
-    pub fn process(&mut self, shard: &str, offset: u64, next: u64, input: &[u8]) -> Outcome {
+    /// The parse options: what a parse stage feeding [`Pipeline::process_parsed`] must use.
+    pub fn parse_options(&self) -> ParseOptions {
+        self.opts
+    }
+
+    /// Whether the event at `offset` of `shard` was applied before (counted as a duplicate).
+    fn is_duplicate(&self, shard: &str, offset: u64) -> bool {
         let Some(state) = self.shards.get(shard) else {
             debug_assert!(false, "process() on a closed shard");
-            return Outcome::Duplicate;
+            return true;
         };
         if offset < state.next_offset {
             self.metrics.duplicates.inc();
+            return true;
+        }
+        false
+    }
+
+    /// [`Pipeline::process`] for an event a parse stage has already parsed (with
+    /// [`parse_owned`] and this pipeline's [`Pipeline::parse_options`]), e.g. on the source's
+    /// reader thread, so that parsing and monitoring run on two cores. Same outcome, same state.
+    pub fn process_parsed(
+        &mut self,
+        shard: &str,
+        offset: u64,
+        next: u64,
+        parsed: Parsed,
+    ) -> Outcome {
+        if self.is_duplicate(shard, offset) {
+            return Outcome::Duplicate;
+        }
+        let outcome = match parsed {
+            Ok(p) if self.ordered() => self.hold(shard, offset, p),
+            Ok(p) => {
+                let ev = p.get();
+                let r = self.apply(shard, &ev.model, ev.kind());
+                if r.is_ok() {
+                    self.observe(ev);
+                    self.learn(ev);
+                }
+                r
+            }
+            Err(r) => Err(r),
+        };
+        let outcome = self.finish(shard, next, outcome);
+        if self.ordered() {
+            self.release();
+        }
+        outcome
+    }
+
+    /// Processes the event at `offset` of `shard`; `next` is the offset after it. The shard must
+    /// be open. Never panics on input.
+    pub fn process(&mut self, shard: &str, offset: u64, next: u64, input: &[u8]) -> Outcome {
+        if self.is_duplicate(shard, offset) {
             return Outcome::Duplicate;
         }
         let outcome = if self.ordered() {
-            self.process_ordered(shard, offset, input)
+            parse_owned(input, &self.opts).and_then(|p| self.hold(shard, offset, p))
         } else {
             match parse_event(input, &self.opts) {
                 Ok(ev) => {
@@ -480,18 +566,15 @@ impl Pipeline {
         outcome
     }
 
-    /// Parses an event once, into a copy of its bytes that the event borrows from, so that it can
-    /// wait for the watermark parsed (up to [`PARSED_HELD_MAX`] of them; the rest are parsed again
-    /// when released, as are events restored from a checkpoint).
-    fn process_ordered(
+    /// Accepts a parsed event into the event-time order: it waits for the watermark parsed (up to
+    /// [`PARSED_HELD_MAX`] of them; the rest are parsed again when released, as are events
+    /// restored from a checkpoint).
+    fn hold(
         &mut self,
         shard: &str,
         offset: u64,
-        input: &[u8],
+        parsed: ParsedEvent,
     ) -> Result<EventKind, Rejection> {
-        let opts = self.opts;
-        let parsed: ParsedEvent =
-            Yoke::try_attach_to_cart(Arc::from(input), |b: &[u8]| parse_event(b, &opts))?;
         let ev = parsed.get();
         let kind = self.apply(shard, &ev.model, ev.kind())?;
         let key = OrderKey {
@@ -617,11 +700,29 @@ impl Pipeline {
     /// Records that a checkpoint of the current state was written.
     pub fn mark_checkpointed(&mut self) {
         self.since_checkpoint = 0;
+        self.publish_stale();
         for m in self.monitors.values_mut() {
             m.join_mut().checkpoint_committed();
         }
         for l in self.learners.values_mut() {
             l.mark_clean();
+        }
+    }
+
+    /// Publishes the gauges and alert samples of the models whose last publication was skipped as
+    /// too soon (at every checkpoint, so a stream that stops leaves its final state published).
+    pub fn publish_stale(&mut self) {
+        let Some(global) = self.monitoring.as_ref() else {
+            return;
+        };
+        for (model, h) in self.models.iter_mut().filter(|(_, h)| h.stale) {
+            if let Some(m) = self.monitors.get(model) {
+                let settings = self.policy.monitor_settings(model, global);
+                publish(&self.metrics, model, m);
+                self.board.set(model, m.samples(settings));
+            }
+            h.stale = false;
+            h.published = Some(std::time::Instant::now());
         }
     }
 

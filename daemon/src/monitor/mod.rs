@@ -215,6 +215,10 @@ pub struct ModelMonitor {
     reference_n: u64,
     predictions: u64,
     in_drift: BTreeMap<String, bool>,
+    /// Changes of a drift state in `in_drift` (entering or leaving) in this process: what tells
+    /// the daemon that the alert samples must be published now.
+    #[serde(skip)]
+    drift_changes: u64,
     concept: AnyDetector,
     /// The score-stream detector, when configured (built on the first score).
     #[serde(default)]
@@ -291,6 +295,7 @@ impl ModelMonitor {
             reference_n: 0,
             predictions: 0,
             in_drift: BTreeMap::new(),
+            drift_changes: 0,
             concept: s
                 .concept_detector
                 .build()
@@ -351,6 +356,11 @@ impl ModelMonitor {
     /// Performance windows (for metrics).
     pub fn performance(&self) -> &Performance {
         &self.perf
+    }
+
+    /// How many times a drift state changed (entered or left) in this process.
+    pub fn drift_changes(&self) -> u64 {
+        self.drift_changes
     }
 
     /// Prediction events seen.

@@ -9,8 +9,6 @@
 //! column indices — a byte per value — and a look costs a G-test over a dozen columns per feature.
 //! No sketch is updated per event in this mode.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use driftd_detectors::sequential::{Look, SequentialSettings, SlidingTest};
 use driftd_detectors::summary::FeatureSummary;
@@ -70,32 +68,51 @@ impl Columns {
         }
     }
 
-    /// The raw columns `a..=b`, in words: a range of values, or a category.
-    fn name(&self, a: usize, b: usize) -> String {
+    /// Writes the raw columns `a..=b` in words to `out`: a range of values, or a category.
+    fn name(&self, a: usize, b: usize, out: &mut String) {
         match self {
             Columns::Numeric(bins) => {
                 let e = bins.edges();
                 let lo = a.checked_sub(1).and_then(|i| e.get(i));
                 match (lo, e.get(b)) {
-                    (None, Some(hi)) => format!("< {}", short(*hi)),
-                    (Some(lo), None) => format!("≥ {}", short(*lo)),
-                    (Some(lo), Some(hi)) => format!("[{}, {})", short(*lo), short(*hi)),
-                    (None, None) => "all values".into(),
+                    (None, Some(hi)) => {
+                        out.push_str("< ");
+                        short(*hi, out);
+                    }
+                    (Some(lo), None) => {
+                        out.push_str("≥ ");
+                        short(*lo, out);
+                    }
+                    (Some(lo), Some(hi)) => {
+                        out.push('[');
+                        short(*lo, out);
+                        out.push_str(", ");
+                        short(*hi, out);
+                        out.push(')');
+                    }
+                    (None, None) => out.push_str("all values"),
                 }
             }
             Columns::Categorical(c) if a == b => {
-                c.get(a).cloned().unwrap_or_else(|| "(new)".into())
+                out.push_str(c.get(a).map_or("(new)", String::as_str));
             }
-            Columns::Categorical(_) => "rarer categories".into(),
+            Columns::Categorical(_) => out.push_str("rarer categories"),
         }
     }
 }
 
-fn short(x: f64) -> String {
-    format!("{x:.4}")
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .to_owned()
+/// Writes `x` to four decimals without trailing zeros (`0.84`, `12`) to `out` (a look describes
+/// every feature's window, so this writes in place rather than through temporary strings).
+fn short(x: f64, out: &mut String) {
+    use std::fmt::Write as _;
+    let start = out.len();
+    let _ = write!(out, "{x:.4}");
+    while out.len() > start && out.ends_with('0') {
+        out.pop();
+    }
+    if out.len() > start && out.ends_with('.') {
+        out.pop();
+    }
 }
 
 fn category(categories: &[String], v: &str) -> usize {
@@ -105,10 +122,20 @@ fn category(categories: &[String], v: &str) -> usize {
 }
 
 /// One watched quantity: how its values map to columns, and its sliding test.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Watched {
     columns: Columns,
     test: SlidingTest,
+    /// The reference profile in words ([`describe`]), made once rather than at every look.
+    #[serde(skip)]
+    reference: Option<String>,
+}
+
+/// Equal when the states are (the caches aside).
+impl PartialEq for Watched {
+    fn eq(&self, other: &Self) -> bool {
+        self.columns == other.columns && self.test == other.test
+    }
 }
 
 impl Watched {
@@ -118,50 +145,86 @@ impl Watched {
             Columns::Numeric(_) => SlidingTest::new(&counts, s),
             Columns::Categorical(_) => SlidingTest::new_unordered(&counts, s),
         };
-        Watched { columns, test }
+        Watched {
+            columns,
+            test,
+            reference: None,
+        }
     }
 
     /// The column whose share moved most, in words: `"[0.84, 1.28) 31.0% (reference 10.0%)"`.
     fn describe_window(&self) -> String {
-        let (reference, current, map) = self.test.columns_detail();
+        use std::fmt::Write as _;
+        let (reference, current, map) = self.test.columns_ref();
         let (nr, nc) = (
             reference.iter().sum::<u64>().max(1) as f64,
-            current.iter().sum::<u64>().max(1) as f64,
+            current.iter().map(|&c| u64::from(c)).sum::<u64>().max(1) as f64,
         );
         let Some((col, _)) = reference
             .iter()
-            .zip(&current)
+            .zip(current)
             .enumerate()
-            .map(|(i, (r, c))| (i, (*c as f64 / nc - *r as f64 / nr).abs()))
+            .map(|(i, (r, c))| (i, (f64::from(*c) / nc - *r as f64 / nr).abs()))
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
         else {
             return String::new();
         };
-        let raws: Vec<usize> = (0..map.len()).filter(|&r| map[r] as usize == col).collect();
-        let name = match (raws.first(), raws.last()) {
-            (Some(&a), Some(&b)) => self.columns.name(a, b),
-            _ => String::new(),
-        };
-        format!(
-            "{name} {:.1}% (reference {:.1}%) · n {}",
-            100.0 * current[col] as f64 / nc,
+        let mut out = String::with_capacity(64);
+        let first = map.iter().position(|&c| c as usize == col);
+        let last = map.iter().rposition(|&c| c as usize == col);
+        if let (Some(a), Some(b)) = (first, last) {
+            self.columns.name(a, b, &mut out);
+        }
+        let _ = write!(
+            out,
+            " {:.1}% (reference {:.1}%) · n {}",
+            100.0 * f64::from(current[col]) / nc,
             100.0 * reference[col] as f64 / nr,
             self.test.len()
-        )
+        );
+        out
     }
 }
 
 /// A model's streaming state: one sliding test per feature and one for the prediction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Streaming {
     settings: SequentialSettings,
-    features: BTreeMap<String, Watched>,
+    /// By name, sorted (serialised as a map).
+    #[serde(with = "sorted_map")]
+    features: Vec<(String, Watched)>,
+    /// Where each position of the last event's feature list was found in `features` (`None`: not
+    /// monitored): events of one model list their features in the same order, so a feature is
+    /// found by one string comparison instead of a search by name.
+    #[serde(skip)]
+    slots: Vec<(String, Option<usize>)>,
     prediction: Option<Watched>,
     prediction_numeric: bool,
     /// Predictions since the last look.
     since_look: usize,
     /// Predictions in the window (up to `window_events`).
     filled: usize,
+}
+
+/// Equal when the states are (the slot cache aside).
+impl PartialEq for Streaming {
+    fn eq(&self, other: &Self) -> bool {
+        let Streaming {
+            settings,
+            features,
+            slots: _,
+            prediction,
+            prediction_numeric,
+            since_look,
+            filled,
+        } = self;
+        *settings == other.settings
+            && *features == other.features
+            && *prediction == other.prediction
+            && *prediction_numeric == other.prediction_numeric
+            && *since_look == other.since_look
+            && *filled == other.filled
+    }
 }
 
 impl Streaming {
@@ -173,6 +236,7 @@ impl Streaming {
                 .iter()
                 .map(|(k, v)| (k.clone(), Watched::new(v, s)))
                 .collect(),
+            slots: Vec::new(),
             prediction: p.prediction.as_ref().map(|v| Watched::new(v, s)),
             prediction_numeric: p.prediction_numeric,
             since_look: 0,
@@ -189,15 +253,34 @@ impl Streaming {
         self.features.len() + usize::from(self.prediction.is_some())
     }
 
+    /// The index in `features` of the feature named `name`, listed at position `i` of an event.
+    fn slot(&mut self, i: usize, name: &str) -> Option<usize> {
+        if let Some((cached, slot)) = self.slots.get(i)
+            && cached == name
+        {
+            return *slot;
+        }
+        let slot = self
+            .features
+            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .ok();
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, (String::new(), None));
+        }
+        self.slots[i] = (name.to_owned(), slot);
+        slot
+    }
+
     fn add(
         &mut self,
         features: &[(std::borrow::Cow<'_, str>, FeatureValue<'_>)],
         output: Option<&PredictionOutput<'_>>,
     ) -> bool {
-        for (name, v) in features {
-            let Some(w) = self.features.get_mut(name.as_ref()) else {
+        for (i, (name, v)) in features.iter().enumerate() {
+            let Some(slot) = self.slot(i, name) else {
                 continue; // not in the reference: not monitored
             };
+            let w = &mut self.features[slot].1;
             let raw = match v {
                 FeatureValue::Number(x) => w.columns.number(*x),
                 FeatureValue::Category(c) => w.columns.text(c),
@@ -234,7 +317,7 @@ fn result(
     w: &Watched,
     look: &Look,
     alpha: f64,
-    profile: &FeatureSummary,
+    reference: String,
     drift: bool,
 ) -> FeatureResult {
     FeatureResult {
@@ -244,7 +327,7 @@ fn result(
         p_value: Some(look.p_value),
         drift,
         threshold: alpha,
-        reference: describe(profile),
+        reference,
         current: w.describe_window(),
     }
 }
@@ -291,7 +374,9 @@ impl ModelMonitor {
             }
             let (look, enter) = w.test.update_state(alpha);
             if let Some(profile) = p.features.get(name) {
-                features.push(result(name, w, &look, alpha, profile, w.test.in_drift()));
+                let reference = w.reference.get_or_insert_with(|| describe(profile)).clone();
+                let drift = w.test.in_drift();
+                features.push(result(name, w, &look, alpha, reference, drift));
             }
             if enter {
                 entered.push((OnsetKind::Data, Some(name.clone()), look));
@@ -307,11 +392,15 @@ impl ModelMonitor {
         }
         let share = share_of(&features);
         let dataset_drift = !features.is_empty() && share >= s.dataset.drift_share;
+        let mut key = String::new();
         for f in &features {
-            self.in_drift.insert(format!("data/{}", f.feature), f.drift);
+            key.clear();
+            key.push_str("data/");
+            key.push_str(&f.feature);
+            self.edge(&key, f.drift);
         }
         if let Some((_, _, drift)) = &prediction {
-            self.in_drift.insert("prediction".into(), *drift);
+            self.edge("prediction", *drift);
         }
         let ts_s = fmt_ts(ts);
         let onset = |(kind, feature, look): (OnsetKind, Option<String>, Look)| Onset {
@@ -356,8 +445,9 @@ impl ModelMonitor {
             }
             let look = w.test.look(alpha);
             if let Some(profile) = p.features.get(name) {
+                let reference = w.reference.clone().unwrap_or_else(|| describe(profile));
                 let drift = w.test.state_after(&look);
-                features.push(result(name, w, &look, alpha, profile, drift));
+                features.push(result(name, w, &look, alpha, reference, drift));
             }
         }
         if features.is_empty() {
@@ -378,5 +468,26 @@ impl ModelMonitor {
             dataset_drift: share >= s.dataset.drift_share,
             prediction,
         })
+    }
+}
+
+/// `Vec<(String, T)>` sorted by key, serialised as a map (the checkpoint's shape when it was a
+/// `BTreeMap`).
+mod sorted_map {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(
+        v: &[(String, T)],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(v.iter().map(|(k, t)| (k, t)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Vec<(String, T)>, D::Error> {
+        Ok(BTreeMap::<String, T>::deserialize(d)?.into_iter().collect())
     }
 }

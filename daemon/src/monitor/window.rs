@@ -326,7 +326,16 @@ impl ModelMonitor {
 
     /// Records the state of `key`; true when it *enters* drift.
     pub(super) fn edge(&mut self, key: &str, drift: bool) -> bool {
-        let was = self.in_drift.insert(key.to_owned(), drift).unwrap_or(false);
+        let was = match self.in_drift.get_mut(key) {
+            Some(state) => std::mem::replace(state, drift),
+            None => {
+                self.in_drift.insert(key.to_owned(), drift);
+                false
+            }
+        };
+        if was != drift {
+            self.drift_changes += 1;
+        }
         drift && !was
     }
 }

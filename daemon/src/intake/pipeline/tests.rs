@@ -184,3 +184,79 @@ fn newer_checkpoint_versions_are_refused() {
     assert!(Pipeline::decode_checkpoint(&serde_json::to_vec(&s).unwrap()).is_err());
     assert!(Pipeline::decode_checkpoint(b"garbage").is_err());
 }
+
+/// The parse stage changes nothing: events parsed elsewhere ([`parse_owned`], as the file
+/// reader's thread does) and handed to `process_parsed` leave the pipeline in exactly the state
+/// `process` does (outcomes, monitors, checkpoint bytes), with and without the event-time order,
+/// bad events included.
+#[test]
+fn process_parsed_is_process() {
+    let events: Vec<Vec<u8>> = (0..3_000usize)
+        .map(|i| {
+            if i % 97 == 5 {
+                return b"{\"kind\":\"prediction\",\"id\":".to_vec();
+            }
+            let second = (i / 10) % 60;
+            let minute = i / 600;
+            let ts = format!("2026-01-01T00:{minute:02}:{second:02}.{:03}Z", i % 10);
+            let line = if i % 3 == 2 {
+                format!(
+                    r#"{{"kind":"feedback","id":"p{}","model":"churn","ts":"{ts}","label":"{}"}}"#,
+                    i - 1,
+                    i % 2
+                )
+            } else {
+                format!(
+                    r#"{{"kind":"prediction","id":"p{i}","model":"churn","ts":"{ts}","features":{{"a":{},"c":"v{}"}},"prediction":{{"label":"{}","score":0.{}}}}}"#,
+                    (i * 7919) % 1000,
+                    i % 5,
+                    (i / 7) % 2,
+                    i % 10
+                )
+            };
+            line.into_bytes()
+        })
+        .collect();
+    for monitoring in [true, false] {
+        let make = || {
+            let mut c = Config::default();
+            c.models.insert("churn".into(), Default::default());
+            let p = Pipeline::new(
+                Arc::new(Metrics::new()),
+                ParseOptions::default(),
+                ModelPolicy::new(&c.models, &c.events),
+            );
+            let mut p = if monitoring {
+                p.with_monitoring(MonitorSettings::default())
+            } else {
+                p
+            };
+            p.open_shard("s".into(), None);
+            p
+        };
+        let (mut a, mut b) = (make(), make());
+        for (i, e) in events.iter().enumerate() {
+            let i = i as u64;
+            let oa = a.process("s", i, i + 1, e);
+            let ob = b.process_parsed("s", i, i + 1, parse_owned(e, &b.parse_options()));
+            assert_eq!(oa, ob, "event {i}");
+        }
+        // A duplicate is one either way.
+        assert_eq!(
+            b.process_parsed("s", 0, 1, parse_owned(&events[0], &b.parse_options())),
+            Outcome::Duplicate
+        );
+        a.flush_order();
+        b.flush_order();
+        assert_eq!(a.checkpoint_entries(), b.checkpoint_entries());
+        assert_eq!(a.monitors().len(), usize::from(monitoring));
+        if monitoring {
+            let m = &a.monitors()["churn"];
+            assert!(
+                m.predictions() > 1_000 && m.labels().0 > 500,
+                "{:?}",
+                m.labels()
+            );
+        }
+    }
+}
