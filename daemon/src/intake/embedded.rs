@@ -186,6 +186,8 @@ pub async fn run_file(
             _ = tick.tick() => {
                 ctx.checkpointer.probe().await;
                 p.set_idle(&shard, last_line.elapsed() >= caught_up_after);
+                // What was released or skipped as too soon since is published now.
+                p.publish_stale();
                 if ctx.checkpointer.due(&p) {
                     checkpoint_file(&mut p, &mut ctx, &shard, &mut rejects, &mut pending_acks).await;
                 }

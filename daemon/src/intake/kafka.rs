@@ -531,6 +531,8 @@ pub async fn run_kafka(
                 }
                 flow.update_idle(&mut p, &consumer, &k.group_id);
                 flow.regulate(&p, &consumer, &k.group_id, &ctx.metrics);
+                // What was released or skipped as too soon since is published now.
+                p.publish_stale();
                 if ctx.checkpointer.due(&p) {
                     checkpoint(&mut p, &mut ctx, &consumer, &mut dlq, &k.group_id, k.commit_rewind, CommitMode::Async).await;
                 }

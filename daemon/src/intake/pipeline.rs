@@ -67,7 +67,7 @@ struct ModelHandles {
 /// (onsets and drift states entered or left are published at once). Alert rules are evaluated
 /// every `[alerting] evaluation_interval` (seconds), so fresher samples would not be read, while
 /// rebuilding them at every look of a fast stream would cost more than the looks themselves.
-const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+pub const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Parses, validates and applies events; owns the state of every open shard.
 pub struct Pipeline {
@@ -90,6 +90,8 @@ pub struct Pipeline {
     order: Orderer,
     /// Held events kept parsed, by shard and offset (see [`Pipeline::process`]).
     parsed: HashMap<(Arc<str>, u64), ParsedEvent>,
+    /// [`PUBLISH_EVERY`], settable for tests.
+    publish_every: std::time::Duration,
 }
 
 /// An event together with the bytes it borrows from.
@@ -131,8 +133,16 @@ impl Pipeline {
             board: Arc::default(),
             learners: BTreeMap::new(),
             order: Orderer::new(OrderSettings::default()),
+            publish_every: PUBLISH_EVERY,
             parsed: HashMap::default(),
         }
+    }
+
+    /// Sets how often, at most, a model's gauges and samples are republished for a look alone
+    /// (default [`PUBLISH_EVERY`]).
+    pub fn with_publish_every(mut self, every: std::time::Duration) -> Self {
+        self.publish_every = every;
+        self
     }
 
     /// Sets the event-time order's settings (before any shard is opened).
@@ -352,7 +362,7 @@ impl Pipeline {
         }
         // Gauges and alert samples follow every onset and every drift state entered or left at
         // once; every look or window end, and every 1,000 predictions or joined labels in between
-        // (a feedback that joins nothing changes nothing), at most every `PUBLISH_EVERY`.
+        // (a feedback that joins nothing changes nothing), at most every `publish_every`.
         let now_seen = m.predictions() + m.labels().0;
         let periodic = now_seen != seen && now_seen.is_multiple_of(1000);
         let urgent = !onsets.is_empty() || m.drift_changes() != changes;
@@ -360,7 +370,7 @@ impl Pipeline {
             let handles = self.models.get_mut(model);
             let due = handles.as_ref().is_none_or(|h| {
                 h.published
-                    .is_none_or(|t| started.duration_since(t) >= PUBLISH_EVERY)
+                    .is_none_or(|t| started.duration_since(t) >= self.publish_every)
             });
             if let Some(h) = handles {
                 h.stale = !(urgent || due);
@@ -710,7 +720,8 @@ impl Pipeline {
     }
 
     /// Publishes the gauges and alert samples of the models whose last publication was skipped as
-    /// too soon (at every checkpoint, so a stream that stops leaves its final state published).
+    /// too soon: called on the sources' ticks (every 500 ms) and at every checkpoint, so a stream
+    /// that stops leaves its final state published.
     pub fn publish_stale(&mut self) {
         let Some(global) = self.monitoring.as_ref() else {
             return;

@@ -246,6 +246,28 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
         self.compact_order();
     }
 
+    /// Adds a waiting prediction unless one with this id already waits (in either tier): one
+    /// lookup where [`JoinStore::is_pending`] then [`JoinStore::add_pending`] make two, which
+    /// matters when a million predictions wait. Returns whether it was added.
+    pub fn add_pending_if_absent(&mut self, id: &str, p: P) -> bool {
+        if self.with_cold(|c| c.contains(Which::Pending, id)) == Some(true) {
+            return false;
+        }
+        let live = self.live();
+        let std::collections::hash_map::Entry::Vacant(slot) = self.pending.entry(id.to_owned())
+        else {
+            return false;
+        };
+        let ts = p.ts_ms();
+        if let Some(j) = self.journal.as_mut() {
+            j.record(Change::Pending(id.to_owned(), p.clone()), live);
+        }
+        slot.insert(p);
+        self.order.push_back((id.to_owned(), ts));
+        self.compact_order();
+        true
+    }
+
     /// Adds feedback that came before its prediction.
     pub fn add_early(&mut self, id: &str, e: E) {
         self.note(|| Change::Early(id.to_owned(), e.clone()));

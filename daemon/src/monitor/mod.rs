@@ -449,10 +449,8 @@ impl ModelMonitor {
                         self.label_delays.push((fb_ms - now_ms).max(0));
                         self.on_label(&p, score, &target, ev, s, &mut onsets);
                         self.mark_joined(ev.id.as_ref());
-                    } else if !self.join.is_joined(ev.id.as_ref())
-                        && !self.join.is_pending(ev.id.as_ref())
-                    {
-                        self.join.add_pending(
+                    } else if !self.join.is_joined(ev.id.as_ref()) {
+                        self.join.add_pending_if_absent(
                             ev.id.as_ref(),
                             Pending {
                                 predicted: p,

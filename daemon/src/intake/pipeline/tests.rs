@@ -260,3 +260,39 @@ fn process_parsed_is_process() {
         }
     }
 }
+
+/// Gauges and samples are republished at most every `publish_every` for periodic updates alone; a
+/// skipped publication is made good by `publish_stale` (the sources' ticks), so a stream that stops
+/// leaves its last state published.
+#[test]
+fn a_skipped_publication_is_made_good_on_the_next_tick() {
+    let metrics = Arc::new(Metrics::new());
+    let mut c = Config::default();
+    c.models.insert("churn".into(), Default::default());
+    let mut p = Pipeline::new(
+        metrics.clone(),
+        ParseOptions::default(),
+        ModelPolicy::new(&c.models, &c.events),
+    )
+    .with_monitoring(MonitorSettings::default())
+    .with_publish_every(std::time::Duration::from_secs(3600));
+    p.open_shard("s".into(), None);
+    let waiting = || metrics.join_entries.with_label_values(&["churn"]).get();
+    for i in 0..2_500u64 {
+        let e = format!(
+            r#"{{"kind":"prediction","id":"p{i}","model":"churn","ts":"2026-01-01T00:00:00.{:03}Z","features":{{"a":{i}}},"prediction":{{"label":"1"}}}}"#,
+            i % 1000
+        );
+        p.process("s", i, i + 1, e.as_bytes());
+    }
+    p.flush_order();
+    assert_eq!(
+        waiting(),
+        1_000,
+        "published at the first 1,000, then too soon"
+    );
+    p.publish_stale();
+    assert_eq!(waiting(), 2_500, "the tick publishes the rest");
+    p.publish_stale();
+    assert_eq!(waiting(), 2_500);
+}
