@@ -226,15 +226,111 @@ pub struct Redis {
     pub port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// Extra arguments (TLS, ACL users).
+    args: Vec<String>,
+    /// Serves TLS only (on `port`).
+    tls: bool,
+}
+
+/// Certificates made at test time: a CA, a server certificate for 127.0.0.1 and localhost signed
+/// by it, an expired one, a client certificate, and a second CA that signed none of them. PEM
+/// files in a directory of their own.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+}
+
+impl Pki {
+    /// Makes the certificates.
+    pub fn new() -> Pki {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+            KeyPair, KeyUsagePurpose,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+        let ca = |cn: &str| {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+            p.distinguished_name.push(DnType::CommonName, cn);
+            let cert = p.self_signed(&key).unwrap();
+            (cert.pem(), Issuer::new(p, key))
+        };
+        let (ca_pem, issuer) = ca("driftd test CA");
+        let (other_pem, _) = ca("another CA");
+        write("ca.pem", ca_pem);
+        write("other-ca.pem", other_pem);
+        let leaf = |name: &str, client: bool, expired: bool| {
+            let key = KeyPair::generate().unwrap();
+            let mut p =
+                CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                    .unwrap();
+            p.distinguished_name.push(DnType::CommonName, name);
+            p.extended_key_usages = vec![if client {
+                ExtendedKeyUsagePurpose::ClientAuth
+            } else {
+                ExtendedKeyUsagePurpose::ServerAuth
+            }];
+            if expired {
+                p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            }
+            let cert = p.signed_by(&key, &issuer).unwrap();
+            write(&format!("{name}.pem"), cert.pem());
+            write(&format!("{name}.key"), key.serialize_pem());
+        };
+        leaf("server", false, false);
+        leaf("expired", false, true);
+        leaf("client", true, false);
+        Pki { dir }
+    }
+
+    /// A file of it: `ca.pem`, `other-ca.pem`, `server.pem`/`.key`, `expired.pem`/`.key`,
+    /// `client.pem`/`.key`.
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
 }
 
 impl Redis {
     /// Starts redis-server on a free port.
     pub fn start() -> Redis {
+        Self::start_with(Vec::new(), false)
+    }
+
+    /// Starts redis-server speaking TLS only, with `server` (`server` or `expired`) as its
+    /// certificate, asking clients for a certificate signed by the PKI's CA when `client_auth`, and
+    /// with `users` (ACL rules such as `driftd on >PASSWORD ~* &* +@all`) and the default user
+    /// disabled when any are given.
+    pub fn start_tls(pki: &Pki, server: &str, client_auth: bool, users: &[&str]) -> Redis {
+        let mut args: Vec<String> = vec![
+            "--tls-cert-file".into(),
+            pki.path(&format!("{server}.pem")),
+            "--tls-key-file".into(),
+            pki.path(&format!("{server}.key")),
+            "--tls-ca-cert-file".into(),
+            pki.path("ca.pem"),
+            "--tls-auth-clients".into(),
+            if client_auth { "yes" } else { "no" }.into(),
+        ];
+        for u in users {
+            args.push("--user".into());
+            args.extend(u.split_whitespace().map(str::to_owned));
+        }
+        if !users.is_empty() {
+            args.extend(["--user", "default", "off"].map(str::to_owned));
+        }
+        Self::start_with(args, true)
+    }
+
+    fn start_with(args: Vec<String>, tls: bool) -> Redis {
         let mut r = Redis {
             port: free_port(),
             child: None,
             dir: tempfile::tempdir().unwrap(),
+            args,
+            tls,
         };
         r.spawn();
         r
@@ -246,8 +342,16 @@ impl Redis {
             &["redis-server"],
             "Run scripts/test.sh, or: apt-get install redis-server",
         );
+        let port = self.port.to_string();
+        let ports: &[&str] = if self.tls {
+            &["--port", "0", "--tls-port", &port]
+        } else {
+            &["--port", &port]
+        };
         let child = Command::new(bin)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(ports)
+            .args(["--bind", "127.0.0.1"])
+            .args(&self.args)
             .args([
                 "--save",
                 "",
@@ -270,9 +374,10 @@ impl Redis {
         });
     }
 
-    /// `redis://127.0.0.1:PORT/0`.
+    /// `redis://127.0.0.1:PORT/0` (`rediss://` over TLS).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/0", self.port)
     }
 
     /// Stops redis-server.

@@ -19,3 +19,4 @@ mod sinks;
 mod state;
 mod tamper;
 mod tidy;
+mod tls;

@@ -138,6 +138,8 @@ pub struct Secrets {
     pub admin_tokens: Vec<SecretString>,
     /// Redis password.
     pub redis_password: Option<SecretString>,
+    /// The private key of the Redis client certificate (`state.tls_key`, PEM).
+    pub redis_tls_key: Option<SecretString>,
     /// Kafka SASL password.
     pub kafka_sasl_password: Option<SecretString>,
     /// Secret librdkafka properties (`source.secret_properties`).

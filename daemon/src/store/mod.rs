@@ -247,7 +247,12 @@ pub async fn open_configured(
     match state {
         StateConfig::Embedded(e) => Ok(AnyStore::Embedded(EmbeddedStore::open(&e.path)?)),
         StateConfig::Redis(r) => {
-            let s = RedisStore::connect(r, secrets.redis_password.as_ref()).await?;
+            let s = RedisStore::connect_with(
+                r,
+                secrets.redis_password.as_ref(),
+                secrets.redis_tls_key.as_ref(),
+            )
+            .await?;
             s.ping().await?;
             Ok(AnyStore::Redis(s))
         }

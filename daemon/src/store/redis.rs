@@ -20,7 +20,8 @@ pub struct RedisStore {
     conn: redis::aio::ConnectionManager,
     /// The same server and credentials, speaking RESP3, for subscriptions (each subscription
     /// gets a connection of its own).
-    pubsub: redis::Client,
+    /// (Boxed: a client with TLS settings is large, and stores are moved around.)
+    pubsub: Box<redis::Client>,
     prefix: String,
     timeout: Duration,
 }
@@ -90,11 +91,52 @@ fn red(e: redis::RedisError) -> StoreError {
     StoreError::Redis(e.to_string())
 }
 
+/// The CA to trust (PEM, `state.tls_ca_file`; `None`: the system's roots) and the client
+/// certificate with its key, as the redis crate takes them.
+fn tls_certificates(
+    cfg: &RedisStateConfig,
+    key: Option<&SecretString>,
+) -> Result<redis::TlsCertificates, StoreError> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| StoreError::Redis(format!("reading {}: {e}", p.display())))
+    };
+    let root_cert = cfg.tls_ca_file.as_deref().map(read).transpose()?;
+    let client_tls = match (&cfg.tls_cert_file, key) {
+        (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+            client_cert: read(cert)?,
+            client_key: key.expose_secret().as_bytes().to_vec(),
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(StoreError::Redis(
+                "a client certificate needs both state.tls_cert_file and state.tls_key".into(),
+            ));
+        }
+    };
+    Ok(redis::TlsCertificates {
+        client_tls,
+        root_cert,
+    })
+}
+
 impl RedisStore {
     /// Connects (one attempt; the caller retries while Redis is down at start-up).
     pub async fn connect(
         cfg: &RedisStateConfig,
         password: Option<&SecretString>,
+    ) -> Result<Self, StoreError> {
+        Self::connect_with(cfg, password, None).await
+    }
+
+    /// [`RedisStore::connect`] with the client certificate's private key (`state.tls_key`) for a
+    /// `rediss://` server that asks for one. Over TLS the server's certificate is verified against
+    /// `state.tls_ca_file` (else the system's roots) and its name against the URL's host; errors
+    /// say which (an unknown issuer, an expired certificate, a wrong password) and never carry a
+    /// secret.
+    pub async fn connect_with(
+        cfg: &RedisStateConfig,
+        password: Option<&SecretString>,
+        tls_key: Option<&SecretString>,
     ) -> Result<Self, StoreError> {
         let mut url = redis::parse_redis_url(&cfg.url)
             .ok_or_else(|| StoreError::Redis("invalid redis URL".into()))?;
@@ -106,13 +148,21 @@ impl RedisStore {
             url.set_password(Some(p.expose_secret()))
                 .map_err(|_| StoreError::Redis("cannot set the password".into()))?;
         }
-        let client = redis::Client::open(url.as_str()).map_err(red)?;
-        let info = client.get_connection_info().clone();
+        let tls = url.scheme() == "rediss";
+        let open = |info: redis::ConnectionInfo| -> Result<redis::Client, StoreError> {
+            if tls {
+                redis::Client::build_with_tls(info, tls_certificates(cfg, tls_key)?).map_err(red)
+            } else {
+                redis::Client::open(info).map_err(red)
+            }
+        };
+        let info = redis::IntoConnectionInfo::into_connection_info(url.as_str()).map_err(red)?;
+        let client = open(info.clone())?;
         let resp3 = info
             .redis_settings()
             .clone()
             .set_protocol(redis::ProtocolVersion::RESP3);
-        let pubsub = redis::Client::open(info.set_redis_settings(resp3)).map_err(red)?;
+        let pubsub = open(info.set_redis_settings(resp3))?;
         let mgr_cfg = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(cfg.timeout))
             .set_response_timeout(Some(cfg.timeout))
@@ -127,7 +177,7 @@ impl RedisStore {
         .map_err(red)?;
         Ok(RedisStore {
             conn,
-            pubsub,
+            pubsub: Box::new(pubsub),
             prefix: cfg.key_prefix.clone(),
             timeout: cfg.timeout,
         })
@@ -250,7 +300,7 @@ impl RedisStore {
     /// dropped.
     pub async fn subscribe(&self, channel: &str) -> Result<mpsc::Receiver<Vec<u8>>, StoreError> {
         let sub = Subscription {
-            client: self.pubsub.clone(),
+            client: (*self.pubsub).clone(),
             channel: self.key(channel),
             timeout: self.timeout,
         };

@@ -126,7 +126,13 @@ pub(super) async fn connect_store(
         StateConfig::Redis(r) => {
             let mut backoff = Duration::from_millis(200);
             loop {
-                match RedisStore::connect(r, secrets.redis_password.as_ref()).await {
+                match RedisStore::connect_with(
+                    r,
+                    secrets.redis_password.as_ref(),
+                    secrets.redis_tls_key.as_ref(),
+                )
+                .await
+                {
                     Ok(s) => {
                         tracing::info!(prefix = %r.key_prefix, "connected to Redis");
                         return Ok(Some(AnyStore::Redis(s)));
