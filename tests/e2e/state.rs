@@ -3,6 +3,11 @@
 
 use std::time::Duration;
 
+use driftd::intake::pipeline::Pipeline;
+use driftd::intake::shard::checkpoint_key;
+use driftd::store::config::RedisStateConfig;
+use driftd::store::{RedisStore, StateStore as _};
+
 use crate::harness::*;
 
 fn redis_config(redis: &Redis, prefix: &str, events: &str) -> String {
@@ -101,8 +106,34 @@ fn redis_state_survives_restarts_and_outages() {
     });
     assert_eq!(total(&m), 1_500.0);
 
-    // And the state written after the outage is what the next start sees (SIGKILL this time).
-    std::thread::sleep(Duration::from_millis(800)); // one checkpoint interval and then some
+    // And the state written after the outage is what the next start sees (SIGKILL this time). A
+    // file source replays from an older checkpoint to the same counts, so the counts alone cannot
+    // tell that the post-outage checkpoint landed: wait until Redis holds one with the whole file.
+    let len = std::fs::metadata(&events).unwrap().len();
+    let shard = format!("file/{}", std::fs::canonicalize(&events).unwrap().display());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = rt
+        .block_on(RedisStore::connect(
+            &RedisStateConfig {
+                url: redis.url(),
+                key_prefix: prefix.clone(),
+                ..Default::default()
+            },
+            None,
+        ))
+        .unwrap();
+    wait_for(
+        "a checkpoint of the whole file in Redis",
+        Duration::from_secs(30),
+        || {
+            let bytes = rt.block_on(store.get(&checkpoint_key(&shard))).ok()??;
+            let state = Pipeline::decode_checkpoint(&bytes).ok()?;
+            (state.next_offset == len).then_some(())
+        },
+    );
     d.kill9();
     d.restart();
     let m = wait_for(
