@@ -25,8 +25,31 @@
 //! ([`ArtifactError::BadSignature`]); then the payload decodes and the model is consistent
 //! ([`ArtifactError::Malformed`]). Any single flipped byte is refused by one of these.
 //!
+//! **Format, version 2** ([`ED25519_FORMAT_VERSION`]): Ed25519 signatures, so that whoever
+//! verifies (every `driftd serve`) holds only public keys and cannot forge a model. The same
+//! layout with a key id in place of the fingerprint and a longer tag:
+//!
+//! | offset | bytes | content |
+//! |---|---|---|
+//! | 0 | 8 | magic `DRIFTDMA` |
+//! | 8 | 2 | format version (`2`) |
+//! | 10 | 8 | key id: the first 8 bytes of SHA-256 of the 32-byte Ed25519 public key |
+//! | 18 | 8 | payload length `L` |
+//! | 26 | `L` | payload, as in version 1 |
+//! | 26 + `L` | 64 | Ed25519 signature (RFC 8032) of bytes `0 .. 26 + L` |
+//!
+//! A [`Verifier`] holds several public keys at once (rotation: artifacts signed by the old and
+//! the new key both open while both are listed), a list of revoked key ids (refused whatever the
+//! signature, [`ArtifactError::RevokedKey`]), and optionally the HMAC key of version 1, so stored
+//! version-1 artifacts keep opening during a migration. A key id the verifier does not hold is
+//! [`ArtifactError::UnknownKey`] (a key retired from the keyring); a version-1 artifact without an
+//! HMAC key is [`ArtifactError::NoHmacKey`]. Signatures are checked with `verify_strict` (no
+//! malleable or small-order keys).
+//!
 //! [`Artifact::checksum`] is the SHA-256 of the whole artifact (hex), for the registry and logs.
 
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -35,8 +58,12 @@ use crate::error::ArtifactError;
 use crate::metrics::ValidationMetrics;
 use crate::train::{TimeWindow, TrainedModel};
 
-/// The artifact format version this build writes and reads.
+/// The HMAC-signed artifact format (version 1), written with [`Signer::Hmac`].
 pub const FORMAT_VERSION: u16 = 1;
+/// The Ed25519-signed artifact format (version 2), written with [`Signer::Ed25519`]; the newest
+/// this build reads.
+pub const ED25519_FORMAT_VERSION: u16 = 2;
+const ED25519_TAG_LEN: usize = 64;
 /// First bytes of every artifact.
 pub const MAGIC: &[u8; 8] = b"DRIFTDMA";
 const FINGERPRINT_CONTEXT: &[u8] = b"driftd-retrain key fingerprint v1";
@@ -130,6 +157,145 @@ struct Payload {
 #[derive(Debug, Clone, Copy)]
 pub struct Artifact;
 
+/// What signs artifacts.
+#[derive(Clone)]
+pub enum Signer {
+    /// HMAC-SHA256 with a shared key (format 1): whoever can verify can also sign.
+    Hmac(Vec<u8>),
+    /// Ed25519 (format 2): this private key signs; verifiers need only its public key.
+    Ed25519(Box<SigningKey>),
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signer::Hmac(_) => f.write_str("Signer::Hmac(<redacted>)"),
+            Signer::Ed25519(k) => write!(
+                f,
+                "Signer::Ed25519(key id {})",
+                hex(&key_id(&k.verifying_key()))
+            ),
+        }
+    }
+}
+
+impl Signer {
+    /// An Ed25519 signer from a PKCS#8 PEM private key (`openssl genpkey -algorithm ed25519`).
+    pub fn ed25519_from_pem(pem: &str) -> Result<Signer, ArtifactError> {
+        SigningKey::from_pkcs8_pem(pem)
+            .map(|k| Signer::Ed25519(Box::new(k)))
+            .map_err(|e| {
+                ArtifactError::KeyFormat(format!("not a PKCS#8 PEM Ed25519 private key: {e}"))
+            })
+    }
+
+    /// The Ed25519 public key, for verifiers (`None` for HMAC).
+    pub fn verifying_key(&self) -> Option<VerifyingKey> {
+        match self {
+            Signer::Ed25519(k) => Some(k.verifying_key()),
+            Signer::Hmac(_) => None,
+        }
+    }
+}
+
+/// The key id of an Ed25519 public key: the first 8 bytes of its SHA-256.
+pub fn key_id(key: &VerifyingKey) -> [u8; 8] {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&digest[..8]);
+    out
+}
+
+/// The key id of an Ed25519 public key, hex (what artifacts, errors and `revoked_key_ids` show).
+pub fn key_id_hex(key: &VerifyingKey) -> String {
+    hex(&key_id(key))
+}
+
+/// What verifies artifacts: Ed25519 public keys (several at once, for rotation), revoked key ids,
+/// and optionally the HMAC key of format 1 (see the [module documentation](self)).
+#[derive(Clone, Default)]
+pub struct Verifier {
+    hmac: Option<Vec<u8>>,
+    ed25519: Vec<([u8; 8], VerifyingKey)>,
+    revoked: Vec<[u8; 8]>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("hmac", &self.hmac.as_ref().map(|_| "<redacted>"))
+            .field("ed25519", &self.key_ids())
+            .field(
+                "revoked",
+                &self.revoked.iter().map(|k| hex(k)).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// A verifier that accepts nothing yet.
+    pub fn new() -> Verifier {
+        Verifier::default()
+    }
+
+    /// Also verifies format-1 artifacts with this HMAC key.
+    pub fn with_hmac(mut self, key: &[u8]) -> Verifier {
+        self.hmac = Some(key.to_vec());
+        self
+    }
+
+    /// Also accepts artifacts signed by the private key of `key`.
+    pub fn with_ed25519(mut self, key: VerifyingKey) -> Verifier {
+        let id = key_id(&key);
+        if !self.ed25519.iter().any(|(i, _)| *i == id) {
+            self.ed25519.push((id, key));
+        }
+        self
+    }
+
+    /// [`Verifier::with_ed25519`] from an SPKI PEM public key (`openssl pkey -pubout`).
+    pub fn with_ed25519_pem(self, pem: &str) -> Result<Verifier, ArtifactError> {
+        let key = VerifyingKey::from_public_key_pem(pem).map_err(|e| {
+            ArtifactError::KeyFormat(format!("not an SPKI PEM Ed25519 public key: {e}"))
+        })?;
+        Ok(self.with_ed25519(key))
+    }
+
+    /// Refuses artifacts signed by the key with this id (16 hex digits), whatever their signature.
+    pub fn revoke(mut self, key_id_hex: &str) -> Result<Verifier, ArtifactError> {
+        let id = parse_key_id(key_id_hex).ok_or_else(|| {
+            ArtifactError::KeyFormat(format!(
+                "{key_id_hex:?} is not a key id (16 hexadecimal digits)"
+            ))
+        })?;
+        self.revoked.push(id);
+        Ok(self)
+    }
+
+    /// The ids of the Ed25519 keys it accepts, hex.
+    pub fn key_ids(&self) -> Vec<String> {
+        self.ed25519.iter().map(|(i, _)| hex(i)).collect()
+    }
+
+    /// Whether it can verify anything at all.
+    pub fn is_empty(&self) -> bool {
+        self.hmac.is_none() && self.ed25519.is_empty()
+    }
+}
+
+fn parse_key_id(s: &str) -> Option<[u8; 8]> {
+    let s = s.trim();
+    if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 8];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
 fn mac(key: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
     match HmacSha256::new_from_slice(key) {
@@ -186,33 +352,72 @@ impl Artifact {
         key: &[u8],
         meta: &ArtifactMeta,
     ) -> Result<Vec<u8>, ArtifactError> {
-        if key.is_empty() {
+        Artifact::seal_with(model, &Signer::Hmac(key.to_vec()), meta)
+    }
+
+    /// Serialises and signs a model with its metadata: format 1 with an HMAC key, format 2 with
+    /// an Ed25519 key. Errors: an empty HMAC key, or a value JSON cannot represent.
+    pub fn seal_with(
+        model: &TrainedModel,
+        signer: &Signer,
+        meta: &ArtifactMeta,
+    ) -> Result<Vec<u8>, ArtifactError> {
+        if matches!(signer, Signer::Hmac(k) if k.is_empty()) {
             return Err(ArtifactError::EmptyKey);
         }
         let value = serde_json::to_value(PayloadRef { meta, model })
             .map_err(|e| ArtifactError::Serialize(e.to_string()))?;
         let payload = serde_json::to_vec(&canonical(value))
             .map_err(|e| ArtifactError::Serialize(e.to_string()))?;
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + TAG_LEN);
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + ED25519_TAG_LEN);
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
-        out.extend_from_slice(&fingerprint(key));
+        match signer {
+            Signer::Hmac(key) => {
+                out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+                out.extend_from_slice(&fingerprint(key));
+            }
+            Signer::Ed25519(key) => {
+                out.extend_from_slice(&ED25519_FORMAT_VERSION.to_be_bytes());
+                out.extend_from_slice(&key_id(&key.verifying_key()));
+            }
+        }
         out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
         out.extend_from_slice(&payload);
-        let mut m = mac(key);
-        m.update(&out);
-        out.extend_from_slice(&m.finalize().into_bytes());
+        match signer {
+            Signer::Hmac(key) => {
+                let mut m = mac(key);
+                m.update(&out);
+                out.extend_from_slice(&m.finalize().into_bytes());
+            }
+            Signer::Ed25519(key) => {
+                let signature = key.sign(&out);
+                out.extend_from_slice(&signature.to_bytes());
+            }
+        }
         Ok(out)
     }
 
     /// Verifies and decodes an artifact. See the [module documentation](self) for the checks and
     /// their order; every failure has its own [`ArtifactError`].
     pub fn open(bytes: &[u8], key: &[u8]) -> Result<(TrainedModel, ArtifactMeta), ArtifactError> {
+        Artifact::open_with(bytes, &Verifier::new().with_hmac(key))
+    }
+
+    /// Verifies and decodes an artifact of either format with `verifier`'s keys.
+    pub fn open_with(
+        bytes: &[u8],
+        verifier: &Verifier,
+    ) -> Result<(TrainedModel, ArtifactMeta), ArtifactError> {
         let magic_len = MAGIC.len().min(bytes.len());
         if bytes[..magic_len] != MAGIC[..magic_len] {
             return Err(ArtifactError::NotAnArtifact);
         }
-        let min_len = HEADER_LEN + TAG_LEN;
+        let version = (bytes.len() >= 10).then(|| u16::from_be_bytes([bytes[8], bytes[9]]));
+        let tag_len = match version {
+            Some(ED25519_FORMAT_VERSION) => ED25519_TAG_LEN,
+            _ => TAG_LEN,
+        };
+        let min_len = HEADER_LEN + tag_len;
         if bytes.len() < 10 {
             return Err(ArtifactError::Truncated {
                 got: bytes.len(),
@@ -220,10 +425,10 @@ impl Artifact {
             });
         }
         let version = u16::from_be_bytes([bytes[8], bytes[9]]);
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != ED25519_FORMAT_VERSION {
             return Err(ArtifactError::UnsupportedVersion {
                 found: version,
-                supported: FORMAT_VERSION,
+                supported: ED25519_FORMAT_VERSION,
             });
         }
         if bytes.len() < HEADER_LEN {
@@ -250,18 +455,36 @@ impl Artifact {
                 extra: bytes.len() - expected,
             });
         }
-        let want = fingerprint(key);
-        if bytes[10..18] != want {
-            return Err(ArtifactError::WrongKey {
-                found: hex(&bytes[10..18]),
-                expected: hex(&want),
-            });
+        let body = expected - tag_len;
+        if version == FORMAT_VERSION {
+            let key = verifier.hmac.as_deref().ok_or(ArtifactError::NoHmacKey)?;
+            let want = fingerprint(key);
+            if bytes[10..18] != want {
+                return Err(ArtifactError::WrongKey {
+                    found: hex(&bytes[10..18]),
+                    expected: hex(&want),
+                });
+            }
+            let mut m = mac(key);
+            m.update(&bytes[..body]);
+            m.verify_slice(&bytes[body..])
+                .map_err(|_| ArtifactError::BadSignature)?;
+        } else {
+            let id = &bytes[10..18];
+            if verifier.revoked.iter().any(|r| r == id) {
+                return Err(ArtifactError::RevokedKey { key_id: hex(id) });
+            }
+            let key = verifier
+                .ed25519
+                .iter()
+                .find(|(i, _)| i == id)
+                .map(|(_, k)| k)
+                .ok_or_else(|| ArtifactError::UnknownKey { key_id: hex(id) })?;
+            let mut tag = [0u8; ED25519_TAG_LEN];
+            tag.copy_from_slice(&bytes[body..]);
+            key.verify_strict(&bytes[..body], &ed25519_dalek::Signature::from_bytes(&tag))
+                .map_err(|_| ArtifactError::BadSignature)?;
         }
-        let body = expected - TAG_LEN;
-        let mut m = mac(key);
-        m.update(&bytes[..body]);
-        m.verify_slice(&bytes[body..])
-            .map_err(|_| ArtifactError::BadSignature)?;
         let payload: Payload = serde_json::from_slice(&bytes[HEADER_LEN..body])
             .map_err(|e| ArtifactError::Malformed(e.to_string()))?;
         payload

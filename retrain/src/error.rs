@@ -173,12 +173,31 @@ pub enum ArtifactError {
         /// Fingerprint of the key given, hex.
         expected: String,
     },
+    /// An Ed25519-signed artifact whose key id none of the verification keys has (signed by a
+    /// key this verifier was not given, e.g. one retired from the keyring).
+    #[error("artifact was signed with key {key_id}, which is not among the verification keys")]
+    UnknownKey {
+        /// The key id in the artifact, hex.
+        key_id: String,
+    },
+    /// An Ed25519-signed artifact whose key id was revoked: refused whatever its signature.
+    #[error("artifact was signed with key {key_id}, which is revoked")]
+    RevokedKey {
+        /// The key id in the artifact, hex.
+        key_id: String,
+    },
+    /// An HMAC-signed (format 1) artifact, but the verifier holds no HMAC key.
+    #[error("artifact is HMAC-signed (format 1) and no HMAC key is configured to verify it")]
+    NoHmacKey,
     /// The key matches but the signature does not: the bytes were altered after sealing.
     #[error("artifact signature does not match: the artifact was altered")]
     BadSignature,
     /// Signed correctly, but the payload cannot be decoded (a bug, not tampering).
     #[error("artifact payload cannot be decoded: {0}")]
     Malformed(String),
+    /// A signing or verification key that cannot be read.
+    #[error("{0}")]
+    KeyFormat(String),
     /// The payload could not be serialised.
     #[error("model cannot be serialised: {0}")]
     Serialize(String),

@@ -94,8 +94,12 @@ pub use algorithm::{
     AlgorithmConfig, DecisionTreeParams, ElasticNetParams, GaussianNbParams,
     LinearRegressionParams, LogisticRegressionParams, SplitQuality,
 };
-pub use artifact::{Artifact, ArtifactMeta, FORMAT_VERSION};
+pub use artifact::{
+    Artifact, ArtifactMeta, ED25519_FORMAT_VERSION, FORMAT_VERSION, Signer, Verifier, key_id_hex,
+};
 pub use data::{Example, Features, Target, Value, split_by_time};
+/// The Ed25519 key types of the signatures ([`Signer::Ed25519`], [`Verifier::with_ed25519`]).
+pub use ed25519_dalek;
 pub use encode::{Encoder, EncoderConfig, FeatureEncoding, MissingIndicators};
 pub use error::{ArtifactError, MetricsError, Problem, ShadowError, TrainError};
 pub use metrics::{

@@ -4,9 +4,13 @@
 mod common;
 
 use common::*;
+use driftd_retrain::ed25519_dalek::SigningKey;
+use driftd_retrain::ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use driftd_retrain::ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
 use driftd_retrain::{
-    AlgorithmConfig, Artifact, ArtifactError, ArtifactMeta, EncoderConfig, FORMAT_VERSION,
-    LogisticRegressionParams, Task, TrainedModel, evaluate, split_by_time, train,
+    AlgorithmConfig, Artifact, ArtifactError, ArtifactMeta, ED25519_FORMAT_VERSION, EncoderConfig,
+    FORMAT_VERSION, LogisticRegressionParams, Signer, Task, TrainedModel, Verifier, evaluate,
+    key_id_hex, split_by_time, train,
 };
 
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
@@ -149,15 +153,15 @@ fn truncation_is_detected() {
 #[test]
 fn future_version_is_refused_before_anything_else() {
     let mut bytes = sealed();
-    bytes[8..10].copy_from_slice(&2u16.to_be_bytes());
-    assert_eq!(Artifact::format_version(&bytes), Some(2));
+    bytes[8..10].copy_from_slice(&3u16.to_be_bytes());
+    assert_eq!(Artifact::format_version(&bytes), Some(3));
     // Even with the wrong key: a newer format may sign differently, so the version comes first.
     for key in [KEY, b"other".as_slice()] {
         assert_eq!(
             Artifact::open(&bytes, key),
             Err(ArtifactError::UnsupportedVersion {
-                found: 2,
-                supported: FORMAT_VERSION
+                found: 3,
+                supported: ED25519_FORMAT_VERSION
             })
         );
     }
@@ -269,4 +273,154 @@ fn signed_but_inconsistent_model_is_malformed() {
             model.algorithm().name()
         );
     }
+}
+
+fn small_model() -> TrainedModel {
+    train(
+        Task::Classification,
+        &AlgorithmConfig::default_for(Task::Classification),
+        &EncoderConfig::default(),
+        &binary_blobs(27, 80),
+    )
+    .unwrap()
+}
+
+fn ed25519(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+/// Format 2: sealed with a private key, opened with its public key; several keys at once
+/// (rotation); a key retired from the keyring, a revoked key and the HMAC-only verifier each refused
+/// with their own error; format-1 artifacts keep opening while the HMAC key is also given
+/// (migration), and are refused with their own error without it.
+#[test]
+fn ed25519_signatures_rotation_retirement_and_revocation() {
+    let model = small_model();
+    let meta = meta_for(&model);
+    let (old, new) = (ed25519(1), ed25519(2));
+    let by_old =
+        Artifact::seal_with(&model, &Signer::Ed25519(Box::new(old.clone())), &meta).unwrap();
+    let by_new =
+        Artifact::seal_with(&model, &Signer::Ed25519(Box::new(new.clone())), &meta).unwrap();
+    assert_eq!(
+        Artifact::format_version(&by_old),
+        Some(ED25519_FORMAT_VERSION)
+    );
+    let both = Verifier::new()
+        .with_ed25519(old.verifying_key())
+        .with_ed25519(new.verifying_key());
+    for bytes in [&by_old, &by_new] {
+        let (back, back_meta) = Artifact::open_with(bytes, &both).unwrap();
+        assert_eq!((back, back_meta), (model.clone(), meta.clone()));
+    }
+    // The old key retired from the keyring.
+    let only_new = Verifier::new().with_ed25519(new.verifying_key());
+    assert!(Artifact::open_with(&by_new, &only_new).is_ok());
+    assert_eq!(
+        Artifact::open_with(&by_old, &only_new),
+        Err(ArtifactError::UnknownKey {
+            key_id: key_id_hex(&old.verifying_key())
+        })
+    );
+    // Revoked: refused although its public key is still listed.
+    let revoked = both
+        .clone()
+        .revoke(&key_id_hex(&old.verifying_key()))
+        .unwrap();
+    assert_eq!(
+        Artifact::open_with(&by_old, &revoked),
+        Err(ArtifactError::RevokedKey {
+            key_id: key_id_hex(&old.verifying_key())
+        })
+    );
+    assert!(Artifact::open_with(&by_new, &revoked).is_ok());
+    // An HMAC key alone cannot open format 2, nor an Ed25519 keyring format 1.
+    assert!(matches!(
+        Artifact::open(&by_new, KEY),
+        Err(ArtifactError::UnknownKey { .. })
+    ));
+    let v1 = Artifact::seal(&model, KEY, &meta).unwrap();
+    assert_eq!(Artifact::format_version(&v1), Some(FORMAT_VERSION));
+    assert_eq!(
+        Artifact::open_with(&v1, &only_new),
+        Err(ArtifactError::NoHmacKey)
+    );
+    // Migration: both kinds open while the HMAC key is also given.
+    let migrating = only_new.with_hmac(KEY);
+    assert!(Artifact::open_with(&v1, &migrating).is_ok());
+    assert!(Artifact::open_with(&by_new, &migrating).is_ok());
+    // A key id that is not one.
+    assert!(matches!(
+        Verifier::new().revoke("not-hex"),
+        Err(ArtifactError::KeyFormat(_))
+    ));
+}
+
+/// Every single byte flip of a format-2 artifact is refused (header, payload, signature).
+#[test]
+fn every_single_byte_flip_of_an_ed25519_artifact_is_refused() {
+    let model = small_model();
+    let key = ed25519(3);
+    let bytes = Artifact::seal_with(
+        &model,
+        &Signer::Ed25519(Box::new(key.clone())),
+        &meta_for(&model),
+    )
+    .unwrap();
+    let verifier = Verifier::new().with_ed25519(key.verifying_key());
+    assert!(Artifact::open_with(&bytes, &verifier).is_ok());
+    let positions = (0..26)
+        .chain((26..bytes.len()).step_by(89))
+        .chain(bytes.len() - 64..bytes.len());
+    for i in positions {
+        let mut bad = bytes.clone();
+        bad[i] ^= 0x04;
+        assert!(
+            Artifact::open_with(&bad, &verifier).is_err(),
+            "flipping byte {i} was not detected"
+        );
+    }
+}
+
+/// Keys as PEM: PKCS#8 private and SPKI public keys, those this crate writes and those OpenSSL
+/// writes (`fixtures/ed25519-openssl.*.pem`, made by `openssl genpkey -algorithm ed25519 -out
+/// ed25519-openssl.key.pem` and `openssl pkey -in ed25519-openssl.key.pem -pubout -out
+/// ed25519-openssl.pub.pem`; a test-only key). Anything else is a key-format error.
+#[test]
+fn ed25519_keys_from_pem_including_openssl_ones() {
+    let model = small_model();
+    let meta = meta_for(&model);
+    let key = ed25519(4);
+    let private = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let public = key
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+    let openssl_private =
+        std::fs::read_to_string(format!("{fixtures}ed25519-openssl.key.pem")).unwrap();
+    let openssl_public =
+        std::fs::read_to_string(format!("{fixtures}ed25519-openssl.pub.pem")).unwrap();
+    for (private, public) in [
+        (private.as_str(), public.as_str()),
+        (&openssl_private, &openssl_public),
+    ] {
+        let signer = Signer::ed25519_from_pem(private).unwrap();
+        let bytes = Artifact::seal_with(&model, &signer, &meta).unwrap();
+        let verifier = Verifier::new().with_ed25519_pem(public).unwrap();
+        assert_eq!(
+            verifier.key_ids(),
+            [key_id_hex(&signer.verifying_key().unwrap())]
+        );
+        assert!(Artifact::open_with(&bytes, &verifier).is_ok());
+    }
+    assert!(matches!(
+        Signer::ed25519_from_pem(&public),
+        Err(ArtifactError::KeyFormat(_))
+    ));
+    assert!(matches!(
+        Verifier::new()
+            .with_ed25519_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"),
+        Err(ArtifactError::KeyFormat(_))
+    ));
 }

@@ -175,7 +175,7 @@ fn the_models_cli_trains_promotes_rolls_back_and_moves_artifacts() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no registry signing key"), "{err}");
+    assert!(err.contains("no registry key"), "{err}");
     let out = Command::new(env!("CARGO_BIN_EXE_driftd"))
         .args(["models", "--config"])
         .arg(&config)

@@ -50,15 +50,25 @@ pub(crate) struct Serve {
 
 impl Serve {
     pub(crate) fn start(dir: &Path, config: &Path) -> Serve {
+        Self::start_with_hmac(dir, config, Some(KEY))
+    }
+
+    /// Starts it with this HMAC registry key in the environment, or none (then it has only the
+    /// keys its configuration names).
+    pub(crate) fn start_with_hmac(dir: &Path, config: &Path, hmac: Option<&str>) -> Serve {
         let port = free_port();
         let log = dir.join("serve.log");
         let f = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_driftd"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftd"));
+        match hmac {
+            Some(k) => cmd.env("DRIFTD_REGISTRY_KEY", k),
+            None => cmd.env_remove("DRIFTD_REGISTRY_KEY"),
+        };
+        let child = cmd
             .current_dir(dir)
             .args(["serve", "--config"])
             .arg(config)
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("DRIFTD_REGISTRY_KEY", KEY)
             .env("RUST_LOG", "info")
             .env_remove("DRIFTD_CONFIG")
             .stdin(Stdio::null())

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::contract::event::valid_model_name;
 use crate::contract::settings::Secrets;
 use crate::registry::{
-    Aliases, MANUAL_TRIGGER, Registry, RegistryError, VersionRecord, signing_key,
+    Aliases, MANUAL_TRIGGER, Registry, RegistryError, VersionRecord, registry_keys,
 };
 use crate::store::open_configured;
 
@@ -275,11 +275,11 @@ pub async fn run_command(
     {
         return request_retrain(cfg, secrets, &model, daemon, token, json).await;
     }
-    let key = signing_key(secrets)?;
+    let keys = registry_keys(secrets)?;
     let store = open_configured(&cfg.state, secrets)
         .await
         .context("opening the state store")?;
-    let reg = Registry::new(store, key)?;
+    let reg = Registry::with_keys(store, keys);
     let out = match command {
         Command::List => {
             let mut models = Vec::new();
@@ -407,7 +407,7 @@ pub async fn run_command(
                 return Err(RegistryError::InvalidName(model).into());
             }
             // Fail before training when nothing could be signed.
-            reg.key()?;
+            reg.signer()?;
             anyhow::ensure!(
                 (0.0..1.0).contains(&validation_share),
                 "--validation-share must be in [0, 1)"

@@ -146,6 +146,13 @@ pub struct Secrets {
     pub kafka_properties: BTreeMap<String, SecretString>,
     /// The model registry's signing key (`registry.signing_key`).
     pub registry_key: Option<SecretString>,
+    /// The registry's Ed25519 private key, PKCS#8 PEM (`registry.ed25519_signing_key`).
+    pub registry_ed25519: Option<SecretString>,
+    /// The registry's Ed25519 verification keys, SPKI PEM texts (`registry.verify_keys`; public,
+    /// resolved here with the rest of the key material).
+    pub registry_verify_keys: Vec<String>,
+    /// Revoked key ids (`registry.revoked_key_ids`).
+    pub registry_revoked_key_ids: Vec<String>,
     /// Tokens accepted by `driftd serve`'s predict endpoint (`serve.predict_tokens`).
     pub predict_tokens: Vec<SecretString>,
 }

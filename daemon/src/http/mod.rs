@@ -82,7 +82,7 @@ pub struct AppState {
     /// The trainer, for the retraining API (`None` when no model is retrained).
     pub trainer: Option<mpsc::Sender<TrainerCommand>>,
     /// The state store and signing key, for the registry API.
-    pub registry: Option<(AnyStore, Option<secrecy::SecretString>)>,
+    pub registry: Option<(AnyStore, crate::registry::Keys)>,
 }
 
 /// One invalid item of a feedback batch.
@@ -355,7 +355,7 @@ fn registry(s: &AppState) -> Result<Registry<AnyStore>, ApiError> {
     let Some((store, key)) = &s.registry else {
         return Err(ApiError::NotFound("no model registry".into()));
     };
-    Registry::new(store.clone(), key.clone()).map_err(|e| ApiError::Unavailable(e.to_string()))
+    Ok(Registry::with_keys(store.clone(), key.clone()))
 }
 
 fn registry_error(e: RegistryError) -> ApiError {

@@ -10,7 +10,7 @@
 //! | `registry/{model}/next` | JSON number: the next version number (versions start at 1) |
 //! | `registry/{model}/aliases` | JSON [`Aliases`]: `{"live": 3, "candidate": 4, "previous": 2}` (absent → `null`) |
 //! | `registry/{model}/v/{n}/meta` | JSON [`VersionRecord`]: the [`ArtifactMeta`], checksum, size, [`VersionStatus`] and [`DecisionEntry`]s |
-//! | `registry/{model}/v/{n}/artifact` | the sealed bytes of [`Artifact::seal`] (HMAC-SHA256 signed) |
+//! | `registry/{model}/v/{n}/artifact` | the sealed bytes of [`Artifact::seal_with`] (Ed25519, or HMAC-SHA256 for format 1; see [`Keys`]) |
 //!
 //! Model names follow the event contract (1 to 128 characters of `[A-Za-z0-9_.:-]`), so they never
 //! contain `/`. With Redis every key carries the store's prefix (`driftd:registry/...`).
@@ -27,7 +27,7 @@
 //!
 //! Every artifact is sealed with the registry's key ([`MIN_KEY_BYTES`] or more, from
 //! `[registry] signing_key` or the environment variable [`KEY_ENV`]). [`Registry::load`],
-//! [`Registry::export`] and [`Registry::import`] verify it with [`Artifact::open`] and also check
+//! [`Registry::export`] and [`Registry::import`] verify it with [`Artifact::open_with`] and also check
 //! that the artifact is the one the record describes (model, version, checksum): bytes altered in
 //! the store give [`RegistryError::Artifact`] with [`ArtifactError::BadSignature`], never a loaded
 //! model. Listing, showing and moving aliases need no key.
@@ -53,7 +53,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use driftd_retrain::{
-    Artifact, ArtifactError, ArtifactMeta, DecisionRecord, TrainedModel, ValidationMetrics,
+    Artifact, ArtifactError, ArtifactMeta, DecisionRecord, Signer, TrainedModel, ValidationMetrics,
+    Verifier,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -109,9 +110,12 @@ pub enum RegistryError {
     },
     /// No signing key is configured, but the operation signs or verifies.
     #[error(
-        "no registry signing key: set `[registry] signing_key` in the config or the environment variable {KEY_ENV} (at least {MIN_KEY_BYTES} bytes)"
+        "no registry key: set `[registry] ed25519_signing_key` (signs; its public key verifies), `[registry] verify_keys` (verifies only), or the HMAC key `[registry] signing_key` / the environment variable {KEY_ENV} (at least {MIN_KEY_BYTES} bytes)"
     )]
     NoKey,
+    /// A configured registry key cannot be used.
+    #[error("registry key: {0}")]
+    BadKey(ArtifactError),
     /// The signing key is too short.
     #[error("the registry signing key must be at least {MIN_KEY_BYTES} bytes long")]
     ShortKey,
@@ -159,17 +163,65 @@ pub fn signing_key(secrets: &Secrets) -> Result<Option<SecretString>, RegistryEr
     }
 }
 
+/// What signs and verifies the registry's artifacts: an Ed25519 private key
+/// (`[registry] ed25519_signing_key`) or the HMAC key signs; its public key, the
+/// `[registry] verify_keys`, and the HMAC key (for format-1 artifacts) verify, minus the
+/// `[registry] revoked_key_ids`. `driftd serve` needs only verification keys.
+#[derive(Clone, Debug, Default)]
+pub struct Keys {
+    /// Signs new versions (`None`: this process cannot register or import).
+    pub signer: Option<Signer>,
+    /// Verifies stored versions.
+    pub verifier: Verifier,
+}
+
+impl Keys {
+    /// The HMAC key alone (format 1), signing and verifying.
+    pub fn hmac(key: &SecretString) -> Keys {
+        let bytes = key.expose_secret().as_bytes();
+        Keys {
+            signer: Some(Signer::Hmac(bytes.to_vec())),
+            verifier: Verifier::new().with_hmac(bytes),
+        }
+    }
+}
+
+/// The registry's keys from the resolved configuration (see [`Keys`]); the HMAC key from
+/// `[registry] signing_key` or [`KEY_ENV`]. Empty when nothing is configured.
+pub fn registry_keys(secrets: &Secrets) -> Result<Keys, RegistryError> {
+    let hmac = signing_key(secrets)?;
+    let mut keys = hmac.as_ref().map(Keys::hmac).unwrap_or_default();
+    if let Some(pem) = &secrets.registry_ed25519 {
+        let signer =
+            Signer::ed25519_from_pem(pem.expose_secret()).map_err(RegistryError::BadKey)?;
+        if let Some(public) = signer.verifying_key() {
+            keys.verifier = keys.verifier.with_ed25519(public);
+        }
+        keys.signer = Some(signer);
+    }
+    for pem in &secrets.registry_verify_keys {
+        keys.verifier = keys
+            .verifier
+            .with_ed25519_pem(pem)
+            .map_err(RegistryError::BadKey)?;
+    }
+    for id in &secrets.registry_revoked_key_ids {
+        keys.verifier = keys.verifier.revoke(id).map_err(RegistryError::BadKey)?;
+    }
+    Ok(keys)
+}
+
 /// The model registry over a state store. Cheap to clone when the store is.
 #[derive(Clone)]
 pub struct Registry<S: StateStore> {
     store: S,
-    key: Option<SecretString>,
+    keys: Keys,
 }
 
 impl<S: StateStore> fmt::Debug for Registry<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
-            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
 }
@@ -217,7 +269,13 @@ impl<S: StateStore> Registry<S> {
         {
             return Err(RegistryError::ShortKey);
         }
-        Ok(Registry { store, key })
+        let keys = key.as_ref().map(Keys::hmac).unwrap_or_default();
+        Ok(Registry { store, keys })
+    }
+
+    /// A registry over `store` with these keys ([`registry_keys`]).
+    pub fn with_keys(store: S, keys: Keys) -> Self {
+        Registry { store, keys }
     }
 
     /// The underlying store.
@@ -225,12 +283,17 @@ impl<S: StateStore> Registry<S> {
         &self.store
     }
 
-    /// The signing key, or [`RegistryError::NoKey`]-style error when none is configured.
-    pub fn key(&self) -> Result<&[u8], RegistryError> {
-        self.key
-            .as_ref()
-            .map(|k| k.expose_secret().as_bytes())
-            .ok_or(RegistryError::NoKey)
+    /// What signs new versions, or [`RegistryError::NoKey`] when nothing is configured to.
+    pub fn signer(&self) -> Result<&Signer, RegistryError> {
+        self.keys.signer.as_ref().ok_or(RegistryError::NoKey)
+    }
+
+    /// What verifies stored versions, or [`RegistryError::NoKey`] when it holds no key.
+    pub fn verifier(&self) -> Result<&Verifier, RegistryError> {
+        if self.keys.verifier.is_empty() {
+            return Err(RegistryError::NoKey);
+        }
+        Ok(&self.keys.verifier)
     }
 
     fn check_name(model: &str) -> Result<(), RegistryError> {
@@ -312,13 +375,13 @@ impl<S: StateStore> Registry<S> {
         trigger: &str,
     ) -> Result<Registered, RegistryError> {
         Self::check_name(model)?;
-        let key = self.key()?;
+        let key = self.signer()?;
         let version = self.next_version(model).await?;
         let mut meta = ArtifactMeta::describe(model, version, trained, now_ms(), trigger);
         meta.validation = validation;
         meta.parent_version = self.aliases(model).await?.live;
         let bytes =
-            Artifact::seal(trained, key, &meta).map_err(|source| RegistryError::Artifact {
+            Artifact::seal_with(trained, key, &meta).map_err(|source| RegistryError::Artifact {
                 model: model.to_owned(),
                 version,
                 source,
@@ -369,7 +432,7 @@ impl<S: StateStore> Registry<S> {
         model: &str,
         version: u64,
     ) -> Result<(Vec<u8>, TrainedModel, ArtifactMeta), RegistryError> {
-        let key = self.key()?;
+        let key = self.verifier()?;
         let record = self.show(model, version).await?;
         let bytes = self
             .store
@@ -381,7 +444,7 @@ impl<S: StateStore> Registry<S> {
                 detail: "the artifact is missing from the store".into(),
             })?;
         let (trained, meta) =
-            Artifact::open(&bytes, key).map_err(|source| RegistryError::Artifact {
+            Artifact::open_with(&bytes, key).map_err(|source| RegistryError::Artifact {
                 model: model.to_owned(),
                 version,
                 source,
@@ -444,12 +507,14 @@ impl<S: StateStore> Registry<S> {
     /// the source's name, version and checksum are kept in the record). How a first model gets in.
     pub async fn import(&self, model: &str, bytes: &[u8]) -> Result<Registered, RegistryError> {
         Self::check_name(model)?;
-        let key = self.key()?;
+        let key = self.signer()?;
         let (trained, source_meta) =
-            Artifact::open(bytes, key).map_err(|source| RegistryError::Artifact {
-                model: model.to_owned(),
-                version: 0,
-                source,
+            Artifact::open_with(bytes, self.verifier()?).map_err(|source| {
+                RegistryError::Artifact {
+                    model: model.to_owned(),
+                    version: 0,
+                    source,
+                }
             })?;
         let version = self.next_version(model).await?;
         let imported = ImportSource {
@@ -465,12 +530,13 @@ impl<S: StateStore> Registry<S> {
             trigger: IMPORT_TRIGGER.to_owned(),
             ..source_meta
         };
-        let sealed =
-            Artifact::seal(&trained, key, &meta).map_err(|source| RegistryError::Artifact {
+        let sealed = Artifact::seal_with(&trained, key, &meta).map_err(|source| {
+            RegistryError::Artifact {
                 model: model.to_owned(),
                 version,
                 source,
-            })?;
+            }
+        })?;
         self.store_version(meta, sealed, Some(imported)).await
     }
 

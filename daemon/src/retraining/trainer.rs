@@ -42,11 +42,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use driftd_retrain::{Task, TrainedModel};
-use secrecy::SecretString;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::contract::sample::Sample;
-use crate::registry::{Registry, RegistryError};
+use crate::registry::{Keys, Registry, RegistryError};
 use crate::retraining::config::{RetrainConfig, Schedule};
 use crate::retraining::learn::{LearnControl, ReferenceRow, ShadowKind};
 use crate::store::{AnyStore, Lease, StateStore, StoreError};
@@ -139,8 +138,8 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub struct TrainerDeps {
     /// The state store (loop states, leases, the registry, notices).
     pub store: AnyStore,
-    /// The registry's signing key.
-    pub key: Option<SecretString>,
+    /// The registry's keys (what signs new versions and verifies stored ones).
+    pub keys: Keys,
     /// The source task, which owns the learners.
     pub learn: mpsc::Sender<LearnControl>,
     /// Metrics.
@@ -159,7 +158,7 @@ pub struct TrainerDeps {
 pub struct Trainer {
     loops: BTreeMap<String, Loop>,
     store: AnyStore,
-    key: Option<SecretString>,
+    keys: Keys,
     learn: mpsc::Sender<LearnControl>,
     metrics: Arc<Metrics>,
     firing: watch::Receiver<Vec<Firing>>,
@@ -178,7 +177,7 @@ impl Trainer {
     ) -> Result<Trainer, TrainerError> {
         let TrainerDeps {
             store,
-            key,
+            keys,
             learn,
             metrics,
             firing,
@@ -243,7 +242,7 @@ impl Trainer {
         Ok(Trainer {
             loops,
             store,
-            key,
+            keys,
             learn,
             metrics,
             firing,
@@ -283,7 +282,7 @@ impl Trainer {
     }
 
     fn registry(&self) -> Result<Registry<AnyStore>, RegistryError> {
-        Registry::new(self.store.clone(), self.key.clone())
+        Ok(Registry::with_keys(self.store.clone(), self.keys.clone()))
     }
 
     /// A version's model, its signature verified.
@@ -294,7 +293,7 @@ impl Trainer {
 
     fn fenced(&self, lease: &Lease) -> Result<Registry<FencedStore>, RegistryError> {
         let store = FencedStore::new(self.store.clone(), lease.clone());
-        Registry::new(store, self.key.clone())
+        Ok(Registry::with_keys(store, self.keys.clone()))
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> LearnControl) -> Option<T> {

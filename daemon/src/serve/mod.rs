@@ -61,7 +61,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use driftd_retrain::{Features, Prediction, Target, TrainedModel};
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::io::AsyncWriteExt;
@@ -80,7 +79,7 @@ use crate::kafka::KafkaSecrets;
 use crate::kafka::ProduceError;
 use crate::kafka::TopicProducer;
 use crate::registry::RegistryError;
-use crate::registry::{Registry, signing_key};
+use crate::registry::{Keys, Registry, registry_keys};
 use crate::store::config::StateConfig;
 use crate::store::open_configured;
 use crate::store::{AnyStore, EmbeddedStore};
@@ -116,7 +115,8 @@ enum Access {
 /// Opens the registry for one poll.
 struct Loader {
     access: Access,
-    key: SecretString,
+    /// Verification keys are enough: serve never signs.
+    keys: Keys,
 }
 
 impl Loader {
@@ -131,7 +131,7 @@ impl Loader {
             }
             Access::Shared(s) => s.clone(),
         };
-        Ok(Registry::new(store, Some(self.key.clone()))?)
+        Ok(Registry::with_keys(store, self.keys.clone()))
     }
 }
 
@@ -545,7 +545,10 @@ pub async fn serve(setup: Setup, listen: Option<std::net::SocketAddr>) -> anyhow
         secrets,
     } = setup;
     let (cfg, state, source) = (&cfg, &state, &source);
-    let key = signing_key(&secrets)?.ok_or(RegistryError::NoKey)?;
+    let keys = registry_keys(&secrets)?;
+    if keys.verifier.is_empty() {
+        return Err(RegistryError::NoKey.into());
+    }
     let access = match state {
         StateConfig::Embedded(e) => Access::Embedded(e.path.clone()),
         StateConfig::Redis(_) => Access::Shared(
@@ -554,7 +557,7 @@ pub async fn serve(setup: Setup, listen: Option<std::net::SocketAddr>) -> anyhow
                 .context("connecting to the state store")?,
         ),
     };
-    let loader = Loader { access, key };
+    let loader = Loader { access, keys };
     let names = if cfg.models.is_empty() {
         let reg = loader.registry().await?;
         let mut names = Vec::new();

@@ -33,7 +33,7 @@ use crate::alert::task::AlertTask;
 use crate::alert::task::Command as AlertCommand;
 use crate::offline::replay::reference_monitors;
 use crate::registry::config::KEY_ENV;
-use crate::registry::signing_key;
+use crate::registry::registry_keys;
 use crate::retraining::announce::Announcer;
 use crate::retraining::trainer::Command as TrainerCommand;
 use crate::retraining::trainer::Trainer;
@@ -262,11 +262,11 @@ pub(super) async fn start_trainer(
         });
     }
     let secrets = shared.secrets.load();
-    let key =
-        signing_key(&secrets).context("the registry signing key (retraining signs its models)")?;
-    if key.is_none() {
+    let keys =
+        registry_keys(&secrets).context("the registry keys (retraining signs its models)")?;
+    if keys.signer.is_none() {
         anyhow::bail!(
-            "[models.*.retrain] needs a registry signing key: set [registry] signing_key or {}",
+            "[models.*.retrain] needs a registry signing key: set [registry] ed25519_signing_key, [registry] signing_key or {}",
             KEY_ENV
         );
     }
@@ -296,7 +296,7 @@ pub(super) async fn start_trainer(
     });
     let deps = TrainerDeps {
         store,
-        key,
+        keys,
         learn: learn_tx,
         metrics: shared.metrics.clone(),
         firing: alerting.firing.clone(),
@@ -370,7 +370,7 @@ pub(super) async fn start_http(
         alerts: alerting.commands.clone(),
         control: Some(shared.control.clone()),
         trainer: trainer.commands.clone(),
-        registry: Some((store, signing_key(&secrets).ok().flatten())),
+        registry: Some((store, registry_keys(&secrets).unwrap_or_default())),
     };
     if secrets.feedback_tokens.is_empty() {
         tracing::warn!(

@@ -7,6 +7,7 @@ use crate::intake::policy::ModelPolicy;
 use crate::store::EmbeddedStore;
 use driftd_retrain::Example;
 use driftd_retrain::{AlgorithmConfig, EncoderConfig, Target, Value};
+use secrecy::SecretString;
 use std::sync::Mutex;
 
 const KEY: &str = "a registry key of at least 32 bytes, for tests";
@@ -316,7 +317,7 @@ async fn world(retrain: &str) -> World {
         .collect();
     let deps = TrainerDeps {
         store: store.clone(),
-        key: Some(SecretString::from(KEY)),
+        keys: Keys::hmac(&SecretString::from(KEY)),
         learn,
         metrics,
         firing,
