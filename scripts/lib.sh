@@ -33,6 +33,11 @@ ensure_build_deps() {
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
+# systemd's tools, to verify the units and measure their exposure (`systemd-analyze`).
+ensure_systemd_analyze() {
+  command -v systemd-analyze >/dev/null || apt_install systemd
+}
+
 ensure_redis_server() {
   command -v redis-server >/dev/null || apt_install redis-server
 }

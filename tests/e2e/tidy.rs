@@ -1,6 +1,6 @@
 //! The code base checks itself: every Rust file starts with a module doc, no leftover debugging
 //! macros, no import circle between the modules of a crate, the daemon's layers import only
-//! downwards, and the systemd unit verifies where `systemd-analyze` exists. The generic checks are
+//! downwards, and both systemd units verify and keep their exposure at or below 2.0. The generic checks are
 //! shared with the other crates' tidy tests (`tests/common/tidy.rs`).
 
 #[path = "../common/tidy.rs"]
@@ -32,42 +32,81 @@ fn every_rust_file_has_a_module_doc_and_no_leftovers() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// `systemd-analyze` (installed by `scripts/test.sh`; this test fails rather than skip without it).
+fn systemd_analyze(args: &[&str], unit: &Path) -> std::process::Output {
+    std::process::Command::new("systemd-analyze")
+        .args(args)
+        .arg(unit)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "systemd-analyze cannot run ({e}): run scripts/test.sh, which installs it, or \
+                 apt-get install systemd"
+            )
+        })
+}
+
+/// Both units — `driftd run` (`config/driftd.service`) and `driftd serve`
+/// (`config/driftd-serve.service`) — have their essential settings, pass `systemd-analyze verify`,
+/// and keep `systemd-analyze security --offline=yes` exposure at or below 2.0.
 #[test]
-fn systemd_unit_is_well_formed() {
-    let unit = std::fs::read_to_string(repo_root().join("config/driftd.service")).unwrap();
-    for want in [
-        "Type=notify",
-        "WatchdogSec=",
+fn systemd_units_verify_and_stay_hardened() {
+    let common = [
         "Restart=on-failure",
         "ProtectSystem=strict",
         "NoNewPrivileges=yes",
         "PrivateTmp=yes",
         "DynamicUser=yes",
-        "ExecReload=",
-    ] {
-        assert!(unit.contains(want), "driftd.service lacks {want}");
-    }
-    let Ok(out) = std::process::Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-    else {
-        eprintln!("systemd-analyze is not installed here; structural checks only");
-        return;
-    };
-    if !out.status.success() {
-        return;
-    }
+        "User=driftd",
+        "CapabilityBoundingSet=\n",
+        "SystemCallFilter=@system-service",
+    ];
+    let units: [(&str, &[&str]); 2] = [
+        (
+            "driftd.service",
+            &[
+                "Type=notify",
+                "WatchdogSec=",
+                "ExecReload=",
+                "driftd run --config",
+            ],
+        ),
+        (
+            "driftd-serve.service",
+            &["Type=exec", "driftd serve --config"],
+        ),
+    ];
     let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("driftd.service");
     let exe = env!("CARGO_BIN_EXE_driftd");
-    std::fs::write(&copy, unit.replace("/usr/local/bin/driftd", exe)).unwrap();
-    let out = std::process::Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&copy)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "systemd-analyze verify:\n{err}");
+    for (name, own) in units {
+        let unit = std::fs::read_to_string(repo_root().join("config").join(name)).unwrap();
+        for want in common.iter().chain(own) {
+            assert!(unit.contains(want), "{name} lacks {want:?}");
+        }
+        let copy = dir.path().join(name);
+        std::fs::write(&copy, unit.replace("/usr/local/bin/driftd", exe)).unwrap();
+        let out = systemd_analyze(&["verify"], &copy);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "systemd-analyze verify {name}:\n{err}"
+        );
+        let out = systemd_analyze(&["security", "--offline=yes", "--no-pager"], &copy);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let exposure: f64 = text
+            .lines()
+            .find_map(|l| l.split("Overall exposure level for ").nth(1))
+            .and_then(|rest| rest.split(':').nth(1))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no exposure level for {name}:\n{text}{}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+        assert!(exposure <= 2.0, "{name}: exposure {exposure} > 2.0\n{text}");
+    }
 }
 
 /// No two modules of a crate import each other, directly or around a circle: each layer uses only
