@@ -11,6 +11,8 @@
 //! May depend on: contract, telemetry, store, kafka, registry, alert, retraining, intake.
 
 pub mod config;
+#[cfg(test)]
+mod fuzz;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -599,11 +601,13 @@ pub fn validate_feedback(
     }
 }
 
-/// Makes `kind` explicit, so the item is a complete event wherever it goes next.
+/// Makes `kind` explicit, so the item is a complete event wherever it goes next (an absent or
+/// `null` kind is taken as feedback here, but the pipeline parses without that default: found by
+/// `http::fuzz`, an item with `"kind": null` was acknowledged and then dead-lettered).
 fn with_kind_feedback(obj: &[u8]) -> Vec<u8> {
     let v: Result<serde_json::Map<String, serde_json::Value>, _> = serde_json::from_slice(obj);
     match v {
-        Ok(mut m) if !m.contains_key("kind") => {
+        Ok(mut m) if m.get("kind").is_none_or(serde_json::Value::is_null) => {
             m.insert("kind".into(), serde_json::Value::from("feedback"));
             serde_json::to_vec(&m).unwrap_or_else(|_| obj.to_vec())
         }

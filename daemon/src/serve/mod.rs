@@ -44,6 +44,8 @@
 //! May depend on: contract, telemetry, store, kafka, registry, intake, http.
 
 pub mod config;
+#[cfg(test)]
+mod fuzz;
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
