@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A fuzzing campaign over what strangers send driftd: the event parser (raw bytes, event-shaped
-# JSON with hostile values, mutated events, round trips) and the configuration loader (raw text,
-# the reference configuration with hostile values). The properties live in
-# daemon/src/contract/fuzz.rs and daemon/src/config/fuzz.rs; the suite runs them with 1,000 cases
-# each, this script for as long as asked, each round with fresh random seeds.
+# JSON with hostile values, mutated events, round trips), the configuration loader (raw text, the
+# reference configuration with hostile values) and the HTTP bodies (feedback batches, silences,
+# inhibition rules, promotions, predict requests). The properties live in
+# daemon/src/{contract,config,http,serve}/fuzz.rs; the suite runs them with 1,000 cases each,
+# this script for as long as asked, each round with fresh random seeds.
 #
 #   scripts/fuzz.sh --minutes 60 [--cases-per-round 20000]
 #
