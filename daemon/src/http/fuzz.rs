@@ -9,11 +9,10 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::alert::engine::{Engine, EngineConfig};
-use crate::config::Config;
+use crate::intake::config::EventsConfig;
 
 fn policy() -> ModelPolicy {
-    let c = Config::default();
-    ModelPolicy::new(&c.models, &c.events)
+    ModelPolicy::new(&Default::default(), &EventsConfig::default())
 }
 
 /// The status a refusal answers with.
