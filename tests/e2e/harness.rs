@@ -221,6 +221,15 @@ impl Drop for Broker {
     }
 }
 
+/// A two-worker tokio runtime, for tests that drive the library's async APIs.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A redis-server process of its own, with an append-only file so data survives its restart.
 pub struct Redis {
     pub port: u16,

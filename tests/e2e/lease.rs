@@ -8,14 +8,6 @@ use driftd::store::{AnyStore, RedisStore, StateStore, StoreError};
 
 use crate::harness::*;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// A store on `redis` with a key prefix of the test's own.
 async fn store(redis: &Redis, prefix: &str) -> AnyStore {
     let cfg = RedisStateConfig {

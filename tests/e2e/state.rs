@@ -111,10 +111,7 @@ fn redis_state_survives_restarts_and_outages() {
     // tell that the post-outage checkpoint landed: wait until Redis holds one with the whole file.
     let len = std::fs::metadata(&events).unwrap().len();
     let shard = format!("file/{}", std::fs::canonicalize(&events).unwrap().display());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let store = rt
         .block_on(RedisStore::connect(
             &RedisStateConfig {

@@ -14,14 +14,6 @@ use crate::harness::*;
 const PASSWORD: &str = "tls-test-pw-7d1f";
 const USER: &str = "driftd on >tls-test-pw-7d1f ~* &* +@all";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// A TLS configuration for `redis`: trusting `ca`, with the client certificate when `client`.
 fn tls_config(redis: &Redis, pki: &Pki, ca: &str, client: bool) -> RedisStateConfig {
     RedisStateConfig {

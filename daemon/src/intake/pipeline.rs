@@ -30,7 +30,7 @@ use crate::contract::event::{
 use crate::contract::sample::SampleBoard;
 use crate::intake::order::{Held, OrderKey, OrderSettings, Orderer, Release, kind_rank};
 use crate::intake::policy::ModelPolicy;
-use crate::intake::publish::{init_onset_series, publish};
+use crate::intake::publish::init_onset_series;
 use crate::intake::shard::{
     CHECKPOINT_VERSION, CheckpointError, HeldEvent, MONITOR_INDEX_KEY, ShardState, checkpoint_key,
     join_prefix, monitor_key,
@@ -62,12 +62,6 @@ struct ModelHandles {
     /// Whether the monitor changed since (a publication was skipped as too soon).
     stale: bool,
 }
-
-/// Most often a model's gauges and alert samples are republished for a new look or window alone
-/// (onsets and drift states entered or left are published at once). Alert rules are evaluated
-/// every `[alerting] evaluation_interval` (seconds), so fresher samples would not be read, while
-/// rebuilding them at every look of a fast stream would cost more than the looks themselves.
-pub const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Parses, validates and applies events; owns the state of every open shard.
 pub struct Pipeline {
@@ -353,38 +347,19 @@ impl Pipeline {
                 .drift_evaluation_duration
                 .observe(started.elapsed().as_secs_f64());
         }
-        let metrics = &self.metrics;
         if !delays.is_empty() {
-            let h = metrics.label_delay.with_label_values(&[model]);
+            let h = self.metrics.label_delay.with_label_values(&[model]);
             for d in delays {
                 h.observe(d as f64 / 1000.0);
             }
         }
-        // Gauges and alert samples follow every onset and every drift state entered or left at
-        // once; every look or window end, and every 1,000 predictions or joined labels in between
-        // (a feedback that joins nothing changes nothing), at most every `publish_every`.
+        // Every 1,000 predictions or joined labels (a feedback that joins nothing changes nothing).
         let now_seen = m.predictions() + m.labels().0;
         let periodic = now_seen != seen && now_seen.is_multiple_of(1000);
         let urgent = !onsets.is_empty() || m.drift_changes() != changes;
-        if urgent || evaluated || periodic {
-            let handles = self.models.get_mut(model);
-            let due = handles.as_ref().is_none_or(|h| {
-                h.published
-                    .is_none_or(|t| started.duration_since(t) >= self.publish_every)
-            });
-            if let Some(h) = handles {
-                h.stale = !(urgent || due);
-                if !h.stale {
-                    h.published = Some(started);
-                }
-            }
-            if urgent || due {
-                publish(metrics, model, m);
-                self.board.set(model, m.samples(settings));
-            }
-        }
+        self.publish_if_due(model, urgent, evaluated || periodic, started);
         for o in &onsets {
-            DriftOnset(o).emit(metrics);
+            DriftOnset(o).emit(&self.metrics);
         }
     }
 
@@ -530,22 +505,10 @@ impl Pipeline {
         }
         let outcome = match parsed {
             Ok(p) if self.ordered() => self.hold(shard, offset, p),
-            Ok(p) => {
-                let ev = p.get();
-                let r = self.apply(shard, &ev.model, ev.kind());
-                if r.is_ok() {
-                    self.observe(ev);
-                    self.learn(ev);
-                }
-                r
-            }
+            Ok(p) => self.apply_now(shard, p.get()),
             Err(r) => Err(r),
         };
-        let outcome = self.finish(shard, next, outcome);
-        if self.ordered() {
-            self.release();
-        }
-        outcome
+        self.conclude(shard, next, outcome)
     }
 
     /// Processes the event at `offset` of `shard`; `next` is the offset after it. The shard must
@@ -557,18 +520,28 @@ impl Pipeline {
         let outcome = if self.ordered() {
             parse_owned(input, &self.opts).and_then(|p| self.hold(shard, offset, p))
         } else {
-            match parse_event(input, &self.opts) {
-                Ok(ev) => {
-                    let r = self.apply(shard, &ev.model, ev.kind());
-                    if r.is_ok() {
-                        self.observe(&ev);
-                        self.learn(&ev);
-                    }
-                    r
-                }
-                Err(r) => Err(r),
-            }
+            parse_event(input, &self.opts).and_then(|ev| self.apply_now(shard, &ev))
         };
+        self.conclude(shard, next, outcome)
+    }
+
+    /// Counts an event and feeds it to the monitors and learners at once (no event-time order).
+    fn apply_now(&mut self, shard: &str, ev: &Event<'_>) -> Result<EventKind, Rejection> {
+        let r = self.apply(shard, &ev.model, ev.kind());
+        if r.is_ok() {
+            self.observe(ev);
+            self.learn(ev);
+        }
+        r
+    }
+
+    /// Records the outcome and releases what the order made due.
+    fn conclude(
+        &mut self,
+        shard: &str,
+        next: u64,
+        outcome: Result<EventKind, Rejection>,
+    ) -> Outcome {
         let outcome = self.finish(shard, next, outcome);
         if self.ordered() {
             self.release();
@@ -719,24 +692,6 @@ impl Pipeline {
         }
     }
 
-    /// Publishes the gauges and alert samples of the models whose last publication was skipped as
-    /// too soon: called on the sources' ticks (every 500 ms) and at every checkpoint, so a stream
-    /// that stops leaves its final state published.
-    pub fn publish_stale(&mut self) {
-        let Some(global) = self.monitoring.as_ref() else {
-            return;
-        };
-        for (model, h) in self.models.iter_mut().filter(|(_, h)| h.stale) {
-            if let Some(m) = self.monitors.get(model) {
-                let settings = self.policy.monitor_settings(model, global);
-                publish(&self.metrics, model, m);
-                self.board.set(model, m.samples(settings));
-            }
-            h.stale = false;
-            h.published = Some(std::time::Instant::now());
-        }
-    }
-
     /// The keys the checkpoint of [`Pipeline::checkpoint_entries`] deletes in the same atomic
     /// write (join-store log segments replaced by a snapshot).
     pub fn checkpoint_deletes(&self) -> Vec<String> {
@@ -837,5 +792,8 @@ fn reason_index(r: RejectReason) -> usize {
 }
 
 mod learning;
+mod publishing;
+
+pub use publishing::PUBLISH_EVERY;
 #[cfg(test)]
 mod tests;

@@ -148,13 +148,13 @@ impl RedisStore {
             url.set_password(Some(p.expose_secret()))
                 .map_err(|_| StoreError::Redis("cannot set the password".into()))?;
         }
-        let tls = url.scheme() == "rediss";
-        let open = |info: redis::ConnectionInfo| -> Result<redis::Client, StoreError> {
-            if tls {
-                redis::Client::build_with_tls(info, tls_certificates(cfg, tls_key)?).map_err(red)
-            } else {
-                redis::Client::open(info).map_err(red)
-            }
+        // Read once, for both clients.
+        let certs = (url.scheme() == "rediss")
+            .then(|| tls_certificates(cfg, tls_key))
+            .transpose()?;
+        let open = |info: redis::ConnectionInfo| match &certs {
+            Some(c) => redis::Client::build_with_tls(info, c.clone()).map_err(red),
+            None => redis::Client::open(info).map_err(red),
         };
         let info = redis::IntoConnectionInfo::into_connection_info(url.as_str()).map_err(red)?;
         let client = open(info.clone())?;
