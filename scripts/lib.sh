@@ -22,7 +22,8 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >&2
 }
 
-# Rust toolchain and what rdkafka's bundled librdkafka build needs (gcc, make, pkg-config, zlib).
+# Rust toolchain and what rdkafka's bundled librdkafka build needs (gcc, make, pkg-config, zlib,
+# OpenSSL, libcurl).
 ensure_build_deps() {
   command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (rustup) first"
   local missing=()
@@ -30,6 +31,9 @@ ensure_build_deps() {
   command -v make >/dev/null || missing+=(make)
   command -v pkg-config >/dev/null || missing+=(pkg-config)
   if ! { [ -e /usr/include/zlib.h ] || pkg-config --exists zlib 2>/dev/null; }; then missing+=(zlib1g-dev); fi
+  # librdkafka with TLS and SCRAM (OpenSSL) and OAUTHBEARER/OIDC (libcurl).
+  pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
+  pkg-config --exists libcurl 2>/dev/null || missing+=(libcurl4-openssl-dev)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
@@ -78,4 +82,10 @@ ensure_promtool() {
     # The package enables a system service; the tests start their own instances.
     if command -v systemctl >/dev/null; then $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
   fi
+}
+
+# A TLS terminator for the Kafka TLS tests: tansu 0.6 takes --cert/--key but does not use them, so
+# the tests put stunnel (Debian's package) in front of it, as a TLS-terminating proxy would be.
+ensure_stunnel() {
+  command -v stunnel >/dev/null || apt_install stunnel4
 }

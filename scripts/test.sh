@@ -16,6 +16,7 @@ ensure_tansu
 ensure_test_venv
 ensure_promtool
 ensure_systemd_analyze
+ensure_stunnel
 
 log "cargo fmt --check"
 cargo fmt --all --check

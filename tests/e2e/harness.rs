@@ -94,6 +94,10 @@ pub struct Broker {
     child: Option<Child>,
     dir: tempfile::TempDir,
     durable: bool,
+    /// The port named in metadata when it is not `port` (a TLS terminator in front of it).
+    advertised: Option<u16>,
+    /// Requires SASL (`--authentication`): users must exist first, see [`Broker::create_user`].
+    authentication: bool,
 }
 
 impl Broker {
@@ -104,9 +108,33 @@ impl Broker {
             child: None,
             dir: tempfile::tempdir().unwrap(),
             durable,
+            advertised: None,
+            authentication: false,
         };
         b.spawn();
         b
+    }
+
+    /// From the next (re)start: names `port` in metadata instead of its own (clients then reach
+    /// it only through whatever listens there), and requires SASL when `authentication`.
+    pub fn secure_from_restart(&mut self, advertised: u16, authentication: bool) {
+        self.advertised = Some(advertised);
+        self.authentication = authentication;
+    }
+
+    /// Creates a SASL/SCRAM user (`mechanism`: `scram256` or `scram512`); before
+    /// authentication is on (tansu refuses unauthenticated admin requests once it is).
+    pub fn create_user(&self, name: &str, password: &str, mechanism: &str) {
+        let out = Command::new(Self::tansu())
+            .args(["user", "create", name, password, "--mechanism", mechanism])
+            .args(["--broker", &format!("tcp://127.0.0.1:{}", self.port)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "creating user {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn tansu() -> PathBuf {
@@ -121,6 +149,7 @@ impl Broker {
 
     fn spawn(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!("tcp://127.0.0.1:{}", self.advertised.unwrap_or(self.port));
         let storage = if self.durable {
             // tansu takes the SQLite path relative to its working directory (see CRATES.md).
             "sqlite://broker.db".to_owned()
@@ -139,9 +168,10 @@ impl Broker {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised,
             ])
             .args(["--storage-engine", &storage])
+            .args(self.authentication.then_some("--authentication"))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -221,6 +251,212 @@ impl Drop for Broker {
     }
 }
 
+/// A TLS terminator (stunnel) in front of a plain TCP port: what tests put before tansu, which
+/// takes `--cert`/`--key` in 0.6 but does not use them.
+pub struct Stunnel {
+    /// The TLS port.
+    pub port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Stunnel {
+    /// Serves TLS on a free port with `pki`'s `{cert}.pem`/`.key`, forwarding to `target`; asks
+    /// for and verifies a client certificate (signed by the test CA) when `client_auth`.
+    pub fn start(pki: &Pki, cert: &str, target: u16, client_auth: bool) -> Stunnel {
+        let stunnel = find_tool(
+            "DRIFTD_STUNNEL",
+            &["stunnel", "/usr/bin/stunnel"],
+            "Run scripts/test.sh, or install Debian's stunnel4",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let verify = if client_auth {
+            format!(
+                "CAfile = {}\nverifyChain = yes\nrequireCert = yes\n",
+                pki.path("ca.pem")
+            )
+        } else {
+            String::new()
+        };
+        let conf = dir.path().join("stunnel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\ndebug = notice\n[kafka]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{target}\ncert = {}\nkey = {}\n{verify}",
+                pki.path(&format!("{cert}.pem")),
+                pki.path(&format!("{cert}.key")),
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("stunnel.log")).unwrap();
+        let child = Command::new(stunnel)
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start stunnel");
+        wait_for("stunnel to listen", Duration::from_secs(30), || {
+            port_open(port).then_some(())
+        });
+        Stunnel {
+            port,
+            child: Some(child),
+            dir,
+        }
+    }
+
+    /// Its log (each refused handshake is in it).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stunnel.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Stunnel {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- stunnel log (tail) ---\n{}", tail(&self.log(), 30));
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// An HTTPS client that verifies the server's certificate against a CA of a [`Pki`] (and
+/// presents the client certificate when asked to): what tests of `driftd run`/`serve` over TLS
+/// use, with rustls, the TLS stack of the daemon's own clients.
+pub struct HttpsClient {
+    config: std::sync::Arc<rustls::ClientConfig>,
+}
+
+/// One kept-alive HTTPS connection.
+pub struct HttpsConn {
+    tls: rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>,
+}
+
+impl HttpsClient {
+    /// Trusting `pki`'s `ca` file (e.g. `ca.pem`), with `client.pem`/`.key` when `client_cert`.
+    pub fn new(pki: &Pki, ca: &str, client_cert: bool) -> HttpsClient {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(pki.path(ca)).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let b = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = if client_cert {
+            let certs = CertificateDer::pem_file_iter(pki.path("client.pem"))
+                .unwrap()
+                .map(|c| c.unwrap())
+                .collect();
+            let key = PrivateKeyDer::from_pem_file(pki.path("client.key")).unwrap();
+            b.with_client_auth_cert(certs, key).unwrap()
+        } else {
+            b.with_no_client_auth()
+        };
+        HttpsClient {
+            config: std::sync::Arc::new(config),
+        }
+    }
+
+    /// Connects to `127.0.0.1:port` as `localhost` and completes the handshake (the error text
+    /// otherwise, e.g. an unknown issuer or a refused client certificate).
+    pub fn connect(&self, port: u16) -> Result<HttpsConn, String> {
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let conn =
+            rustls::ClientConnection::new(self.config.clone(), name).map_err(|e| e.to_string())?;
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn
+                .complete_io(&mut tls.sock)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(HttpsConn { tls })
+    }
+
+    /// One request on a new connection.
+    pub fn request(
+        &self,
+        port: u16,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<(u16, String), String> {
+        self.connect(port)?.request(method, path, token, body)
+    }
+}
+
+impl HttpsConn {
+    /// The certificate the server presented (DER).
+    pub fn peer_certificate(&self) -> Vec<u8> {
+        self.tls.conn.peer_certificates().unwrap()[0].to_vec()
+    }
+
+    /// Sends one HTTP/1.1 request on this connection and reads the answer (by Content-Length).
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<(u16, String), String> {
+        use std::io::{Read, Write};
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let io = |e: std::io::Error| e.to_string();
+        self.tls.write_all(head.as_bytes()).map_err(io)?;
+        self.tls.write_all(body).map_err(io)?;
+        self.tls.flush().map_err(io)?;
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            if self.tls.read(&mut byte).map_err(io)? == 0 {
+                return Err("connection closed before the answer".into());
+            }
+            buf.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&buf).to_string();
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("no status line in {head:?}"))?;
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .ok_or_else(|| format!("no Content-Length in {head:?}"))?;
+        let mut body = vec![0u8; len];
+        self.tls.read_exact(&mut body).map_err(io)?;
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+}
+
+/// The DER bytes of the first certificate in a PEM file.
+pub fn certificate_der(pem_file: &str) -> Vec<u8> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::from_pem_file(pem_file).unwrap().to_vec()
+}
+
 /// A two-worker tokio runtime, for tests that drive the library's async APIs.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -290,13 +526,14 @@ impl Pki {
             write(&format!("{name}.key"), key.serialize_pem());
         };
         leaf("server", false, false);
+        leaf("renewed", false, false);
         leaf("expired", false, true);
         leaf("client", true, false);
         Pki { dir }
     }
 
-    /// A file of it: `ca.pem`, `other-ca.pem`, `server.pem`/`.key`, `expired.pem`/`.key`,
-    /// `client.pem`/`.key`.
+    /// A file of it: `ca.pem`, `other-ca.pem`, `server.pem`/`.key`, `renewed.pem`/`.key` (a
+    /// second server certificate), `expired.pem`/`.key`, `client.pem`/`.key`.
     pub fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
     }

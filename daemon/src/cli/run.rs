@@ -19,6 +19,7 @@ use anyhow::Context as _;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{self, Config};
+use crate::http::tls::TlsReloader;
 
 mod start;
 
@@ -107,7 +108,23 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
 
     // 4. The source task, which owns the pipeline from here on, and HTTP.
     let (feedback, mut source_task) = start_source(&cfg, &shared, pipeline, ctx)?;
-    let http_task = start_http(&cfg, &shared, feedback, &alerting, &trainer, store).await?;
+    let tls = cfg
+        .http
+        .tls
+        .enabled()
+        .then(|| TlsReloader::new(cfg.http.tls.clone()))
+        .transpose()
+        .context("loading [http.tls]")?;
+    let http_task = start_http(
+        &cfg,
+        &shared,
+        feedback,
+        &alerting,
+        &trainer,
+        store,
+        tls.clone(),
+    )
+    .await?;
 
     notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = spawn_watchdog(shared.health.clone());
@@ -118,7 +135,12 @@ pub async fn run(loaded: config::Loaded, opts: RunOptions, log: LogHandle) -> an
         tokio::select! {
             r = &mut source_task => break Some(r),
             _ = terminate(&mut signals.term, &mut signals.int) => break None,
-            _ = signals.hup.recv() => reload(&opts, &log, &shared, alerting.commands.as_ref()).await,
+            _ = signals.hup.recv() => {
+                reload(&opts, &log, &shared, alerting.commands.as_ref()).await;
+                if let Some(t) = &tls {
+                    t.reload_logged("driftd run");
+                }
+            }
         }
     };
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::tls::TlsServerSettings;
 use crate::contract::settings::{ConfigError, SecretSpec, Secrets, err, resolve_tokens};
 
 /// `[http]`
@@ -27,6 +28,9 @@ pub struct HttpConfig {
     /// Bearer tokens accepted by the admin API (`/v1/alerts`, `/v1/silences`). With none, the
     /// admin API refuses every request (401).
     pub admin_tokens: Vec<SecretSpec>,
+    /// HTTPS: certificate and key files (re-read on SIGHUP), optional client certificates.
+    /// Unset: plain HTTP, meant for the loopback default.
+    pub tls: TlsServerSettings,
 }
 
 impl Default for HttpConfig {
@@ -39,6 +43,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(10),
             feedback_tokens: Vec::new(),
             admin_tokens: Vec::new(),
+            tls: TlsServerSettings::default(),
         }
     }
 }
@@ -55,6 +60,7 @@ impl HttpConfig {
         if self.request_timeout.is_zero() {
             err(e, "http.request_timeout", "must be positive");
         }
+        self.tls.validate(e, "http.tls");
         resolve_tokens(
             e,
             "http.feedback_tokens",

@@ -13,6 +13,7 @@
 pub mod config;
 #[cfg(test)]
 mod fuzz;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

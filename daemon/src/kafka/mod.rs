@@ -17,7 +17,7 @@ use crate::contract::settings::Secrets;
 
 pub mod config;
 
-pub use config::{DRIFTD_KAFKA_PROPERTIES, KafkaSourceConfig};
+pub use config::{DRIFTD_KAFKA_PROPERTIES, KafkaSourceConfig, SECRET_KAFKA_PROPERTIES};
 
 /// Secrets the Kafka clients need, resolved from the configuration.
 #[derive(Clone, Default)]
@@ -53,6 +53,37 @@ pub fn client_config(k: &KafkaSourceConfig, secrets: &KafkaSecrets) -> ClientCon
         c.set("sasl.password", p.expose_secret());
     }
     c
+}
+
+/// The features this build of librdkafka has (its `builtin.features`: `ssl`, `sasl_scram`,
+/// `sasl_oauthbearer`, `oidc`, ...).
+pub fn builtin_features() -> Vec<String> {
+    ClientConfig::new()
+        .create_native_config()
+        .and_then(|c| c.get("builtin.features"))
+        .map(|f| f.split(',').map(|x| x.trim().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// Why librdkafka refuses `key = value` (an unknown property, a value it does not take or was
+/// built without), or `None`. A `secret` value is never echoed: only the property is named.
+pub fn librdkafka_refuses(key: &str, value: &str, secret: bool) -> Option<String> {
+    let mut c = ClientConfig::new();
+    c.set(key, value);
+    match c.create_native_config() {
+        Ok(_) => None,
+        Err(KafkaError::ClientConfig(_, desc, _, _)) if !secret => {
+            Some(format!("librdkafka refuses it: {desc}"))
+        }
+        Err(KafkaError::ClientConfig(res, ..)) => Some(format!(
+            "librdkafka refuses it ({}); the value is a secret and is not shown",
+            match res {
+                rdkafka::types::RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN => "unknown property",
+                _ => "invalid value",
+            }
+        )),
+        Err(other) => Some(format!("librdkafka refuses it: {other}")),
+    }
 }
 
 /// Produces JSON records to one topic and waits for the broker's acknowledgement: HTTP feedback

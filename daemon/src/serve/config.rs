@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::contract::event::valid_model_name;
 use crate::contract::settings::{ConfigError, SecretSpec, Secrets, err, resolve_tokens};
+use crate::http::tls::TlsServerSettings;
 
 /// `[serve]`: the prediction server of `driftd serve` (`serve/mod.rs`).
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +33,9 @@ pub struct ServeConfig {
     pub predict_tokens: Vec<SecretSpec>,
     /// Where prediction events go.
     pub events: ServeEventsConfig,
+    /// HTTPS: certificate and key files (re-read on SIGHUP), optional client certificates.
+    /// Unset: plain HTTP, meant for the loopback default.
+    pub tls: TlsServerSettings,
 }
 
 impl Default for ServeConfig {
@@ -45,6 +49,7 @@ impl Default for ServeConfig {
             request_timeout: Duration::from_secs(10),
             predict_tokens: Vec::new(),
             events: ServeEventsConfig::None,
+            tls: TlsServerSettings::default(),
         }
     }
 }
@@ -123,6 +128,7 @@ impl ServeConfig {
                 }
             }
         }
+        s.tls.validate(e, "serve.tls");
         resolve_tokens(
             e,
             "serve.predict_tokens",

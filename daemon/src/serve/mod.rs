@@ -55,6 +55,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use arc_swap::ArcSwapOption;
+
+use crate::http::tls::TlsReloader;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -659,34 +661,64 @@ pub async fn serve(setup: Setup, listen: Option<std::net::SocketAddr>) -> anyhow
     };
 
     let addr = listen.unwrap_or(cfg.listen);
+    let tls = cfg
+        .tls
+        .enabled()
+        .then(|| TlsReloader::new(cfg.tls.clone()))
+        .transpose()
+        .context("loading [serve.tls]")?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr().unwrap_or(addr);
     tracing::info!(
-        listen = %listener.local_addr().unwrap_or(addr),
+        listen = %local,
+        scheme = if tls.is_some() { "https" } else { "http" },
         models = ?state.slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
         "driftd serve listening"
     );
+    crate::http::tls::warn_if_plain_beyond_loopback(local, tls.is_some(), "serve");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let router = app(state.clone(), cfg.max_body_bytes, cfg.request_timeout);
+    let server_tls = tls.clone();
     let mut server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .await
+        let shutdown = async move {
+            let _ = stop_rx.await;
+        };
+        crate::http::tls::serve(
+            listener,
+            server_tls.as_ref(),
+            router,
+            "driftd serve",
+            shutdown,
+        )
+        .await
     });
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    tokio::select! {
-        r = &mut server => {
-            poller.abort();
-            r.context("the HTTP server task failed")?.context("the HTTP server failed")?;
-            anyhow::bail!("the HTTP server stopped unexpectedly");
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            r = &mut server => {
+                poller.abort();
+                r.context("the HTTP server task failed")?.context("the HTTP server failed")?;
+                anyhow::bail!("the HTTP server stopped unexpectedly");
+            }
+            _ = term.recv() => {
+                tracing::info!(signal = "TERM", "shutting down");
+                break;
+            }
+            _ = int.recv() => {
+                tracing::info!(signal = "INT", "shutting down");
+                break;
+            }
+            // SIGHUP re-reads the TLS files; the rest of [serve] needs a restart.
+            _ = hup.recv() => match &tls {
+                Some(t) => t.reload_logged("driftd serve"),
+                None => tracing::info!("SIGHUP: nothing to reload without [serve.tls]; other changes need a restart"),
+            },
         }
-        _ = term.recv() => tracing::info!(signal = "TERM", "shutting down"),
-        _ = int.recv() => tracing::info!(signal = "INT", "shutting down"),
     }
     state.shutting_down.store(true, Ordering::Relaxed);
     poller.abort();

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::contract::event::ParseOptions;
 use crate::contract::sample::{Firing, SampleBoard};
 use crate::contract::settings::Secrets;
+use crate::http::tls::TlsReloader;
 use crate::http::{self, AppState, FeedbackSink};
 use crate::intake::config::SourceConfig;
 use crate::intake::embedded::run_file;
@@ -352,6 +353,7 @@ pub(super) async fn start_http(
     alerting: &Alerting,
     trainer: &Training,
     store: AnyStore,
+    tls: Option<TlsReloader>,
 ) -> anyhow::Result<Option<JoinHandle<()>>> {
     if !cfg.http.enabled {
         return Ok(None);
@@ -381,14 +383,22 @@ pub(super) async fn start_http(
         .await
         .with_context(|| format!("binding HTTP to {}", cfg.http.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "HTTP listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, "HTTP listening");
+    http::tls::warn_if_plain_beyond_loopback(addr, tls.is_some(), "http");
     let mut sd = shared.shutdown.clone();
     Ok(Some(tokio::spawn(async move {
-        let r = axum::serve(listener, http::app(state))
-            .with_graceful_shutdown(async move {
-                let _ = sd.wait_for(|v| *v).await;
-            })
-            .await;
+        let shutdown = async move {
+            let _ = sd.wait_for(|v| *v).await;
+        };
+        let r = http::tls::serve(
+            listener,
+            tls.as_ref(),
+            http::app(state),
+            "driftd run",
+            shutdown,
+        )
+        .await;
         if let Err(e) = r {
             tracing::error!(error = %e, "HTTP server failed");
         }
