@@ -209,7 +209,7 @@ pub async fn demo(opts: DemoOptions, log: LogHandle) -> anyhow::Result<bool> {
     .await??;
     let v1 = registry.register(MODEL, &live, None, "import").await?;
     registry
-        .promote(MODEL, v1.version, "initial model", None)
+        .promote(MODEL, v1.version, "initial model", None, None)
         .await?;
     say(
         start,
