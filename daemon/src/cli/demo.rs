@@ -52,6 +52,8 @@ pub struct DemoOptions {
 
 const MODEL: &str = "demo";
 const ADMIN: &str = "demo-admin-token-0123456789";
+/// The demo's feedback token (a token has one role: the admin token cannot post feedback).
+const FEEDBACK: &str = "demo-feedback-token-0123456789";
 
 /// A deterministic generator (xorshift64*): the demo gives the same stream every run.
 struct Rng(u64);
@@ -98,7 +100,7 @@ level = "error"
 
 [http]
 listen = "{listen}"
-feedback_tokens = [{{ value = "{ADMIN}" }}]
+feedback_tokens = [{{ value = "{FEEDBACK}" }}]
 admin_tokens = [{{ value = "{ADMIN}" }}]
 
 [source]
