@@ -54,7 +54,7 @@ enum Command {
     /// Serve predictions with the registry's live model versions (hot-swapped when `live`
     /// moves) and emit one prediction event per answer to `[serve.events]`.
     #[command(
-        after_help = "POST /v1/models/{model}/predict with {\"features\": {...}} or an array of them         (bearer token from [serve] predict_tokens). The signing key comes from [registry]         signing_key or DRIFTD_REGISTRY_KEY.\n\nExample:\n  driftd serve --config driftd.toml"
+        after_help = "POST /v1/models/{model}/predict with {\"features\": {...}} or an array of them         (a bearer token of role predict from [[serve.tokens]] or [serve] predict_tokens). The signing key comes from [registry]         signing_key or DRIFTD_REGISTRY_KEY.\n\nExample:\n  driftd serve --config driftd.toml"
     )]
     Serve {
         /// Configuration file (TOML). Without it, built-in defaults apply.

@@ -2,6 +2,7 @@
 //! (tansu), redis-server, a third-party Kafka client (kafka-python) and real HTTP. Run them with
 //! `scripts/test.sh`, which installs and starts what they need.
 
+mod access;
 mod alerting;
 mod cli;
 mod dashboards;

@@ -275,13 +275,15 @@ fn the_registry_works_on_a_real_redis() {
                 .version,
             1
         );
-        reg.promote("fraud", 1, "initial", None).await.unwrap();
+        reg.promote("fraud", 1, "initial", None, None)
+            .await
+            .unwrap();
         let r2 = reg.register("fraud", &m2, None, "drift").await.unwrap();
         assert_eq!(r2.version, 2);
         reg.set_alias("fraud", Alias::Candidate, Some(2))
             .await
             .unwrap();
-        let a = reg.promote("fraud", 2, "shadow", None).await.unwrap();
+        let a = reg.promote("fraud", 2, "shadow", None, None).await.unwrap();
         assert_eq!(
             a,
             Aliases {
@@ -319,7 +321,9 @@ fn the_registry_works_on_a_real_redis() {
         assert!(elsewhere.list_models().await.unwrap().is_empty());
 
         // Rollback, then tamper with the live artifact in Redis: load refuses it.
-        reg.rollback("fraud", "regression seen").await.unwrap();
+        reg.rollback("fraud", "regression seen", None)
+            .await
+            .unwrap();
         let k = "registry/fraud/v/1/artifact";
         let mut bytes = store.get(k).await.unwrap().unwrap();
         bytes[40] ^= 0x04;

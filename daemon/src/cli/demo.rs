@@ -52,6 +52,8 @@ pub struct DemoOptions {
 
 const MODEL: &str = "demo";
 const ADMIN: &str = "demo-admin-token-0123456789";
+/// The demo's feedback token (a token has one role: the admin token cannot post feedback).
+const FEEDBACK: &str = "demo-feedback-token-0123456789";
 
 /// A deterministic generator (xorshift64*): the demo gives the same stream every run.
 struct Rng(u64);
@@ -98,7 +100,7 @@ level = "error"
 
 [http]
 listen = "{listen}"
-feedback_tokens = [{{ value = "{ADMIN}" }}]
+feedback_tokens = [{{ value = "{FEEDBACK}" }}]
 admin_tokens = [{{ value = "{ADMIN}" }}]
 
 [source]
@@ -209,7 +211,7 @@ pub async fn demo(opts: DemoOptions, log: LogHandle) -> anyhow::Result<bool> {
     .await??;
     let v1 = registry.register(MODEL, &live, None, "import").await?;
     registry
-        .promote(MODEL, v1.version, "initial model", None)
+        .promote(MODEL, v1.version, "initial model", None, None)
         .await?;
     say(
         start,

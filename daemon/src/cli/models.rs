@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::Config;
 
+use crate::contract::access::Role;
 use crate::contract::event::valid_model_name;
 use crate::contract::settings::Secrets;
 use crate::registry::{
@@ -84,10 +85,20 @@ pub enum Command {
         /// The daemon's HTTP address (default: http.listen of the configuration).
         #[arg(long, value_name = "URL")]
         daemon: Option<String>,
-        /// An admin token (default: the first of http.admin_tokens).
+        /// An operator or admin token (default: the first configured HTTP token whose role
+        /// grants `operator`).
         #[arg(long, env = "DRIFTD_ADMIN_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
+}
+
+/// The actor recorded for a promotion or rollback with `driftd models`: `cli:` and the login name
+/// (`$USER`, as the shell says; whoever can open the store can write the registry anyway).
+fn cli_actor() -> String {
+    match std::env::var("USER") {
+        Ok(u) if !u.is_empty() => format!("cli:{u}"),
+        _ => "cli".to_owned(),
+    }
 }
 
 /// `driftd models retrain`: `POST /v1/models/{model}/retrain` on the running daemon.
@@ -103,10 +114,11 @@ async fn request_retrain(
     let token = match token {
         Some(t) => t,
         None => secrets
-            .admin_tokens
-            .first()
-            .map(|t| t.expose_secret().to_owned())
-            .context("no admin token: pass --token, set DRIFTD_ADMIN_TOKEN, or configure http.admin_tokens")?,
+            .http_tokens
+            .iter()
+            .find(|t| t.role.grants(Role::Operator))
+            .map(|t| t.secret.expose_secret().to_owned())
+            .context("no operator token: pass --token, set DRIFTD_ADMIN_TOKEN, or configure an [[http.tokens]] of role operator or admin")?,
     };
     let url = format!("{}/v1/models/{model}/retrain", base.trim_end_matches('/'));
     let (status, body) = tokio::task::spawn_blocking(move || {
@@ -335,7 +347,13 @@ pub async fn run_command(
         }
         Command::Promote { model, version } => {
             let a = reg
-                .promote(&model, version, "manual (driftd models promote)", None)
+                .promote(
+                    &model,
+                    version,
+                    "manual (driftd models promote)",
+                    None,
+                    Some(&cli_actor()),
+                )
                 .await?;
             if json {
                 serde_json::json!({ "model": model, "aliases": a }).to_string()
@@ -345,7 +363,11 @@ pub async fn run_command(
         }
         Command::Rollback { model } => {
             let a = reg
-                .rollback(&model, "manual (driftd models rollback)")
+                .rollback(
+                    &model,
+                    "manual (driftd models rollback)",
+                    Some(&cli_actor()),
+                )
                 .await?;
             if json {
                 serde_json::json!({ "model": model, "aliases": a }).to_string()

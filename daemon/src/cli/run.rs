@@ -4,9 +4,10 @@
 //! `READY=1`. Shutdown (SIGTERM/SIGINT): readiness goes false, HTTP stops taking requests, the
 //! source task stops consuming, drains, writes a final checkpoint and commits, and the process exits
 //! 0 — or 1 if that takes longer than `shutdown.timeout`. SIGHUP re-reads the configuration and
-//! applies what can change at run time: `log.level`, `http.feedback_tokens` and
-//! `http.admin_tokens`, `[alerting]` (except `enabled`), `[models]` (listed models, their monitor
-//! settings, the training-buffer bounds) and `events.strict_models`/`events.max_models`.
+//! applies what can change at run time: `log.level`, the HTTP tokens (`http.tokens`,
+//! `http.feedback_tokens`, `http.admin_tokens`), `[alerting]` (except `enabled`), `[models]`
+//! (listed models, their monitor settings, the training-buffer bounds) and
+//! `events.strict_models`/`events.max_models`.
 //! Everything else needs a restart (the reload logs so).
 
 use std::io::Write as _;

@@ -287,6 +287,7 @@ mod fuzz;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::access::Role;
     use crate::serve::config::ServeEventsConfig;
     use std::time::Duration;
 
@@ -350,10 +351,11 @@ task = "clustering"
             file
         );
         let l = load_str(&text).unwrap();
-        assert!(l.secrets.feedback_token_ok("file-token-0123456789"));
-        assert!(l.secrets.feedback_token_ok("inline-token-0123456789"));
-        assert!(!l.secrets.feedback_token_ok("file-token-012345678"));
-        assert!(!l.secrets.feedback_token_ok(""));
+        let role = |t: &str| l.secrets.http_tokens.authenticate(t).map(|c| c.role);
+        assert_eq!(role("file-token-0123456789"), Some(Role::Feedback));
+        assert_eq!(role("inline-token-0123456789"), Some(Role::Feedback));
+        assert_eq!(role("file-token-012345678"), None);
+        assert_eq!(role(""), None);
         let dbg = format!("{:?} {:?}", l.config, l.secrets);
         assert!(!dbg.contains("inline-token"), "{dbg}");
 
@@ -480,7 +482,7 @@ type = "ddm"
         let l = load_str("").unwrap();
         assert_eq!(l.config.serve.reload_interval, Duration::from_secs(5));
         assert_eq!(l.config.serve.events, ServeEventsConfig::None);
-        assert!(!l.secrets.predict_token_ok("anything-at-all-0123"));
+        assert!(l.secrets.serve_tokens.is_empty());
 
         let l = load_str(
             "[serve]\nmodels = [\"churn\"]\npredict_tokens = [{ value = \"predict-token-0123456789\" }]\n\
@@ -493,8 +495,15 @@ type = "ddm"
                 path: "p.jsonl".into()
             }
         );
-        assert!(l.secrets.predict_token_ok("predict-token-0123456789"));
-        assert!(!l.secrets.feedback_token_ok("predict-token-0123456789"));
+        let caller = l
+            .secrets
+            .serve_tokens
+            .authenticate("predict-token-0123456789");
+        assert_eq!(
+            caller.map(|c| (c.name, c.role)),
+            Some(("predict_tokens.0".to_owned(), Role::Predict))
+        );
+        assert!(l.secrets.http_tokens.is_empty());
 
         let errs = load_str(
             "[serve]\nmodels = [\"a/b\", \"x\", \"x\"]\nreload_interval = \"0s\"\n\
@@ -513,6 +522,90 @@ type = "ddm"
                 "serve.predict_tokens.0"
             ],
             "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn named_tokens_roles_and_limits_load_and_their_errors_have_key_paths() {
+        let l = load_str(
+            "[http]\nmetrics_role = \"read\"\nadmin_tokens = [{ value = \"legacy-admin-0123456789\" }]\n\
+             [[http.tokens]]\nname = \"ci\"\nrole = \"operator\"\ntoken = { value = \"ci-token-0123456789\" }\n\
+             [[http.tokens]]\nname = \"grafana\"\nrole = \"read\"\ntoken = { value = \"grafana-token-0123456789\" }\n\
+             [http.limits]\nper_token_rate = 5\nmax_concurrent = 0\n\
+             [serve]\n[[serve.tokens]]\nname = \"web\"\nrole = \"predict\"\ntoken = { value = \"web-token-0123456789\" }\n",
+        )
+        .unwrap();
+        let named: Vec<(String, Role)> = l
+            .secrets
+            .http_tokens
+            .iter()
+            .map(|t| (t.name.clone(), t.role))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("ci".to_owned(), Role::Operator),
+                ("grafana".to_owned(), Role::Read),
+                ("admin_tokens.0".to_owned(), Role::Admin)
+            ]
+        );
+        assert_eq!(l.config.http.metrics_role, Some(Role::Read));
+        let limits = l
+            .config
+            .http
+            .limits
+            .resolve(crate::http::limit::Limits::RUN);
+        assert_eq!((limits.per_token_rate, limits.max_concurrent), (5, 0));
+        assert_eq!(
+            limits.per_token_concurrent,
+            crate::http::limit::Limits::RUN.per_token_concurrent
+        );
+        assert_eq!(
+            l.secrets
+                .serve_tokens
+                .authenticate("web-token-0123456789")
+                .map(|c| c.name),
+            Some("web".to_owned())
+        );
+
+        // An unknown role is a type error, reported alone with its path.
+        let errs = load_str(
+            "[[http.tokens]]\nname = \"a\"\nrole = \"root\"\ntoken = { value = \"a-token-0123456789\" }\n",
+        )
+        .unwrap_err()
+        .0;
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].path, "http.tokens.0.role");
+        assert!(
+            errs[0].message.contains("unknown variant `root`"),
+            "{errs:?}"
+        );
+
+        let errs = load_str(
+            "[http]\nmetrics_role = \"predict\"\n\
+             [[http.tokens]]\nname = \"a\"\nrole = \"feedback\"\ntoken = { value = \"a-token-0123456789\" }\n\
+             [[http.tokens]]\nname = \"b\"\nrole = \"read\"\ntoken = { value = \"b-token-0123456789\" }\n\
+             [[http.tokens]]\nname = \"b\"\nrole = \"read\"\ntoken = { value = \"c-token-0123456789\" }\n\
+             [[http.tokens]]\nname = \"d\"\nrole = \"read\"\ntoken = { value = \"too-short\" }\n\
+             [http.limits]\nper_token_burst = 0\n\
+             [serve]\n[[serve.tokens]]\nname = \"e\"\nrole = \"admin\"\ntoken = { value = \"e-token-0123456789\" }\n",
+        )
+        .unwrap_err()
+        .0;
+        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+        for want in [
+            "http.tokens.2.name",
+            "http.tokens.3.token",
+            "http.limits.per_token_burst",
+            "http.metrics_role",
+            "serve.tokens.0.role",
+        ] {
+            assert!(paths.contains(&want), "{want} not in {errs:#?}");
+        }
+        let all = format!("{errs:?}");
+        assert!(
+            !all.contains("0123456789") && !all.contains("too-short"),
+            "{all}"
         );
     }
 }

@@ -5,6 +5,7 @@
 //! May depend on: the detector and retrain crates' plain types. Nothing in this folder does I/O
 //! or reads a clock.
 
+pub mod access;
 pub mod event;
 pub mod notice;
 pub mod onset;

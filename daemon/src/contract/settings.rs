@@ -1,6 +1,7 @@
 //! What every stage's configuration section shares: where a secret comes from, the secrets once
-//! resolved (and the one constant-time token check), and configuration problems with their key
-//! paths. Each stage owns its section and its validation; `config` composes them.
+//! resolved (the HTTP tokens among them, see [`crate::contract::access`]), and configuration
+//! problems with their key paths. Each stage owns its section and its validation; `config`
+//! composes them.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,6 +9,8 @@ use std::path::PathBuf;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+use crate::contract::access::{MIN_TOKEN_LEN, Role, Tokens, digest, valid_token_name};
 
 /// Where a secret comes from: exactly one of `env`, `file` or `value`.
 ///
@@ -132,10 +135,9 @@ impl std::error::Error for ConfigErrors {}
 /// Resolved secrets, read once at load (and again on SIGHUP).
 #[derive(Clone, Default)]
 pub struct Secrets {
-    /// Tokens accepted by the feedback endpoint.
-    pub feedback_tokens: Vec<SecretString>,
-    /// Tokens accepted by the admin API.
-    pub admin_tokens: Vec<SecretString>,
+    /// The named tokens of `driftd run`'s HTTP server (`[[http.tokens]]`, `http.feedback_tokens`,
+    /// `http.admin_tokens`).
+    pub http_tokens: Tokens,
     /// Redis password.
     pub redis_password: Option<SecretString>,
     /// The private key of the Redis client certificate (`state.tls_key`, PEM).
@@ -153,43 +155,17 @@ pub struct Secrets {
     pub registry_verify_keys: Vec<String>,
     /// Revoked key ids (`registry.revoked_key_ids`).
     pub registry_revoked_key_ids: Vec<String>,
-    /// Tokens accepted by `driftd serve`'s predict endpoint (`serve.predict_tokens`).
-    pub predict_tokens: Vec<SecretString>,
+    /// The named tokens of `driftd serve` (`[[serve.tokens]]`, `serve.predict_tokens`).
+    pub serve_tokens: Tokens,
 }
 
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Secrets")
-            .field("feedback_tokens", &self.feedback_tokens.len())
-            .field("admin_tokens", &self.admin_tokens.len())
+            .field("http_tokens", &self.http_tokens)
+            .field("serve_tokens", &self.serve_tokens)
             .finish_non_exhaustive()
     }
-}
-
-impl Secrets {
-    /// Whether `token` is one of the feedback tokens (constant time per token).
-    pub fn feedback_token_ok(&self, token: &str) -> bool {
-        token_ok(&self.feedback_tokens, token)
-    }
-
-    /// Whether `token` is one of the admin tokens (constant time per token).
-    pub fn admin_token_ok(&self, token: &str) -> bool {
-        token_ok(&self.admin_tokens, token)
-    }
-
-    /// Whether `token` is one of the predict tokens of `driftd serve` (constant time per token).
-    pub fn predict_token_ok(&self, token: &str) -> bool {
-        token_ok(&self.predict_tokens, token)
-    }
-}
-
-fn token_ok(tokens: &[SecretString], token: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    let mut ok = subtle::Choice::from(0);
-    for t in tokens {
-        ok |= t.expose_secret().as_bytes().ct_eq(token.as_bytes());
-    }
-    bool::from(ok)
 }
 
 /// Records one problem at `path`.
@@ -200,23 +176,118 @@ pub fn err(errors: &mut Vec<ConfigError>, path: impl Into<String>, message: impl
     });
 }
 
-/// Resolves bearer tokens of at least 16 characters from `specs` into `out`, recording a problem at
-/// `path.i` for each that cannot be read or is too short.
+/// One named token in the config (`[[http.tokens]]`, `[[serve.tokens]]`).
+///
+/// ```toml
+/// [[http.tokens]]
+/// name = "ci"
+/// role = "operator"
+/// token = { env = "DRIFTD_CI_TOKEN" }
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Shown in audit lines and decision records: 1 to 64 characters of `[A-Za-z0-9_.:-]`.
+    pub name: String,
+    /// What the token may do.
+    pub role: Role,
+    /// The secret (at least 16 characters).
+    pub token: SecretSpec,
+}
+
+/// A legacy list of unnamed tokens (`http.feedback_tokens`, …): each becomes a token of `role`
+/// named `KEY.i` (e.g. `feedback_tokens.0`).
+pub struct Legacy<'a> {
+    /// The list's key inside its section, e.g. `feedback_tokens`.
+    pub key: &'a str,
+    /// The role its tokens get.
+    pub role: Role,
+    /// The secrets.
+    pub specs: &'a [SecretSpec],
+}
+
+/// Resolves a section's named tokens and its legacy lists into `out`. Records, with the key path
+/// (`section.tokens.i.name`, …): unreadable secrets, tokens shorter than [`MIN_TOKEN_LEN`],
+/// invalid or duplicate names, roles not in `allowed`, and one secret configured twice.
 pub fn resolve_tokens(
     e: &mut Vec<ConfigError>,
-    path: &str,
-    specs: &[SecretSpec],
-    out: &mut Vec<SecretString>,
+    section: &str,
+    named: &[TokenConfig],
+    legacy: &[Legacy<'_>],
+    allowed: &[Role],
+    out: &mut Tokens,
 ) {
-    for (i, t) in specs.iter().enumerate() {
-        match t.resolve() {
-            Ok(s) if s.expose_secret().len() < 16 => err(
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut digests: BTreeMap<[u8; 32], String> = BTreeMap::new();
+    let mut add = |e: &mut Vec<ConfigError>, path: String, name: &str, role, spec: &SecretSpec| {
+        let secret = match spec.resolve() {
+            Ok(s) if s.expose_secret().chars().count() < MIN_TOKEN_LEN => {
+                return err(
+                    e,
+                    path,
+                    format!("a token must be at least {MIN_TOKEN_LEN} characters long"),
+                );
+            }
+            Ok(s) => s,
+            Err(m) => return err(e, path, m),
+        };
+        let digest = digest(secret.expose_secret());
+        if let Some(first) = digests.get(&digest) {
+            return err(e, path, format!("the same secret as {first}"));
+        }
+        digests.insert(digest, path);
+        out.push(name, role, secret);
+    };
+    for (i, t) in named.iter().enumerate() {
+        let at = format!("{section}.tokens.{i}");
+        let mut ok = true;
+        if !valid_token_name(&t.name) {
+            ok = false;
+            err(
                 e,
-                format!("{path}.{i}"),
-                "a token must be at least 16 characters long",
-            ),
-            Ok(s) => out.push(s),
-            Err(m) => err(e, format!("{path}.{i}"), m),
+                format!("{at}.name"),
+                format!(
+                    "invalid token name {:?}: 1 to 64 characters of [A-Za-z0-9_.:-]",
+                    t.name
+                ),
+            );
+        } else if let Some(first) = names.get(&t.name) {
+            ok = false;
+            err(
+                e,
+                format!("{at}.name"),
+                format!("{:?} is already the name of {first}", t.name),
+            );
+        } else {
+            names.insert(t.name.clone(), at.clone());
+        }
+        if !allowed.contains(&t.role) {
+            ok = false;
+            let allowed: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+            err(
+                e,
+                format!("{at}.role"),
+                format!(
+                    "role {:?} has no use here (allowed: {})",
+                    t.role.as_str(),
+                    allowed.join(", ")
+                ),
+            );
+        }
+        if ok {
+            add(e, format!("{at}.token"), &t.name, t.role, &t.token);
+        }
+    }
+    for l in legacy {
+        for (i, spec) in l.specs.iter().enumerate() {
+            let name = format!("{}.{i}", l.key);
+            let path = format!("{section}.{name}");
+            if let Some(first) = names.get(&name) {
+                err(e, &path, format!("{name:?} is already the name of {first}"));
+                continue;
+            }
+            names.insert(name.clone(), path.clone());
+            add(e, path, &name, l.role, spec);
         }
     }
 }

@@ -6,7 +6,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::tls::TlsServerSettings;
-use crate::contract::settings::{ConfigError, SecretSpec, Secrets, err, resolve_tokens};
+use crate::contract::access::Role;
+use crate::contract::settings::{
+    ConfigError, Legacy, SecretSpec, Secrets, TokenConfig, err, resolve_tokens,
+};
+use crate::http::limit::LimitsConfig;
 
 /// `[http]`
 #[derive(Debug, Clone, Deserialize)]
@@ -23,14 +27,21 @@ pub struct HttpConfig {
     /// Time limit for one request.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
-    /// Bearer tokens accepted by `POST /v1/feedback`. With none, feedback is refused (401).
+    /// Named bearer tokens with their roles (`[[http.tokens]]`: `name`, `role` — `feedback`,
+    /// `read`, `operator` or `admin` — and `token`, a secret). See `contract::access`.
+    pub tokens: Vec<TokenConfig>,
+    /// Older form, kept working: unnamed tokens of role `feedback`, named `feedback_tokens.0`, …
+    /// With no token granting `feedback`, `POST /v1/feedback` refuses every request (401).
     pub feedback_tokens: Vec<SecretSpec>,
-    /// Bearer tokens accepted by the admin API (`/v1/alerts`, `/v1/silences`). With none, the
-    /// admin API refuses every request (401).
+    /// Older form, kept working: unnamed tokens of role `admin`, named `admin_tokens.0`, …
     pub admin_tokens: Vec<SecretSpec>,
     /// HTTPS: certificate and key files (re-read on SIGHUP), optional client certificates.
     /// Unset: plain HTTP, meant for the loopback default.
     pub tls: TlsServerSettings,
+    /// The role `/metrics` needs; none (the default) leaves it open, as Prometheus scrapes it.
+    pub metrics_role: Option<Role>,
+    /// Rate and concurrency limits (`[http.limits]`).
+    pub limits: LimitsConfig,
 }
 
 impl Default for HttpConfig {
@@ -41,15 +52,18 @@ impl Default for HttpConfig {
             max_body_bytes: 1 << 20,
             max_batch_items: 1000,
             request_timeout: Duration::from_secs(10),
+            tokens: Vec::new(),
             feedback_tokens: Vec::new(),
             admin_tokens: Vec::new(),
             tls: TlsServerSettings::default(),
+            metrics_role: None,
+            limits: LimitsConfig::default(),
         }
     }
 }
 
 impl HttpConfig {
-    /// Checks limits and resolves the feedback and admin tokens.
+    /// Checks limits and resolves the tokens (named ones and the older lists).
     pub fn validate(&self, e: &mut Vec<ConfigError>, secrets: &mut Secrets) {
         if self.max_body_bytes < 256 {
             err(e, "http.max_body_bytes", "must be at least 256");
@@ -61,17 +75,32 @@ impl HttpConfig {
             err(e, "http.request_timeout", "must be positive");
         }
         self.tls.validate(e, "http.tls");
+        self.limits.validate(e, "http.limits");
+        if self.metrics_role == Some(Role::Predict) {
+            err(
+                e,
+                "http.metrics_role",
+                "`predict` is a role of driftd serve",
+            );
+        }
         resolve_tokens(
             e,
-            "http.feedback_tokens",
-            &self.feedback_tokens,
-            &mut secrets.feedback_tokens,
-        );
-        resolve_tokens(
-            e,
-            "http.admin_tokens",
-            &self.admin_tokens,
-            &mut secrets.admin_tokens,
+            "http",
+            &self.tokens,
+            &[
+                Legacy {
+                    key: "feedback_tokens",
+                    role: Role::Feedback,
+                    specs: &self.feedback_tokens,
+                },
+                Legacy {
+                    key: "admin_tokens",
+                    role: Role::Admin,
+                    specs: &self.admin_tokens,
+                },
+            ],
+            &[Role::Feedback, Role::Read, Role::Operator, Role::Admin],
+            &mut secrets.http_tokens,
         );
     }
 }

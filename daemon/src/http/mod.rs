@@ -1,8 +1,13 @@
-//! The HTTP surface: `/healthz`, `/readyz`, `/metrics`, `POST /v1/feedback`, and the admin API
-//! (admin tokens): alerts, silences and inhibitions; `GET /v1/models/{model}` (on-demand
-//! evaluation); `GET|POST /v1/models/{model}/retrain` (the retraining loop, a manual retrain); and
-//! the registry: `GET /v1/registry/{model}`, `GET /v1/registry/{model}/versions/{version}`,
+//! The HTTP surface: `/healthz`, `/readyz`, `/metrics`, `POST /v1/feedback`, and the admin API:
+//! alerts, silences and inhibitions; `GET /v1/models/{model}` (on-demand evaluation);
+//! `GET|POST /v1/models/{model}/retrain` (the retraining loop, a manual retrain); and the
+//! registry: `GET /v1/registry/{model}`, `GET /v1/registry/{model}/versions/{version}`,
 //! `POST /v1/registry/{model}/promote` (`{"version": N}`), `POST /v1/registry/{model}/rollback`.
+//!
+//! Every route is behind the [`gate`]: limits (429, [`limit`]), then the token's role — `feedback`
+//! for feedback, `read` for the admin API's `GET`s, `operator` for its other methods, `admin` for
+//! promote and rollback, and `http.metrics_role` (none: open) for `/metrics` — with an audit line
+//! for every mutating request. Promotions and rollbacks record the token's name as their actor.
 //!
 //! [`app`] builds the router from an [`AppState`], so handlers are testable without a socket.
 //! Errors are one type, [`ApiError`], mapped to JSON bodies: 4xx with detail, 5xx generic (the
@@ -13,6 +18,8 @@
 pub mod config;
 #[cfg(test)]
 mod fuzz;
+pub mod gate;
+pub mod limit;
 pub mod tls;
 
 use std::sync::Arc;
@@ -21,8 +28,8 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,8 +38,11 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::contract::access::{Caller, Role};
 use crate::contract::event::{EventKind, ParseOptions, RejectReason, parse_event};
 use crate::contract::settings::Secrets;
+use crate::http::gate::{Gate, Need};
+use crate::http::limit::Limits;
 use crate::intake::policy::ModelPolicy;
 use crate::telemetry::metrics::Metrics;
 
@@ -86,6 +96,10 @@ pub struct AppState {
     pub trainer: Option<mpsc::Sender<TrainerCommand>>,
     /// The state store and signing key, for the registry API.
     pub registry: Option<(AnyStore, crate::registry::Keys)>,
+    /// Rate and concurrency limits.
+    pub limits: Limits,
+    /// The role `/metrics` needs (`None`: open).
+    pub metrics_role: Option<Role>,
 }
 
 /// One invalid item of a feedback batch.
@@ -104,6 +118,10 @@ pub struct ItemError {
 pub enum ApiError {
     /// 401: missing or wrong bearer token.
     Unauthorized,
+    /// 403: a valid token whose role does not allow the request (what it needs).
+    Forbidden(String),
+    /// 429: over a rate or concurrency limit; not acknowledged. `Retry-After` in seconds.
+    TooManyRequests(u64),
     /// 400: the body is not JSON, or not an object or array of objects.
     BadBody(String),
     /// 413: more items than allowed.
@@ -131,6 +149,23 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error, detail, items) = match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None, vec![]),
+            ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", Some(d), vec![]),
+            ApiError::TooManyRequests(secs) => {
+                let mut resp = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(ErrorBody {
+                        error: "too_many_requests",
+                        detail: Some(format!(
+                            "over a rate or concurrency limit; nothing was accepted; retry after {secs} s"
+                        )),
+                        items: vec![],
+                    }),
+                )
+                    .into_response();
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return resp;
+            }
             ApiError::BadBody(d) => (StatusCode::BAD_REQUEST, "bad_body", Some(d), vec![]),
             ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "not_found", Some(d), vec![]),
             ApiError::Invalid(d) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some(d), vec![]),
@@ -173,8 +208,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The router.
+/// The router: every route behind the [`gate`] with what it needs.
 pub fn app(state: AppState) -> Router {
+    let gate = Gate::new(state.secrets.clone(), |s| &s.http_tokens, state.limits);
     let admin = Router::new()
         .route("/v1/alerts", get(get_alerts))
         .route("/v1/silences", get(get_silences).post(post_silence))
@@ -186,25 +222,34 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/registry/{model}", get(get_versions))
         .route("/v1/registry/{model}/versions/{version}", get(get_version))
-        .route("/v1/registry/{model}/promote", post(post_promote))
-        .route("/v1/registry/{model}/rollback", post(post_rollback))
         .route("/v1/inhibitions", get(get_inhibitions).post(post_inhibit))
         .route(
             "/v1/inhibitions/{id}",
             axum::routing::delete(delete_inhibit),
-        )
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
+        );
+    let admin = gate
+        .protect(admin, Need::ReadOrOperate)
         .layer(DefaultBodyLimit::max(64 * 1024));
-    let feedback = Router::new()
-        .route("/v1/feedback", post(post_feedback))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+    let registry_writes = Router::new()
+        .route("/v1/registry/{model}/promote", post(post_promote))
+        .route("/v1/registry/{model}/rollback", post(post_rollback));
+    let registry_writes = gate
+        .protect(registry_writes, Need::Role(Role::Admin))
+        .layer(DefaultBodyLimit::max(64 * 1024));
+    let feedback = Router::new().route("/v1/feedback", post(post_feedback));
+    let feedback = gate
+        .protect(feedback, Need::Role(Role::Feedback))
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
-    Router::new()
+    let open = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz));
+    let metrics_route = Router::new().route("/metrics", get(metrics));
+    let metrics_need = state.metrics_role.map_or(Need::Open, Need::Role);
+    gate.protect(open, Need::Open)
+        .merge(gate.protect(metrics_route, metrics_need))
         .merge(feedback)
         .merge(admin)
+        .merge(registry_writes)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             state.request_timeout,
@@ -228,44 +273,6 @@ async fn count_requests(State(s): State<AppState>, req: Request, next: Next) -> 
         .with_label_values(&[route.as_str(), resp.status().as_str()])
         .inc();
     resp
-}
-
-async fn require_token(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    authorize(&headers, |t| s.secrets.load().feedback_token_ok(t))?;
-    Ok(next.run(req).await)
-}
-
-async fn require_admin(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    authorize(&headers, |t| s.secrets.load().admin_token_ok(t))?;
-    Ok(next.run(req).await)
-}
-
-/// `Ok` when the request's bearer token passes `accepted` (one of the secrets' constant-time
-/// checks), else 401: the one gate of every authenticated route of `driftd run` and `driftd serve`.
-pub fn authorize(headers: &HeaderMap, accepted: impl Fn(&str) -> bool) -> Result<(), ApiError> {
-    match bearer(headers) {
-        Some(t) if accepted(t) => Ok(()),
-        _ => Err(ApiError::Unauthorized),
-    }
-}
-
-/// The token of an `Authorization: Bearer TOKEN` header.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
 }
 
 /// Sends a command to one of the daemon's tasks and waits for its answer: 404 with `absent` when
@@ -402,21 +409,32 @@ struct PromoteBody {
 /// Promotes a version by hand.
 async fn post_promote(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     model: ModelPath,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: PromoteBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadBody(format!("expected {{\"version\": N}}: {e}")))?;
-    swap(&s, model.0, Some(b.version)).await
+    swap(&s, &caller, model.0, Some(b.version)).await
 }
 
 /// Rolls back to the previous version by hand.
-async fn post_rollback(State(s): State<AppState>, model: ModelPath) -> Result<Response, ApiError> {
-    swap(&s, model.0, None).await
+async fn post_rollback(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    model: ModelPath,
+) -> Result<Response, ApiError> {
+    swap(&s, &caller, model.0, None).await
 }
 
-async fn swap(s: &AppState, model: String, version: Option<u64>) -> Result<Response, ApiError> {
-    let by = "admin API".to_owned();
+/// A promotion or rollback by `caller`, who is recorded as the decision's actor.
+async fn swap(
+    s: &AppState,
+    caller: &Caller,
+    model: String,
+    version: Option<u64>,
+) -> Result<Response, ApiError> {
+    let by = caller.name.clone();
     if s.trainer.is_some() {
         // Through the trainer: under the model's lease, with notices and the reference switch.
         let r = ask_trainer(s, |r| match version {
@@ -429,9 +447,10 @@ async fn swap(s: &AppState, model: String, version: Option<u64>) -> Result<Respo
             .map_err(|e| ApiError::Invalid(e.to_string()));
     }
     let r = registry(s)?;
+    let note = "by hand (admin API)";
     let aliases = match version {
-        Some(v) => r.promote(&model, v, "by hand (admin API)", None).await,
-        None => r.rollback(&model, "by hand (admin API)").await,
+        Some(v) => r.promote(&model, v, note, None, Some(&by)).await,
+        None => r.rollback(&model, note, Some(&by)).await,
     }
     .map_err(registry_error)?;
     Ok(Json(aliases).into_response())

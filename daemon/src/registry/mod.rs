@@ -631,6 +631,7 @@ impl<S: StateStore> Registry<S> {
                     note: String::new(),
                     replaced: old.get(alias),
                     record: None,
+                    actor: None,
                 },
             )
         });
@@ -639,14 +640,16 @@ impl<S: StateStore> Registry<S> {
     }
 
     /// Makes `version` live: the old live version becomes `previous`, and the candidate alias is
-    /// cleared if it pointed at `version`. The decision (with `note` and the shadow gate's
-    /// `record`, if any) goes on the version's record in the same atomic write.
+    /// cleared if it pointed at `version`. The decision (with `note`, the shadow gate's `record`,
+    /// if any, and the `actor` who decided by hand) goes on the version's record in the same
+    /// atomic write.
     pub async fn promote(
         &self,
         model: &str,
         version: u64,
         note: &str,
         record: Option<DecisionRecord>,
+        actor: Option<&str>,
     ) -> Result<Aliases, RegistryError> {
         self.require_version(model, version).await?;
         let old = self.aliases(model).await?;
@@ -667,15 +670,22 @@ impl<S: StateStore> Registry<S> {
             note: note.to_owned(),
             replaced: old.live,
             record,
+            actor: actor.map(str::to_owned),
         };
         self.swap_aliases(model, old, new, Some((version, entry)))
             .await?;
         Ok(new)
     }
 
-    /// Swaps `live` and `previous` (the decision goes on the version that becomes live).
+    /// Swaps `live` and `previous` (the decision, with `note` and `actor`, goes on the version
+    /// that becomes live).
     /// [`RegistryError::NoAlias`] without a previous version.
-    pub async fn rollback(&self, model: &str, note: &str) -> Result<Aliases, RegistryError> {
+    pub async fn rollback(
+        &self,
+        model: &str,
+        note: &str,
+        actor: Option<&str>,
+    ) -> Result<Aliases, RegistryError> {
         let old = self.aliases(model).await?;
         let target = old.previous.ok_or_else(|| RegistryError::NoAlias {
             model: model.to_owned(),
@@ -692,6 +702,7 @@ impl<S: StateStore> Registry<S> {
             note: note.to_owned(),
             replaced: old.live,
             record: None,
+            actor: actor.map(str::to_owned),
         };
         self.swap_aliases(model, old, new, Some((target, entry)))
             .await?;

@@ -136,6 +136,11 @@ pub struct DecisionEntry {
     /// The shadow gate's evidence, when the decision rests on one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<DecisionRecord>,
+    /// Who decided by hand: the name of the HTTP token (`[[http.tokens]]`) of a promotion or
+    /// rollback through the admin API, `cli:USER` for `driftd models`; absent for the retraining
+    /// loop's own decisions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 /// Where an imported version came from.

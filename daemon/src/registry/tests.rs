@@ -81,7 +81,7 @@ async fn versions_increase_and_record_their_parent() {
         [1, 2, 3]
     );
     assert_eq!(reg.list_models().await.unwrap(), ["m", "other"]);
-    reg.promote("m", 2, "", None).await.unwrap();
+    reg.promote("m", 2, "", None, None).await.unwrap();
     let r = reg
         .register("m", &trained(120), None, "drift")
         .await
@@ -111,7 +111,7 @@ async fn promote_and_rollback_move_the_aliases() {
             .await
             .unwrap();
     }
-    let a = reg.promote("m", 1, "first", None).await.unwrap();
+    let a = reg.promote("m", 1, "first", None, None).await.unwrap();
     assert_eq!(
         a,
         Aliases {
@@ -125,7 +125,7 @@ async fn promote_and_rollback_move_the_aliases() {
         reg.show("m", 2).await.unwrap().status,
         VersionStatus::Candidate
     );
-    let a = reg.promote("m", 2, "shadow won", None).await.unwrap();
+    let a = reg.promote("m", 2, "shadow won", None, None).await.unwrap();
     assert_eq!(
         a,
         Aliases {
@@ -144,10 +144,10 @@ async fn promote_and_rollback_move_the_aliases() {
     let last = rec2.decisions.last().unwrap();
     assert_eq!((last.action.as_str(), last.replaced), ("promote", Some(1)));
     assert!(matches!(
-        reg.promote("m", 2, "", None).await,
+        reg.promote("m", 2, "", None, None).await,
         Err(RegistryError::AlreadyLive { .. })
     ));
-    let a = reg.rollback("m", "bad").await.unwrap();
+    let a = reg.rollback("m", "bad", None).await.unwrap();
     assert_eq!(
         a,
         Aliases {
@@ -159,7 +159,7 @@ async fn promote_and_rollback_move_the_aliases() {
     let (live, _) = reg.load_alias("m", Alias::Live).await.unwrap();
     assert_eq!(live, reg.load("m", 1).await.unwrap().0);
     // Promoting a third version: the live 1 becomes previous, 2 (no alias left) retires.
-    let a = reg.promote("m", 3, "", None).await.unwrap();
+    let a = reg.promote("m", 3, "", None, None).await.unwrap();
     assert_eq!(
         a,
         Aliases {
@@ -181,6 +181,7 @@ async fn promote_and_rollback_move_the_aliases() {
             note: "rejected".into(),
             replaced: None,
             record: None,
+            actor: None,
         },
     )
     .await
@@ -201,16 +202,16 @@ async fn promote_and_rollback_move_the_aliases() {
     reg2.register("m", &trained(100), None, "manual")
         .await
         .unwrap();
-    reg2.promote("m", 1, "", None).await.unwrap();
+    reg2.promote("m", 1, "", None, None).await.unwrap();
     assert!(matches!(
-        reg2.rollback("m", "").await,
+        reg2.rollback("m", "", None).await,
         Err(RegistryError::NoAlias {
             alias: Alias::Previous,
             ..
         })
     ));
     assert!(matches!(
-        reg2.promote("m", 7, "", None).await,
+        reg2.promote("m", 7, "", None, None).await,
         Err(RegistryError::UnknownVersion { .. })
     ));
 }
@@ -297,7 +298,7 @@ async fn wrong_or_missing_key_is_an_error() {
     ));
     // Listing and aliases need no key.
     assert_eq!(keyless.list_models().await.unwrap(), ["m"]);
-    keyless.promote("m", 1, "", None).await.unwrap();
+    keyless.promote("m", 1, "", None, None).await.unwrap();
     assert!(matches!(
         Registry::new(store, Some(SecretString::from("short"))),
         Err(RegistryError::ShortKey)

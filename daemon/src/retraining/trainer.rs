@@ -72,14 +72,15 @@ pub enum Command {
     ),
     /// The model's loop state and training data summary.
     Status(String, oneshot::Sender<Option<serde_json::Value>>),
-    /// Promotes a version by hand (notices and reference switch included).
+    /// Promotes a version by hand (notices and reference switch included): the model, the
+    /// version, and who asked (recorded as the decision's actor).
     Promote(
         String,
         u64,
         String,
         oneshot::Sender<Result<serde_json::Value, TrainerError>>,
     ),
-    /// Rolls back to the previous version by hand.
+    /// Rolls back to the previous version by hand: the model, and who asked.
     Rollback(
         String,
         String,
@@ -666,7 +667,8 @@ impl Trainer {
         }
     }
 
-    /// A promotion (`Some(version)`) or rollback (`None`) by hand, under the model's lease.
+    /// A promotion (`Some(version)`) or rollback (`None`) by hand, under the model's lease; `by`
+    /// (the HTTP token's name) is recorded as the decision's actor.
     async fn manual_swap(
         &mut self,
         model: &str,
@@ -688,10 +690,10 @@ impl Trainer {
                 .ok_or(TrainerError::Busy)?,
         };
         let registry = self.fenced(&lease)?;
-        let note = format!("by hand ({by})");
+        let note = "by hand (admin API)".to_owned();
         let r = match version {
-            Some(v) => registry.promote(model, v, &note, None).await,
-            None => registry.rollback(model, &note).await,
+            Some(v) => registry.promote(model, v, &note, None, Some(by)).await,
+            None => registry.rollback(model, &note, Some(by)).await,
         };
         let aliases = match r {
             Ok(a) => a,

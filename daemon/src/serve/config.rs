@@ -6,8 +6,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::contract::access::Role;
 use crate::contract::event::valid_model_name;
-use crate::contract::settings::{ConfigError, SecretSpec, Secrets, err, resolve_tokens};
+use crate::contract::settings::{
+    ConfigError, Legacy, SecretSpec, Secrets, TokenConfig, err, resolve_tokens,
+};
+use crate::http::limit::LimitsConfig;
 use crate::http::tls::TlsServerSettings;
 
 /// `[serve]`: the prediction server of `driftd serve` (`serve/mod.rs`).
@@ -28,9 +32,16 @@ pub struct ServeConfig {
     /// Time limit for one request (it also bounds producing events to Kafka).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
-    /// Bearer tokens accepted by `POST /v1/models/{model}/predict`. With none, every prediction
-    /// request is refused (401), like feedback.
+    /// Named bearer tokens (`[[serve.tokens]]`: `name`, `role` — `predict`, or `read` for a
+    /// protected `/metrics` — and `token`). With no `predict` token, every prediction request is
+    /// refused (401), like feedback.
+    pub tokens: Vec<TokenConfig>,
+    /// Older form, kept working: unnamed tokens of role `predict`, named `predict_tokens.0`, …
     pub predict_tokens: Vec<SecretSpec>,
+    /// The role `/metrics` needs; none (the default) leaves it open.
+    pub metrics_role: Option<Role>,
+    /// Rate and concurrency limits (`[serve.limits]`).
+    pub limits: LimitsConfig,
     /// Where prediction events go.
     pub events: ServeEventsConfig,
     /// HTTPS: certificate and key files (re-read on SIGHUP), optional client certificates.
@@ -47,7 +58,10 @@ impl Default for ServeConfig {
             max_batch_items: 1000,
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(10),
+            tokens: Vec::new(),
             predict_tokens: Vec::new(),
+            metrics_role: None,
+            limits: LimitsConfig::default(),
             events: ServeEventsConfig::None,
             tls: TlsServerSettings::default(),
         }
@@ -129,11 +143,25 @@ impl ServeConfig {
             }
         }
         s.tls.validate(e, "serve.tls");
+        s.limits.validate(e, "serve.limits");
+        if !matches!(s.metrics_role, None | Some(Role::Read | Role::Predict)) {
+            err(
+                e,
+                "serve.metrics_role",
+                "driftd serve has tokens of role `read` and `predict` only",
+            );
+        }
         resolve_tokens(
             e,
-            "serve.predict_tokens",
-            &s.predict_tokens,
-            &mut secrets.predict_tokens,
+            "serve",
+            &s.tokens,
+            &[Legacy {
+                key: "predict_tokens",
+                role: Role::Predict,
+                specs: &s.predict_tokens,
+            }],
+            &[Role::Predict, Role::Read],
+            &mut secrets.serve_tokens,
         );
     }
 }

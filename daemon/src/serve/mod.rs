@@ -6,8 +6,11 @@
 //!
 //! One object `{"id"?: "...", "features": {...}}` or an array of them (at most
 //! `serve.max_batch_items`, else 413; a body above `serve.max_body_bytes` is a 413 too). Bearer
-//! tokens from `serve.predict_tokens` (none configured → every request is refused with 401, like
-//! feedback); the token is checked before the body is read. Validation is all-or-nothing: any
+//! tokens of role `predict` (`[[serve.tokens]]`, or the older `serve.predict_tokens`; none
+//! configured → every request is refused with 401, like feedback; a token of another role → 403).
+//! Every route is behind [`crate::http::gate`]: the token is checked, and the rate and
+//! concurrency limits of `[serve.limits]` (429 with `Retry-After`) applied, before the body is
+//! read; `/metrics` needs `serve.metrics_role` when set. Validation is all-or-nothing: any
 //! invalid item (unknown field, a feature that is not a number, string or `null`, an id the event
 //! contract refuses) gives a 422 listing every invalid item, and nothing is emitted. An item
 //! without an `id` gets one: a random per-process seed and a counter, unique across processes.
@@ -54,12 +57,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::http::tls::TlsReloader;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -69,7 +72,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::io::AsyncWriteExt;
 
+use crate::contract::access::Role;
 use crate::contract::settings::Secrets;
+use crate::http::gate::{Gate, Need};
+use crate::http::limit::Limits;
 
 use crate::intake::config::SourceConfig;
 
@@ -209,7 +215,10 @@ enum EmitError {
 pub struct ServeState {
     slots: Vec<Slot>,
     metrics: Arc<Metrics>,
-    secrets: Secrets,
+    /// The tokens (and the rest of the secrets; not swapped: serve does not reload).
+    secrets: Arc<ArcSwap<Secrets>>,
+    limits: Limits,
+    metrics_role: Option<Role>,
     sink: Sink,
     ids: IdGen,
     parse: ParseOptions,
@@ -288,16 +297,21 @@ async fn poll(loader: &Loader, state: &ServeState) {
     }
 }
 
-/// The router: predict, health, readiness, metrics.
+/// The router: predict, health, readiness, metrics; every route behind the gate.
 pub fn app(state: Arc<ServeState>, max_body_bytes: usize, timeout: Duration) -> Router {
-    let predict = Router::new()
-        .route("/v1/models/{model}/predict", post(predict))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+    let gate = Gate::new(state.secrets.clone(), |s| &s.serve_tokens, state.limits);
+    let predict = Router::new().route("/v1/models/{model}/predict", post(predict));
+    let predict = gate
+        .protect(predict, Need::Role(Role::Predict))
+        .route_layer(middleware::from_fn_with_state(state.clone(), count_refused))
         .layer(DefaultBodyLimit::max(max_body_bytes));
-    Router::new()
+    let open = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz));
+    let metrics_route = Router::new().route("/metrics", get(metrics));
+    let metrics_need = state.metrics_role.map_or(Need::Open, Need::Role);
+    gate.protect(open, Need::Open)
+        .merge(gate.protect(metrics_route, metrics_need))
         .merge(predict)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -306,18 +320,22 @@ pub fn app(state: Arc<ServeState>, max_body_bytes: usize, timeout: Duration) -> 
         .with_state(state)
 }
 
-async fn require_token(
+/// Counts predict requests the gate refused (401, 403, 429) under the model's outcome metric.
+async fn count_refused(
     State(s): State<Arc<ServeState>>,
     Path(model): Path<String>,
-    headers: HeaderMap,
     req: Request,
     next: Next,
-) -> Result<Response, ApiError> {
-    if let Err(e) = crate::http::authorize(&headers, |t| s.secrets.predict_token_ok(t)) {
-        s.count(&model, "unauthorized");
-        return Err(e);
-    }
-    Ok(next.run(req).await)
+) -> Response {
+    let resp = next.run(req).await;
+    let outcome = match resp.status() {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::TOO_MANY_REQUESTS => "limited",
+        _ => return resp,
+    };
+    s.count(&model, outcome);
+    resp
 }
 
 async fn readyz(State(s): State<Arc<ServeState>>) -> Response {
@@ -578,8 +596,10 @@ pub async fn serve(setup: Setup, listen: Option<std::net::SocketAddr>) -> anyhow
     } else {
         cfg.models.clone()
     };
-    if secrets.predict_tokens.is_empty() {
-        tracing::warn!("serve.predict_tokens is empty: every prediction request is refused (401)");
+    if !secrets.serve_tokens.any_grants(Role::Predict) {
+        tracing::warn!(
+            "no serve token of role predict configured: every prediction request is refused (401)"
+        );
     }
     let sink = match &cfg.events {
         ServeEventsConfig::None => {
@@ -615,7 +635,9 @@ pub async fn serve(setup: Setup, listen: Option<std::net::SocketAddr>) -> anyhow
             })
             .collect(),
         metrics: Arc::new(Metrics::new()),
-        secrets,
+        secrets: Arc::new(ArcSwap::from_pointee(secrets)),
+        limits: cfg.limits.resolve(Limits::SERVE),
+        metrics_role: cfg.metrics_role,
         sink,
         ids: IdGen::new(),
         parse: ParseOptions {

@@ -113,7 +113,8 @@ pub struct Metrics {
     /// `driftd_notifications_queued{receiver}`: notifications in the outbox, not yet delivered.
     pub notifications_queued: IntGaugeVec,
     /// `driftd_predict_requests_total{model,outcome}`: `driftd serve` prediction requests for a
-    /// served model (`ok`, `invalid` = 400/413/422, `unauthorized`, `unavailable` = 503).
+    /// served model (`ok`, `invalid` = 400/413/422, `unauthorized` = 401, `forbidden` = 403,
+    /// `limited` = 429, `unavailable` = 503).
     pub predict_requests: IntCounterVec,
     /// `driftd_predict_duration_seconds`: time to answer one prediction request (validation,
     /// prediction and event emission).

@@ -12,9 +12,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::contract::access::Role;
 use crate::contract::event::ParseOptions;
 use crate::contract::sample::{Firing, SampleBoard};
 use crate::contract::settings::Secrets;
+use crate::http::limit::Limits;
 use crate::http::tls::TlsReloader;
 use crate::http::{self, AppState, FeedbackSink};
 use crate::intake::config::SourceConfig;
@@ -373,10 +375,12 @@ pub(super) async fn start_http(
         control: Some(shared.control.clone()),
         trainer: trainer.commands.clone(),
         registry: Some((store, registry_keys(&secrets).unwrap_or_default())),
+        limits: cfg.http.limits.resolve(Limits::RUN),
+        metrics_role: cfg.http.metrics_role,
     };
-    if secrets.feedback_tokens.is_empty() {
+    if !secrets.http_tokens.any_grants(Role::Feedback) {
         tracing::warn!(
-            "no http.feedback_tokens configured: POST /v1/feedback refuses every request (401)"
+            "no HTTP token of role feedback configured: POST /v1/feedback refuses every request (401)"
         );
     }
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)

@@ -191,6 +191,7 @@ impl JobCtx {
                 note: format!("validation gate: {}", f.gate.reason),
                 replaced: None,
                 record: None,
+                actor: None,
             };
             if let Err(e) = self.registry.add_decision(model, reg.version, entry).await {
                 tracing::error!(model, error = %e, "cannot store the rejection");

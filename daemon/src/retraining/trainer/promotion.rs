@@ -30,7 +30,7 @@ impl Trainer {
         };
         let note = format!("shadow gate: {}", d.record.reason);
         let aliases = match registry
-            .promote(model, version, &note, Some(d.record.clone()))
+            .promote(model, version, &note, Some(d.record.clone()), None)
             .await
         {
             Ok(a) => a,
@@ -98,7 +98,7 @@ impl Trainer {
                 return;
             }
         };
-        if let Err(e) = registry.rollback(model, &note).await {
+        if let Err(e) = registry.rollback(model, &note, None).await {
             tracing::error!(model, error = %e, "automatic rollback failed");
             return;
         }

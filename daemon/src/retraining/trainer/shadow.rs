@@ -213,6 +213,7 @@ impl Trainer {
             note: record.reason.clone(),
             replaced: None,
             record: Some(record.clone()),
+            actor: None,
         };
         match self.fenced(lease) {
             Ok(r) => {

@@ -289,7 +289,9 @@ async fn world(retrain: &str) -> World {
     )
     .unwrap();
     let v = reg.register("m", &live, None, "import").await.unwrap();
-    reg.promote("m", v.version, "initial", None).await.unwrap();
+    reg.promote("m", v.version, "initial", None, None)
+        .await
+        .unwrap();
 
     let loaded = crate::config::load_str(&format!(
 "[registry]\nsigning_key = {{ value = \"{KEY}\" }}\n[monitor]\nenabled = false\n[models.m]\ntask = \"classification\"\n[models.m.retrain]\n{retrain}\n"
