@@ -116,6 +116,7 @@ fn examples(n: usize, kind: Kind, seed: u64) -> Vec<Example> {
                 ts_ms: i as i64,
                 features,
                 target,
+                source: None,
             }
         })
         .collect()

@@ -144,6 +144,7 @@ struct Payload {
 /// #     ts_ms: i64::from(i),
 /// #     features: [("x".to_owned(), Value::Number(f64::from(i)))].into(),
 /// #     target: Target::Value(2.0 * f64::from(i) + 1.0),
+/// #     source: None,
 /// # }).collect();
 /// let algo = AlgorithmConfig::default_for(Task::Regression);
 /// let model = train(Task::Regression, &algo, &EncoderConfig::default(), &examples).unwrap();

@@ -89,6 +89,11 @@ pub struct Example {
     pub features: Features,
     /// The true target.
     pub target: Target,
+    /// Who or what gave the label (the feedback event's `source`, e.g. an analyst's id or a
+    /// labelling job), when it said: kept with the label for audits, per-source accuracy and
+    /// weighting; never a feature. Absent in examples stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Splits examples chronologically: sorts them by `ts_ms` (a *stable* sort, so examples with equal
@@ -101,7 +106,7 @@ pub struct Example {
 ///
 /// ```
 /// use driftd_retrain::{split_by_time, Example, Target};
-/// let ex = |ts| Example { ts_ms: ts, features: Default::default(), target: Target::Value(0.0) };
+/// let ex = |ts| Example { ts_ms: ts, features: Default::default(), target: Target::Value(0.0), source: None };
 /// let (train, validation) = split_by_time(vec![ex(5), ex(1), ex(4), ex(2), ex(3)], 0.4);
 /// assert_eq!(train.iter().map(|e| e.ts_ms).collect::<Vec<_>>(), [1, 2, 3]);
 /// assert_eq!(validation.iter().map(|e| e.ts_ms).collect::<Vec<_>>(), [4, 5]);
@@ -132,6 +137,7 @@ mod tests {
             ts_ms: ts,
             features: [("tag".to_owned(), Value::from(tag))].into(),
             target: Target::Label("x".into()),
+            source: None,
         }
     }
 

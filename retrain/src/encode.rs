@@ -28,6 +28,7 @@
 //!     ts_ms: 0,
 //!     features: [("x".to_owned(), Value::Number(x)), ("c".to_owned(), Value::from(c))].into(),
 //!     target: Target::Value(0.0),
+//!     source: None,
 //! };
 //! let enc = Encoder::fit(&[ex(1.0, "a"), ex(3.0, "b")], &EncoderConfig::default()).unwrap();
 //! assert_eq!(enc.columns(), ["c=a", "c=b", "c=__unknown__", "x"]);
@@ -435,6 +436,7 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), v.clone()))
                 .collect(),
             target: Target::Value(0.0),
+            source: None,
         }
     }
 

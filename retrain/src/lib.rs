@@ -54,7 +54,7 @@
 //! let example = |t: i64| {
 //!     let x = ((t * 7919) % 200 - 100) as f64 / 50.0; // deterministic, spread over [-2, 2)
 //!     let y = if (x > 0.0) == (t < 1000) { "yes" } else { "no" };
-//!     Example { ts_ms: t, features: [("x".to_owned(), Value::Number(x))].into(), target: Target::Label(y.into()) }
+//!     Example { ts_ms: t, features: [("x".to_owned(), Value::Number(x))].into(), target: Target::Label(y.into()), source: None }
 //! };
 //! let algo = AlgorithmConfig::default_for(Task::Classification);
 //! let enc = EncoderConfig::default();

@@ -186,6 +186,7 @@ fn fit_error(algorithm: &'static str, e: impl std::fmt::Display) -> TrainError {
 ///             ts_ms: i64::from(i),
 ///             features: [("x".to_owned(), Value::Number(x))].into(),
 ///             target: Target::Label(if x > 2.0 { "high" } else { "low" }.into()),
+///             source: None,
 ///         }
 ///     })
 ///     .collect();

@@ -310,6 +310,7 @@ fn drift_stream(seed: u64, from: i64, to: i64, drift_at: i64) -> Vec<Example> {
                 ts_ms: t * 1000,
                 features: f,
                 target: Target::Label(if y { "fraud" } else { "ok" }.into()),
+                source: None,
             }
         })
         .collect()

@@ -605,6 +605,7 @@ fn loop_e2e_serve_kafka_feedback_drift_retrain_shadow_promote_swap_recover() {
             ts_ms: 1_800_000_000_000 + i as i64,
             features: r.features.clone(),
             target: Target::Label(r.truth.into()),
+            source: None,
         })
         .collect();
     let task = Task::Classification;

@@ -32,6 +32,7 @@ fn examples(n: i64, offset: i64) -> Vec<Example> {
                 ]
                 .into(),
                 target: Target::Label(if x > 0.0 { "yes" } else { "no" }.into()),
+                source: None,
             }
         })
         .collect()

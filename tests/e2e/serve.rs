@@ -35,6 +35,7 @@ pub(crate) fn examples(n: i64, offset: i64) -> Vec<String> {
                 ]
                 .into(),
                 target: Target::Label(if x > 0.0 { "yes" } else { "no" }.into()),
+                source: None,
             };
             serde_json::to_string(&e).unwrap()
         })

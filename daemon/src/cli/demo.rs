@@ -197,6 +197,7 @@ pub async fn demo(opts: DemoOptions, log: LogHandle) -> anyhow::Result<bool> {
                 ts_ms: i,
                 features: f,
                 target: Target::Label(y.into()),
+                source: None,
             }
         })
         .collect();

@@ -22,6 +22,7 @@ fn examples(n: i64) -> Vec<Example> {
                 ]
                 .into(),
                 target: Target::Label(y.into()),
+                source: None,
             }
         })
         .collect()

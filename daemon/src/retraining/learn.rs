@@ -19,7 +19,7 @@
 //! prediction while a shadow runs (see `cargo bench -p driftd-retrain --bench train`), map
 //! operations otherwise. Training itself runs elsewhere (the trainer, on the blocking pool).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use driftd_retrain::{
@@ -94,14 +94,18 @@ impl Stamped for Waiting {
     }
 }
 
-/// Feedback that came before its prediction: the target and its event time.
-type EarlyLabel = (TrainTarget, i64);
+/// Feedback that came before its prediction: the target, its event time and its source.
+type EarlyLabel = (TrainTarget, i64, Option<String>);
 
 /// The learner's checkpoint of everything but the buffer's chunks.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Head {
     waiting: Vec<(String, Waiting)>,
     early: Vec<(String, TrainTarget, i64)>,
+    /// The sources of early labels that named one, by id (a map beside `early`, so heads
+    /// written before sources were kept still read).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    early_sources: BTreeMap<String, String>,
     first_chunk: u64,
     chunks: u64,
     slots: u64,
@@ -263,8 +267,8 @@ impl Learner {
                     served,
                     challenger,
                 };
-                if let Some((target, _)) = self.join.take_early(id) {
-                    self.labelled(w, target, ts_ms);
+                if let Some((target, _, source)) = self.join.take_early(id) {
+                    self.labelled(w, target, ts_ms, source);
                 } else if self.join.is_pending(id) {
                     // A repeated prediction id: the first one stands.
                 } else {
@@ -272,13 +276,14 @@ impl Learner {
                     self.head_dirty = true;
                 }
             }
-            Body::Feedback { target, .. } => {
+            Body::Feedback { target, source } => {
                 let target = train_target(target);
+                let source = source.as_deref().map(str::to_owned);
                 let id = ev.id.as_ref();
                 if let Some(w) = self.join.take_pending(id) {
-                    self.labelled(w, target, ts_ms);
+                    self.labelled(w, target, ts_ms, source);
                 } else if !self.join.has_early(id) {
-                    self.join.add_early(id, (target, ts_ms));
+                    self.join.add_early(id, (target, ts_ms, source));
                     self.head_dirty = true;
                 }
             }
@@ -287,7 +292,13 @@ impl Learner {
     }
 
     /// A prediction met its label: pair it for the shadow run, add it to the buffer.
-    fn labelled(&mut self, w: Waiting, target: TrainTarget, label_ts_ms: i64) {
+    fn labelled(
+        &mut self,
+        w: Waiting,
+        target: TrainTarget,
+        label_ts_ms: i64,
+        source: Option<String>,
+    ) {
         if let (Some(s), Some((version, challenger)), Some(served)) =
             (self.shadow.as_mut(), &w.challenger, &w.served)
             && s.version == *version
@@ -311,6 +322,7 @@ impl Learner {
             ts_ms: w.ts_ms,
             features: w.features,
             target,
+            source,
         };
         self.push_example(example);
     }
@@ -421,7 +433,12 @@ impl Learner {
                 early: self
                     .join
                     .early_in_order()
-                    .map(|(id, (t, ts))| (id.to_owned(), t.clone(), *ts))
+                    .map(|(id, (t, ts, _))| (id.to_owned(), t.clone(), *ts))
+                    .collect(),
+                early_sources: self
+                    .join
+                    .early_in_order()
+                    .filter_map(|(id, (_, _, s))| Some((id.to_owned(), s.clone()?)))
                     .collect(),
                 first_chunk: self.first_chunk,
                 chunks: self.chunks.len() as u64,
@@ -455,8 +472,10 @@ impl Learner {
         for (id, w) in h.waiting {
             self.join.add_pending(&id, w);
         }
+        let mut sources = h.early_sources;
         for (id, t, ts) in h.early {
-            self.join.add_early(&id, (t, ts));
+            let source = sources.remove(&id);
+            self.join.add_early(&id, (t, ts, source));
         }
         self.chunks.clear();
         for n in h.first_chunk..h.first_chunk + h.chunks {

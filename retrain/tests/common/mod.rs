@@ -36,6 +36,7 @@ pub fn blobs(seed: u64, n: usize, centres: &[(&str, f64, f64)]) -> Vec<Example> 
                 ts_ms: i as i64 * 1000,
                 features: f,
                 target: Target::Label(label.into()),
+                source: None,
             }
         })
         .collect()
@@ -76,6 +77,7 @@ pub fn linear_problem(seed: u64, n: usize) -> Vec<Example> {
                 ts_ms: i as i64 * 1000,
                 features: f,
                 target: Target::Value(y),
+                source: None,
             }
         })
         .collect()

@@ -67,6 +67,45 @@ fn labels_join_features_in_either_order_and_the_buffer_is_bounded() {
     assert_eq!(l.dropped_pending, 50);
 }
 
+/// Feedback with `source` keeps it with the label, in either order and across a checkpoint of
+/// the early label; a head written before sources were kept still restores.
+#[test]
+fn the_source_of_a_label_is_kept_with_it() {
+    let fb_from = |id: &str, t: i64, source: &str| {
+        fb(id, t, "yes").replace("\"label\"", &format!("\"source\":\"{source}\",\"label\""))
+    };
+    let mut l = Learner::new(cfg(), Task::Classification, "1");
+    feed(&mut l, &pred("a", 1_000, 1.0, "yes"));
+    feed(&mut l, &fb_from("a", 2_000, "analyst-7"));
+    feed(&mut l, &fb_from("b", 3_000, "review-queue"));
+    feed(&mut l, &fb("c", 3_000, "no"));
+    // "b" and "c" wait for their predictions across a checkpoint.
+    let put: BTreeMap<String, Vec<u8>> = l.checkpoint("m").into_iter().collect();
+    let mut r = Learner::new(cfg(), Task::Classification, "1");
+    r.restore(&put[&head_key("m")], |slot| {
+        put.get(&format!("learn/m/chunk/{slot}")).cloned()
+    })
+    .unwrap();
+    feed(&mut r, &pred("b", 2_500, 2.0, "yes"));
+    feed(&mut r, &pred("c", 2_600, 3.0, "yes"));
+    let sources: Vec<Option<String>> = r.examples().into_iter().map(|e| e.source).collect();
+    assert_eq!(
+        sources,
+        [Some("analyst-7".into()), Some("review-queue".into()), None]
+    );
+    // A head without `early_sources` (written before sources were kept) reads.
+    let mut old: serde_json::Value = serde_json::from_slice(&put[&head_key("m")]).unwrap();
+    assert!(old["early_sources"].is_object());
+    old.as_object_mut().unwrap().remove("early_sources");
+    let mut r = Learner::new(cfg(), Task::Classification, "1");
+    r.restore(&serde_json::to_vec(&old).unwrap(), |slot| {
+        put.get(&format!("learn/m/chunk/{slot}")).cloned()
+    })
+    .unwrap();
+    feed(&mut r, &pred("b", 2_500, 2.0, "yes"));
+    assert_eq!(r.examples()[1].source, None);
+}
+
 #[test]
 fn age_bound_drops_old_chunks() {
     let mut c = cfg();
@@ -140,6 +179,7 @@ fn the_shadow_pairs_served_and_challenger_answers_on_labels() {
                 ]
                 .into(),
                 target: TrainTarget::Label(if x > 0.0 { "yes" } else { "no" }.into()),
+                source: None,
             }
         })
         .collect();

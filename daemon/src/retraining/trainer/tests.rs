@@ -272,6 +272,7 @@ fn example(i: u64, concept_b: bool) -> driftd_retrain::Example {
         ts_ms: i as i64,
         features: [("x".to_owned(), Value::Number(x))].into(),
         target: Target::Label(truth(x, concept_b).into()),
+        source: None,
     }
 }
 
