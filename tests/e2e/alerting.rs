@@ -4,7 +4,7 @@
 //! package. Also the admin API (silences) and `check-config` on rule errors.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::harness::*;
 use crate::sinks::{Certs, SmtpServer, parse_mail};
@@ -178,12 +178,41 @@ group_interval = "2s"
 repeat_interval = "1h"
 "#;
 
-/// Waits until the server holds `n` messages, then checks no more arrive for `quiet`.
-fn exactly(server: &SmtpServer, n: usize, within: Duration, quiet: Duration) -> Vec<PathBuf> {
+/// `GET /v1/alerts`: the alerts, when the engine last evaluated, and what it has not delivered.
+fn alerts_now(d: &Driftd) -> Option<serde_json::Value> {
+    let (status, body) = http_get_auth(&format!("{}/v1/alerts", d.base()), ADMIN);
+    (status == 200).then(|| serde_json::from_str(&body).ok())?
+}
+
+/// Waits until the alert engine has evaluated at or after `t` with nothing left to deliver:
+/// every notification due by `t` is then in the SMTP server. The end marker that "exactly n
+/// emails" and "no email" rest on, instead of a quiet window.
+fn settled(d: &Driftd, t: chrono::DateTime<chrono::Utc>, within: Duration) {
+    wait_for(
+        "the alert engine to evaluate and deliver all that is due",
+        within,
+        || {
+            let v = alerts_now(d)?;
+            let at: chrono::DateTime<chrono::Utc> = v["evaluated_at"].as_str()?.parse().ok()?;
+            (at >= t && v["undelivered"].as_u64()? == 0).then_some(())
+        },
+    );
+}
+
+/// Waits until the server holds `n` messages, then until the engine has evaluated `settle`
+/// later (the route's group interval: the longest a group's next notification can wait) with
+/// nothing undelivered, and checks there are exactly `n`.
+fn exactly(
+    d: &Driftd,
+    server: &SmtpServer,
+    n: usize,
+    within: Duration,
+    settle: Duration,
+) -> Vec<PathBuf> {
     wait_for(&format!("{n} email(s)"), within, || {
         (server.messages().len() >= n).then_some(())
     });
-    std::thread::sleep(quiet);
+    settled(d, chrono::Utc::now() + settle, within);
     let got = server.messages();
     assert_eq!(got.len(), n, "expected exactly {n} emails: {got:?}");
     got
@@ -201,7 +230,13 @@ fn five_features_drifting_together_make_one_email_then_one_resolved_email() {
     s.reference();
     s.window(&d, 0);
     s.window(&d, 5);
-    let mails = exactly(&server, 1, Duration::from_secs(60), Duration::from_secs(4));
+    let mails = exactly(
+        &d,
+        &server,
+        1,
+        Duration::from_secs(60),
+        Duration::from_secs(4),
+    );
     let mail = parse_mail(&mails[0]);
     assert!(
         mail.subject.starts_with("[driftd] FIRING 5"),
@@ -236,7 +271,13 @@ fn five_features_drifting_together_make_one_email_then_one_resolved_email() {
 
     // The features recover: one resolved notice, nothing more.
     s.window(&d, 0);
-    let mails = exactly(&server, 2, Duration::from_secs(60), Duration::from_secs(4));
+    let mails = exactly(
+        &d,
+        &server,
+        2,
+        Duration::from_secs(60),
+        Duration::from_secs(4),
+    );
     let resolved = subject(&mails[1]);
     assert!(resolved.starts_with("[driftd] RESOLVED"), "{resolved}");
     let m = d.metrics().unwrap();
@@ -276,9 +317,28 @@ repeat_interval = "1h"
     // 3, 2, 3, 2, 3 features: the share crosses the threshold five times.
     for shifted in [3, 2, 3, 2, 3, 2] {
         s.window(&d, shifted);
-        std::thread::sleep(Duration::from_millis(1500));
+        // The engine has seen this window's share (the alert's last value).
+        let share = shifted as f64 / FEATURES as f64;
+        wait_for(
+            "the engine to see the share",
+            Duration::from_secs(30),
+            || {
+                let v = alerts_now(&d)?;
+                v["alerts"]
+                    .as_array()?
+                    .iter()
+                    .any(|a| (a["value"].as_f64().unwrap_or(-1.0) - share).abs() < 1e-9)
+                    .then_some(())
+            },
+        );
     }
-    let mails = exactly(&server, 1, Duration::from_secs(30), Duration::from_secs(2));
+    let mails = exactly(
+        &d,
+        &server,
+        1,
+        Duration::from_secs(30),
+        Duration::from_secs(2),
+    );
     assert!(
         subject(&mails[0]).starts_with("[driftd] FIRING 1"),
         "{}",
@@ -286,7 +346,13 @@ repeat_interval = "1h"
     );
     // Below the resolve threshold: resolved.
     s.window(&d, 0);
-    let mails = exactly(&server, 2, Duration::from_secs(30), Duration::from_secs(3));
+    let mails = exactly(
+        &d,
+        &server,
+        2,
+        Duration::from_secs(30),
+        Duration::from_secs(3),
+    );
     assert!(
         subject(&mails[1]).starts_with("[driftd] RESOLVED"),
         "{}",
@@ -301,19 +367,12 @@ fn an_email_queued_while_the_relay_is_down_arrives_once_it_is_back() {
     let d = s.start(&format!("{FEATURE_RULE}{}", smtp_section(port)));
     s.reference();
     s.window(&d, 5);
-    // The relay stays down for 30 s: attempts fail, the notification stays queued.
-    let down = Instant::now();
-    wait_for("a failed attempt", Duration::from_secs(30), || {
+    // The relay stays down through three failed attempts (retries back off): the notification
+    // stays queued.
+    let m = wait_for("three failed attempts", Duration::from_secs(60), || {
         let m = d.metrics()?;
-        (m.sum(
-            "driftd_notifications_total",
-            &[("receiver", "oncall"), ("outcome", "failed")],
-        ) >= 1.0)
-            .then_some(())
+        (m.sum("driftd_notifications_total", &[("outcome", "failed")]) >= 3.0).then_some(m)
     });
-    std::thread::sleep(Duration::from_secs(30).saturating_sub(down.elapsed()));
-    let m = d.metrics().unwrap();
-    assert!(m.sum("driftd_notifications_total", &[("outcome", "failed")]) >= 3.0);
     assert_eq!(
         m.sum("driftd_notifications_queued", &[("receiver", "oncall")]),
         1.0
@@ -323,7 +382,13 @@ fn an_email_queued_while_the_relay_is_down_arrives_once_it_is_back() {
         0.0
     );
     let server = SmtpServer::start_on(port, &[]);
-    let mails = exactly(&server, 1, Duration::from_secs(30), Duration::from_secs(4));
+    let mails = exactly(
+        &d,
+        &server,
+        1,
+        Duration::from_secs(30),
+        Duration::from_secs(4),
+    );
     assert!(subject(&mails[0]).starts_with("[driftd] FIRING 5"));
     let m = d.metrics().unwrap();
     assert_eq!(
@@ -339,14 +404,24 @@ fn a_restart_while_an_alert_fires_sends_no_second_email() {
     let mut d = s.start(&format!("{FEATURE_RULE}{}", smtp_section(server.port)));
     s.reference();
     s.window(&d, 5);
-    exactly(&server, 1, Duration::from_secs(60), Duration::from_secs(1));
+    exactly(
+        &d,
+        &server,
+        1,
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+    );
     assert_eq!(d.terminate(), Some(0), "{}", d.log_text());
     d.restart();
     wait_for("driftd ready again", Duration::from_secs(60), || {
         d.ready().then_some(())
     });
-    // Well past group_wait and group_interval: still the one email.
-    std::thread::sleep(Duration::from_secs(5));
+    // Past group_wait and group_interval after the restart: still the one email.
+    settled(
+        &d,
+        chrono::Utc::now() + Duration::from_secs(3),
+        Duration::from_secs(60),
+    );
     assert_eq!(server.messages().len(), 1, "{}", d.log_text());
     let (status, body) = http_get_auth(&format!("{}/v1/alerts", d.base()), ADMIN);
     assert_eq!(status, 200, "{body}");
@@ -488,14 +563,25 @@ fn a_silence_suppresses_and_its_expiry_restores() {
         let m = d.metrics()?;
         (m.sum("driftd_alerts_suppressed", &[("reason", "silenced")]) == 5.0).then_some(())
     });
-    let remaining = (ends - chrono::Utc::now()).to_std().unwrap_or_default();
-    std::thread::sleep(remaining.saturating_sub(Duration::from_millis(500)));
+    // A flush was due (group_wait) while the silence held: nothing was sent.
+    let due = chrono::Utc::now() + Duration::from_secs(2);
+    assert!(
+        due < ends,
+        "the machine took most of the silence to get here"
+    );
+    settled(&d, due, Duration::from_secs(30));
     assert!(
         server.messages().is_empty(),
         "an email got through the silence"
     );
     // The silence ends: the alerts are notified.
-    let mails = exactly(&server, 1, Duration::from_secs(30), Duration::from_secs(2));
+    let mails = exactly(
+        &d,
+        &server,
+        1,
+        Duration::from_secs(30),
+        Duration::from_secs(2),
+    );
     assert!(subject(&mails[0]).starts_with("[driftd] FIRING 5"));
 }
 

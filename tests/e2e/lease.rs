@@ -50,18 +50,33 @@ fn redis_lease_contention_expiry_and_fencing() {
                 .is_some()
         );
         assert!(a.renew_lease(&la, ttl).await.unwrap());
+        let renewed = Instant::now();
         a.put_all_fenced(&la, vec![("model/churn".into(), b"by a".to_vec())])
             .await
             .unwrap();
         assert_eq!(b.get("model/churn").await.unwrap(), Some(b"by a".to_vec()));
 
-        // a stops renewing (a long pause); the lease expires and b takes it.
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        let lb = b
-            .acquire_lease("churn", "owner-b", Duration::from_secs(30))
-            .await
-            .unwrap()
-            .expect("b takes the expired lease");
+        // a stops renewing (a long pause); b keeps trying and gets the lease once it expired,
+        // not before.
+        let lb = loop {
+            if let Some(l) = b
+                .acquire_lease("churn", "owner-b", Duration::from_secs(30))
+                .await
+                .unwrap()
+            {
+                break l;
+            }
+            assert!(
+                renewed.elapsed() < Duration::from_secs(10),
+                "the lease never expired"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(
+            renewed.elapsed() >= ttl,
+            "b took the lease {:?} after a renewed it for {ttl:?}",
+            renewed.elapsed()
+        );
         assert!(lb.token > la.token, "{lb:?} after {la:?}");
 
         // a wakes up: its write is fenced off and nothing of it lands.
@@ -203,8 +218,8 @@ fn redis_subscriber_survives_a_server_restart() {
         (publisher, rx)
     });
 
+    // The server goes away (stop waits until its port is closed) and comes back.
     redis.stop();
-    std::thread::sleep(Duration::from_millis(500));
     redis.restart();
 
     rt.block_on(async {

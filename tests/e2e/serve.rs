@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use driftd::contract::event::{EventKind, ParseOptions, parse_event};
@@ -298,8 +298,11 @@ fn serve_answers_emits_contract_events_and_hot_swaps_without_failing_a_request()
 
     // Hot swap under load: a client keeps predicting while v2 is promoted.
     let stop = Arc::new(AtomicBool::new(false));
+    // Answers by version so far: the test waits on these instead of sleeping.
+    let answered = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
     let client = {
         let stop = stop.clone();
+        let answered = answered.clone();
         let url = format!("{}/v1/models/churn/predict", serve.base);
         std::thread::spawn(move || {
             let mut seen = Vec::new();
@@ -319,12 +322,22 @@ fn serve_answers_emits_contract_events_and_hot_swaps_without_failing_a_request()
                 if versions[0] != versions[1] {
                     failures.push(format!("mixed versions in one request: {versions:?}"));
                 }
+                if let Some(n) = ["1", "2"].iter().position(|v| *v == versions[0]) {
+                    answered[n].fetch_add(1, Ordering::Relaxed);
+                }
                 seen.push(versions[0].clone());
             }
             (seen, failures)
         })
     };
-    std::thread::sleep(Duration::from_millis(500));
+    let answers = |v: usize, n: usize| {
+        wait_for(
+            &format!("{n} answers of v{}", v + 1),
+            Duration::from_secs(30),
+            || (answered[v].load(Ordering::Relaxed) >= n).then_some(()),
+        )
+    };
+    answers(0, 20);
     // The embedded store is opened by serve only during a poll; retry if promote hits one.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -346,7 +359,7 @@ fn serve_answers_emits_contract_events_and_hot_swaps_without_failing_a_request()
             == 2.0)
             .then_some(())
     });
-    std::thread::sleep(Duration::from_millis(500));
+    answers(1, 20);
     stop.store(true, Ordering::Relaxed);
     let (seen, failures) = client.join().unwrap();
     assert!(failures.is_empty(), "{failures:?}");

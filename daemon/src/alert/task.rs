@@ -30,11 +30,25 @@ use crate::telemetry::metrics::Metrics;
 /// Key of the engine's state in the state store.
 pub const ENGINE_KEY: &str = "alert/engine";
 
+/// `GET /v1/alerts`: the active alerts and where the engine stands. `evaluated_at` with
+/// `undelivered == 0` is what a client (or a test) waits on to know that every notification due by
+/// then has been delivered: nothing more can arrive for alerts that stay as they are before the
+/// next group interval, so "exactly n emails" needs no quiet window.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertsNow {
+    /// Every pending or firing alert.
+    pub alerts: Vec<AlertView>,
+    /// The last evaluation (and flush of due groups); none yet after a start.
+    pub evaluated_at: Option<DateTime<Utc>>,
+    /// Notifications queued or being delivered.
+    pub undelivered: usize,
+}
+
 /// Requests from the admin API, answered by the task that owns the engine.
 #[derive(Debug)]
 pub enum Command {
-    /// The active alerts.
-    Alerts(oneshot::Sender<Vec<AlertView>>),
+    /// The active alerts, with when the engine last evaluated and what waits for delivery.
+    Alerts(oneshot::Sender<AlertsNow>),
     /// The active and pending silences.
     Silences(oneshot::Sender<Vec<Silence>>),
     /// Adds a silence; answers its id, or why it was refused. Stored before the answer.
@@ -155,6 +169,8 @@ pub struct AlertTask {
     firing: Option<watch::Sender<Vec<Firing>>>,
     /// Per model, what the retraining loop does about its alerts (the notifications' "actions").
     retrained: BTreeMap<String, Vec<String>>,
+    /// When the last tick evaluated the rules and flushed the due groups.
+    evaluated_at: Option<DateTime<Utc>>,
 }
 
 type Delivered = (String, Result<(), DeliveryError>);
@@ -246,6 +262,7 @@ impl AlertTask {
             dirty: false,
             firing: None,
             retrained: BTreeMap::new(),
+            evaluated_at: None,
         })
     }
 
@@ -321,6 +338,7 @@ impl AlertTask {
     }
 
     fn tick(&mut self, now: DateTime<Utc>) {
+        self.evaluated_at = Some(now);
         let mut samples = self.board.snapshot();
         let (totals, rejected) = self.metrics.event_totals();
         samples.extend(self.derived.samples(now, totals, rejected));
@@ -505,7 +523,11 @@ impl AlertTask {
         let now = Utc::now();
         match cmd {
             Command::Alerts(reply) => {
-                let _ = reply.send(self.engine.alerts());
+                let _ = reply.send(AlertsNow {
+                    alerts: self.engine.alerts(),
+                    evaluated_at: self.evaluated_at,
+                    undelivered: self.outbox.len(),
+                });
             }
             Command::Silences(reply) => {
                 let _ = reply.send(self.engine.silences(now));

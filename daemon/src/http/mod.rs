@@ -457,8 +457,8 @@ async fn swap(
 }
 
 async fn get_alerts(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let alerts = ask(&s, AlertCommand::Alerts).await?;
-    Ok(Json(serde_json::json!({ "alerts": alerts })).into_response())
+    let now = ask(&s, AlertCommand::Alerts).await?;
+    Ok(Json(now).into_response())
 }
 
 async fn get_silences(State(s): State<AppState>) -> Result<Response, ApiError> {

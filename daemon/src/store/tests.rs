@@ -58,21 +58,40 @@ async fn embedded_lease_acquire_contend_renew_release() {
     assert!(s.renew_lease(&b, LONG).await.unwrap());
 }
 
+/// Tries to take the lease `name` for `owner` until its holder's lease has expired (failing
+/// after 10 s): waits on the lease itself rather than sleeping past its expiry. Returns it and
+/// when it was taken.
+async fn take_once_expired(
+    s: &AnyStore,
+    name: &str,
+    owner: &str,
+    ttl: Duration,
+) -> (Lease, std::time::Instant) {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(l) = s.acquire_lease(name, owner, ttl).await.unwrap() {
+            return (l, std::time::Instant::now());
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never expired");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test]
 async fn embedded_lease_expires_and_the_token_increases() {
     let (_dir, s) = embedded();
     let a = s.acquire_lease("churn", "a", SHORT).await.unwrap().unwrap();
-    // Renewing extends it past the original expiry.
-    assert!(s.renew_lease(&a, Duration::from_millis(300)).await.unwrap());
-    tokio::time::sleep(SHORT * 2).await;
-    assert_eq!(s.acquire_lease("churn", "b", SHORT).await.unwrap(), None);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    // Expired: renewing fails, and someone else takes it with a higher token.
+    // Renewing extends it past the original expiry: another owner gets it only after the
+    // renewed term, not after the first.
+    let renewed_for = Duration::from_millis(300);
+    let renewed = std::time::Instant::now();
+    assert!(s.renew_lease(&a, renewed_for).await.unwrap());
+    let (b, taken) = take_once_expired(&s, "churn", "b", SHORT).await;
+    assert!(taken - renewed >= renewed_for, "{:?}", taken - renewed);
+    // Expired: renewing fails, and the new holder has a higher token.
     assert!(!s.renew_lease(&a, LONG).await.unwrap());
-    let b = s.acquire_lease("churn", "b", SHORT).await.unwrap().unwrap();
     assert!(b.token > a.token, "{b:?} after {a:?}");
-    tokio::time::sleep(SHORT * 2).await;
-    let a2 = s.acquire_lease("churn", "a", LONG).await.unwrap().unwrap();
+    let (a2, _) = take_once_expired(&s, "churn", "a", LONG).await;
     assert!(a2.token > b.token, "{a2:?} after {b:?}");
 }
 
@@ -84,8 +103,7 @@ async fn embedded_fenced_write_is_refused_after_the_lease_is_lost() {
         .await
         .unwrap();
     assert_eq!(s.get("k1").await.unwrap(), Some(b"a".to_vec()));
-    tokio::time::sleep(SHORT * 3).await;
-    let b = s.acquire_lease("churn", "b", LONG).await.unwrap().unwrap();
+    let (b, _) = take_once_expired(&s, "churn", "b", LONG).await;
     let err = s
         .put_all_fenced(
             &a,
