@@ -7,6 +7,7 @@ mod alerting;
 mod cli;
 mod dashboards;
 mod harness;
+mod hostile;
 mod http;
 mod https;
 mod kafka;
