@@ -122,6 +122,12 @@ pub struct RuleConfig {
     /// With `0s` (the default) it fires on the tick it becomes active.
     #[serde(rename = "for", default, with = "humantime_serde")]
     pub for_: Duration,
+    /// How long a firing alert keeps firing after its condition stopped holding (or its sample
+    /// went away), as Prometheus' `keep_firing_for`: a condition that clears and returns within
+    /// it is one episode, with one notification, not a resolved notice and a new alert each time.
+    /// With `0s` (the default) it resolves on the first tick the condition no longer holds.
+    #[serde(default, with = "humantime_serde")]
+    pub keep_firing_for: Duration,
     /// Severity, also the alerts' `severity` label (default `warning`).
     #[serde(default = "default_severity")]
     pub severity: Severity,

@@ -34,6 +34,7 @@ pub(super) struct Rule {
     threshold: f64,
     resolve: f64,
     for_: Duration,
+    keep_firing_for: Duration,
     severity: Severity,
     labels: Labels,
     annotations: BTreeMap<String, String>,
@@ -60,6 +61,10 @@ pub(super) struct ActiveAlert {
     /// Inhibited by a firing alert at the last evaluation.
     #[serde(default)]
     pub(super) inhibited: bool,
+    /// Firing, but its condition stopped holding at this time: it keeps firing until the
+    /// rule's `keep_firing_for` has passed (and holds again if the condition returns first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) cleared_since: Option<DateTime<Utc>>,
 }
 
 /// The last observation of an alert that resolved on this tick.
@@ -91,6 +96,7 @@ impl Rule {
             threshold: cfg.threshold,
             resolve,
             for_: cfg.for_,
+            keep_firing_for: cfg.keep_firing_for,
             severity: cfg.severity,
             labels: cfg.labels.clone(),
             annotations: cfg.annotations.clone(),
@@ -181,8 +187,16 @@ impl Rule {
             }
             // Hysteresis: an active alert is held by the resolve threshold, not the threshold.
             if seen.is_some_and(|o| self.op.holds(o.sample.value, self.resolve)) {
+                alert.cleared_since = None;
                 alert.advance(self.for_, now);
                 return true;
+            }
+            // Keep firing for a while after the condition cleared: a flap is one episode.
+            if alert.state == AlertState::Firing && !self.keep_firing_for.is_zero() {
+                let cleared = *alert.cleared_since.get_or_insert(now);
+                if !reached(cleared, self.keep_firing_for, now) {
+                    return true;
+                }
             }
             if alert.state == AlertState::Firing {
                 let last = Resolved {
@@ -216,6 +230,7 @@ impl ActiveAlert {
             detail: sample.detail.clone(),
             silenced: false,
             inhibited: false,
+            cleared_since: None,
         }
     }
 

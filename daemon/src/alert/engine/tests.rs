@@ -366,6 +366,61 @@ fn hysteresis_fires_once_through_oscillation_and_resolves_below_the_resolve_thre
 }
 
 #[test]
+fn keep_firing_for_makes_a_flapping_condition_one_episode() {
+    let rule = |keep: &str| {
+        config(&format!(
+            r#"
+[[rules]]
+name = "DatasetDrift"
+metric = "dataset_drift_share"
+op = ">"
+threshold = 0.2
+keep_firing_for = "{keep}"
+
+[[routes]]
+receivers = ["log"]
+"#
+        ))
+    };
+    // The oscillation's dips below the threshold last at most 45 s: within 2 min, one episode.
+    let mut e = Engine::new(rule("2m"));
+    let (next, sent) = run_values(&mut e, 0, &oscillation());
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0].1.status, Status::Firing);
+    // It keeps firing for 2 min after the condition clears for good, then resolves once, with
+    // the time it resolved and the last value seen.
+    let mut values = vec![0.5];
+    values.extend([0.1; 30]);
+    let (_, sent) = run_values(&mut e, next, &values);
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0].1.status, Status::Resolved);
+    assert_eq!(sent[0].1.alerts[0].ends_at, Some(t(next + 15 + 120)));
+    assert_eq!(sent[0].1.alerts[0].value, 0.1);
+    // The condition returning within the time clears the countdown: a later dip starts anew.
+    let mut e = Engine::new(rule("2m"));
+    let mut values = vec![0.5; 4];
+    values.extend([0.1; 6]); // 90 s below
+    values.extend([0.5; 2]);
+    values.extend([0.1; 6]); // 90 s below again: 180 s in all, but never 120 s in a row
+    values.extend([0.5; 2]);
+    let (_, sent) = run_values(&mut e, 0, &values);
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(
+        e.alerts()[0].active_since,
+        t(0),
+        "one episode since the start"
+    );
+    // 0s (the default) resolves at once: the control run's alert is a new episode.
+    let mut plain = Engine::new(rule("0s"));
+    run_values(&mut plain, 0, &values);
+    assert_eq!(
+        plain.alerts()[0].active_since,
+        t(15 * 18),
+        "the control run must flap"
+    );
+}
+
+#[test]
 fn an_absent_sample_resolves_its_alert() {
     let mut e = Engine::new(config(FEATURES));
     assert_eq!(hold(&mut e, 0, 45, &[feature("churn", "f0", 1.0)]).len(), 1);
