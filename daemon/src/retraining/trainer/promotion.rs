@@ -43,8 +43,12 @@ impl Trainer {
         self.after_swap(model, "promoted", version, aliases.previous, &note)
             .await;
         let l = self.loops.get_mut(model).expect("exists");
-        let reference = std::mem::take(&mut l.reference);
+        let mut reference = std::mem::take(&mut l.reference);
         let (watch, policy) = (l.cfg.watch, l.cfg.watch_policy.clone());
+        if reference.is_empty() {
+            // A restart during the shadow run: the rows lived only in memory.
+            reference = self.training_reference(model, version).await;
+        }
         self.switch_reference(model, reference).await;
         match (aliases.previous, watch.is_zero()) {
             (Some(previous), false) => match self.load_version(model, previous).await {
@@ -156,6 +160,33 @@ impl Trainer {
         match self.load_version(model, version).await {
             Ok(m) => reference_rows(&m, &examples),
             Err(_) => Vec::new(),
+        }
+    }
+
+    /// A version's training rows again, from the training buffer: the buffered examples inside
+    /// its training window (the chronological training split the fit saw, while the buffer
+    /// still holds it), scored by the version. What a shadow run that outlived a restart uses
+    /// as the drift reference on promotion, since the fit's own rows are not stored.
+    pub(super) async fn training_reference(&self, model: &str, version: u64) -> Vec<ReferenceRow> {
+        let Some(Some((examples, _))) = self
+            .ask(|tx| LearnControl::Examples(model.to_owned(), tx))
+            .await
+        else {
+            return Vec::new();
+        };
+        match self.load_version(model, version).await {
+            Ok(m) => {
+                let w = m.training_window();
+                let window: Vec<_> = examples
+                    .into_iter()
+                    .filter(|e| (w.from_ms..=w.to_ms).contains(&e.ts_ms))
+                    .collect();
+                reference_rows(&m, &window)
+            }
+            Err(e) => {
+                tracing::warn!(model, version, error = %e, "cannot load the version to rebuild its reference");
+                Vec::new()
+            }
         }
     }
 
