@@ -8,6 +8,7 @@ use driftd_retrain::ShadowDecision;
 use super::Trainer;
 use super::job::reference_rows;
 use crate::contract::notice::Notice;
+use crate::registry::RegistryError;
 use crate::retraining::learn::{LearnControl, ReferenceRow, ShadowKind, ShadowRun};
 use crate::retraining::state::Phase;
 use crate::store::Lease;
@@ -34,6 +35,23 @@ impl Trainer {
             .await
         {
             Ok(a) => a,
+            // Promoted (decision record and all) before a restart that came before the loop's
+            // state was stored: the gate decides the same again. Finish that promotion rather
+            // than retry it every tick; the registry keeps its one record.
+            Err(RegistryError::AlreadyLive { .. }) => match registry.aliases(model).await {
+                Ok(a) => {
+                    tracing::warn!(
+                        model,
+                        version,
+                        "the candidate is already live (promoted before a restart); finishing the promotion"
+                    );
+                    a
+                }
+                Err(e) => {
+                    tracing::error!(model, version, error = %e, "cannot read the aliases; retrying");
+                    return;
+                }
+            },
             Err(e) => {
                 tracing::error!(model, version, error = %e, "promotion failed; the live model stays");
                 return;

@@ -624,3 +624,68 @@ async fn a_shadow_run_that_outlives_a_restart_promotes_with_the_fits_reference_r
     // The drift reference was rebuilt from the training rows, once.
     assert_eq!(*w.references.lock().unwrap(), [fitted.len()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_cut_short_by_a_restart_is_finished_once_not_retried_forever() {
+    let mut w =
+        world("on_alerts = []\nmin_examples = 300\nwatch = \"0s\"\nshadow = { min_pairs = 100 }")
+            .await;
+    let (v1, old) = w.live().await;
+    w.traffic(600, &old, true);
+    let (tx, rx) = oneshot::channel();
+    w.trainer
+        .command(Command::Retrain("m".into(), "test".into(), tx))
+        .await;
+    rx.await.unwrap().unwrap();
+    w.settle().await;
+    let Phase::Shadow { version, .. } = w.phase() else {
+        panic!("expected a shadow run, got {:?}", w.phase());
+    };
+    w.traffic(300, &old, true);
+    // The alias swap lands; the process dies before the loop's state says so.
+    let reg = Registry::new(w.store.clone(), Some(SecretString::from(KEY))).unwrap();
+    reg.promote("m", version, "shadow gate: before the crash", None, None)
+        .await
+        .unwrap();
+    w.restart_trainer().await;
+    assert!(matches!(w.phase(), Phase::Shadow { .. }));
+
+    // The gate decides "promote" again: the promotion is finished, not attempted every tick.
+    w.trainer.tick().await;
+    assert_eq!(w.phase(), Phase::Idle);
+    let aliases = reg.aliases("m").await.unwrap();
+    assert_eq!(
+        (aliases.live, aliases.candidate, aliases.previous),
+        (Some(version), None, Some(v1))
+    );
+    let promotions = reg
+        .show("m", version)
+        .await
+        .unwrap()
+        .decisions
+        .iter()
+        .filter(|d| d.action == "promote")
+        .count();
+    assert_eq!(promotions, 1);
+    let events: Vec<&str> = w.trainer.loops["m"]
+        .state
+        .timeline
+        .iter()
+        .map(|s| s.event.as_str())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "requested",
+            "triggered",
+            "trained",
+            "shadow_started",
+            "promoted"
+        ]
+    );
+    assert_eq!(
+        w.references.lock().unwrap().len(),
+        1,
+        "the reference rebuilt once"
+    );
+}
