@@ -120,12 +120,38 @@ impl Trainer {
                 return;
             }
         };
-        if let Err(e) = registry.rollback(model, &note, None).await {
-            tracing::error!(model, error = %e, "automatic rollback failed");
-            return;
+        // A rollback that landed before a restart (the loop's state still says watch) is
+        // finished, not done again: a second swap would make the worse version live again.
+        let done = match registry.aliases(model).await {
+            Ok(a) => a.live == Some(previous),
+            Err(e) => {
+                tracing::error!(model, error = %e, "cannot read the aliases; retrying");
+                return;
+            }
+        };
+        let recorded = if done {
+            tracing::warn!(
+                model,
+                version,
+                previous,
+                "already rolled back (before a restart); finishing the rollback"
+            );
+            registry.show(model, version).await.is_ok_and(|v| {
+                v.decisions
+                    .iter()
+                    .any(|e| e.action == "rollback" && e.record.is_some())
+            })
+        } else {
+            if let Err(e) = registry.rollback(model, &note, None).await {
+                tracing::error!(model, error = %e, "automatic rollback failed");
+                return;
+            }
+            false
+        };
+        if !recorded {
+            self.record(model, version, "rollback", &d.record, lease)
+                .await;
         }
-        self.record(model, version, "rollback", &d.record, lease)
-            .await;
         self.after_swap(model, "rolled_back", previous, Some(version), &note)
             .await;
         // The reference of the restored model: the newest labelled data.

@@ -689,3 +689,56 @@ async fn a_promotion_cut_short_by_a_restart_is_finished_once_not_retried_forever
         "the reference rebuilt once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_cut_short_by_a_restart_is_finished_not_swapped_back() {
+    let mut w = world(
+        "on_alerts = []\nmin_examples = 300\nwatch = \"1h\"\nshadow = { min_pairs = 100 }\nwatch_policy = { min_pairs = 100 }",
+    )
+    .await;
+    let (v1, old) = w.live().await;
+    w.traffic(600, &old, true);
+    let (tx, rx) = oneshot::channel();
+    w.trainer
+        .command(Command::Retrain("m".into(), "test".into(), tx))
+        .await;
+    rx.await.unwrap().unwrap();
+    w.settle().await;
+    w.traffic(300, &old, true);
+    w.trainer.tick().await;
+    let Phase::Watch { version, .. } = w.phase() else {
+        panic!("expected a watch, got {:?}", w.phase());
+    };
+    // The concept flips back: the new live model is now wrong, the previous one right.
+    let (_, new) = w.live().await;
+    w.traffic(300, &new, false);
+    // The rollback's swap lands; the process dies before its record and the loop's state.
+    let reg = Registry::new(w.store.clone(), Some(SecretString::from(KEY))).unwrap();
+    reg.rollback("m", "before the crash", None).await.unwrap();
+    w.restart_trainer().await;
+    assert!(matches!(w.phase(), Phase::Watch { .. }));
+
+    // The watch decides "roll back" again: finished, not swapped back to the worse version.
+    w.trainer.tick().await;
+    assert_eq!(w.phase(), Phase::Idle);
+    let aliases = reg.aliases("m").await.unwrap();
+    assert_eq!((aliases.live, aliases.previous), (Some(v1), Some(version)));
+    let records = reg
+        .show("m", version)
+        .await
+        .unwrap()
+        .decisions
+        .iter()
+        .filter(|d| d.action == "rollback" && d.record.is_some())
+        .count();
+    assert_eq!(records, 1, "the watch's decision record, stored once");
+    let rollbacks = reg
+        .show("m", v1)
+        .await
+        .unwrap()
+        .decisions
+        .iter()
+        .filter(|d| d.action == "rollback")
+        .count();
+    assert_eq!(rollbacks, 1, "one swap back to v1");
+}
