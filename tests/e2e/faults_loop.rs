@@ -66,7 +66,8 @@ fn metric(d: &Driftd, name: &str, labels: &[(&str, &str)]) -> f64 {
 /// Predictions per window (and in the reference).
 const WINDOW: usize = 1000;
 
-/// `n` windows of predictions with seven features, `f0..f{shifted}` shifted by one sd.
+/// One window of predictions numbered from `first`, with seven features of which the first
+/// `shifted` are shifted by one standard deviation.
 fn drift_window(rng: &mut Rng, first: usize, shifted: usize) -> Vec<String> {
     (first..first + WINDOW)
         .map(|n| {
@@ -615,7 +616,10 @@ watch = "0s"
         (metric(&d, "driftd_shadow_pairs", &pairs) == half).then_some(())
     });
     let ok = [("outcome", "ok")];
-    let checkpoints = metric(&d, "driftd_checkpoints_total", &ok);
+    let checkpoints = d
+        .metrics()
+        .expect("driftd's metrics")
+        .sum("driftd_checkpoints_total", &ok);
     append_lines(&events, &[traffic.prediction().0]);
     wait_for(
         "a checkpoint holding the tally",
