@@ -8,6 +8,7 @@ use driftd_retrain::ShadowDecision;
 use super::Trainer;
 use super::job::reference_rows;
 use crate::contract::notice::Notice;
+use crate::registry::RegistryError;
 use crate::retraining::learn::{LearnControl, ReferenceRow, ShadowKind, ShadowRun};
 use crate::retraining::state::Phase;
 use crate::store::Lease;
@@ -34,6 +35,23 @@ impl Trainer {
             .await
         {
             Ok(a) => a,
+            // Promoted (decision record and all) before a restart that came before the loop's
+            // state was stored: the gate decides the same again. Finish that promotion rather
+            // than retry it every tick; the registry keeps its one record.
+            Err(RegistryError::AlreadyLive { .. }) => match registry.aliases(model).await {
+                Ok(a) => {
+                    tracing::warn!(
+                        model,
+                        version,
+                        "the candidate is already live (promoted before a restart); finishing the promotion"
+                    );
+                    a
+                }
+                Err(e) => {
+                    tracing::error!(model, version, error = %e, "cannot read the aliases; retrying");
+                    return;
+                }
+            },
             Err(e) => {
                 tracing::error!(model, version, error = %e, "promotion failed; the live model stays");
                 return;
@@ -43,8 +61,12 @@ impl Trainer {
         self.after_swap(model, "promoted", version, aliases.previous, &note)
             .await;
         let l = self.loops.get_mut(model).expect("exists");
-        let reference = std::mem::take(&mut l.reference);
+        let mut reference = std::mem::take(&mut l.reference);
         let (watch, policy) = (l.cfg.watch, l.cfg.watch_policy.clone());
+        if reference.is_empty() {
+            // A restart during the shadow run: the rows lived only in memory.
+            reference = self.training_reference(model, version).await;
+        }
         self.switch_reference(model, reference).await;
         match (aliases.previous, watch.is_zero()) {
             (Some(previous), false) => match self.load_version(model, previous).await {
@@ -98,12 +120,38 @@ impl Trainer {
                 return;
             }
         };
-        if let Err(e) = registry.rollback(model, &note, None).await {
-            tracing::error!(model, error = %e, "automatic rollback failed");
-            return;
+        // A rollback that landed before a restart (the loop's state still says watch) is
+        // finished, not done again: a second swap would make the worse version live again.
+        let done = match registry.aliases(model).await {
+            Ok(a) => a.live == Some(previous),
+            Err(e) => {
+                tracing::error!(model, error = %e, "cannot read the aliases; retrying");
+                return;
+            }
+        };
+        let recorded = if done {
+            tracing::warn!(
+                model,
+                version,
+                previous,
+                "already rolled back (before a restart); finishing the rollback"
+            );
+            registry.show(model, version).await.is_ok_and(|v| {
+                v.decisions
+                    .iter()
+                    .any(|e| e.action == "rollback" && e.record.is_some())
+            })
+        } else {
+            if let Err(e) = registry.rollback(model, &note, None).await {
+                tracing::error!(model, error = %e, "automatic rollback failed");
+                return;
+            }
+            false
+        };
+        if !recorded {
+            self.record(model, version, "rollback", &d.record, lease)
+                .await;
         }
-        self.record(model, version, "rollback", &d.record, lease)
-            .await;
         self.after_swap(model, "rolled_back", previous, Some(version), &note)
             .await;
         // The reference of the restored model: the newest labelled data.
@@ -156,6 +204,33 @@ impl Trainer {
         match self.load_version(model, version).await {
             Ok(m) => reference_rows(&m, &examples),
             Err(_) => Vec::new(),
+        }
+    }
+
+    /// A version's training rows again, from the training buffer: the buffered examples inside
+    /// its training window (the chronological training split the fit saw, while the buffer
+    /// still holds it), scored by the version. What a shadow run that outlived a restart uses
+    /// as the drift reference on promotion, since the fit's own rows are not stored.
+    pub(super) async fn training_reference(&self, model: &str, version: u64) -> Vec<ReferenceRow> {
+        let Some(Some((examples, _))) = self
+            .ask(|tx| LearnControl::Examples(model.to_owned(), tx))
+            .await
+        else {
+            return Vec::new();
+        };
+        match self.load_version(model, version).await {
+            Ok(m) => {
+                let w = m.training_window();
+                let window: Vec<_> = examples
+                    .into_iter()
+                    .filter(|e| (w.from_ms..=w.to_ms).contains(&e.ts_ms))
+                    .collect();
+                reference_rows(&m, &window)
+            }
+            Err(e) => {
+                tracing::warn!(model, version, error = %e, "cannot load the version to rebuild its reference");
+                Vec::new()
+            }
         }
     }
 

@@ -264,6 +264,11 @@ struct World {
     trainer: Trainer,
     clock: Arc<Mutex<DateTime<Utc>>>,
     next: u64,
+    /// What a new trainer (a restart) is built from.
+    learn: mpsc::Sender<LearnControl>,
+    models: Vec<(String, RetrainConfig, Task)>,
+    /// The size of every drift reference the trainer sent to the learners, in order.
+    references: Arc<Mutex<Vec<usize>>>,
 }
 
 fn example(i: u64, concept_b: bool) -> driftd_retrain::Example {
@@ -305,30 +310,25 @@ async fn world(retrain: &str) -> World {
     let pipeline = Arc::new(Mutex::new(p));
     let (learn, mut rx) = mpsc::channel::<LearnControl>(8);
     let pl = pipeline.clone();
+    let references = Arc::new(Mutex::new(Vec::new()));
+    let seen = references.clone();
     tokio::spawn(async move {
         while let Some(c) = rx.recv().await {
+            if let LearnControl::SetReference(_, rows, _) = &c {
+                seen.lock().unwrap().push(rows.len());
+            }
             pl.lock().unwrap().learn_control(c);
         }
     });
     let clock = Arc::new(Mutex::new(at("2026-11-22T01:00:00Z")));
     let c = clock.clone();
-    let (_firing_tx, firing) = watch::channel(Vec::new());
-    std::mem::forget(_firing_tx);
-    let models = policy
+    let models: Vec<_> = policy
         .retrained()
         .map(|(m, (c, t))| (m.clone(), c.clone(), *t))
         .collect();
-    let deps = TrainerDeps {
-        store: store.clone(),
-        keys: Keys::hmac(&SecretString::from(KEY)),
-        learn,
-        metrics,
-        firing,
-        board: Arc::default(),
-        announcer: Announcer::new(store.clone(), None, "test".into()),
-        clock: Arc::new(move || *c.lock().unwrap()),
-    };
-    let trainer = Trainer::load(models, deps).await.unwrap();
+    let trainer = Trainer::load(models.clone(), deps(&store, &learn, metrics, c))
+        .await
+        .unwrap();
     World {
         _dir: dir,
         store,
@@ -336,6 +336,30 @@ async fn world(retrain: &str) -> World {
         trainer,
         clock,
         next: 10_000,
+        learn,
+        models,
+        references,
+    }
+}
+
+/// A trainer's dependencies on the world's store, learners and clock.
+fn deps(
+    store: &AnyStore,
+    learn: &mpsc::Sender<LearnControl>,
+    metrics: Arc<Metrics>,
+    clock: Arc<Mutex<DateTime<Utc>>>,
+) -> TrainerDeps {
+    let (firing_tx, firing) = watch::channel(Vec::new());
+    std::mem::forget(firing_tx);
+    TrainerDeps {
+        store: store.clone(),
+        keys: Keys::hmac(&SecretString::from(KEY)),
+        learn: learn.clone(),
+        metrics,
+        firing,
+        board: Arc::default(),
+        announcer: Announcer::new(store.clone(), None, "test".into()),
+        clock: Arc::new(move || *clock.lock().unwrap()),
     }
 }
 
@@ -384,6 +408,20 @@ impl World {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("training did not finish: {:?}", self.phase());
+    }
+
+    /// A new trainer from the stored loop states, as after a SIGKILL: what the old one held
+    /// only in memory is gone, and so is its lease (the embedded store's leases live in the
+    /// process).
+    async fn restart_trainer(&mut self) {
+        for l in self.trainer.loops.values_mut() {
+            if let Some(lease) = l.lease.take() {
+                self.store.release_lease(&lease).await.unwrap();
+            }
+        }
+        let metrics = Arc::new(Metrics::new());
+        let deps = deps(&self.store, &self.learn, metrics, self.clock.clone());
+        self.trainer = Trainer::load(self.models.clone(), deps).await.unwrap();
     }
 
     async fn live(&self) -> (u64, TrainedModel) {
@@ -534,4 +572,173 @@ async fn a_worse_candidate_is_rejected_with_a_stored_decision_and_the_live_model
         .map(|s| s.event.as_str())
         .collect();
     assert_eq!(events, ["requested", "triggered", "rejected"]);
+}
+
+/// The rows as comparable values.
+fn rows(r: &[ReferenceRow]) -> Vec<(driftd_retrain::Features, Option<driftd_retrain::Prediction>)> {
+    r.iter()
+        .map(|r| (r.features.clone(), r.prediction.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shadow_run_that_outlives_a_restart_promotes_with_the_fits_reference_rows() {
+    let mut w =
+        world("on_alerts = []\nmin_examples = 300\nwatch = \"0s\"\nshadow = { min_pairs = 100 }")
+            .await;
+    let (_, old) = w.live().await;
+    w.traffic(600, &old, true);
+    let (tx, rx) = oneshot::channel();
+    w.trainer
+        .command(Command::Retrain("m".into(), "test".into(), tx))
+        .await;
+    rx.await.unwrap().unwrap();
+    w.settle().await;
+    let Phase::Shadow { version, .. } = w.phase() else {
+        panic!("expected a shadow run, got {:?}", w.phase());
+    };
+    let fitted = rows(&w.trainer.loops["m"].reference);
+    assert!(
+        (400..600).contains(&fitted.len()),
+        "the training split of 600 examples: {}",
+        fitted.len()
+    );
+
+    // The process dies during the shadow run; the rows the fit made die with it.
+    w.restart_trainer().await;
+    assert!(matches!(w.phase(), Phase::Shadow { version: v, .. } if v == version));
+    assert!(w.trainer.loops["m"].reference.is_empty());
+    // Rebuilt from the buffer: the same rows (the examples of the version's training window,
+    // scored by it).
+    assert_eq!(
+        rows(&w.trainer.training_reference("m", version).await),
+        fitted
+    );
+
+    // The resumed shadow run decides and promotes.
+    w.traffic(300, &old, true);
+    w.trainer.tick().await;
+    w.trainer.tick().await;
+    assert_eq!(w.phase(), Phase::Idle);
+    assert_eq!(w.live().await.0, version);
+    // The drift reference was rebuilt from the training rows, once.
+    assert_eq!(*w.references.lock().unwrap(), [fitted.len()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_cut_short_by_a_restart_is_finished_once_not_retried_forever() {
+    let mut w =
+        world("on_alerts = []\nmin_examples = 300\nwatch = \"0s\"\nshadow = { min_pairs = 100 }")
+            .await;
+    let (v1, old) = w.live().await;
+    w.traffic(600, &old, true);
+    let (tx, rx) = oneshot::channel();
+    w.trainer
+        .command(Command::Retrain("m".into(), "test".into(), tx))
+        .await;
+    rx.await.unwrap().unwrap();
+    w.settle().await;
+    let Phase::Shadow { version, .. } = w.phase() else {
+        panic!("expected a shadow run, got {:?}", w.phase());
+    };
+    w.traffic(300, &old, true);
+    // The alias swap lands; the process dies before the loop's state says so.
+    let reg = Registry::new(w.store.clone(), Some(SecretString::from(KEY))).unwrap();
+    reg.promote("m", version, "shadow gate: before the crash", None, None)
+        .await
+        .unwrap();
+    w.restart_trainer().await;
+    assert!(matches!(w.phase(), Phase::Shadow { .. }));
+
+    // The gate decides "promote" again: the promotion is finished, not attempted every tick.
+    w.trainer.tick().await;
+    assert_eq!(w.phase(), Phase::Idle);
+    let aliases = reg.aliases("m").await.unwrap();
+    assert_eq!(
+        (aliases.live, aliases.candidate, aliases.previous),
+        (Some(version), None, Some(v1))
+    );
+    let promotions = reg
+        .show("m", version)
+        .await
+        .unwrap()
+        .decisions
+        .iter()
+        .filter(|d| d.action == "promote")
+        .count();
+    assert_eq!(promotions, 1);
+    let events: Vec<&str> = w.trainer.loops["m"]
+        .state
+        .timeline
+        .iter()
+        .map(|s| s.event.as_str())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "requested",
+            "triggered",
+            "trained",
+            "shadow_started",
+            "promoted"
+        ]
+    );
+    assert_eq!(
+        w.references.lock().unwrap().len(),
+        1,
+        "the reference rebuilt once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_cut_short_by_a_restart_is_finished_not_swapped_back() {
+    let mut w = world(
+        "on_alerts = []\nmin_examples = 300\nwatch = \"1h\"\nshadow = { min_pairs = 100 }\nwatch_policy = { min_pairs = 100 }",
+    )
+    .await;
+    let (v1, old) = w.live().await;
+    w.traffic(600, &old, true);
+    let (tx, rx) = oneshot::channel();
+    w.trainer
+        .command(Command::Retrain("m".into(), "test".into(), tx))
+        .await;
+    rx.await.unwrap().unwrap();
+    w.settle().await;
+    w.traffic(300, &old, true);
+    w.trainer.tick().await;
+    let Phase::Watch { version, .. } = w.phase() else {
+        panic!("expected a watch, got {:?}", w.phase());
+    };
+    // The concept flips back: the new live model is now wrong, the previous one right.
+    let (_, new) = w.live().await;
+    w.traffic(300, &new, false);
+    // The rollback's swap lands; the process dies before its record and the loop's state.
+    let reg = Registry::new(w.store.clone(), Some(SecretString::from(KEY))).unwrap();
+    reg.rollback("m", "before the crash", None).await.unwrap();
+    w.restart_trainer().await;
+    assert!(matches!(w.phase(), Phase::Watch { .. }));
+
+    // The watch decides "roll back" again: finished, not swapped back to the worse version.
+    w.trainer.tick().await;
+    assert_eq!(w.phase(), Phase::Idle);
+    let aliases = reg.aliases("m").await.unwrap();
+    assert_eq!((aliases.live, aliases.previous), (Some(v1), Some(version)));
+    let records = reg
+        .show("m", version)
+        .await
+        .unwrap()
+        .decisions
+        .iter()
+        .filter(|d| d.action == "rollback" && d.record.is_some())
+        .count();
+    assert_eq!(records, 1, "the watch's decision record, stored once");
+    let rollbacks = reg
+        .show("m", v1)
+        .await
+        .unwrap()
+        .decisions
+        .iter()
+        .filter(|d| d.action == "rollback")
+        .count();
+    assert_eq!(rollbacks, 1, "one swap back to v1");
 }
