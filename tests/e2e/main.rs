@@ -6,6 +6,7 @@ mod access;
 mod alerting;
 mod cli;
 mod dashboards;
+mod faults_store;
 mod harness;
 mod http;
 mod https;
