@@ -254,3 +254,187 @@ fn embedded_store_disk_full_holds_offsets_and_recovers() {
     });
     assert!(d.log_text().contains("resuming from checkpoint"));
 }
+
+/// A `[state]` table for `redis` under a fresh key prefix.
+fn redis_state(redis: &Redis) -> String {
+    format!(
+        "[state]\nkind = \"redis\"\nurl = \"{}\"\nkey_prefix = \"{}\"\ntimeout = \"500ms\"",
+        redis.url(),
+        unique("faults")
+    )
+}
+
+/// Runs `redis-cli` against `redis` (e.g. `CONFIG SET maxmemory 1`) and asserts it answered OK.
+fn redis_cli(redis: &Redis, args: &[&str]) {
+    let out = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string()])
+        .args(args)
+        .output()
+        .expect("running redis-cli");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.trim() == "OK",
+        "redis-cli {args:?}: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Redis stops answering while the Kafka source keeps delivering: driftd applies the events in
+/// memory, is not ready (and stays so), commits nothing past the last checkpoint in Redis; when
+/// Redis returns it stores, commits and is ready by itself. A SIGKILL after recovery and a
+/// restart from Redis count every event exactly once.
+#[test]
+fn redis_down_and_up_under_the_kafka_source_counts_exactly_once() {
+    let broker = Broker::start(false);
+    let t = topics(&broker, 1);
+    let mut redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = EventGen::new(22);
+    let a = batch(dir.path(), "a.jsonl", &mut g, "churn", 3_000);
+    let b = batch(dir.path(), "b.jsonl", &mut g, "fraud", 3_000);
+    let c = batch(dir.path(), "c.jsonl", &mut g, "churn", 1_000);
+    assert_eq!(produce(&broker.bootstrap(), &t.predictions, &a), 3_000);
+    let mut d = Driftd::start(
+        dir.path(),
+        &config(&broker, &t, &redis_state(&redis), ""),
+        &[("DRIFTD_TEST_TOKEN", TOKEN)],
+    );
+    wait_for("the first 3,000", Duration::from_secs(60), || {
+        (accepted(&d.metrics()?) >= 3_000.0).then_some(())
+    });
+    wait_committed(&broker, &t, 3_000 - REWIND, "the first commit");
+    wait_for("ready", Duration::from_secs(30), || d.ready().then_some(()));
+
+    // Redis goes away; 3,000 more events are produced while it is down.
+    redis.stop();
+    let producer = {
+        let (bootstrap, topic) = (broker.bootstrap(), t.predictions.clone());
+        std::thread::spawn(move || produce(&bootstrap, &topic, &b))
+    };
+    wait_for(
+        "events applied while Redis is down",
+        Duration::from_secs(60),
+        || (accepted(&d.metrics()?) > 3_000.0).then_some(()),
+    );
+    wait_for("not ready without Redis", Duration::from_secs(30), || {
+        (!d.ready()).then_some(())
+    });
+    let failed = checkpoints(&d.metrics().unwrap(), "failed");
+    stays_not_ready(&d, failed, 3.0, "failed checkpoints without Redis");
+    assert_eq!(producer.join().unwrap(), 3_000);
+    let m = wait_for(
+        "all 6,000 applied in memory",
+        Duration::from_secs(60),
+        || {
+            let m = d.metrics()?;
+            (accepted(&m) >= 6_000.0).then_some(m)
+        },
+    );
+    assert_eq!(accepted(&m), 6_000.0);
+    stays_not_ready(&d, checkpoints(&m, "failed"), 2.0, "still without Redis");
+    assert_eq!(
+        committed(&broker, &t.predictions, &t.group),
+        Some(3_000 - REWIND),
+        "an offset was committed past the checkpoint in Redis"
+    );
+    assert_eq!(d.metrics().unwrap().sum("driftd_state_store_up", &[]), 0.0);
+    assert!(d.alive(), "driftd died without Redis:\n{}", d.log_text());
+
+    // Redis returns: stored, committed, ready; nothing counted twice.
+    redis.restart();
+    wait_for("ready after Redis returns", Duration::from_secs(30), || {
+        d.ready().then_some(())
+    });
+    wait_committed(
+        &broker,
+        &t,
+        6_000 - REWIND,
+        "the commit after Redis returns",
+    );
+    let m = d.metrics().unwrap();
+    assert_eq!(accepted(&m), 6_000.0);
+    assert_eq!(m.sum("driftd_events_total", &[("model", "fraud")]), 3_000.0);
+
+    // The state in Redis is what a restart continues from.
+    d.kill9();
+    assert_eq!(produce(&broker.bootstrap(), &t.predictions, &c), 1_000);
+    d.restart();
+    wait_committed(&broker, &t, 7_000 - REWIND, "the commit after the restart");
+    let m = d.metrics().unwrap();
+    assert_eq!(accepted(&m), 7_000.0, "{}", d.log_text());
+    assert_eq!(m.sum("driftd_events_total", &[("model", "churn")]), 4_000.0);
+    assert_eq!(m.sum("driftd_events_total", &[("model", "fraud")]), 3_000.0);
+    let log = d.log_text();
+    let down = log
+        .find("state store is unreachable")
+        .unwrap_or_else(|| panic!("the outage was not logged:\n{log}"));
+    assert!(
+        log[down..].contains("state store is reachable"),
+        "the recovery was not logged:\n{log}"
+    );
+}
+
+/// Redis answers but refuses every write (`maxmemory` reached with `noeviction`), the way a full
+/// disk refuses them: pings succeed, so readiness must come from the checkpoints. driftd is not
+/// ready throughout, commits nothing past the stored checkpoint, and recovers when memory is
+/// raised again, with exact counts.
+#[test]
+fn redis_refusing_writes_holds_offsets_and_recovers() {
+    let broker = Broker::start(false);
+    let t = topics(&broker, 1);
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = EventGen::new(23);
+    let a = batch(dir.path(), "a.jsonl", &mut g, "churn", 2_000);
+    let b = batch(dir.path(), "b.jsonl", &mut g, "fraud", 2_000);
+    assert_eq!(produce(&broker.bootstrap(), &t.predictions, &a), 2_000);
+    let d = Driftd::start(
+        dir.path(),
+        &config(&broker, &t, &redis_state(&redis), ""),
+        &[("DRIFTD_TEST_TOKEN", TOKEN)],
+    );
+    wait_for("the first 2,000", Duration::from_secs(60), || {
+        (accepted(&d.metrics()?) >= 2_000.0).then_some(())
+    });
+    wait_committed(&broker, &t, 2_000 - REWIND, "the first commit");
+    wait_for("ready", Duration::from_secs(30), || d.ready().then_some(()));
+
+    redis_cli(&redis, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    redis_cli(&redis, &["CONFIG", "SET", "maxmemory", "1"]);
+    let failed = checkpoints(&d.metrics().unwrap(), "failed");
+    assert_eq!(produce(&broker.bootstrap(), &t.predictions, &b), 2_000);
+    wait_for(
+        "the 2,000 new events in memory",
+        Duration::from_secs(60),
+        || (accepted(&d.metrics()?) >= 4_000.0).then_some(()),
+    );
+    stays_not_ready(
+        &d,
+        failed,
+        4.0,
+        "failed checkpoints while Redis refuses writes",
+    );
+    let m = d.metrics().unwrap();
+    assert_eq!(accepted(&m), 4_000.0);
+    assert!(
+        d.log_text().contains("OOM"),
+        "the refusal is logged with Redis' reason:\n{}",
+        d.log_text()
+    );
+    assert_eq!(
+        committed(&broker, &t.predictions, &t.group),
+        Some(2_000 - REWIND),
+        "an offset was committed past the checkpoint Redis refused"
+    );
+
+    redis_cli(&redis, &["CONFIG", "SET", "maxmemory", "0"]);
+    wait_for(
+        "ready once Redis takes writes",
+        Duration::from_secs(30),
+        || d.ready().then_some(()),
+    );
+    wait_committed(&broker, &t, 4_000 - REWIND, "the commit after recovery");
+    let m = d.metrics().unwrap();
+    assert_eq!(accepted(&m), 4_000.0);
+    assert_eq!(m.sum("driftd_events_total", &[("model", "fraud")]), 2_000.0);
+}
