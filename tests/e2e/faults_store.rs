@@ -438,3 +438,178 @@ fn redis_refusing_writes_holds_offsets_and_recovers() {
     assert_eq!(accepted(&m), 4_000.0);
     assert_eq!(m.sum("driftd_events_total", &[("model", "fraud")]), 2_000.0);
 }
+
+/// A child process killed on drop (a test that fails leaves no producer behind).
+struct Child(std::process::Child);
+
+impl Child {
+    /// Waits for it to exit and collects its output.
+    fn wait(mut self) -> std::process::Output {
+        let mut out = std::process::Output {
+            status: self.0.wait().unwrap(),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
+        if let Some(mut s) = self.0.stdout.take() {
+            std::io::Read::read_to_end(&mut s, &mut out.stdout).unwrap();
+        }
+        out
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `n` feedback events for `model`, as an HTTP body (a JSON array).
+fn feedback_body(g: &mut EventGen, model: &str, n: usize) -> String {
+    let items: Vec<String> = (0..n).map(|_| g.feedback(model)).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// The broker is down while a producer sends events (it waits and retries until the broker is
+/// back) and while HTTP feedback is posted. Feedback is refused with 503 during the outage, never
+/// acknowledged; sent again after the outage it is acknowledged and counted once. Every event
+/// produced around the outage is counted once, and the feedback topic holds exactly the
+/// acknowledged feedback (an end marker produced after it proves that nothing refused arrives
+/// later).
+#[test]
+fn events_and_feedback_sent_during_a_broker_outage_are_counted_once() {
+    let mut broker = Broker::start(true);
+    let t = topics(&broker, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = EventGen::new(24);
+    let a = batch(dir.path(), "a.jsonl", &mut g, "churn", 2_000);
+    let b = batch(dir.path(), "b.jsonl", &mut g, "fraud", 2_000);
+    let marker = dir.path().join("marker.jsonl");
+    write_lines(&marker, &[g.feedback("endmarker")]);
+    assert_eq!(produce(&broker.bootstrap(), &t.predictions, &a), 2_000);
+    let state = "[state]\nkind = \"embedded\"\npath = \"state.redb\"";
+    let d = Driftd::start(
+        dir.path(),
+        &config(&broker, &t, state, "request_timeout = \"3s\""),
+        &[("DRIFTD_TEST_TOKEN", TOKEN)],
+    );
+    wait_for("the first 2,000", Duration::from_secs(60), || {
+        (accepted(&d.metrics()?) >= 2_000.0).then_some(())
+    });
+    wait_committed(&broker, &t, 2_000 - REWIND, "the first commit");
+    wait_for("ready", Duration::from_secs(30), || d.ready().then_some(()));
+
+    broker.stop();
+    wait_for(
+        "not ready without the broker",
+        Duration::from_secs(30),
+        || (!d.ready()).then_some(()),
+    );
+
+    // Feedback posted during the outage is refused, clearly, and not acknowledged.
+    let feedback = feedback_body(&mut g, "churn", 20);
+    let url = format!("{}/v1/feedback", d.base());
+    let (status, body) = http_post(&url, Some(TOKEN), feedback.as_bytes());
+    assert_eq!(status, 503, "feedback during the broker outage: {body}");
+    assert!(body.contains("unavailable"), "{body}");
+
+    // A producer started during the outage: the client waits for a broker, holding the events.
+    let err_path = dir.path().join("producer.err");
+    let mut producer = Child(
+        Command::new(python())
+            .arg(repo_root().join("tests/tools/kafka_tool.py"))
+            .args(["produce", "--bootstrap", &broker.bootstrap()])
+            .args([
+                "--topic",
+                &t.predictions,
+                "--retry-seconds",
+                "120",
+                "--file",
+            ])
+            .arg(&b)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = || std::fs::read_to_string(&err_path).unwrap_or_default();
+    wait_for(
+        "the producer to connect during the outage",
+        Duration::from_secs(30),
+        || stderr().contains("connecting").then_some(()),
+    );
+    assert!(
+        !stderr().contains("connected") && producer.0.try_wait().unwrap().is_none(),
+        "the producer got through while the broker was down: {}",
+        stderr()
+    );
+    broker.restart();
+    let out = producer.wait();
+    assert!(out.status.success(), "the producer failed: {}", stderr());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2000");
+
+    // The refused feedback, sent again once the broker is back, is acknowledged (503s meanwhile,
+    // while the producer reconnects, are refusals too, each resent; never a bare 408).
+    wait_for(
+        "the feedback to be acknowledged after the outage",
+        Duration::from_secs(60),
+        || {
+            let (status, body) = http_post(&url, Some(TOKEN), feedback.as_bytes());
+            match status {
+                202 => Some(()),
+                503 => None,
+                _ => panic!(
+                    "feedback after the outage: {status} {body}\n{}",
+                    d.log_text()
+                ),
+            }
+        },
+    );
+    assert_eq!(produce(&broker.bootstrap(), &t.feedback, &marker), 1);
+    let m = wait_for(
+        "the end marker on the feedback topic",
+        Duration::from_secs(120),
+        || {
+            let m = d.metrics()?;
+            (m.sum("driftd_events_total", &[("model", "endmarker")]) >= 1.0).then_some(m)
+        },
+    );
+    assert_eq!(
+        m.sum(
+            "driftd_events_total",
+            &[("model", "churn"), ("kind", "feedback")]
+        ),
+        20.0,
+        "feedback refused during the outage was counted after all"
+    );
+    let on_topic = consume(
+        &broker.bootstrap(),
+        &t.feedback,
+        21,
+        Duration::from_secs(30),
+    );
+    assert_eq!(on_topic.len(), 21);
+    assert!(on_topic[20].value.as_deref().unwrap().contains("endmarker"));
+    wait_committed(
+        &broker,
+        &t,
+        4_000 - REWIND,
+        "the commit of every prediction",
+    );
+    let m = d.metrics().unwrap();
+    assert_eq!(
+        m.sum("driftd_events_total", &[("kind", "prediction")]),
+        4_000.0
+    );
+    assert_eq!(m.sum("driftd_events_total", &[("model", "fraud")]), 2_000.0);
+    assert_eq!(
+        m.sum(
+            "driftd_feedback_http_items_total",
+            &[("outcome", "accepted")]
+        ),
+        20.0
+    );
+    wait_for("ready after the outage", Duration::from_secs(30), || {
+        d.ready().then_some(())
+    });
+}

@@ -33,10 +33,14 @@ from kafka.partitioner.default import murmur2
 
 def produce(args):
     deadline = time.time() + args.retry_seconds
+    # Progress on stderr, for tests that produce while the broker is down: the client waits for
+    # a broker while it connects, and says so when it has one.
+    print(f"connecting to {args.bootstrap}", file=sys.stderr, flush=True)
     while True:
         try:
             producer = KafkaProducer(bootstrap_servers=args.bootstrap, acks="all", linger_ms=5,
                                      retries=10, request_timeout_ms=15000)
+            print("connected", file=sys.stderr, flush=True)
             break
         except Exception as e:  # broker not up yet
             if time.time() > deadline:
