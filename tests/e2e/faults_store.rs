@@ -440,9 +440,9 @@ fn redis_refusing_writes_holds_offsets_and_recovers() {
 }
 
 /// A child process killed on drop (a test that fails leaves no producer behind).
-struct Child(std::process::Child);
+struct KillOnDrop(std::process::Child);
 
-impl Child {
+impl KillOnDrop {
     /// Waits for it to exit and collects its output.
     fn wait(mut self) -> std::process::Output {
         let mut out = std::process::Output {
@@ -457,7 +457,7 @@ impl Child {
     }
 }
 
-impl Drop for Child {
+impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -515,7 +515,7 @@ fn events_and_feedback_sent_during_a_broker_outage_are_counted_once() {
 
     // A producer started during the outage: the client waits for a broker, holding the events.
     let err_path = dir.path().join("producer.err");
-    let mut producer = Child(
+    let mut producer = KillOnDrop(
         Command::new(python())
             .arg(repo_root().join("tests/tools/kafka_tool.py"))
             .args(["produce", "--bootstrap", &broker.bootstrap()])
