@@ -7,6 +7,7 @@ mod alerting;
 mod cli;
 mod dashboards;
 mod faults_loop;
+mod faults_store;
 mod harness;
 mod hostile;
 mod http;

@@ -8,6 +8,7 @@ would, and reads topics (e.g. the dead-letter topic) with their headers.
                         [--key-field id [--only-partitions 0,2,...]] [--partition N]
                         [--skip K] [--limit N]
   kafka_tool.py consume --bootstrap HOST:PORT --topic T --expect N --timeout S --out OUT.jsonl
+  kafka_tool.py committed --bootstrap HOST:PORT --topic T --group G
 
 `produce` sends each non-empty line as one message (the raw bytes), waits for every
 acknowledgement (acks=all) and prints the count. By default messages have no key; with
@@ -17,7 +18,9 @@ prediction id) and lands on the partition the client's default partitioner (murm
 and produce it later). `--partition N` sends every line to partition N. `--skip` and `--limit`
 apply to the lines that pass the filter. `consume` reads from the beginning without a
 consumer group until N messages or the timeout, and writes one JSON object per message:
-{"partition", "offset", "value", "headers": {name: value}}.
+{"partition", "offset", "value", "headers": {name: value}}. `committed` prints the group's
+committed offset of each partition of the topic as JSON ({"0": 2900, "1": null}; null: none),
+read with an offset fetch that does not join the group.
 """
 import argparse
 import json
@@ -30,10 +33,14 @@ from kafka.partitioner.default import murmur2
 
 def produce(args):
     deadline = time.time() + args.retry_seconds
+    # Progress on stderr, for tests that produce while the broker is down: the client waits for
+    # a broker while it connects, and says so when it has one.
+    print(f"connecting to {args.bootstrap}", file=sys.stderr, flush=True)
     while True:
         try:
             producer = KafkaProducer(bootstrap_servers=args.bootstrap, acks="all", linger_ms=5,
                                      retries=10, request_timeout_ms=15000)
+            print("connected", file=sys.stderr, flush=True)
             break
         except Exception as e:  # broker not up yet
             if time.time() > deadline:
@@ -111,6 +118,27 @@ def consume(args):
     print(len(out))
 
 
+def partitions(consumer, topic, timeout):
+    deadline = time.time() + timeout
+    parts = None
+    while parts is None and time.time() < deadline:
+        parts = consumer.partitions_for_topic(topic)
+        if parts is None:
+            time.sleep(0.2)
+    if parts is None:
+        raise SystemExit(f"no partitions for {topic}")
+    return [TopicPartition(topic, p) for p in sorted(parts)]
+
+
+def committed(args):
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, group_id=args.group,
+                             enable_auto_commit=False)
+    out = {str(tp.partition): consumer.committed(tp, timeout_ms=10000)
+           for tp in partitions(consumer, args.topic, 30)}
+    consumer.close()
+    print(json.dumps(out))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -130,8 +158,12 @@ def main():
     c.add_argument("--expect", type=int, required=True)
     c.add_argument("--timeout", type=float, default=60)
     c.add_argument("--out", required=True)
+    k = sub.add_parser("committed")
+    k.add_argument("--bootstrap", required=True)
+    k.add_argument("--topic", required=True)
+    k.add_argument("--group", required=True)
     args = ap.parse_args()
-    {"produce": produce, "consume": consume}[args.cmd](args)
+    {"produce": produce, "consume": consume, "committed": committed}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Most feedback items in one batch request.
     pub max_batch_items: usize,
-    /// Time limit for one request.
+    /// Time limit for one request. In Kafka mode feedback waits for the broker's
+    /// acknowledgement at most [`HttpConfig::feedback_delivery_timeout`] of it.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
     /// Named bearer tokens with their roles (`[[http.tokens]]`: `name`, `role` — `feedback`,
@@ -62,7 +63,33 @@ impl Default for HttpConfig {
     }
 }
 
+/// How late librdkafka may report a record whose delivery timed out: it scans for expired
+/// records about once a second.
+const DELIVERY_REPORT_SLACK: Duration = Duration::from_millis(1500);
+
+/// How long `POST /v1/feedback` waits for the broker (Kafka mode) before answering 503 itself:
+/// half a second before the request's own limit (`request_timeout`), so that the client gets a
+/// clear refusal rather than a bare 408 even when the producer reports late (e.g. while it waits
+/// to reconnect after an outage).
+pub fn feedback_answer_deadline(request_timeout: Duration) -> Duration {
+    request_timeout
+        .saturating_sub(Duration::from_millis(500))
+        .max(request_timeout / 2)
+}
+
 impl HttpConfig {
+    /// How long feedback produced to the feedback topic (Kafka mode) may wait for the broker:
+    /// 1.5 s less than `request_timeout` (at least 1 s), so that while the broker is down the
+    /// record's own failure answers 503 before the request times out. A request timeout (408)
+    /// would leave the record queued in the producer, delivered if the broker came back soon
+    /// after the client was told nothing, and counted twice when the client sends it again.
+    /// With `request_timeout` of 2.5 s or more, a refused record is never delivered.
+    pub fn feedback_delivery_timeout(&self) -> Duration {
+        self.request_timeout
+            .saturating_sub(DELIVERY_REPORT_SLACK)
+            .max(Duration::from_secs(1))
+    }
+
     /// Checks limits and resolves the tokens (named ones and the older lists).
     pub fn validate(&self, e: &mut Vec<ConfigError>, secrets: &mut Secrets) {
         if self.max_body_bytes < 256 {
@@ -102,5 +129,33 @@ impl HttpConfig {
             &[Role::Feedback, Role::Read, Role::Operator, Role::Admin],
             &mut secrets.http_tokens,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: in Kafka mode feedback waited for the broker as long as the request could
+    /// last, so during a broker outage the request timed out first (408, no body) and the record
+    /// stayed queued, to be delivered if the broker came back soon after.
+    #[test]
+    fn feedback_delivery_fails_before_the_request_times_out() {
+        let at = |ms| {
+            HttpConfig {
+                request_timeout: Duration::from_millis(ms),
+                ..Default::default()
+            }
+            .feedback_delivery_timeout()
+        };
+        assert_eq!(at(10_000), Duration::from_millis(8_500));
+        assert_eq!(at(3_000), Duration::from_millis(1_500));
+        assert_eq!(at(500), Duration::from_secs(1), "at least a second");
+        for ms in [2_500, 3_000, 10_000, 60_000] {
+            assert!(at(ms) + DELIVERY_REPORT_SLACK <= Duration::from_millis(ms));
+        }
+        let answer = |ms| feedback_answer_deadline(Duration::from_millis(ms));
+        assert_eq!(answer(3_000), Duration::from_millis(2_500));
+        assert_eq!(answer(600), Duration::from_millis(300));
     }
 }

@@ -668,10 +668,20 @@ async fn post_feedback(State(s): State<AppState>, body: Bytes) -> Result<Respons
                 Err(_) => return Err(ApiError::Unavailable("the pipeline has stopped".into())),
             }
         }
-        FeedbackSink::Kafka(p) => p
-            .send_all(items)
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?,
+        // Answered before the request's own time limit: a refusal is always a clear 503. If the
+        // deadline passes with a record in flight, the broker may still store it; a resent label
+        // with the same id is joined once.
+        FeedbackSink::Kafka(p) => {
+            let deadline = config::feedback_answer_deadline(s.request_timeout);
+            match tokio::time::timeout(deadline, p.send_all(items)).await {
+                Ok(sent) => sent.map_err(|e| ApiError::Unavailable(e.to_string()))?,
+                Err(_) => {
+                    return Err(ApiError::Unavailable(
+                        "the broker did not acknowledge the feedback in time".into(),
+                    ));
+                }
+            }
+        }
     }
     s.metrics
         .feedback_http_items

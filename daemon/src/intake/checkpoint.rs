@@ -36,6 +36,9 @@ pub struct Checkpointer {
     interval: Duration,
     max_events: u64,
     last: Instant,
+    /// The last checkpoint failed to be written: the store is down until one is written (a ping
+    /// or a read proves that it answers, not that it can store the state).
+    write_failed: bool,
     /// Keys never written (non-resumable shards such as stdin).
     pub volatile: Vec<String>,
 }
@@ -55,19 +58,27 @@ impl Checkpointer {
             interval: cfg.interval,
             max_events: cfg.max_events,
             last: Instant::now(),
+            write_failed: false,
             volatile: Vec::new(),
         }
     }
 
-    /// Whether a checkpoint is due.
+    /// Whether a checkpoint is due. After a failed one, the next attempt comes `interval` after
+    /// it, however many events arrived meanwhile.
     pub fn due(&self, p: &Pipeline) -> bool {
         let n = p.since_checkpoint();
-        n >= self.max_events || (n > 0 && self.last.elapsed() >= self.interval)
+        let waited = self.last.elapsed() >= self.interval;
+        if self.write_failed {
+            return waited;
+        }
+        n >= self.max_events || (n > 0 && waited)
     }
 
     fn store_result<T>(&self, op: &str, r: Result<T, StoreError>) -> Result<T, StoreError> {
         let store = self.store.kind();
         match &r {
+            // Only a written checkpoint brings the store back up after a failed one.
+            Ok(_) if self.write_failed && op != "put" => {}
             Ok(_) => StoreAnswered {
                 store,
                 was_up: self.health.store_up.swap(true, Ordering::Relaxed),
@@ -95,6 +106,8 @@ impl Checkpointer {
             .collect();
         if entries.is_empty() {
             p.mark_checkpointed();
+            // Nothing is left unstored: the next probe may bring the store back up.
+            self.write_failed = false;
             return true;
         }
         let started = Instant::now();
@@ -104,6 +117,7 @@ impl Checkpointer {
         // without time to process events.
         self.last = Instant::now();
         let ok = self.store_result("put", r).is_ok();
+        self.write_failed = !ok;
         if ok {
             p.mark_checkpointed();
             self.metrics
@@ -243,9 +257,11 @@ impl Checkpointer {
         Ok(out)
     }
 
-    /// Pings the store when it was last seen down, so readiness recovers without traffic.
+    /// Pings the store when it was last seen down, so readiness recovers without traffic. Not
+    /// after a failed checkpoint: the state it holds is not stored until the next one (due
+    /// `interval` after it) is written, and only that brings readiness back.
     pub async fn probe(&self) {
-        if !self.health.store_up.load(Ordering::Relaxed) {
+        if !self.write_failed && !self.health.store_up.load(Ordering::Relaxed) {
             let r = self.store.ping().await;
             let _ = self.store_result("ping", r);
         }
@@ -313,5 +329,75 @@ where
             _ = shutdown.changed() => return None,
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::contract::event::ParseOptions;
+    use crate::store::EmbeddedStore;
+
+    /// Regression: after a failed checkpoint the next probe pinged the store, which answered, so
+    /// `/readyz` said ready again while nothing could be stored (a full disk, Redis refusing
+    /// writes). Now only a written checkpoint brings the store back up, and after a failure the
+    /// next attempt waits for the interval however many events arrive.
+    #[tokio::test]
+    async fn a_failed_checkpoint_keeps_the_store_down_until_one_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("s.redb")).unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let health = Arc::new(Health::default());
+        let cfg = CheckpointConfig {
+            interval: Duration::from_secs(60),
+            max_events: 1,
+        };
+        let mut c = Checkpointer::new(
+            AnyStore::Embedded(store.clone()),
+            metrics.clone(),
+            health.clone(),
+            &cfg,
+        );
+        let config = Config::default();
+        let mut p = Pipeline::new(
+            metrics.clone(),
+            ParseOptions::default(),
+            ModelPolicy::new(&config.models, &config.events),
+        );
+        p.open_shard("s".into(), None);
+        let event =
+            br#"{"kind":"feedback","id":"1","model":"m","ts":"2026-01-01T00:00:00Z","label":"1"}"#;
+        p.process("s", 0, 1, event);
+        assert!(c.due(&p));
+        assert!(c.write(&mut p).await);
+        assert!(health.store_up.load(Ordering::Relaxed));
+
+        store.fail_writes(true);
+        p.process("s", 1, 2, event);
+        assert!(c.due(&p), "max_events reached");
+        assert!(!c.write(&mut p).await);
+        assert!(!health.store_up.load(Ordering::Relaxed));
+        c.probe().await;
+        assert!(
+            !health.store_up.load(Ordering::Relaxed),
+            "a ping does not bring it back while the state is unstored"
+        );
+        p.process("s", 2, 3, event);
+        assert!(!c.due(&p), "no new attempt before the interval");
+        c.last = Instant::now() - cfg.interval;
+        assert!(c.due(&p));
+        assert!(!c.write(&mut p).await);
+        assert!(!health.store_up.load(Ordering::Relaxed));
+
+        store.fail_writes(false);
+        c.probe().await;
+        assert!(!health.store_up.load(Ordering::Relaxed));
+        c.last = Instant::now() - cfg.interval;
+        assert!(c.due(&p));
+        assert!(c.write(&mut p).await, "space is back: the checkpoint lands");
+        assert!(health.store_up.load(Ordering::Relaxed));
+        let saved = store.get(&checkpoint_key("s")).await.unwrap().unwrap();
+        assert_eq!(Pipeline::decode_checkpoint(&saved).unwrap().next_offset, 3);
     }
 }

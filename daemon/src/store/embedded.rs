@@ -1,8 +1,14 @@
 //! The embedded state store: one redb file on local disk, opened by one process; leases and
 //! pub/sub live in memory.
+//!
+//! **I/O failures.** After a failed write (e.g. the disk is full) redb refuses every later
+//! operation until the file is opened again. The store therefore closes the file on an I/O
+//! error and opens it again on the next operation (redb repairs it from its last commit, which
+//! the failed one never replaced); until that succeeds every operation fails, so a full disk
+//! stops the checkpoints, not the process, and they resume once space returns.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,9 +25,12 @@ const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 /// the process: they live in memory, shared by every clone of the store.
 #[derive(Clone)]
 pub struct EmbeddedStore {
-    db: Arc<redb::Database>,
+    db: Arc<DbFile>,
     leases: Arc<tokio::sync::Mutex<HashMap<String, LeaseSlot>>>,
     channels: Arc<std::sync::Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>>,
+    /// Tests: writes fail with "no space left on device" while set.
+    #[cfg(test)]
+    fail_writes: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The embedded store's record of one lease name.
@@ -59,6 +68,70 @@ fn emb<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Embedded(e.to_string())
 }
 
+/// The redb file, closed after an I/O error and opened again by the next operation.
+struct DbFile {
+    path: PathBuf,
+    /// `None` while closed after an I/O error.
+    db: std::sync::RwLock<Option<redb::Database>>,
+}
+
+impl DbFile {
+    /// Opens (or creates) the file and its table.
+    fn open(path: &Path) -> Result<redb::Database, StoreError> {
+        let db = redb::Database::create(path)
+            .map_err(|e| StoreError::Embedded(format!("cannot open {}: {e}", path.display())))?;
+        let txn = db.begin_write().map_err(emb)?;
+        txn.open_table(TABLE).map_err(emb)?;
+        txn.commit().map_err(emb)?;
+        Ok(db)
+    }
+
+    /// Runs `f` on the open database (opening it again first if an I/O error closed it). An I/O
+    /// error closes it, so that the next operation starts from a freshly opened file.
+    fn run<T>(
+        &self,
+        f: impl FnOnce(&redb::Database) -> Result<T, redb::Error>,
+    ) -> Result<T, StoreError> {
+        // Every update of the slot is a single assignment: it is consistent after a panic.
+        if self.db.read().unwrap_or_else(|e| e.into_inner()).is_none() {
+            self.reopen()?;
+        }
+        let r = {
+            let guard = self.db.read().unwrap_or_else(|e| e.into_inner());
+            match guard.as_ref() {
+                Some(db) => f(db),
+                None => return Err(StoreError::Embedded("the store file is closed".into())),
+            }
+        };
+        r.map_err(|e| {
+            if matches!(e, redb::Error::Io(_) | redb::Error::PreviousIo) {
+                self.close(&e);
+            }
+            emb(e)
+        })
+    }
+
+    /// Closes the file after an I/O error (once, however many operations saw it fail).
+    fn close(&self, error: &redb::Error) {
+        let mut guard = self.db.write().unwrap_or_else(|e| e.into_inner());
+        if guard.take().is_some() {
+            tracing::warn!(path = %self.path.display(), %error, "closed the store file after an I/O error; it is opened again by the next operation");
+        }
+    }
+
+    /// Opens the file again if it is closed.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut guard = self.db.write().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let db = Self::open(&self.path)
+                .map_err(|e| StoreError::Embedded(format!("reopening after an I/O error: {e}")))?;
+            *guard = Some(db);
+            tracing::info!(path = %self.path.display(), "store file opened again");
+        }
+        Ok(())
+    }
+}
+
 impl EmbeddedStore {
     /// Opens (or creates) the store file, creating its parent directory if needed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -67,15 +140,16 @@ impl EmbeddedStore {
                 StoreError::Embedded(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
-        let db = redb::Database::create(path)
-            .map_err(|e| StoreError::Embedded(format!("cannot open {}: {e}", path.display())))?;
-        let txn = db.begin_write().map_err(emb)?;
-        txn.open_table(TABLE).map_err(emb)?;
-        txn.commit().map_err(emb)?;
+        let db = DbFile::open(path)?;
         Ok(EmbeddedStore {
-            db: Arc::new(db),
+            db: Arc::new(DbFile {
+                path: path.to_owned(),
+                db: std::sync::RwLock::new(Some(db)),
+            }),
             leases: Arc::default(),
             channels: Arc::default(),
+            #[cfg(test)]
+            fail_writes: Arc::default(),
         })
     }
 
@@ -152,11 +226,14 @@ impl EmbeddedStore {
         }
         // The guard moves into the blocking task, so it is held until the commit is done even if
         // this future is dropped meanwhile.
-        self.blocking(move |db| {
-            let _leases = leases;
-            write_all(db, &entries, &deletes)
-        })
-        .await
+        self.blocking_write(leases, entries, deletes).await
+    }
+
+    /// Tests: makes every write fail as on a full disk (an I/O error) while `fail` is set.
+    #[cfg(test)]
+    pub(crate) fn fail_writes(&self, fail: bool) {
+        self.fail_writes
+            .store(fail, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<Vec<u8>>>> {
@@ -214,51 +291,68 @@ impl EmbeddedStore {
 
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&redb::Database) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&redb::Database) -> Result<T, redb::Error> + Send + 'static,
     ) -> Result<T, StoreError> {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || f(&db))
+        tokio::task::spawn_blocking(move || db.run(f))
             .await
             .map_err(|e| StoreError::Embedded(format!("store task failed: {e}")))?
     }
+
+    /// [`write_all`] on the blocking pool, holding `guard` until the commit is done (even if
+    /// this future is dropped meanwhile).
+    async fn blocking_write<G: Send + 'static>(
+        &self,
+        guard: G,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<(), StoreError> {
+        #[cfg(test)]
+        let fail = self.fail_writes.load(std::sync::atomic::Ordering::Relaxed);
+        self.blocking(move |db| {
+            let _guard = guard;
+            #[cfg(test)]
+            if fail {
+                return Err(redb::Error::Io(std::io::Error::from_raw_os_error(28)));
+            }
+            write_all(db, &puts, &deletes)
+        })
+        .await
+    }
 }
 
-/// Writes all entries in one redb transaction.
 /// Deletes `deletes`, then writes `entries`, in one transaction.
 fn write_all(
     db: &redb::Database,
     entries: &[(String, Vec<u8>)],
     deletes: &[String],
-) -> Result<(), StoreError> {
-    let txn = db.begin_write().map_err(emb)?;
+) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
     {
-        let mut table = txn.open_table(TABLE).map_err(emb)?;
+        let mut table = txn.open_table(TABLE)?;
         for k in deletes {
-            table.remove(k.as_str()).map_err(emb)?;
+            table.remove(k.as_str())?;
         }
         for (k, v) in entries {
-            table.insert(k.as_str(), v.as_slice()).map_err(emb)?;
+            table.insert(k.as_str(), v.as_slice())?;
         }
     }
-    txn.commit().map_err(emb)
+    Ok(txn.commit()?)
 }
 
 impl StateStore for EmbeddedStore {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let key = key.to_owned();
         self.blocking(move |db| {
-            let txn = db.begin_read().map_err(emb)?;
-            let table = txn.open_table(TABLE).map_err(emb)?;
-            Ok(table
-                .get(key.as_str())
-                .map_err(emb)?
-                .map(|v| v.value().to_vec()))
+            let txn = db.begin_read()?;
+            let table = txn.open_table(TABLE)?;
+            Ok(table.get(key.as_str())?.map(|v| v.value().to_vec()))
         })
         .await
     }
 
     async fn put_all(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
-        self.blocking(move |db| write_all(db, &entries, &[])).await
+        self.blocking_write((), entries, Vec::new()).await
     }
 
     async fn write(
@@ -266,24 +360,68 @@ impl StateStore for EmbeddedStore {
         puts: Vec<(String, Vec<u8>)>,
         deletes: Vec<String>,
     ) -> Result<(), StoreError> {
-        self.blocking(move |db| write_all(db, &puts, &deletes))
-            .await
+        self.blocking_write((), puts, deletes).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let key = key.to_owned();
         self.blocking(move |db| {
-            let txn = db.begin_write().map_err(emb)?;
+            let txn = db.begin_write()?;
             {
-                let mut table = txn.open_table(TABLE).map_err(emb)?;
-                table.remove(key.as_str()).map_err(emb)?;
+                let mut table = txn.open_table(TABLE)?;
+                table.remove(key.as_str())?;
             }
-            txn.commit().map_err(emb)
+            Ok(txn.commit()?)
         })
         .await
     }
 
+    /// Whether the file is open (opening it again after an I/O error) and readable.
     async fn ping(&self) -> Result<(), StoreError> {
-        Ok(())
+        self.blocking(|db| {
+            db.begin_read()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed(s: &EmbeddedStore) -> bool {
+        s.db.db.read().unwrap().is_none()
+    }
+
+    /// Regression: redb refuses every operation after an I/O error ("previous I/O error") until
+    /// the file is opened again, so a full disk stopped the checkpoints for good. The store
+    /// closes the file on the error and the next operation opens it again with the last commit.
+    #[tokio::test]
+    async fn an_io_error_closes_the_file_and_the_next_operation_reopens_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = EmbeddedStore::open(&dir.path().join("s.redb")).unwrap();
+        s.put_all(vec![("k".into(), b"1".to_vec())]).await.unwrap();
+
+        s.fail_writes(true);
+        let e = s.put_all(vec![("k".into(), b"2".to_vec())]).await;
+        assert!(
+            e.unwrap_err().to_string().contains("os error 28"),
+            "the disk error is reported"
+        );
+        assert!(closed(&s), "the file is closed after the I/O error");
+
+        s.fail_writes(false);
+        assert_eq!(s.get("k").await.unwrap(), Some(b"1".to_vec()));
+        assert!(!closed(&s), "a read opened it again");
+        s.put_all(vec![("k".into(), b"3".to_vec())]).await.unwrap();
+        assert_eq!(s.get("k").await.unwrap(), Some(b"3".to_vec()));
+
+        // A ping opens it too (readiness recovers without traffic once writes work).
+        s.fail_writes(true);
+        assert!(s.put_all(vec![("k".into(), vec![])]).await.is_err());
+        assert!(closed(&s));
+        s.ping().await.unwrap();
+        assert!(!closed(&s));
     }
 }

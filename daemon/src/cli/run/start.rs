@@ -339,8 +339,13 @@ pub(super) fn start_source(
         SourceConfig::Kafka(k) => {
             let k = (**k).clone();
             let ks = KafkaSecrets::from(&shared.secrets.load());
-            let producer = TopicProducer::new(&k, &ks, &k.feedback_topic, cfg.http.request_timeout)
-                .context("creating the Kafka producer for HTTP feedback")?;
+            let producer = TopicProducer::new(
+                &k,
+                &ks,
+                &k.feedback_topic,
+                cfg.http.feedback_delivery_timeout(),
+            )
+            .context("creating the Kafka producer for HTTP feedback")?;
             let task = tokio::spawn(async move { kafka::run_kafka(k, ks, pipeline, ctx).await });
             (FeedbackSink::Kafka(producer), task)
         }
