@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 
-use super::*;
+use super::api::{Item, split_body};
 
 fn check(body: &[u8], max: usize) {
     match split_body(body, max) {
