@@ -22,7 +22,7 @@ const ADMIN: &str = "openapi-admin-0123456789";
 
 /// Test cases per operation and phase: enough to reach every documented status of these small
 /// APIs, few enough that each server's run takes about a minute.
-const MAX_EXAMPLES: &str = "40";
+const MAX_EXAMPLES: &str = "300";
 
 /// The (method, path) pairs `.route("PATH", get(..).post(..))` calls register in `source`.
 fn registered_routes(source: &str) -> BTreeSet<(String, String)> {

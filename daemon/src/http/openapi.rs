@@ -63,7 +63,7 @@ use crate::http::{Accepted, ErrorBody, ItemError, Readiness};
     ),
     components(schemas(
         ErrorBody, ItemError, Readiness, Accepted, FeedbackBody, FeedbackBatch, FeedbackItem,
-        LabelValue,
+        LabelFeedback, ValueFeedback, LabelValue,
         AlertList, SilenceList, InhibitionList, InhibitionEntry, Created, RetrainQueued, Versions,
         PromoteBody, ModelName,
     )),
@@ -125,28 +125,59 @@ impl utoipa::PartialSchema for FeedbackBatch {
 
 impl ToSchema for FeedbackBatch {}
 
-/// One feedback item: a feedback event of contract v1 whose `kind` may be left out. Exactly one
-/// of `label` (classification) and `value` (regression).
+/// One feedback item: a feedback event of contract v1 whose `kind` may be left out, with
+/// exactly one of `label` (classification) and `value` (regression). Other fields are ignored.
 #[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code)] // A schema: `validate_feedback` reads the body.
-pub struct FeedbackItem {
+pub enum FeedbackItem {
+    /// A true label.
+    Label(LabelFeedback),
+    /// A true value.
+    Value(ValueFeedback),
+}
+
+/// Feedback with a true label (classification).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // A schema.
+pub struct LabelFeedback {
     /// `feedback` (the default).
     #[schema(pattern = "^feedback$")]
     pub kind: Option<String>,
     /// The id of the prediction this labels: 1 to 256 bytes.
     #[schema(min_length = 1, max_length = 256)]
     pub id: String,
-    /// The model: 1 to 128 characters of `[A-Za-z0-9_.:-]`.
+    /// The model.
     #[schema(value_type = ModelName)]
     pub model: String,
     /// When the label was given (RFC 3339).
     #[schema(format = DateTime)]
     pub ts: String,
-    /// The true label (classification).
-    pub label: Option<LabelValue>,
-    /// The true value (regression), finite.
-    pub value: Option<f64>,
+    /// The true label.
+    pub label: LabelValue,
     /// Who or what supplied the label.
+    pub source: Option<String>,
+}
+
+/// Feedback with a true value (regression).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // A schema.
+pub struct ValueFeedback {
+    /// `feedback` (the default).
+    #[schema(pattern = "^feedback$")]
+    pub kind: Option<String>,
+    /// The id of the prediction this labels: 1 to 256 bytes.
+    #[schema(min_length = 1, max_length = 256)]
+    pub id: String,
+    /// The model.
+    #[schema(value_type = ModelName)]
+    pub model: String,
+    /// When the value was observed (RFC 3339).
+    #[schema(format = DateTime)]
+    pub ts: String,
+    /// The true value, finite.
+    pub value: f64,
+    /// Who or what supplied the value.
     pub source: Option<String>,
 }
 
