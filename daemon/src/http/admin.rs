@@ -175,6 +175,8 @@ fn registry_error(e: RegistryError) -> ApiError {
             ApiError::NotFound(e.to_string())
         }
         E::Store(_) => ApiError::Unavailable(e.to_string()),
+        // Found by schemathesis: a well-formed promotion of the live version was a 422.
+        E::AlreadyLive { .. } => ApiError::Conflict(e.to_string()),
         other => ApiError::Invalid(other.to_string()),
     }
 }
@@ -280,6 +282,7 @@ fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         (status = 200, description = "Promoted: the model's aliases, or the trainer's decision record", body = Object),
         (status = 400, description = "Not `{\"version\": N}`", body = ErrorBody),
         (status = 404, description = "No registry, or no such model or version", body = ErrorBody),
+        (status = 409, description = "The version is already live", body = ErrorBody),
         (status = 413, description = "The body is over 64 KiB", body = ErrorBody),
         (status = 422, description = "Refused (e.g. a version that fails verification)", body = ErrorBody),
         (status = 503, description = "The state store is unavailable, or the trainer is shutting down", body = ErrorBody),
@@ -532,6 +535,16 @@ mod tests {
 
     /// Found by schemathesis: an integral float is a JSON Schema integer, so a promotion of
     /// `1620.0` is one of version 1620; fractions, negatives and text stay refused.
+    #[test]
+    fn promoting_the_live_version_is_a_conflict() {
+        let e = RegistryError::AlreadyLive {
+            model: "churn".into(),
+            version: 1,
+        };
+        let resp = axum::response::IntoResponse::into_response(registry_error(e));
+        assert_eq!(resp.status(), StatusCode::CONFLICT);
+    }
+
     #[test]
     fn a_promotion_takes_a_version_written_as_an_integral_float() {
         let v = |body: &str| serde_json::from_str::<PromoteBody>(body).map(|b| b.version);

@@ -141,6 +141,8 @@ pub enum ApiError {
     NotFound(String),
     /// 422: a well-formed request the daemon refuses (e.g. a silence that has already ended).
     Invalid(String),
+    /// 409: the request conflicts with the resource's state (e.g. promoting the live version).
+    Conflict(String),
 }
 
 /// The body of every error answer (except 408, which has none): a machine-readable code, what is
@@ -148,7 +150,8 @@ pub enum ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// `unauthorized`, `forbidden`, `too_many_requests`, `bad_body`, `bad_path`, `not_found`,
-    /// `invalid`, `too_many_items`, `body_too_large`, `invalid_items` or `unavailable`.
+    /// `invalid`, `conflict`, `too_many_items`, `body_too_large`, `invalid_items` or
+    /// `unavailable`.
     #[schema(example = "not_found")]
     pub error: &'static str,
     /// What is wrong, for a person.
@@ -227,6 +230,7 @@ impl IntoResponse for ApiError {
             ),
             ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "not_found", Some(d), vec![]),
             ApiError::Invalid(d) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some(d), vec![]),
+            ApiError::Conflict(d) => (StatusCode::CONFLICT, "conflict", Some(d), vec![]),
             ApiError::TooManyItems(max) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_many_items",

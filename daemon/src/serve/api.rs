@@ -34,8 +34,8 @@ use crate::serve::{ServeState, Slot};
     ),
     paths(healthz, readyz, metrics, serve_openapi, predict),
     components(schemas(
-        ErrorBody, ItemError, ServeReadiness, PredictBody, PredictBatch, PredictItem, AnswerItem,
-        PredictionOut, ModelName,
+        ErrorBody, ItemError, ServeReadiness, PredictBody, PredictBatch, PredictItem, PredictAnswer,
+        AnswerItem, PredictionOut, ModelName, FeaturesSchema,
     )),
     modifiers(&Shared)
 )]
@@ -152,7 +152,8 @@ async fn metrics(State(s): State<Arc<ServeState>>) -> Response {
 }
 
 /// The predict body: one item or a non-empty array of at most `serve.max_batch_items` items.
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code)] // A schema: `split_body` reads the body.
 pub enum PredictBody {
     /// One item; the answer is one object.
@@ -162,6 +163,7 @@ pub enum PredictBody {
 }
 
 /// A batch of predict items, not empty.
+#[derive(Deserialize)]
 #[allow(dead_code)] // A schema.
 pub struct PredictBatch(Vec<PredictItem>);
 
@@ -176,20 +178,41 @@ impl utoipa::PartialSchema for PredictBatch {
 
 impl ToSchema for PredictBatch {}
 
-/// One item to predict.
-#[derive(ToSchema)]
+/// One item to predict (no other field: found by schemathesis, the schema allowed extra fields
+/// that `Item` refuses).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // A schema: `Item` reads it.
 pub struct PredictItem {
     /// The prediction's id (1 to 256 bytes); one is made when absent.
     #[schema(min_length = 1, max_length = 256)]
     pub id: Option<String>,
     /// The features by name: numbers, strings or `null`.
-    #[schema(value_type = BTreeMap<String, Object>)]
+    #[schema(value_type = FeaturesSchema)]
     pub features: serde_json::Value,
 }
 
-/// The answer to one item (a batch is answered with an array of them, in its order).
-#[derive(ToSchema)]
+/// The OpenAPI schema of `features`: an object whose values are numbers, strings or `null`.
+/// Found by schemathesis: documented as free-form objects, `{"x": {}}` was schema-valid and
+/// refused with 422.
+pub struct FeaturesSchema;
+
+impl utoipa::PartialSchema for FeaturesSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::SchemaType;
+        use utoipa::openapi::{ObjectBuilder, Type};
+        let value = SchemaType::from_iter([Type::Number, Type::String, Type::Null]);
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(ObjectBuilder::new().schema_type(value)))
+            .into()
+    }
+}
+
+impl ToSchema for FeaturesSchema {}
+
+/// The answer to one item.
+#[derive(Serialize, ToSchema)]
 #[allow(dead_code)] // A schema: `Answer` is what is written.
 pub struct AnswerItem {
     /// The prediction's id (the item's, or a new one).
@@ -202,8 +225,19 @@ pub struct AnswerItem {
     pub prediction: PredictionOut,
 }
 
+/// The answer: an object for an object, an array in the same order for an array.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // A schema: `answer` writes it.
+pub enum PredictAnswer {
+    /// For one item.
+    One(AnswerItem),
+    /// For a batch.
+    Many(Vec<AnswerItem>),
+}
+
 /// A prediction: `{"label", "score"?}` (classification) or `{"value"}` (regression).
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[allow(dead_code)] // A schema: `prediction_json` writes it.
 pub struct PredictionOut {
     /// The predicted label.
@@ -288,7 +322,7 @@ pub(super) fn split_body(body: &[u8], max: usize) -> Result<(bool, Vec<&RawValue
     params(("model" = ModelName, Path, description = "The served model")),
     request_body(content = PredictBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "An object for an object, an array of them (same order) for an array", body = AnswerItem),
+        (status = 200, description = "An object for an object, an array of them (same order) for an array", body = PredictAnswer),
         (status = 400, description = "Not a JSON object or a non-empty array", body = ErrorBody),
         (status = 404, description = "The model is not served", body = ErrorBody),
         (status = 413, description = "Over `serve.max_body_bytes`, or more than `serve.max_batch_items` items", body = ErrorBody),
