@@ -237,6 +237,47 @@ follow = true
     )
 }
 
+/// A GET with a bearer token: status and body.
+fn get_with(url: &str, token: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .get(url)
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("GET");
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+}
+
+/// The `error` code of an error answer, which must be JSON.
+fn error_code(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v["error"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The contract fuzzer's findings on `driftd run`, replayed with their inputs before the fuzzing
+/// (which promotes and rolls back at random): a promotion written `{"version": 2.0}` is one of
+/// version 2 (schemathesis sent `1620.0`, a JSON Schema integer, and got 400), and promoting the
+/// live version is a 409 conflict (it was a 422). With them, the two plain-text answers axum gave
+/// that the document could not describe, now `ApiError` JSON: a body over the limit (413) and a
+/// version that is not a number (400).
+fn findings_stay_fixed(base: &str) {
+    let promote = format!("{base}/v1/registry/churn/promote");
+    let (s, body) = http_post(&promote, Some(ADMIN), br#"{"version": 2.0}"#);
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = http_post(&promote, Some(ADMIN), br#"{"version": 2}"#);
+    assert_eq!((s, error_code(&body)), (409, "conflict".into()), "{body}");
+    // Over `http.max_body_bytes` (1 MiB by default; a lower one would make schemathesis' larger
+    // valid batches 413s too).
+    let big = format!("[{}]", vec!["{}"; 600_000].join(","));
+    let (s, body) = http_post(&format!("{base}/v1/feedback"), Some(FEEDBACK), big.as_bytes());
+    assert_eq!((s, error_code(&body)), (413, "body_too_large".into()), "{body}");
+    let (s, body) = get_with(&format!("{base}/v1/registry/churn/versions/two"), READ);
+    assert_eq!((s, error_code(&body)), (400, "bad_path".into()), "{body}");
+}
+
 /// `driftd run`'s document lists every route of `http/`, and schemathesis finds nothing: the
 /// admin API with the admin token (it grants read and operator too), feedback with the feedback
 /// token (no other role may post labels).
@@ -249,6 +290,7 @@ fn run_documents_every_route_and_schemathesis_finds_nothing() {
     });
     let base = d.base();
     check_document(&base, &["daemon/src/http/mod.rs"]);
+    findings_stay_fixed(&base);
     fuzz(dir.path(), &base, ADMIN, &["--exclude-path", "/v1/feedback"], SILENCES);
     let model_routes = ["--include-path-regex", "^/v1/(models|registry)/"];
     fuzz(dir.path(), &base, ADMIN, &model_routes, KNOWN_MODEL);

@@ -536,6 +536,23 @@ mod tests {
     /// Found by schemathesis: an integral float is a JSON Schema integer, so a promotion of
     /// `1620.0` is one of version 1620; fractions, negatives and text stay refused.
     #[test]
+    fn a_silence_the_store_did_not_take_is_503_and_a_wrong_one_422() {
+        let status = |e| axum::response::IntoResponse::into_response(add_error(e)).status();
+        assert_eq!(
+            status(AddError::StoreUnavailable),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let wrong = crate::alert::engine::SilenceError::Invalid {
+            key: "match",
+            message: "must not be empty".into(),
+        };
+        assert_eq!(
+            status(AddError::Rejected(wrong)),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+
+    #[test]
     fn promoting_the_live_version_is_a_conflict() {
         let e = RegistryError::AlreadyLive {
             model: "churn".into(),

@@ -8,6 +8,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::alert::engine::{InhibitConfig, SilenceConfig};
 use crate::alert::engine::{Engine, EngineConfig};
 use crate::intake::config::EventsConfig;
 

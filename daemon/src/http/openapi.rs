@@ -282,3 +282,67 @@ pub fn shared_responses(doc: &mut Document) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> serde_json::Value {
+        serde_json::from_str(&to_json(&RunApi::openapi())).unwrap()
+    }
+
+    /// Every operation answers 408 and 429 (with `Retry-After`); those that take a token 401 and
+    /// 403; the open ones neither.
+    #[test]
+    fn every_operation_has_the_shared_statuses() {
+        let d = doc();
+        let mut n = 0;
+        for (path, item) in d["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                n += 1;
+                let r = &op["responses"];
+                assert!(r["408"].is_object() && r["429"].is_object(), "{method} {path}");
+                assert!(r["429"]["headers"]["Retry-After"].is_object());
+                let open = ["/healthz", "/readyz", "/openapi.json"].contains(&path.as_str());
+                assert_eq!(r["401"].is_object(), !open, "{method} {path}");
+                assert_eq!(r["403"].is_object(), !open, "{method} {path}");
+            }
+        }
+        assert_eq!(n, 19);
+        assert_eq!(d["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    }
+
+    /// Found by schemathesis: `{"label": null, "value": null}` conformed to the document and was
+    /// refused (422): an item has exactly one of `label` and `value`.
+    #[test]
+    fn a_feedback_item_needs_a_label_or_a_value() {
+        let d = doc();
+        let s = &d["components"]["schemas"];
+        let required = |name: &str| s[name]["required"].as_array().unwrap().clone();
+        assert!(required("LabelFeedback").contains(&"label".into()));
+        assert!(required("ValueFeedback").contains(&"value".into()));
+        assert_eq!(s["FeedbackItem"]["oneOf"].as_array().unwrap().len(), 2);
+        assert_eq!(s["FeedbackBatch"]["minItems"], 1);
+    }
+
+    /// Found by schemathesis: matchers are not empty and name a label; a model in a path is a
+    /// valid model name.
+    #[test]
+    fn matchers_and_model_names_are_as_the_daemon_checks_them() {
+        let d = doc();
+        let s = &d["components"]["schemas"];
+        assert!(
+            s["SilenceConfig"]["required"]
+                .as_array()
+                .unwrap()
+                .contains(&"match".into())
+        );
+        let m = serde_json::to_value(<crate::alert::engine::MatchersSchema as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(m["minProperties"], 1);
+        assert_eq!(m["propertyNames"]["minLength"], 1);
+        assert_eq!(s["ModelName"]["pattern"], MODEL_NAME_PATTERN);
+        for (name, ok) in [("churn", true), ("a.b:c-d_1", true), ("", false), ("õ", false)] {
+            assert_eq!(crate::contract::event::valid_model_name(name), ok, "{name}");
+        }
+    }
+}

@@ -6,6 +6,7 @@
 use proptest::prelude::*;
 
 use super::api::{Item, split_body};
+use axum::response::IntoResponse;
 
 fn check(body: &[u8], max: usize) {
     match split_body(body, max) {
