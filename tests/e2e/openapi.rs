@@ -50,8 +50,9 @@ fn registered_routes(source: &str) -> BTreeSet<(String, String)> {
         let methods = &rest[open + 1 + close + 1..end];
         for m in ["get", "post", "delete", "put", "patch"] {
             let called = methods.match_indices(&format!("{m}(")).any(|(i, _)| {
-                i == 0 || !methods.as_bytes()[i - 1].is_ascii_alphanumeric()
-                    && methods.as_bytes()[i - 1] != b'_'
+                i == 0
+                    || !methods.as_bytes()[i - 1].is_ascii_alphanumeric()
+                        && methods.as_bytes()[i - 1] != b'_'
             });
             if called {
                 out.insert((m.to_owned(), path.to_owned()));
@@ -92,7 +93,10 @@ fn check_document(base: &str, sources: &[&str]) -> serde_json::Value {
         let text = std::fs::read_to_string(repo_root().join(s)).unwrap();
         registered.extend(registered_routes(&text));
     }
-    assert!(registered.len() >= 5, "the route reader found {registered:?}");
+    assert!(
+        registered.len() >= 5,
+        "the route reader found {registered:?}"
+    );
     assert_eq!(
         registered,
         documented_routes(&doc),
@@ -151,7 +155,7 @@ fn fuzz(dir: &Path, base: &str, token: &str, filter: &[&str], extra: &str) {
         .args(["--request-timeout", "10"])
         .args(["--generation-database", "none"])
         .args(["-H", &format!("Authorization: Bearer {token}")])
-                .args(filter)
+        .args(filter)
         .output()
         .expect("schemathesis runs");
     let text = format!(
@@ -181,13 +185,19 @@ fn start_run(dir: &Path) -> Driftd {
     let cli_config = dir.join("models.toml");
     std::fs::write(
         &cli_config,
-        format!("[state]\nkind = \"embedded\"\npath = \"{}\"\n", state.display()),
+        format!(
+            "[state]\nkind = \"embedded\"\npath = \"{}\"\n",
+            state.display()
+        ),
     )
     .unwrap();
     for (i, ex) in [examples(300, 0), examples(400, 300)].iter().enumerate() {
         let f = dir.join(format!("ex{i}.jsonl"));
         write_lines(&f, ex);
-        models_ok(&cli_config, &["train", "churn", "--examples", f.to_str().unwrap()]);
+        models_ok(
+            &cli_config,
+            &["train", "churn", "--examples", f.to_str().unwrap()],
+        );
     }
     let cfg = format!(
         r#"
@@ -272,8 +282,16 @@ fn findings_stay_fixed(base: &str) {
     // Over `http.max_body_bytes` (1 MiB by default; a lower one would make schemathesis' larger
     // valid batches 413s too).
     let big = format!("[{}]", vec!["{}"; 600_000].join(","));
-    let (s, body) = http_post(&format!("{base}/v1/feedback"), Some(FEEDBACK), big.as_bytes());
-    assert_eq!((s, error_code(&body)), (413, "body_too_large".into()), "{body}");
+    let (s, body) = http_post(
+        &format!("{base}/v1/feedback"),
+        Some(FEEDBACK),
+        big.as_bytes(),
+    );
+    assert_eq!(
+        (s, error_code(&body)),
+        (413, "body_too_large".into()),
+        "{body}"
+    );
     let (s, body) = get_with(&format!("{base}/v1/registry/churn/versions/two"), READ);
     assert_eq!((s, error_code(&body)), (400, "bad_path".into()), "{body}");
 }
@@ -285,16 +303,30 @@ fn findings_stay_fixed(base: &str) {
 fn run_documents_every_route_and_schemathesis_finds_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = start_run(dir.path());
-    wait_for("driftd run ready", std::time::Duration::from_secs(60), || {
-        d.ready().then_some(())
-    });
+    wait_for(
+        "driftd run ready",
+        std::time::Duration::from_secs(60),
+        || d.ready().then_some(()),
+    );
     let base = d.base();
     check_document(&base, &["daemon/src/http/mod.rs"]);
     findings_stay_fixed(&base);
-    fuzz(dir.path(), &base, ADMIN, &["--exclude-path", "/v1/feedback"], SILENCES);
+    fuzz(
+        dir.path(),
+        &base,
+        ADMIN,
+        &["--exclude-path", "/v1/feedback"],
+        SILENCES,
+    );
     let model_routes = ["--include-path-regex", "^/v1/(models|registry)/"];
     fuzz(dir.path(), &base, ADMIN, &model_routes, KNOWN_MODEL);
-    fuzz(dir.path(), &base, FEEDBACK, &["--include-path", "/v1/feedback"], "");
+    fuzz(
+        dir.path(),
+        &base,
+        FEEDBACK,
+        &["--include-path", "/v1/feedback"],
+        "",
+    );
     assert!(d.ready(), "driftd run is still ready:\n{}", d.log_text());
 }
 
@@ -305,9 +337,11 @@ fn serve_documents_every_route_and_schemathesis_finds_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (serve, _config) = serving(dir.path());
     let base = serve.base.clone();
-    wait_for("driftd serve ready", std::time::Duration::from_secs(60), || {
-        http_get(&format!("{base}/readyz")).and_then(|(s, _)| (s == 200).then_some(()))
-    });
+    wait_for(
+        "driftd serve ready",
+        std::time::Duration::from_secs(60),
+        || http_get(&format!("{base}/readyz")).and_then(|(s, _)| (s == 200).then_some(())),
+    );
     check_document(&base, &["daemon/src/serve/api.rs"]);
     fuzz(dir.path(), &base, PREDICT, &[], "");
     fuzz(dir.path(), &base, PREDICT, &[], KNOWN_MODEL);

@@ -212,8 +212,8 @@ pub(super) async fn get_versions(
     let versions = r.versions(&model).await.map_err(registry_error)?;
     let aliases = r.aliases(&model).await.map_err(registry_error)?;
     Ok(Json(Versions {
-        aliases: to_json(&aliases)?,
-        versions: to_json(&versions)?,
+        aliases: to_json(aliases)?,
+        versions: to_json(versions)?,
         model,
     })
     .into_response())

@@ -31,9 +31,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{
-    DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State,
-};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -499,10 +497,7 @@ pub struct Accepted {
         (status = 503, description = "The pipeline or the feedback topic cannot take it now", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn post_feedback(
-    State(s): State<AppState>,
-    Body(body): Body,
-) -> Result<Response, ApiError> {
+async fn post_feedback(State(s): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
     let items = match validate_feedback(&body, &s.parse, &s.policy.load(), s.max_batch_items) {
         Ok(items) => items,
         Err(e) => {

@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
-    ArrayBuilder, ContentBuilder, HttpMethod, ObjectBuilder, OpenApi as Document, Ref, ResponseBuilder, RefOr, Schema, Type,
-    header::HeaderBuilder,
+    ArrayBuilder, ContentBuilder, HttpMethod, ObjectBuilder, OpenApi as Document, Ref, RefOr,
+    ResponseBuilder, Schema, Type, header::HeaderBuilder,
 };
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -301,7 +301,10 @@ mod tests {
             for (method, op) in item.as_object().unwrap() {
                 n += 1;
                 let r = &op["responses"];
-                assert!(r["408"].is_object() && r["429"].is_object(), "{method} {path}");
+                assert!(
+                    r["408"].is_object() && r["429"].is_object(),
+                    "{method} {path}"
+                );
                 assert!(r["429"]["headers"]["Retry-After"].is_object());
                 let open = ["/healthz", "/readyz", "/openapi.json"].contains(&path.as_str());
                 assert_eq!(r["401"].is_object(), !open, "{method} {path}");
@@ -309,7 +312,10 @@ mod tests {
             }
         }
         assert_eq!(n, 19);
-        assert_eq!(d["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        assert_eq!(
+            d["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
     }
 
     /// Found by schemathesis: `{"label": null, "value": null}` conformed to the document and was
@@ -337,11 +343,19 @@ mod tests {
                 .unwrap()
                 .contains(&"match".into())
         );
-        let m = serde_json::to_value(<crate::alert::engine::MatchersSchema as utoipa::PartialSchema>::schema()).unwrap();
+        let m = serde_json::to_value(
+            <crate::alert::engine::MatchersSchema as utoipa::PartialSchema>::schema(),
+        )
+        .unwrap();
         assert_eq!(m["minProperties"], 1);
         assert_eq!(m["propertyNames"]["minLength"], 1);
         assert_eq!(s["ModelName"]["pattern"], MODEL_NAME_PATTERN);
-        for (name, ok) in [("churn", true), ("a.b:c-d_1", true), ("", false), ("õ", false)] {
+        for (name, ok) in [
+            ("churn", true),
+            ("a.b:c-d_1", true),
+            ("", false),
+            ("õ", false),
+        ] {
             assert_eq!(crate::contract::event::valid_model_name(name), ok, "{name}");
         }
     }

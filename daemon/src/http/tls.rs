@@ -201,7 +201,7 @@ impl TlsReloader {
     }
 }
 
-/// A listener that yields connections whose TLS handshake is done, for [`axum::serve`].
+/// A listener that yields connections whose TLS handshake is done, for [`axum::serve()`].
 pub struct TlsListener {
     local: SocketAddr,
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,

@@ -428,7 +428,6 @@ async fn answer(s: &ServeState, slot: &Slot, body: &[u8]) -> Result<Response, Ap
     Ok(Json(body).into_response())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,8 +439,16 @@ mod tests {
     fn the_predict_schemas_are_the_ones_the_handler_reads_and_writes() {
         let d: serde_json::Value = serde_json::from_str(&to_json(&ServeApi::openapi())).unwrap();
         let s = &d["components"]["schemas"];
-        assert_eq!(s["PredictBody"]["oneOf"].as_array().unwrap().len(), 2, "{s}");
-        assert_eq!(s["PredictAnswer"]["oneOf"].as_array().unwrap().len(), 2, "{s}");
+        assert_eq!(
+            s["PredictBody"]["oneOf"].as_array().unwrap().len(),
+            2,
+            "{s}"
+        );
+        assert_eq!(
+            s["PredictAnswer"]["oneOf"].as_array().unwrap().len(),
+            2,
+            "{s}"
+        );
         assert_eq!(s["PredictItem"]["additionalProperties"], false, "{s}");
         let values = &s["FeaturesSchema"]["additionalProperties"]["type"];
         assert_eq!(values, &serde_json::json!(["number", "string", "null"]));
