@@ -59,6 +59,24 @@ use crate::telemetry::metrics::Metrics;
 
 use crate::alert::task::Command as AlertCommand;
 
+/// A model name as a path parameter: 1 to 128 characters of `[A-Za-z0-9_.:-]` (others are
+/// refused with 422 by the registry routes, and are no model's by the others: 404).
+pub struct ModelName;
+
+impl utoipa::PartialSchema for ModelName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some(MODEL_NAME_PATTERN))
+            .into()
+    }
+}
+
+impl ToSchema for ModelName {}
+
+/// What [`crate::contract::event::valid_model_name`] accepts, as a regular expression.
+pub const MODEL_NAME_PATTERN: &str = "^[A-Za-z0-9_.:-]{1,128}$";
+
 /// Where accepted feedback goes.
 #[derive(Clone)]
 pub enum FeedbackSink {

@@ -28,7 +28,7 @@ use crate::http::admin::{
     AlertList, Created, InhibitionEntry, InhibitionList, PromoteBody, RetrainQueued, SilenceList,
     Versions,
 };
-use crate::http::{Accepted, ErrorBody, ItemError, Readiness};
+use crate::http::{Accepted, ErrorBody, ItemError, ModelName, Readiness};
 
 /// `driftd run`'s API.
 #[derive(OpenApi)]
@@ -194,24 +194,6 @@ pub enum LabelValue {
     Flag(bool),
 }
 
-/// A model name as a path parameter: 1 to 128 characters of `[A-Za-z0-9_.:-]` (others are
-/// refused with 422 by the registry routes, and are no model's by the others: 404).
-pub struct ModelName;
-
-impl utoipa::PartialSchema for ModelName {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .pattern(Some(MODEL_NAME_PATTERN))
-            .into()
-    }
-}
-
-impl ToSchema for ModelName {}
-
-/// What [`crate::contract::event::valid_model_name`] accepts, as a regular expression.
-pub const MODEL_NAME_PATTERN: &str = "^[A-Za-z0-9_.:-]{1,128}$";
-
 /// Adds the `bearer` scheme and the responses every route shares.
 struct Shared;
 
@@ -349,7 +331,7 @@ mod tests {
         .unwrap();
         assert_eq!(m["minProperties"], 1);
         assert_eq!(m["propertyNames"]["minLength"], 1);
-        assert_eq!(s["ModelName"]["pattern"], MODEL_NAME_PATTERN);
+        assert_eq!(s["ModelName"]["pattern"], crate::http::MODEL_NAME_PATTERN);
         for (name, ok) in [
             ("churn", true),
             ("a.b:c-d_1", true),

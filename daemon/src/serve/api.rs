@@ -19,8 +19,8 @@ use utoipa::{OpenApi, ToSchema};
 use crate::contract::access::Role;
 use crate::contract::event::parse_event;
 use crate::http::gate::{Gate, Need};
-use crate::http::openapi::{ModelName, json_response, shared_responses, to_json};
-use crate::http::{ApiError, Body, ErrorBody, ItemError, PathOf, metrics_text};
+use crate::http::openapi::{json_response, shared_responses, to_json};
+use crate::http::{ApiError, Body, ErrorBody, ItemError, ModelName, PathOf, metrics_text};
 use crate::serve::{ServeState, Slot};
 
 /// `driftd serve`'s API.
