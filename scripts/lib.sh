@@ -4,6 +4,8 @@
 TANSU_VERSION="0.6.0"
 KAFKA_PYTHON_VERSION="3.0.12"
 AIOSMTPD_VERSION="1.4.6"
+# The HTTP contract fuzzer of tests/e2e/openapi.rs (checks and CLI options of the 4.x line).
+SCHEMATHESIS_VERSION="4.32.5"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -57,10 +59,13 @@ ensure_tansu() {
   cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore,libsql >&2
 }
 
-# A Python venv with the third-party Kafka client and the SMTP server the tests use.
+# A Python venv with the third-party Kafka client, the SMTP server and the HTTP contract fuzzer
+# (schemathesis, at the pinned version: the tests use its CLI options) the tests use.
 ensure_test_venv() {
   local venv=".testbed/venv"
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kafka, aiosmtpd" 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] && [ -x "$venv/bin/schemathesis" ] && "$venv/bin/python" -c "
+import importlib.metadata, kafka, aiosmtpd
+assert importlib.metadata.version('schemathesis') == '$SCHEMATHESIS_VERSION'" 2>/dev/null; then
     return
   fi
   command -v python3 >/dev/null || apt_install python3
@@ -71,8 +76,9 @@ ensure_test_venv() {
     rm -rf "$venv"
     python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
   fi
-  log "installing kafka-python $KAFKA_PYTHON_VERSION and aiosmtpd $AIOSMTPD_VERSION into $venv"
-  "$venv/bin/pip" install -q "kafka-python==$KAFKA_PYTHON_VERSION" "aiosmtpd==$AIOSMTPD_VERSION" >&2
+  log "installing kafka-python $KAFKA_PYTHON_VERSION, aiosmtpd $AIOSMTPD_VERSION and schemathesis $SCHEMATHESIS_VERSION into $venv"
+  "$venv/bin/pip" install -q "kafka-python==$KAFKA_PYTHON_VERSION" "aiosmtpd==$AIOSMTPD_VERSION" \
+    "schemathesis==$SCHEMATHESIS_VERSION" >&2
 }
 
 # Prometheus' own tools, to check the alert rules and the dashboard's queries (Debian's package).

@@ -16,6 +16,7 @@ mod kafka;
 mod kafka_tls;
 mod lease;
 mod loop_e2e;
+mod openapi;
 mod order;
 mod prometheus;
 mod registry;

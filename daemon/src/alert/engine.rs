@@ -67,7 +67,10 @@ mod silence;
 #[cfg(test)]
 mod tests;
 
-pub use config::{EngineConfig, InhibitConfig, Op, RouteConfig, RuleConfig, SilenceConfig};
+pub use config::{
+    EngineConfig, InhibitConfig, LabelNameSchema, MatchersSchema, Op, RouteConfig, RuleConfig,
+    SilenceConfig,
+};
 pub use lifecycle::AlertState;
 pub use silence::{Silence, SilenceError};
 

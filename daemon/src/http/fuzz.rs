@@ -9,6 +9,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::alert::engine::{Engine, EngineConfig};
+use crate::alert::engine::{InhibitConfig, SilenceConfig};
 use crate::intake::config::EventsConfig;
 
 fn policy() -> ModelPolicy {

@@ -15,11 +15,13 @@
 //!
 //! May depend on: contract, telemetry, store, kafka, registry, alert, retraining, intake.
 
+pub mod admin;
 pub mod config;
 #[cfg(test)]
 mod fuzz;
 pub mod gate;
 pub mod limit;
+pub mod openapi;
 pub mod tls;
 
 use std::sync::Arc;
@@ -28,35 +30,52 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Request, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
+use utoipa::ToSchema;
 
-use crate::contract::access::{Caller, Role};
-use crate::contract::event::{EventKind, ParseOptions, RejectReason, parse_event};
+use crate::contract::access::Role;
+use crate::contract::event::{EventKind, ParseOptions, RejectReason, Rejection, parse_event};
 use crate::contract::settings::Secrets;
+use crate::http::admin::*;
 use crate::http::gate::{Gate, Need};
 use crate::http::limit::Limits;
 use crate::intake::policy::ModelPolicy;
-use crate::telemetry::metrics::Metrics;
-
-use crate::alert::engine::InhibitConfig;
-use crate::alert::engine::SilenceConfig;
-use crate::alert::task::Command as AlertCommand;
-use crate::contract::event::Rejection;
-use crate::intake::Control;
-use crate::intake::{Health, LocalFeedback};
+use crate::intake::{Control, Health, LocalFeedback};
 use crate::kafka::TopicProducer;
-use crate::registry::Registry;
-use crate::registry::RegistryError;
 use crate::retraining::trainer::Command as TrainerCommand;
 use crate::store::AnyStore;
+use crate::telemetry::metrics::Metrics;
+
+use crate::alert::task::Command as AlertCommand;
+
+/// A model name as a path parameter: 1 to 128 characters of `[A-Za-z0-9_.:-]` (others are
+/// refused with 422 by the registry routes, and are no model's by the others: 404).
+pub struct ModelName;
+
+impl utoipa::PartialSchema for ModelName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some(MODEL_NAME_PATTERN))
+            .into()
+    }
+}
+
+impl ToSchema for ModelName {}
+
+/// What [`crate::contract::event::valid_model_name`] accepts, as a regular expression.
+pub const MODEL_NAME_PATTERN: &str = "^[A-Za-z0-9_.:-]{1,128}$";
 
 /// Where accepted feedback goes.
 #[derive(Clone)]
@@ -103,7 +122,7 @@ pub struct AppState {
 }
 
 /// One invalid item of a feedback batch.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct ItemError {
     /// Position in the batch (0 for a single object).
     pub index: usize,
@@ -124,25 +143,76 @@ pub enum ApiError {
     TooManyRequests(u64),
     /// 400: the body is not JSON, or not an object or array of objects.
     BadBody(String),
+    /// 400: a path parameter is not what the route takes (e.g. a version that is not a number).
+    BadPath(String),
     /// 413: more items than allowed.
     TooManyItems(usize),
+    /// 413: the body is larger than the route takes.
+    BodyTooLarge,
     /// 422: some items are invalid; none were accepted.
     InvalidItems(Vec<ItemError>),
-    /// 503: the sink cannot take feedback right now.
+    /// 503: a task or the sink cannot take the request right now (the cause is logged).
     Unavailable(String),
     /// 404: no such resource (or the feature is disabled).
     NotFound(String),
     /// 422: a well-formed request the daemon refuses (e.g. a silence that has already ended).
     Invalid(String),
+    /// 409: the request conflicts with the resource's state (e.g. promoting the live version).
+    Conflict(String),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
+/// The body of every error answer (except 408, which has none): a machine-readable code, what is
+/// wrong, and for 422 on a batch each invalid item.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// `unauthorized`, `forbidden`, `too_many_requests`, `bad_body`, `bad_path`, `not_found`,
+    /// `invalid`, `conflict`, `too_many_items`, `body_too_large`, `invalid_items` or
+    /// `unavailable`.
+    #[schema(example = "not_found")]
+    pub error: &'static str,
+    /// What is wrong, for a person.
     #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<String>,
+    pub detail: Option<String>,
+    /// Each invalid item of a batch (`invalid_items` only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    items: Vec<ItemError>,
+    pub items: Vec<ItemError>,
+}
+
+/// The request body as bytes, refused as an [`ApiError`] (JSON like every other error) rather
+/// than axum's plain-text rejection: 413 over the route's body limit, 400 for a body that breaks
+/// off.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(Body(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::BodyTooLarge),
+            Err(e) => Err(ApiError::BadBody(body_rejection(&e))),
+        }
+    }
+}
+
+fn body_rejection(e: &BytesRejection) -> String {
+    format!("the body could not be read: {}", e.body_text())
+}
+
+/// Path parameters, refused as an [`ApiError`] (400 `bad_path`, JSON) rather than axum's
+/// plain-text rejection: e.g. a version that is not a number, or a segment that is not UTF-8
+/// once percent-decoded.
+pub struct PathOf<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathOf<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| PathOf(p.0))
+            .map_err(|e| ApiError::BadPath(e.body_text()))
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -167,8 +237,16 @@ impl IntoResponse for ApiError {
                 return resp;
             }
             ApiError::BadBody(d) => (StatusCode::BAD_REQUEST, "bad_body", Some(d), vec![]),
+            ApiError::BadPath(d) => (StatusCode::BAD_REQUEST, "bad_path", Some(d), vec![]),
+            ApiError::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                Some("the body is larger than this route takes".into()),
+                vec![],
+            ),
             ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "not_found", Some(d), vec![]),
             ApiError::Invalid(d) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some(d), vec![]),
+            ApiError::Conflict(d) => (StatusCode::CONFLICT, "conflict", Some(d), vec![]),
             ApiError::TooManyItems(max) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_many_items",
@@ -182,11 +260,11 @@ impl IntoResponse for ApiError {
                 items,
             ),
             ApiError::Unavailable(cause) => {
-                tracing::warn!(%cause, "feedback could not be accepted");
+                tracing::warn!(%cause, "a request could not be served");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
-                    Some("feedback cannot be stored right now; retry later".into()),
+                    Some("the request cannot be served right now; retry later".into()),
                     vec![],
                 )
             }
@@ -242,7 +320,8 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
     let open = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi::run_json));
     let metrics_route = Router::new().route("/metrics", get(metrics));
     let metrics_need = state.metrics_role.map_or(Need::Open, Need::Role);
     gate.protect(open, Need::Open)
@@ -275,271 +354,44 @@ async fn count_requests(State(s): State<AppState>, req: Request, next: Next) -> 
     resp
 }
 
-/// Sends a command to one of the daemon's tasks and waits for its answer: 404 with `absent` when
-/// the task does not run, 503 when it is shutting down (`task` names it).
-async fn ask_task<C, T>(
-    tx: Option<&mpsc::Sender<C>>,
-    absent: &str,
-    task: &str,
-    make: impl FnOnce(oneshot::Sender<T>) -> C,
-) -> Result<T, ApiError> {
-    let Some(tx) = tx else {
-        return Err(ApiError::NotFound(absent.into()));
-    };
-    let gone = || ApiError::Unavailable(format!("{task} is shutting down"));
-    let (reply, rx) = oneshot::channel();
-    tx.send(make(reply)).await.map_err(|_| gone())?;
-    rx.await.map_err(|_| gone())
-}
-
-/// Sends a command to the alert task and waits for its answer.
-async fn ask<T>(
-    s: &AppState,
-    make: impl FnOnce(oneshot::Sender<T>) -> AlertCommand,
-) -> Result<T, ApiError> {
-    let absent = "alerting is disabled ([alerting] enabled = false)";
-    ask_task(s.alerts.as_ref(), absent, "alerting", make).await
-}
-
-/// A model's monitor with its open window evaluated now.
-async fn get_model(
-    State(s): State<AppState>,
-    axum::extract::Path(model): axum::extract::Path<String>,
-) -> Result<Response, ApiError> {
-    let inspect = |r| Control::Inspect(model.clone(), r);
-    match ask_task(
-        s.control.as_ref(),
-        "no event source",
-        "the event source",
-        inspect,
-    )
-    .await?
-    {
-        Some(v) => Ok(Json(v).into_response()),
-        None => Err(ApiError::NotFound(format!(
-            "no monitor for model {model:?} (not seen yet, or monitoring is off)"
-        ))),
-    }
-}
-
-/// Sends a command to the trainer and waits for its answer.
-async fn ask_trainer<T>(
-    s: &AppState,
-    make: impl FnOnce(oneshot::Sender<T>) -> TrainerCommand,
-) -> Result<T, ApiError> {
-    let absent = "no model is retrained here (no [models.NAME.retrain] section)";
-    ask_task(s.trainer.as_ref(), absent, "the trainer", make).await
-}
-
-type ModelPath = axum::extract::Path<String>;
-
-/// The retraining loop of a model: phase, aliases, training data, timeline.
-async fn get_retrain(State(s): State<AppState>, model: ModelPath) -> Result<Response, ApiError> {
-    let model = model.0;
-    match ask_trainer(&s, |r| TrainerCommand::Status(model.clone(), r)).await? {
-        Some(v) => Ok(Json(v).into_response()),
-        None => Err(ApiError::NotFound(format!(
-            "model {model:?} is not retrained here"
-        ))),
-    }
-}
-
-/// Requests a retrain now (it runs when the loop is idle).
-async fn post_retrain(State(s): State<AppState>, model: ModelPath) -> Result<Response, ApiError> {
-    let model = model.0;
-    let r = ask_trainer(&s, |r| {
-        TrainerCommand::Retrain(model.clone(), "admin API".into(), r)
-    })
-    .await?;
-    match r {
-        Ok(phase) => Ok((
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "model": model, "queued": true, "phase": phase })),
-        )
-            .into_response()),
-        Err(e) => Err(ApiError::NotFound(e.to_string())),
-    }
-}
-
-fn registry(s: &AppState) -> Result<Registry<AnyStore>, ApiError> {
-    let Some((store, key)) = &s.registry else {
-        return Err(ApiError::NotFound("no model registry".into()));
-    };
-    Ok(Registry::with_keys(store.clone(), key.clone()))
-}
-
-fn registry_error(e: RegistryError) -> ApiError {
-    use crate::registry::RegistryError as E;
-    match e {
-        E::UnknownModel(_) | E::UnknownVersion { .. } | E::NoAlias { .. } => {
-            ApiError::NotFound(e.to_string())
-        }
-        E::Store(_) => ApiError::Unavailable(e.to_string()),
-        other => ApiError::Invalid(other.to_string()),
-    }
-}
-
-/// A model's versions and aliases.
-async fn get_versions(State(s): State<AppState>, model: ModelPath) -> Result<Response, ApiError> {
-    let r = registry(&s)?;
-    let versions = r.versions(&model.0).await.map_err(registry_error)?;
-    let aliases = r.aliases(&model.0).await.map_err(registry_error)?;
-    Ok(
-        Json(serde_json::json!({ "model": model.0, "aliases": aliases, "versions": versions }))
-            .into_response(),
-    )
-}
-
-/// One version's record (metadata, validation metrics, decision records).
-async fn get_version(
-    State(s): State<AppState>,
-    axum::extract::Path((model, version)): axum::extract::Path<(String, u64)>,
-) -> Result<Response, ApiError> {
-    let r = registry(&s)?;
-    let v = r.show(&model, version).await.map_err(registry_error)?;
-    Ok(Json(v).into_response())
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PromoteBody {
-    version: u64,
-}
-
-/// Promotes a version by hand.
-async fn post_promote(
-    State(s): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    model: ModelPath,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let b: PromoteBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadBody(format!("expected {{\"version\": N}}: {e}")))?;
-    swap(&s, &caller, model.0, Some(b.version)).await
-}
-
-/// Rolls back to the previous version by hand.
-async fn post_rollback(
-    State(s): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    model: ModelPath,
-) -> Result<Response, ApiError> {
-    swap(&s, &caller, model.0, None).await
-}
-
-/// A promotion or rollback by `caller`, who is recorded as the decision's actor.
-async fn swap(
-    s: &AppState,
-    caller: &Caller,
-    model: String,
-    version: Option<u64>,
-) -> Result<Response, ApiError> {
-    let by = caller.name.clone();
-    if s.trainer.is_some() {
-        // Through the trainer: under the model's lease, with notices and the reference switch.
-        let r = ask_trainer(s, |r| match version {
-            Some(v) => TrainerCommand::Promote(model.clone(), v, by.clone(), r),
-            None => TrainerCommand::Rollback(model.clone(), by.clone(), r),
-        })
-        .await?;
-        return r
-            .map(|v| Json(v).into_response())
-            .map_err(|e| ApiError::Invalid(e.to_string()));
-    }
-    let r = registry(s)?;
-    let note = "by hand (admin API)";
-    let aliases = match version {
-        Some(v) => r.promote(&model, v, note, None, Some(&by)).await,
-        None => r.rollback(&model, note, Some(&by)).await,
-    }
-    .map_err(registry_error)?;
-    Ok(Json(aliases).into_response())
-}
-
-async fn get_alerts(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let now = ask(&s, AlertCommand::Alerts).await?;
-    Ok(Json(now).into_response())
-}
-
-async fn get_silences(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let silences = ask(&s, AlertCommand::Silences).await?;
-    Ok(Json(serde_json::json!({ "silences": silences })).into_response())
-}
-
-async fn post_silence(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let cfg: SilenceConfig = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::Invalid(format!("not a silence: {e}")))?;
-    match ask(&s, |r| AlertCommand::AddSilence(cfg, r)).await? {
-        Ok(id) => Ok(created(&id)),
-        Err(e) => Err(ApiError::Invalid(e.to_string())),
-    }
-}
-
-/// 201 with the new resource's id.
-fn created(id: &str) -> Response {
-    (StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response()
-}
-
-/// 204 when the resource was there, else 404 with `missing`.
-fn removed(found: bool, missing: String) -> Result<Response, ApiError> {
-    if found {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::NotFound(missing))
-    }
-}
-
-async fn get_inhibitions(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let rules = ask(&s, AlertCommand::Inhibitions).await?;
-    let rules: Vec<serde_json::Value> = rules
-        .into_iter()
-        .map(|(id, rule)| serde_json::json!({ "id": id, "rule": rule }))
-        .collect();
-    Ok(Json(serde_json::json!({ "inhibitions": rules })).into_response())
-}
-
-async fn post_inhibit(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let cfg: InhibitConfig = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::Invalid(format!("not an inhibition rule: {e}")))?;
-    match ask(&s, |r| AlertCommand::AddInhibit(cfg, r)).await? {
-        Ok(id) => Ok(created(&id)),
-        Err(e) => Err(ApiError::Invalid(e.to_string())),
-    }
-}
-
-async fn delete_inhibit(
-    State(s): State<AppState>,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Result<Response, ApiError> {
-    let found = ask(&s, |r| AlertCommand::RemoveInhibit(id.clone(), r)).await?;
-    removed(
-        found,
-        format!("no inhibition rule {id:?} added through the API"),
-    )
-}
-
-async fn delete_silence(
-    State(s): State<AppState>,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Result<Response, ApiError> {
-    let found = ask(&s, |r| AlertCommand::ExpireSilence(id.clone(), r)).await?;
-    removed(found, format!("no active silence {id:?}"))
-}
-
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "Alive", body = String, content_type = "text/plain")))]
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// Readiness and what it is made of.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// Ready to take traffic: started, source and state store up, not shutting down.
+    pub ready: bool,
+    /// The event source is connected.
+    pub source: bool,
+    /// The state store is reachable.
+    pub state_store: bool,
+    /// The daemon has finished starting.
+    pub started: bool,
+    /// A shutdown has begun.
+    pub shutting_down: bool,
+}
+
+/// Readiness: 200 when ready, else 503, with the flags either way.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready (starting, a dependency down, or shutting down)", body = Readiness),
+    ))]
 async fn readyz(State(s): State<AppState>) -> Response {
     let h = &s.health;
-    let body = serde_json::json!({
-        "ready": h.ready(),
-        "source": h.source_up.load(Ordering::Relaxed),
-        "state_store": h.store_up.load(Ordering::Relaxed),
-        "started": h.started.load(Ordering::Relaxed),
-        "shutting_down": h.shutting_down.load(Ordering::Relaxed),
-    });
-    let status = if h.ready() {
+    let body = Readiness {
+        ready: h.ready(),
+        source: h.source_up.load(Ordering::Relaxed),
+        state_store: h.store_up.load(Ordering::Relaxed),
+        started: h.started.load(Ordering::Relaxed),
+        shutting_down: h.shutting_down.load(Ordering::Relaxed),
+    };
+    let status = if body.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -547,14 +399,24 @@ async fn readyz(State(s): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// Prometheus metrics, text exposition format 0.0.4.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "The metrics", body = String,
+        content_type = "text/plain; version=0.0.4; charset=utf-8")),
+    security((), ("bearer" = [])))]
 async fn metrics(State(s): State<AppState>) -> Response {
     s.metrics.ready.set(i64::from(s.health.ready()));
+    metrics_text(s.metrics.render())
+}
+
+/// The Prometheus text answer (both servers).
+pub fn metrics_text(body: String) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        s.metrics.render(),
+        body,
     )
         .into_response()
 }
@@ -635,12 +497,25 @@ fn with_kind_feedback(obj: &[u8]) -> Vec<u8> {
     }
 }
 
-#[derive(Serialize)]
-struct Accepted {
-    accepted: usize,
+/// The answer to accepted feedback.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    /// How many items were taken (all of them).
+    pub accepted: usize,
 }
 
-async fn post_feedback(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+/// Posts labels: one feedback object or an array of them, all or nothing; 202 once durable.
+#[utoipa::path(post, path = "/v1/feedback", tag = "feedback",
+    request_body(content = openapi::FeedbackBody, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Every item was taken and is durable", body = Accepted),
+        (status = 400, description = "Not a JSON object or a non-empty array of objects", body = ErrorBody),
+        (status = 413, description = "Over `http.max_body_bytes`, or more than `http.max_batch_items` items", body = ErrorBody),
+        (status = 422, description = "Some items are invalid; none was taken", body = ErrorBody),
+        (status = 503, description = "The pipeline or the feedback topic cannot take it now", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn post_feedback(State(s): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
     let items = match validate_feedback(&body, &s.parse, &s.policy.load(), s.max_batch_items) {
         Ok(items) => items,
         Err(e) => {

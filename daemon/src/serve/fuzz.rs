@@ -5,7 +5,8 @@
 
 use proptest::prelude::*;
 
-use super::*;
+use super::api::{Item, split_body};
+use axum::response::IntoResponse;
 
 fn check(body: &[u8], max: usize) {
     match split_body(body, max) {

@@ -46,6 +46,7 @@
 //!
 //! May depend on: contract, telemetry, store, kafka, registry, intake, http.
 
+pub mod api;
 pub mod config;
 #[cfg(test)]
 mod fuzz;
@@ -54,37 +55,25 @@ use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::http::tls::TlsReloader;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use driftd_retrain::{Features, Prediction, Target, TrainedModel};
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use driftd_retrain::TrainedModel;
 use tokio::io::AsyncWriteExt;
 
 use crate::contract::access::Role;
 use crate::contract::settings::Secrets;
-use crate::http::gate::{Gate, Need};
 use crate::http::limit::Limits;
 
 use crate::intake::config::SourceConfig;
 
 use crate::serve::config::{ServeConfig, ServeEventsConfig};
 
-use crate::contract::event::{ParseOptions, parse_event};
+use crate::contract::event::ParseOptions;
 use crate::contract::notice::Notice;
 use crate::contract::notice::UPDATES_CHANNEL;
-use crate::http::{ApiError, ItemError};
 use crate::kafka::KafkaSecrets;
 use crate::kafka::ProduceError;
 use crate::kafka::TopicProducer;
@@ -297,248 +286,6 @@ async fn poll(loader: &Loader, state: &ServeState) {
     }
 }
 
-/// The router: predict, health, readiness, metrics; every route behind the gate.
-pub fn app(state: Arc<ServeState>, max_body_bytes: usize, timeout: Duration) -> Router {
-    let gate = Gate::new(state.secrets.clone(), |s| &s.serve_tokens, state.limits);
-    let predict = Router::new().route("/v1/models/{model}/predict", post(predict));
-    let predict = gate
-        .protect(predict, Need::Role(Role::Predict))
-        .route_layer(middleware::from_fn_with_state(state.clone(), count_refused))
-        .layer(DefaultBodyLimit::max(max_body_bytes));
-    let open = Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz));
-    let metrics_route = Router::new().route("/metrics", get(metrics));
-    let metrics_need = state.metrics_role.map_or(Need::Open, Need::Role);
-    gate.protect(open, Need::Open)
-        .merge(gate.protect(metrics_route, metrics_need))
-        .merge(predict)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
-        .with_state(state)
-}
-
-/// Counts predict requests the gate refused (401, 403, 429) under the model's outcome metric.
-async fn count_refused(
-    State(s): State<Arc<ServeState>>,
-    Path(model): Path<String>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let resp = next.run(req).await;
-    let outcome = match resp.status() {
-        StatusCode::UNAUTHORIZED => "unauthorized",
-        StatusCode::FORBIDDEN => "forbidden",
-        StatusCode::TOO_MANY_REQUESTS => "limited",
-        _ => return resp,
-    };
-    s.count(&model, outcome);
-    resp
-}
-
-async fn readyz(State(s): State<Arc<ServeState>>) -> Response {
-    let models: serde_json::Map<String, serde_json::Value> = s
-        .slots
-        .iter()
-        .map(|slot| {
-            let v = slot.live.load().as_ref().map(|m| m.version);
-            (slot.name.clone(), serde_json::json!(v))
-        })
-        .collect();
-    let ready = s.ready();
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(serde_json::json!({ "ready": ready, "models": models })),
-    )
-        .into_response()
-}
-
-async fn metrics(State(s): State<Arc<ServeState>>) -> Response {
-    s.metrics.ready.set(i64::from(s.ready()));
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        )],
-        s.metrics.render(),
-    )
-        .into_response()
-}
-
-/// One request item.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Item {
-    #[serde(default)]
-    id: Option<String>,
-    features: Features,
-}
-
-/// A prediction event, contract v1.
-#[derive(Serialize)]
-struct EventOut<'a> {
-    kind: &'static str,
-    id: &'a str,
-    model: &'a str,
-    model_version: &'a str,
-    ts: &'a str,
-    features: &'a Features,
-    prediction: &'a serde_json::Value,
-}
-
-/// One answer.
-#[derive(Serialize)]
-struct Answer<'a> {
-    id: String,
-    model: &'a str,
-    model_version: &'a str,
-    prediction: serde_json::Value,
-}
-
-fn prediction_json(p: &Prediction) -> serde_json::Value {
-    match &p.target {
-        Target::Label(label) => match p.score {
-            Some(score) if score.is_finite() => {
-                serde_json::json!({ "label": label, "score": score })
-            }
-            _ => serde_json::json!({ "label": label }),
-        },
-        Target::Value(v) => serde_json::json!({ "value": v }),
-    }
-}
-
-/// Splits the body into items: one object, or a non-empty array of at most `max` of them.
-fn split_body(body: &[u8], max: usize) -> Result<(bool, Vec<&RawValue>), ApiError> {
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => {
-            let items: Vec<&RawValue> = serde_json::from_slice(body)
-                .map_err(|e| ApiError::BadBody(format!("not a JSON array: {e}")))?;
-            if items.is_empty() {
-                return Err(ApiError::BadBody("the batch is empty".into()));
-            }
-            if items.len() > max {
-                return Err(ApiError::TooManyItems(max));
-            }
-            Ok((true, items))
-        }
-        Some(b'{') => Ok((
-            false,
-            vec![
-                serde_json::from_slice(body)
-                    .map_err(|e| ApiError::BadBody(format!("not a JSON object: {e}")))?,
-            ],
-        )),
-        _ => Err(ApiError::BadBody(
-            "expected {\"features\": {...}} or an array of them".into(),
-        )),
-    }
-}
-
-async fn predict(
-    State(s): State<Arc<ServeState>>,
-    Path(model): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let Some(slot) = s.slot(&model) else {
-        return Err(ApiError::NotFound(format!("model {model:?} is not served")));
-    };
-    let started = Instant::now();
-    let result = answer(&s, slot, &body).await;
-    s.metrics
-        .predict_duration
-        .observe(started.elapsed().as_secs_f64());
-    let outcome = match &result {
-        Ok(_) => "ok",
-        Err(ApiError::Unavailable(_)) => "unavailable",
-        Err(_) => "invalid",
-    };
-    s.count(&model, outcome);
-    result
-}
-
-async fn answer(s: &ServeState, slot: &Slot, body: &[u8]) -> Result<Response, ApiError> {
-    // One model for the whole request, even if a swap happens meanwhile.
-    let Some(served) = slot.live.load_full() else {
-        return Err(ApiError::Unavailable(format!(
-            "model {:?} has no live version loaded yet",
-            slot.name
-        )));
-    };
-    let (batch, raw) = split_body(body, s.max_batch_items)?;
-    // Every invalid item is listed: shapes first, then the event contract on the rest.
-    let mut errors = Vec::new();
-    let mut items = Vec::with_capacity(raw.len());
-    for (index, r) in raw.iter().enumerate() {
-        match serde_json::from_str::<Item>(r.get()) {
-            Ok(item) => items.push((index, item)),
-            Err(e) => errors.push(ItemError {
-                index,
-                reason: "invalid_item".into(),
-                detail: e.to_string(),
-            }),
-        }
-    }
-    let predictions = served
-        .model
-        .predict_rows(items.iter().map(|(_, i)| &i.features));
-    let version = served.version.to_string();
-    let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut lines = Vec::with_capacity(items.len());
-    let mut answers = Vec::with_capacity(items.len());
-    for ((index, item), p) in items.into_iter().zip(&predictions) {
-        let id = item.id.unwrap_or_else(|| s.ids.next());
-        let prediction = prediction_json(p);
-        let line = serde_json::to_vec(&EventOut {
-            kind: "prediction",
-            id: &id,
-            model: &slot.name,
-            model_version: &version,
-            ts: &ts,
-            features: &item.features,
-            prediction: &prediction,
-        })
-        .map_err(|e| ApiError::Unavailable(format!("encoding an event: {e}")))?;
-        // The event must be one driftd accepts (e.g. an id of at most 256 bytes).
-        if let Err(rej) = parse_event(&line, &s.parse) {
-            errors.push(ItemError {
-                index,
-                reason: rej.reason.as_str().to_owned(),
-                detail: rej.detail,
-            });
-            continue;
-        }
-        lines.push(line);
-        answers.push(Answer {
-            id,
-            model: &slot.name,
-            model_version: &version,
-            prediction,
-        });
-    }
-    if !errors.is_empty() {
-        errors.sort_by_key(|e| e.index);
-        return Err(ApiError::InvalidItems(errors));
-    }
-    s.sink
-        .emit(lines)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    let body = if batch {
-        serde_json::to_value(&answers)
-    } else {
-        serde_json::to_value(&answers[0])
-    }
-    .map_err(|e| ApiError::Unavailable(format!("encoding the answer: {e}")))?;
-    Ok(Json(body).into_response())
-}
-
 /// What `driftd serve` reads of the configuration (see `config::Loaded::serve_setup`).
 #[derive(Debug, Clone)]
 pub struct Setup {
@@ -701,7 +448,7 @@ pub async fn serve(setup: Setup, listen: Option<std::net::SocketAddr>) -> anyhow
     );
     crate::http::tls::warn_if_plain_beyond_loopback(local, tls.is_some(), "serve");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let router = app(state.clone(), cfg.max_body_bytes, cfg.request_timeout);
+    let router = api::app(state.clone(), cfg.max_body_bytes, cfg.request_timeout);
     let server_tls = tls.clone();
     let mut server = tokio::spawn(async move {
         let shutdown = async move {

@@ -205,17 +205,57 @@ impl Default for RouteConfig {
 /// target_match = { alertname = "FeatureDrift" }
 /// equal = ["model"]
 /// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct InhibitConfig {
     /// Matchers an inhibiting (source) alert satisfies. Not empty.
+    #[schema(value_type = MatchersSchema, required = true)]
     pub source_match: Labels,
     /// Matchers an inhibited (target) alert satisfies. Not empty.
+    #[schema(value_type = MatchersSchema, required = true)]
     pub target_match: Labels,
     /// Labels whose values must be equal on source and target (an absent label equals an
     /// absent or empty one).
+    #[schema(value_type = Vec<LabelNameSchema>)]
     pub equal: Vec<String>,
 }
+
+/// The OpenAPI schema of matchers (`match`, `source_match`, `target_match`): at least one, each a
+/// non-empty label name and a value (`"!value"` negates).
+pub struct MatchersSchema;
+
+impl utoipa::PartialSchema for MatchersSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .min_properties(Some(1))
+            .property_names(Some(LabelNameSchema::object()))
+            .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for MatchersSchema {}
+
+/// The OpenAPI schema of a label name: not empty.
+pub struct LabelNameSchema;
+
+impl LabelNameSchema {
+    fn object() -> utoipa::openapi::Object {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .min_length(Some(1))
+            .build()
+    }
+}
+
+impl utoipa::PartialSchema for LabelNameSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        Self::object().into()
+    }
+}
+
+impl utoipa::ToSchema for LabelNameSchema {}
 
 /// `[[alerting.silences]]`, or the body of a silence created through the API: alerts matching
 /// every matcher are not notified between `starts_at` and `ends_at`.
@@ -227,11 +267,12 @@ pub struct InhibitConfig {
 /// comment = "known seasonal shift"
 /// created_by = "ops"
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SilenceConfig {
     /// Matchers on the alert's labels (TOML key `match`); same syntax as a rule's. Not empty.
     #[serde(rename = "match", default)]
+    #[schema(value_type = MatchersSchema, required = true)]
     pub matchers: Labels,
     /// When the silence starts; absent: immediately (an API silence records the time it was
     /// created).
@@ -240,9 +281,11 @@ pub struct SilenceConfig {
         deserialize_with = "option_datetime",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub starts_at: Option<DateTime<Utc>>,
     /// When the silence ends (exclusive).
     #[serde(deserialize_with = "datetime")]
+    #[schema(value_type = String, format = DateTime)]
     pub ends_at: DateTime<Utc>,
     /// Why.
     #[serde(default)]
