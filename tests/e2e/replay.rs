@@ -278,8 +278,15 @@ fn the_alert_backtest_names_what_the_default_rules_would_have_sent_and_is_determ
     // Quiet: the sparse labels of the tail make at most one ModelStale episode (keep_firing_for),
     // and the one drift's group is notified when it fires, when an alert joins it and on its
     // repeat interval — not again at every gap of the tail (it was 11 notifications before).
-    assert!(summary["fired"]["ModelStale"].as_u64().unwrap_or(0) <= 1, "{summary}");
-    assert!(lines.len() <= 5, "{} notifications: {lines:#?}", lines.len());
+    assert!(
+        summary["fired"]["ModelStale"].as_u64().unwrap_or(0) <= 1,
+        "{summary}"
+    );
+    assert!(
+        lines.len() <= 5,
+        "{} notifications: {lines:#?}",
+        lines.len()
+    );
     // Every notification carries event time, not the wall clock: before the stream's end.
     for n in &lines {
         assert!(
