@@ -6,6 +6,7 @@ mod access;
 mod alerting;
 mod cli;
 mod dashboards;
+mod faults_group;
 mod faults_loop;
 mod faults_store;
 mod harness;
