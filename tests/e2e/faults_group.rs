@@ -115,3 +115,125 @@ fn two_instances_in_one_group_share_the_partitions_and_count_every_event_once() 
     assert_eq!(b.terminate(), Some(0), "{}", b.log_text());
     assert_eq!(a.terminate(), Some(0), "{}", a.log_text());
 }
+
+/// The checkpoints of every partition, once each exists: (next offset, predictions).
+fn checkpoints(
+    rt: &tokio::runtime::Runtime,
+    store: &RedisStore,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> Option<Vec<(u64, u64)>> {
+    (0..partitions)
+        .map(|p| {
+            let key = checkpoint_key(&shard_name(group, topic, p));
+            let b = rt.block_on(store.get(&key)).ok()??;
+            let s = Pipeline::decode_checkpoint(&b).ok()?;
+            Some((
+                s.next_offset,
+                s.models.get("churn").map_or(0, |m| m.predictions),
+            ))
+        })
+        .collect()
+}
+
+/// An instance paused with unstored state (SIGSTOP) loses its partitions when its session times
+/// out; the other instance claims them, resumes from their checkpoints and moves on. Resumed
+/// (SIGCONT), the old owner may try to checkpoint before it sees the revocation: that write is
+/// refused (the partitions' leases are the new owner's), so the new owner's checkpoints never go
+/// back, and after the group settles every event is counted exactly once.
+#[test]
+fn a_paused_instance_that_lost_its_partitions_cannot_overwrite_the_new_owners_checkpoints() {
+    let broker = Broker::start(false);
+    let t = topics(&broker, 2);
+    let redis = Redis::start();
+    let prefix = unique("driftd-zombie");
+    let state = format!(
+        "[state]\nkind = \"redis\"\nurl = \"{}\"\nkey_prefix = \"{prefix}\"",
+        redis.url()
+    );
+    let cfg = kafka_config_with_state(&broker, &t, &state, "");
+    // The instance to be paused checkpoints rarely, so it holds unstored state when it stops.
+    let slow = cfg.replace("interval = \"300ms\"", "interval = \"4s\"");
+    assert_ne!(slow, cfg);
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = EventGen::new(29);
+    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir(&da).unwrap();
+    std::fs::create_dir(&db).unwrap();
+    let env = [("DRIFTD_TEST_TOKEN", TOKEN)];
+    let rt = runtime();
+    let store = rt
+        .block_on(RedisStore::connect(
+            &RedisStateConfig {
+                url: redis.url(),
+                key_prefix: prefix.clone(),
+                ..Default::default()
+            },
+            None,
+        ))
+        .unwrap();
+    let cps = || checkpoints(&rt, &store, &t.group, &t.predictions, 2);
+    let checkpointed = |total: u64| {
+        wait_for(
+            &format!("the partitions checkpointed to {total}"),
+            Duration::from_secs(180),
+            || {
+                let c = cps()?;
+                (c.iter().map(|(o, _)| o).sum::<u64>() == total).then_some(c)
+            },
+        )
+    };
+
+    produce_batch(&broker, &t.predictions, dir.path(), &mut g, 2_000);
+    let mut a = Driftd::start(&da, &slow, &env);
+    checkpointed(2_000);
+    produce_batch(&broker, &t.predictions, dir.path(), &mut g, 1_000);
+    wait_for(
+        "the first instance to take 1,000 more",
+        Duration::from_secs(60),
+        || (a.metrics()?.sum("driftd_events_total", &[]) >= 3_000.0).then_some(()),
+    );
+    a.signal("STOP");
+
+    // The other instance takes both partitions once the paused one's session times out.
+    let mut b = Driftd::start(&db, &cfg, &env);
+    produce_batch(&broker, &t.predictions, dir.path(), &mut g, 1_000);
+    let before = checkpointed(4_000);
+    a.signal("CONT");
+    // The resumed instance sees the revocation and rejoins: the group settles with both.
+    wait_for(
+        "the resumed instance to give its partitions up",
+        Duration::from_secs(120),
+        || a.log_text().contains("partitions revoked").then_some(()),
+    );
+    produce_batch(&broker, &t.predictions, dir.path(), &mut g, 1_000);
+    // Meanwhile the checkpoints never go back: no write of the old owner lands.
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let mut last = before;
+    let after = loop {
+        if let Some(c) = cps() {
+            for (p, ((o0, n0), (o1, n1))) in last.iter().zip(&c).enumerate() {
+                assert!(
+                    o1 >= o0 && n1 >= n0,
+                    "partition {p}'s checkpoint went back from {o0}/{n0} to {o1}/{n1}:\n{}",
+                    a.log_text()
+                );
+            }
+            if c.iter().map(|(o, _)| o).sum::<u64>() == 5_000 {
+                break c;
+            }
+            last = c;
+        }
+        assert!(std::time::Instant::now() < deadline, "not all checkpointed");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let predictions: u64 = after.iter().map(|(_, n)| n).sum();
+    assert_eq!(predictions, 5_000, "{after:?}");
+    if a.log_text().contains("checkpoint refused") {
+        eprintln!("the resumed instance tried to checkpoint before the revocation: refused");
+    }
+    assert!(a.alive() && b.alive());
+    assert_eq!(b.terminate(), Some(0), "{}", b.log_text());
+    assert_eq!(a.terminate(), Some(0), "{}", a.log_text());
+}

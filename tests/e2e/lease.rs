@@ -313,3 +313,77 @@ fn writes_with_deletions_land_together_and_fenced_ones_only_under_the_lease() {
         }
     });
 }
+
+/// A partition claimed by its new owner fences off the previous one on real Redis: the claim
+/// takes the lease whoever holds it, with a higher token; a write under several leases lands
+/// only if every one is still held, else nothing of it does (what keeps an instance that lost a
+/// partition to a rebalance from overwriting the new owner's checkpoint).
+#[test]
+fn a_claimed_partition_fences_off_its_previous_owners_writes() {
+    let redis = Redis::start();
+    let prefix = unique("driftd-claim");
+    runtime().block_on(async {
+        let a = store(&redis, &prefix).await;
+        let b = store(&redis, &prefix).await;
+        let a0 = a.claim_lease("shard/p0", "instance-a").await.unwrap();
+        let a1 = a.claim_lease("shard/p1", "instance-a").await.unwrap();
+        a.write_fenced_all(
+            &[a0.clone(), a1.clone()],
+            vec![
+                ("cp/p0".into(), b"a:10".to_vec()),
+                ("cp/p1".into(), b"a:7".to_vec()),
+            ],
+            vec![],
+        )
+        .await
+        .unwrap();
+
+        // A rebalance gives p0 to b, although a's claim has no expiry: b takes it over.
+        let b0 = b.claim_lease("shard/p0", "instance-b").await.unwrap();
+        assert!(b0.token > a0.token, "{b0:?} after {a0:?}");
+        b.write_fenced_all(
+            std::slice::from_ref(&b0),
+            vec![("cp/p0".into(), b"b:12".to_vec())],
+            vec![],
+        )
+        .await
+        .unwrap();
+
+        // a has not seen the revocation: its checkpoint of both partitions is refused whole,
+        // naming the partition it lost; neither key changes, nothing is deleted.
+        let err = a
+            .write_fenced_all(
+                &[a0.clone(), a1.clone()],
+                vec![
+                    ("cp/p0".into(), b"a:11".to_vec()),
+                    ("cp/p1".into(), b"a:8".to_vec()),
+                ],
+                vec!["cp/p1".into()],
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Fenced(name) if name == "shard/p0"),
+            "{err}"
+        );
+        assert_eq!(a.get("cp/p0").await.unwrap(), Some(b"b:12".to_vec()));
+        assert_eq!(a.get("cp/p1").await.unwrap(), Some(b"a:7".to_vec()));
+        // Its own remaining partition alone still writes, with deletions.
+        a.write_fenced_all(
+            std::slice::from_ref(&a1),
+            vec![("cp/p1".into(), b"a:8".to_vec())],
+            vec!["gone".into()],
+        )
+        .await
+        .unwrap();
+        assert_eq!(b.get("cp/p1").await.unwrap(), Some(b"a:8".to_vec()));
+        // Claiming again (a restart of the same instance) is a new owner too.
+        let b0_again = b.claim_lease("shard/p0", "instance-b").await.unwrap();
+        assert!(b0_again.token > b0.token);
+        assert!(matches!(
+            b.write_fenced_all(&[b0], vec![("cp/p0".into(), b"old".to_vec())], vec![])
+                .await,
+            Err(StoreError::Fenced(_))
+        ));
+    });
+}

@@ -9,7 +9,16 @@
 //! the log outgrows it, so the amortised cost per event stays constant — see
 //! [`crate::monitor::join::journal`]), and the learners' changed chunks. Everything, deletions of
 //! replaced log segments included, lands in one atomic write with the offsets it covers.
+//!
+//! **Ownership (Kafka).** Before a partition's checkpoint is loaded, this instance claims the
+//! partition's lease in the store ([`Checkpointer::claim`]: a higher fencing token, whoever held
+//! it), and every checkpoint is written only if all the leases of its shards are still this
+//! instance's ([`AnyStore::write_fenced_all`], one atomic check-and-write). An instance that lost
+//! a partition to a rebalance but has not seen the revocation yet (paused, partitioned from the
+//! group coordinator) therefore cannot overwrite the new owner's checkpoint: its write is refused
+//! whole, nothing of it lands, and it drops the state when the revocation arrives.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -24,7 +33,7 @@ use crate::intake::shard::MONITOR_INDEX_KEY;
 use crate::intake::shard::{CheckpointError, ShardState, checkpoint_key};
 use crate::intake::shard::{join_prefix, monitor_key};
 use crate::monitor::ModelMonitor;
-use crate::store::{AnyStore, StateStore, StoreError};
+use crate::store::{AnyStore, Lease, StateStore, StoreError};
 use crate::telemetry::events::{InternalEvent as _, StoreAnswered, StoreFailed};
 use crate::telemetry::metrics::Metrics;
 
@@ -41,6 +50,15 @@ pub struct Checkpointer {
     write_failed: bool,
     /// Keys never written (non-resumable shards such as stdin).
     pub volatile: Vec<String>,
+    /// The leases of the partitions this instance owns (Kafka), by shard.
+    leases: BTreeMap<String, Lease>,
+    /// This instance's name in those leases.
+    owner: String,
+}
+
+/// The lease name of a shard.
+fn shard_lease(shard: &str) -> String {
+    format!("shard/{shard}")
 }
 
 impl Checkpointer {
@@ -60,7 +78,41 @@ impl Checkpointer {
             last: Instant::now(),
             write_failed: false,
             volatile: Vec::new(),
+            leases: BTreeMap::new(),
+            owner: format!(
+                "driftd-{}-{:x}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ),
         }
+    }
+
+    /// Claims `shard` for this instance (before its checkpoint is loaded): from then on the
+    /// previous owner's checkpoints are refused, so the state loaded next is the last one it
+    /// could write. Retries while the store is unreachable; false on shutdown.
+    pub async fn claim(&mut self, shard: &str, shutdown: &mut watch::Receiver<bool>) -> bool {
+        let name = shard_lease(shard);
+        let store = self.store.clone();
+        let owner = self.owner.clone();
+        let lease = retrying("the partition's lease", shutdown, || {
+            let (store, name, owner) = (store.clone(), name.clone(), owner.clone());
+            async move { store.claim_lease(&name, &owner).await }
+        })
+        .await;
+        match lease {
+            Some(l) => {
+                self.leases.insert(shard.to_owned(), l);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forgets the claim on a shard given up (revoked); its next owner has claimed it anew.
+    pub fn release(&mut self, shard: &str) {
+        self.leases.remove(shard);
     }
 
     /// Whether a checkpoint is due. After a failed one, the next attempt comes `interval` after
@@ -112,10 +164,28 @@ impl Checkpointer {
         }
         let started = Instant::now();
         let deletes = p.checkpoint_deletes();
-        let r = self.store.write(entries, deletes).await;
+        let r = if self.leases.is_empty() {
+            self.store.write(entries, deletes).await
+        } else {
+            let leases: Vec<Lease> = self.leases.values().cloned().collect();
+            self.store.write_fenced_all(&leases, entries, deletes).await
+        };
         // The interval runs from the end of a checkpoint: a slow one never leaves the pipeline
         // without time to process events.
         self.last = Instant::now();
+        if let Err(StoreError::Fenced(lease)) = &r {
+            // The store is fine; this instance no longer owns a partition it holds state for.
+            tracing::warn!(
+                lease,
+                "checkpoint refused: another instance owns this partition now (a rebalance this instance has not seen yet); nothing was written, and its state is dropped when the revocation arrives"
+            );
+            self.write_failed = true;
+            self.metrics
+                .checkpoints
+                .with_label_values(&["failed"])
+                .inc();
+            return false;
+        }
         let ok = self.store_result("put", r).is_ok();
         self.write_failed = !ok;
         if ok {
@@ -338,6 +408,81 @@ mod tests {
     use crate::config::Config;
     use crate::contract::event::ParseOptions;
     use crate::store::EmbeddedStore;
+
+    /// A partition claimed by a new owner fences off its previous owner: the "zombie" that has not
+    /// seen the revocation yet cannot overwrite the new owner's checkpoint, and nothing of its
+    /// write lands (deterministic here; `tests/e2e/lease.rs` checks the script on real Redis).
+    #[tokio::test]
+    async fn a_zombie_owner_cannot_overwrite_the_new_owners_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AnyStore::Embedded(EmbeddedStore::open(&dir.path().join("s.redb")).unwrap());
+        let cfg = CheckpointConfig {
+            interval: Duration::from_secs(60),
+            max_events: 1,
+        };
+        let config = Config::default();
+        let instance = || {
+            let metrics = Arc::new(Metrics::new());
+            let c = Checkpointer::new(
+                store.clone(),
+                metrics.clone(),
+                Arc::new(Health::default()),
+                &cfg,
+            );
+            let p = Pipeline::new(
+                metrics,
+                ParseOptions::default(),
+                ModelPolicy::new(&config.models, &config.events),
+            );
+            (c, p)
+        };
+        let event = |i: u64| {
+            format!(
+                r#"{{"kind":"feedback","id":"{i}","model":"m","ts":"2026-01-01T00:00:00Z","label":"1"}}"#
+            )
+        };
+        let (_tx, mut shutdown) = watch::channel(false);
+        let stored = || async {
+            let b = store.get(&checkpoint_key("s")).await.unwrap().unwrap();
+            Pipeline::decode_checkpoint(&b).unwrap()
+        };
+
+        // A owns the partition and checkpoints 3 events.
+        let (mut a, mut pa) = instance();
+        assert!(a.claim("s", &mut shutdown).await);
+        pa.open_shard("s".into(), None);
+        for i in 0..3 {
+            pa.process("s", i, i + 1, event(i).as_bytes());
+        }
+        assert!(a.write(&mut pa).await);
+        // B is assigned the partition: it claims it, resumes from A's checkpoint, and moves on.
+        let (mut b, mut pb) = instance();
+        assert!(b.claim("s", &mut shutdown).await);
+        let restored = b.load("s", &mut shutdown).await.unwrap();
+        assert_eq!(restored.as_ref().map(|s| s.next_offset), Some(3));
+        pb.open_shard("s".into(), restored);
+        for i in 3..5 {
+            pb.process("s", i, i + 1, event(i).as_bytes());
+        }
+        assert!(b.write(&mut pb).await);
+        // A, not yet aware, goes on and tries to checkpoint: refused, nothing of it lands.
+        pa.process("s", 3, 4, event(3).as_bytes());
+        assert!(
+            !a.write(&mut pa).await,
+            "the zombie's checkpoint was written"
+        );
+        let s = stored().await;
+        assert_eq!(
+            (s.next_offset, s.accepted()),
+            (5, 5),
+            "B's checkpoint stands"
+        );
+        // B keeps writing; A, once revoked, forgets its claim.
+        pb.process("s", 5, 6, event(5).as_bytes());
+        assert!(b.write(&mut pb).await);
+        a.release("s");
+        assert_eq!(stored().await.next_offset, 6);
+    }
 
     /// Regression: after a failed checkpoint the next probe pinged the store, which answered, so
     /// `/readyz` said ready again while nothing could be stored (a full disk, Redis refusing

@@ -545,6 +545,7 @@ pub async fn run_kafka(
                     Ok(m) => {
                         let shard = shard_name(&k.group_id, m.topic(), m.partition());
                         if !p.is_open(&shard) {
+                            if !ctx.checkpointer.claim(&shard, &mut shutdown).await { break }
                             let Some(restored) = ctx.checkpointer.load(&shard, &mut shutdown).await else { break };
                             p.open_shard(shard.as_str().into(), restored);
                         }
@@ -630,6 +631,9 @@ async fn apply_rebalance(
             .filter_map(|s| parse_shard_name(group, s).map(|(t, part)| (t.to_owned(), part)))
             .collect();
         drop_revoked(p, &all, group);
+        for (topic, part) in &all {
+            ctx.checkpointer.release(&shard_name(group, topic, *part));
+        }
         let Some(monitors) = ctx.checkpointer.load_monitors(shutdown).await else {
             return false;
         };
@@ -643,6 +647,10 @@ async fn apply_rebalance(
     for (topic, part) in take(&consumer.context().assigned) {
         let shard = shard_name(group, &topic, part);
         if !p.is_open(&shard) {
+            // Claimed before loading: the previous owner cannot write after what is loaded.
+            if !ctx.checkpointer.claim(&shard, shutdown).await {
+                return false;
+            }
             let Some(restored) = ctx.checkpointer.load(&shard, shutdown).await else {
                 return false;
             };

@@ -229,6 +229,42 @@ impl EmbeddedStore {
         self.blocking_write(leases, entries, deletes).await
     }
 
+    /// Takes the lease `name` for `owner` whoever holds it, with a higher token and no expiry.
+    pub async fn claim_lease(&self, name: &str, owner: &str) -> Lease {
+        let mut leases = self.leases.lock().await;
+        let slot = leases.entry(name.to_owned()).or_default();
+        slot.fence += 1;
+        slot.holder = Some(LeaseHolder {
+            owner: owner.to_owned(),
+            token: slot.fence,
+            expires: deadline(Instant::now(), Duration::MAX),
+        });
+        Lease {
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            token: slot.fence,
+        }
+    }
+
+    /// [`StateStore::write`] if every lease is still held; [`StoreError::Fenced`] with the first
+    /// one lost otherwise, and nothing is written.
+    pub async fn write_fenced_all(
+        &self,
+        held: &[Lease],
+        entries: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let leases = self.leases.clone().lock_owned().await;
+        let now = Instant::now();
+        if let Some(lost) = held
+            .iter()
+            .find(|l| !leases.get(&l.name).is_some_and(|slot| slot.held_by(l, now)))
+        {
+            return Err(StoreError::Fenced(lost.name.clone()));
+        }
+        self.blocking_write(leases, entries, deletes).await
+    }
+
     /// Tests: makes every write fail as on a full disk (an I/O error) while `fail` is set.
     #[cfg(test)]
     pub(crate) fn fail_writes(&self, fail: bool) {

@@ -165,6 +165,32 @@ impl AnyStore {
         }
     }
 
+    /// Takes the lease `name` for `owner` whoever holds it now, with a higher fencing token and no
+    /// expiry: for ownership decided elsewhere, e.g. a Kafka partition the group coordinator just
+    /// assigned. The previous holder's fenced writes fail from then on, so an instance that lost a
+    /// partition (a "zombie" that has not yet seen the revocation) cannot overwrite the new
+    /// owner's checkpoint.
+    pub async fn claim_lease(&self, name: &str, owner: &str) -> Result<Lease, StoreError> {
+        match self {
+            AnyStore::Embedded(s) => Ok(s.claim_lease(name, owner).await),
+            AnyStore::Redis(s) => s.claim_lease(name, owner).await,
+        }
+    }
+
+    /// Like [`StateStore::write`], but atomically only if every lease of `leases` is still held;
+    /// [`StoreError::Fenced`] naming the first one lost otherwise, and nothing is written.
+    pub async fn write_fenced_all(
+        &self,
+        leases: &[Lease],
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Embedded(s) => s.write_fenced_all(leases, puts, deletes).await,
+            AnyStore::Redis(s) => s.write_fenced_all(leases, puts, deletes).await,
+        }
+    }
+
     /// Like [`StateStore::put_all`], but atomically only if `lease` is still held (same owner and
     /// token); [`StoreError::Fenced`] otherwise, and nothing is written.
     pub async fn put_all_fenced(

@@ -77,6 +77,40 @@ return 1
     )
 });
 
+/// Takes a lease over whoever holds it, with no expiry: KEYS = lease, fence; ARGV = owner. The
+/// new token. For ownership decided elsewhere (a Kafka partition the group coordinator assigned):
+/// the store only records the new owner, so the previous one's fenced writes fail.
+static CLAIM: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token)
+return token
+",
+    )
+});
+
+/// A write if every lease is held: ARGV[1] = n, KEYS[1..n] the leases with their `OWNER:TOKEN`
+/// in ARGV[2..n+1], ARGV[n+2] = the number of puts; then the puts' keys (values from ARGV[n+3])
+/// and the deletes' keys. 0 when written, else the (1-based) index of the first lease not held,
+/// and nothing is written.
+static PUT_FENCED_ALL: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then return i end
+end
+local puts = tonumber(ARGV[n + 2])
+for j = n + 1, #KEYS do
+  local k = j - n
+  if k <= puts then redis.call('SET', KEYS[j], ARGV[n + 2 + k]) else redis.call('DEL', KEYS[j]) end
+end
+return 0
+",
+    )
+});
+
 /// A lease's time-to-live in whole milliseconds (at least 1; Redis refuses 0).
 fn ttl_millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -283,6 +317,54 @@ impl RedisStore {
             Ok(())
         } else {
             Err(StoreError::Fenced(lease.name.clone()))
+        }
+    }
+
+    /// Takes the lease `name` for `owner` whoever holds it, with a higher fencing token and no
+    /// expiry (see [`AnyStore::claim_lease`](super::AnyStore::claim_lease)).
+    pub async fn claim_lease(&self, name: &str, owner: &str) -> Result<Lease, StoreError> {
+        let mut c = self.conn.clone();
+        let mut inv = CLAIM.prepare_invoke();
+        inv.key(self.lease_key(name))
+            .key(self.key(&format!("lease-fence/{name}")))
+            .arg(owner);
+        let token = self
+            .timed(async move { inv.invoke_async::<u64>(&mut c).await })
+            .await?;
+        Ok(Lease {
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            token,
+        })
+    }
+
+    /// [`StateStore::write`] if every lease is still held, checked and written atomically by one
+    /// script; [`StoreError::Fenced`] with the first lease lost otherwise.
+    pub async fn write_fenced_all(
+        &self,
+        leases: &[Lease],
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let mut inv = PUT_FENCED_ALL.prepare_invoke();
+        inv.arg(leases.len());
+        for l in leases {
+            inv.key(self.lease_key(&l.name)).arg(lease_value(l));
+        }
+        inv.arg(puts.len());
+        for (k, v) in puts {
+            inv.key(self.key(&k)).arg(v);
+        }
+        for k in deletes {
+            inv.key(self.key(&k));
+        }
+        let lost = self
+            .timed(async move { inv.invoke_async::<usize>(&mut c).await })
+            .await?;
+        match lost.checked_sub(1).and_then(|i| leases.get(i)) {
+            None => Ok(()),
+            Some(l) => Err(StoreError::Fenced(l.name.clone())),
         }
     }
 
