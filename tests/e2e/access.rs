@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::harness::*;
 use crate::registry::{KEY, ok as models_ok};
-use crate::serve::{Serve, examples};
+use crate::serve::{Serve, examples, two_trained_versions};
 
 const FEEDBACK: &str = "feedback-token-0123456789";
 const LEGACY_FEEDBACK: &str = "legacy-feedback-0123456789";
@@ -81,26 +81,7 @@ fn status(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> u
 /// A `driftd run` on an empty events file with a registry holding two versions of `churn`, the
 /// tokens of every role, `/metrics` protected (role `read`), and `limits` under `[http.limits]`.
 fn start_run(dir: &Path, limits: &str) -> Driftd {
-    let events = dir.join("events.jsonl");
-    std::fs::write(&events, "").unwrap();
-    let state = dir.join("state.redb");
-    let cli_config = dir.join("models.toml");
-    std::fs::write(
-        &cli_config,
-        format!(
-            "[state]\nkind = \"embedded\"\npath = \"{}\"\n",
-            state.display()
-        ),
-    )
-    .unwrap();
-    for (i, ex) in [examples(300, 0), examples(400, 300)].iter().enumerate() {
-        let f = dir.join(format!("ex{i}.jsonl"));
-        write_lines(&f, ex);
-        models_ok(
-            &cli_config,
-            &["train", "churn", "--examples", f.to_str().unwrap()],
-        );
-    }
+    let (events, state) = two_trained_versions(dir);
     let cfg = format!(
         r#"
 [http]

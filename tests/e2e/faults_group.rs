@@ -7,7 +7,6 @@ use std::time::Duration;
 use driftd::intake::kafka::shard_name;
 use driftd::intake::pipeline::Pipeline;
 use driftd::intake::shard::checkpoint_key;
-use driftd::store::config::RedisStateConfig;
 use driftd::store::{RedisStore, StateStore};
 
 use crate::harness::*;
@@ -66,16 +65,7 @@ fn two_instances_in_one_group_share_the_partitions_and_count_every_event_once() 
 
     // Every partition's checkpoint in Redis reaches the end of the partition.
     let rt = runtime();
-    let store = rt
-        .block_on(RedisStore::connect(
-            &RedisStateConfig {
-                url: redis.url(),
-                key_prefix: prefix.clone(),
-                ..Default::default()
-            },
-            None,
-        ))
-        .unwrap();
+    let store = redis_store(&rt, &redis, &prefix);
     let shards = || {
         (0..PARTITIONS)
             .map(|p| {
@@ -163,16 +153,7 @@ fn a_paused_instance_that_lost_its_partitions_cannot_overwrite_the_new_owners_ch
     std::fs::create_dir(&db).unwrap();
     let env = [("DRIFTD_TEST_TOKEN", TOKEN)];
     let rt = runtime();
-    let store = rt
-        .block_on(RedisStore::connect(
-            &RedisStateConfig {
-                url: redis.url(),
-                key_prefix: prefix.clone(),
-                ..Default::default()
-            },
-            None,
-        ))
-        .unwrap();
+    let store = redis_store(&rt, &redis, &prefix);
     let cps = || checkpoints(&rt, &store, &t.group, &t.predictions, 2);
     let checkpointed = |total: u64| {
         wait_for(

@@ -457,6 +457,21 @@ pub fn certificate_der(pem_file: &str) -> Vec<u8> {
     CertificateDer::from_pem_file(pem_file).unwrap().to_vec()
 }
 
+/// A client of `redis` under `prefix`, to read what driftd stored there (checkpoints, leases).
+pub fn redis_store(
+    rt: &tokio::runtime::Runtime,
+    redis: &Redis,
+    prefix: &str,
+) -> driftd::store::RedisStore {
+    let cfg = driftd::store::config::RedisStateConfig {
+        url: redis.url(),
+        key_prefix: prefix.to_owned(),
+        ..Default::default()
+    };
+    rt.block_on(driftd::store::RedisStore::connect(&cfg, None))
+        .unwrap()
+}
+
 /// A two-worker tokio runtime, for tests that drive the library's async APIs.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

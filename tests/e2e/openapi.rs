@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::harness::*;
-use crate::registry::{KEY, ok as models_ok};
-use crate::serve::{TOKEN as PREDICT, examples, serving};
+use crate::registry::KEY;
+use crate::serve::{TOKEN as PREDICT, serving, two_trained_versions};
 
 const FEEDBACK: &str = "openapi-feedback-0123456789";
 const READ: &str = "openapi-read-0123456789";
@@ -179,26 +179,7 @@ fn fuzz(dir: &Path, base: &str, token: &str, filter: &[&str], extra: &str) {
 /// boundaries are `access.rs`'s; here they make the token table realistic), two versions of `churn` in its
 /// registry, and limits well above what schemathesis sends.
 fn start_run(dir: &Path) -> Driftd {
-    let events = dir.join("events.jsonl");
-    std::fs::write(&events, "").unwrap();
-    let state = dir.join("state.redb");
-    let cli_config = dir.join("models.toml");
-    std::fs::write(
-        &cli_config,
-        format!(
-            "[state]\nkind = \"embedded\"\npath = \"{}\"\n",
-            state.display()
-        ),
-    )
-    .unwrap();
-    for (i, ex) in [examples(300, 0), examples(400, 300)].iter().enumerate() {
-        let f = dir.join(format!("ex{i}.jsonl"));
-        write_lines(&f, ex);
-        models_ok(
-            &cli_config,
-            &["train", "churn", "--examples", f.to_str().unwrap()],
-        );
-    }
+    let (events, state) = two_trained_versions(dir);
     let cfg = format!(
         r#"
 [http]

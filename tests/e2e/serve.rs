@@ -160,6 +160,32 @@ pub(crate) fn serving(dir: &Path) -> (Serve, std::path::PathBuf) {
     (Serve::start(dir, &config), config)
 }
 
+/// In `dir`: an empty `events.jsonl` and an embedded store `state.redb` whose registry holds two
+/// versions of `churn` (trained with the CLI, none live). Returns both paths.
+pub(crate) fn two_trained_versions(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let events = dir.join("events.jsonl");
+    std::fs::write(&events, "").unwrap();
+    let state = dir.join("state.redb");
+    let cli_config = dir.join("models.toml");
+    std::fs::write(
+        &cli_config,
+        format!(
+            "[state]\nkind = \"embedded\"\npath = \"{}\"\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    for (i, ex) in [examples(300, 0), examples(400, 300)].iter().enumerate() {
+        let f = dir.join(format!("ex{i}.jsonl"));
+        write_lines(&f, ex);
+        models_ok(
+            &cli_config,
+            &["train", "churn", "--examples", f.to_str().unwrap()],
+        );
+    }
+    (events, state)
+}
+
 pub(crate) fn item(x: f64) -> Json {
     json!({"features": {"x": x, "colour": "red"}})
 }

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use driftd::intake::pipeline::Pipeline;
 use driftd::intake::shard::checkpoint_key;
-use driftd::store::config::RedisStateConfig;
-use driftd::store::{RedisStore, StateStore as _};
+use driftd::store::StateStore as _;
 
 use crate::harness::*;
 
@@ -135,16 +134,7 @@ fn redis_state_survives_restarts_and_outages() {
     let len = std::fs::metadata(&events).unwrap().len();
     let shard = format!("file/{}", std::fs::canonicalize(&events).unwrap().display());
     let rt = runtime();
-    let store = rt
-        .block_on(RedisStore::connect(
-            &RedisStateConfig {
-                url: redis.url(),
-                key_prefix: prefix.clone(),
-                ..Default::default()
-            },
-            None,
-        ))
-        .unwrap();
+    let store = redis_store(&rt, &redis, &prefix);
     wait_for(
         "a checkpoint of the whole file in Redis",
         Duration::from_secs(30),
