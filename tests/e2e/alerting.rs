@@ -294,6 +294,90 @@ fn five_features_drifting_together_make_one_email_then_one_resolved_email() {
     );
 }
 
+/// A webhook receiver configured in a running `driftd run` (not only the sink in process): the
+/// Alertmanager-format payload of the one firing group with its five features and the bearer
+/// token, a first 503 retried, then the resolved notice — each delivered exactly once.
+#[test]
+fn a_webhook_receiver_of_a_running_daemon_gets_one_firing_and_one_resolved_payload() {
+    let rt = runtime();
+    let (url, hook) = rt.block_on(crate::sinks::start_hook(vec![503, 200]));
+    let mut s = Setup::new();
+    let receivers = format!(
+        r#"
+[alerting.receivers.oncall]
+kind = "webhook"
+url = "{url}"
+timeout = "5s"
+bearer_token = {{ value = "hook-token-0123456789" }}
+[alerting.delivery]
+initial_backoff = "200ms"
+max_backoff = "1s"
+"#
+    );
+    let d = s.start(&format!("{FEATURE_RULE}{receivers}"));
+    s.reference();
+    s.window(&d, 5);
+    let delivered = |n: usize| {
+        wait_for(
+            &format!("{n} accepted payload(s)"),
+            Duration::from_secs(60),
+            || (hook.lock().unwrap().requests.len() > n).then_some(()),
+        );
+        // Nothing further is due: the engine evaluated a group interval later, all delivered.
+        settled(
+            &d,
+            chrono::Utc::now() + Duration::from_secs(2),
+            Duration::from_secs(60),
+        );
+        let requests = hook.lock().unwrap().requests.clone();
+        // The first attempt was answered 503 and retried; every other one was accepted.
+        assert_eq!(requests.len(), n + 1, "{} requests", requests.len());
+        requests
+    };
+    let requests = delivered(1);
+    let payload =
+        |i: usize| -> serde_json::Value { serde_json::from_slice(&requests[i].1).unwrap() };
+    assert_eq!(
+        requests[0].1, requests[1].1,
+        "the retry resends the same payload"
+    );
+    assert_eq!(
+        requests[1].0.as_deref(),
+        Some("Bearer hook-token-0123456789")
+    );
+    let firing = payload(1);
+    assert_eq!(firing["version"], "4", "{firing}");
+    assert_eq!(firing["status"], "firing", "{firing}");
+    let alerts = firing["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 5, "{firing}");
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a["labels"]["alertname"] == "FeatureDrift" && a["status"] == "firing"),
+        "{firing}"
+    );
+    // The features recover: one resolved payload.
+    s.window(&d, 0);
+    let requests = delivered(2);
+    let resolved: serde_json::Value = serde_json::from_slice(&requests[2].1).unwrap();
+    assert_eq!(resolved["status"], "resolved", "{resolved}");
+    let m = d.metrics().unwrap();
+    assert_eq!(
+        m.sum(
+            "driftd_notifications_total",
+            &[("receiver", "oncall"), ("outcome", "sent")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        m.sum(
+            "driftd_notifications_total",
+            &[("receiver", "oncall"), ("outcome", "failed")]
+        ),
+        1.0
+    );
+}
+
 #[test]
 fn a_share_oscillating_inside_the_hysteresis_band_fires_once() {
     let server = SmtpServer::start(&[]);

@@ -641,13 +641,14 @@ async fn relay_down_is_retried_and_delivered_once_it_is_up() {
 
 /// What the test webhook saw, and the statuses it answers with (the last one repeats).
 #[derive(Default)]
-struct Hook {
+pub(crate) struct Hook {
     answers: Vec<u16>,
-    requests: Vec<(Option<String>, Vec<u8>)>,
+    /// Each request's `Authorization` header and body, in arrival order.
+    pub(crate) requests: Vec<(Option<String>, Vec<u8>)>,
 }
 
 /// Starts an axum webhook on a free loopback port; returns its URL and the shared record.
-async fn start_hook(answers: Vec<u16>) -> (String, Arc<Mutex<Hook>>) {
+pub(crate) async fn start_hook(answers: Vec<u16>) -> (String, Arc<Mutex<Hook>>) {
     let hook = Arc::new(Mutex::new(Hook {
         answers,
         requests: Vec::new(),
