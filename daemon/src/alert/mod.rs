@@ -96,8 +96,11 @@ impl AlertingConfig {
             }
         }
         let routes = if self.routes.is_empty() {
+            // As the shipped routes: a rule's episode on a model is one group, so another rule
+            // firing on the same model does not send the first one's alerts again.
             vec![engine::RouteConfig {
                 receivers: vec!["log".to_owned()],
+                group_by: vec!["model".to_owned(), "alertname".to_owned()],
                 ..Default::default()
             }]
         } else {

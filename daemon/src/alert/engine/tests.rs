@@ -1337,9 +1337,18 @@ fn the_shipped_rule_set_pages_critical_alerts_and_inhibits_features() {
     assert_eq!(
         got,
         [
-            ("oncall", r#"{model="churn"}"#, dataset.clone()),
-            ("log", r#"{model="churn"}"#, dataset),
-            ("log", r#"{model="fraud"}"#, fraud),
+            // The shipped routes group by model and rule.
+            (
+                "oncall",
+                r#"{alertname="DatasetDrift",model="churn"}"#,
+                dataset.clone()
+            ),
+            (
+                "log",
+                r#"{alertname="DatasetDrift",model="churn"}"#,
+                dataset
+            ),
+            ("log", r#"{alertname="FeatureDrift",model="fraud"}"#, fraud),
         ]
     );
     let summary = &sent[0].1.alerts[0].annotations["summary"];
