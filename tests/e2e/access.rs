@@ -15,11 +15,11 @@ use crate::harness::*;
 use crate::registry::{KEY, ok as models_ok};
 use crate::serve::{Serve, examples, two_trained_versions};
 
-const FEEDBACK: &str = "feedback-token-0123456789";
+pub(crate) const FEEDBACK: &str = "feedback-token-0123456789";
 const LEGACY_FEEDBACK: &str = "legacy-feedback-0123456789";
-const READ: &str = "read-token-0123456789abc";
-const OPERATOR: &str = "operator-token-0123456789";
-const ADMIN: &str = "admin-token-0123456789abcd";
+pub(crate) const READ: &str = "read-token-0123456789abc";
+pub(crate) const OPERATOR: &str = "operator-token-0123456789";
+pub(crate) const ADMIN: &str = "admin-token-0123456789abcd";
 const PREDICT: &str = "predict-token-0123456789";
 
 /// Every secret of these tests: none may appear in a log.
@@ -78,16 +78,17 @@ fn status(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> u
     call(method, url, token, body).0
 }
 
-/// A `driftd run` on an empty events file with a registry holding two versions of `churn`, the
-/// tokens of every role, `/metrics` protected (role `read`), and `limits` under `[http.limits]`.
-fn start_run(dir: &Path, limits: &str) -> Driftd {
+/// A `driftd run` on an empty events file with a registry holding two versions of `churn` and a
+/// named token of every role (feedback `labeller`, read `grafana`, operator `ops-ci`, admin
+/// `release-bot`); `http` is added to `[http]`, `limits` under `[http.limits]`, `rest` at the end.
+/// `access.rs` and `openapi.rs` start their daemons with it.
+pub(crate) fn start_with_every_role(dir: &Path, http: &str, limits: &str, rest: &str) -> Driftd {
     let (events, state) = two_trained_versions(dir);
     let cfg = format!(
         r#"
 [http]
 listen = "{{HTTP}}"
-metrics_role = "read"
-feedback_tokens = [{{ value = "{LEGACY_FEEDBACK}" }}]
+{http}
 [[http.tokens]]
 name = "labeller"
 role = "feedback"
@@ -113,9 +114,8 @@ path = "{}"
 kind = "file"
 path = "{}"
 follow = true
-[events]
-strict_models = true
 [models.churn]
+{rest}
 "#,
         state.display(),
         events.display()
@@ -130,6 +130,19 @@ strict_models = true
             ("T_ADMIN", ADMIN),
             ("DRIFTD_REGISTRY_KEY", KEY),
         ],
+    )
+}
+
+/// [`start_with_every_role`] with `/metrics` protected (role `read`), a legacy feedback token, and
+/// only the listed models accepted.
+fn start_run(dir: &Path, limits: &str) -> Driftd {
+    start_with_every_role(
+        dir,
+        &format!(
+            "metrics_role = \"read\"\nfeedback_tokens = [{{ value = \"{LEGACY_FEEDBACK}\" }}]"
+        ),
+        limits,
+        "[events]\nstrict_models = true",
     )
 }
 

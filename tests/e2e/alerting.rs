@@ -15,53 +15,25 @@ const MODEL: &str = "churn";
 const WINDOW: usize = 1000;
 const FEATURES: usize = 7;
 
-/// Deterministic normal variates (xorshift + Box–Muller): no dependency, same bytes every run.
+/// The stream of windows, numbered on from one window to the next.
 struct Gen {
-    state: u64,
+    rng: Rng,
     n: u64,
 }
 
 impl Gen {
     fn new(seed: u64) -> Gen {
         Gen {
-            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            rng: Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1),
             n: 0,
         }
     }
 
-    fn uniform(&mut self) -> f64 {
-        self.state ^= self.state << 13;
-        self.state ^= self.state >> 7;
-        self.state ^= self.state << 17;
-        ((self.state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
-
     /// One window of predictions; features `f0..f{shifted}` are shifted by one standard deviation.
     fn window(&mut self, shifted: usize) -> Vec<String> {
-        (0..WINDOW)
-            .map(|_| {
-                self.n += 1;
-                let features: Vec<String> = (0..FEATURES)
-                    .map(|f| {
-                        let shift = if f < shifted { 1.0 } else { 0.0 };
-                        format!("\"f{f}\":{:.5}", self.normal() + shift)
-                    })
-                    .collect();
-                format!(
-                    r#"{{"kind":"prediction","id":"p{}","model":"{MODEL}","ts":"2026-11-21T10:{:02}:{:02}.{:03}Z","features":{{{}}},"prediction":{{"label":"1"}}}}"#,
-                    self.n,
-                    (self.n / 60_000) % 60,
-                    (self.n / 1000) % 60,
-                    self.n % 1000,
-                    features.join(",")
-                )
-            })
-            .collect()
+        let lines = drift_window(&mut self.rng, MODEL, self.n + 1, WINDOW, FEATURES, shifted);
+        self.n += WINDOW as u64;
+        lines
     }
 }
 

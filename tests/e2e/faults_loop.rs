@@ -34,22 +34,6 @@ const CLIENTS: usize = 32;
 const EACH: usize = 10;
 
 /// xorshift64 with Box–Muller: the same bytes every run, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
-
 /// A GET with a bearer token: the JSON body of a 200 answer.
 fn admin_get(d: &Driftd, path: &str) -> Option<Json> {
     http_get_json(&format!("{}{path}", d.base()), ADMIN)
@@ -68,24 +52,8 @@ const WINDOW: usize = 1000;
 
 /// One window of predictions numbered from `first`, with seven features of which the first
 /// `shifted` are shifted by one standard deviation.
-fn drift_window(rng: &mut Rng, first: usize, shifted: usize) -> Vec<String> {
-    (first..first + WINDOW)
-        .map(|n| {
-            let features: Vec<String> = (0..7)
-                .map(|f| {
-                    let shift = if f < shifted { 1.0 } else { 0.0 };
-                    format!("\"f{f}\":{:.5}", rng.normal() + shift)
-                })
-                .collect();
-            format!(
-                r#"{{"kind":"prediction","id":"p{n}","model":"{MODEL}","ts":"2026-11-21T10:{:02}:{:02}.{:03}Z","features":{{{}}},"prediction":{{"label":"1"}}}}"#,
-                (n / 60_000) % 60,
-                (n / 1000) % 60,
-                n % 1000,
-                features.join(",")
-            )
-        })
-        .collect()
+fn window(rng: &mut Rng, first: usize, shifted: usize) -> Vec<String> {
+    drift_window(rng, MODEL, first as u64, WINDOW, 7, shifted)
 }
 
 #[test]
@@ -140,8 +108,8 @@ max_backoff = "1s"
     );
     let mut d = Driftd::start(dir.path(), &config, &[]);
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-    append_lines(&events, &drift_window(&mut rng, 0, 0));
-    append_lines(&events, &drift_window(&mut rng, WINDOW, 5));
+    append_lines(&events, &window(&mut rng, 0, 0));
+    append_lines(&events, &window(&mut rng, WINDOW, 5));
 
     // The grouped FIRING notification is stored before any attempt; attempts fail.
     let sent = [("receiver", "oncall"), ("outcome", "sent")];
@@ -193,7 +161,7 @@ max_backoff = "1s"
     );
 
     // The features recover: the episode resolves, and its notice follows the firing one.
-    append_lines(&events, &drift_window(&mut rng, 2 * WINDOW, 0));
+    append_lines(&events, &window(&mut rng, 2 * WINDOW, 0));
     wait_for("the resolved email", Duration::from_secs(60), || {
         (server.messages().len() >= 2).then_some(())
     });

@@ -847,6 +847,25 @@ impl Driftd {
         matches!(self.get("/readyz"), Some((200, _)))
     }
 
+    /// Waits until `n` events are counted and driftd is ready, stops it gracefully (exit 0),
+    /// starts it again and waits until the counts are back from the state store: the metrics
+    /// then (at least `n` events; the caller asserts exactly).
+    pub fn graceful_restart_at(&mut self, n: f64) -> Metrics {
+        let total = |m: &Metrics| m.sum("driftd_events_total", &[]);
+        wait_for(&format!("{n} events"), Duration::from_secs(60), || {
+            (total(&self.metrics()?) >= n).then_some(())
+        });
+        wait_for("ready", Duration::from_secs(20), || {
+            self.ready().then_some(())
+        });
+        assert_eq!(self.terminate(), Some(0), "{}", self.log_text());
+        self.restart();
+        wait_for("counts restored", Duration::from_secs(30), || {
+            let m = self.metrics()?;
+            (total(&m) >= n).then_some(m)
+        })
+    }
+
     /// Sends SIGKILL and waits for the process to disappear.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -1017,26 +1036,86 @@ impl Metrics {
 }
 
 /// A deterministic generator of valid events (xorshift; no external crates).
+/// Deterministic variates (xorshift64, Box–Muller for normals): no dependency, and a seed replays
+/// the same values on every platform.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+
+    /// Uniform in (0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    /// Standard normal.
+    pub fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+/// `n` predictions of `model` numbered from `first` (ids `p{i}`, a millisecond of event time
+/// apart), each with `features` standard-normal features `f0..` of which the first `shifted` are
+/// shifted by one standard deviation.
+pub fn drift_window(
+    rng: &mut Rng,
+    model: &str,
+    first: u64,
+    n: usize,
+    features: usize,
+    shifted: usize,
+) -> Vec<String> {
+    (first..first + n as u64)
+        .map(|i| {
+            let f: Vec<String> = (0..features)
+                .map(|f| {
+                    let shift = if f < shifted { 1.0 } else { 0.0 };
+                    format!("\"f{f}\":{:.5}", rng.normal() + shift)
+                })
+                .collect();
+            format!(
+                r#"{{"kind":"prediction","id":"p{i}","model":"{model}","ts":"2026-11-21T10:{:02}:{:02}.{:03}Z","features":{{{}}},"prediction":{{"label":"1"}}}}"#,
+                (i / 60_000) % 60,
+                (i / 1000) % 60,
+                i % 1000,
+                f.join(",")
+            )
+        })
+        .collect()
+}
+
 pub struct EventGen {
-    state: u64,
+    rng: Rng,
     pub n: u64,
 }
 
 impl EventGen {
     pub fn new(seed: u64) -> Self {
         EventGen {
-            state: seed.max(1),
+            rng: Rng(seed.max(1)),
             n: 0,
         }
     }
 
     fn next_u64(&mut self) -> u64 {
-        let mut x = self.state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.state = x;
-        x
+        self.rng.next()
     }
 
     fn unit(&mut self) -> f64 {

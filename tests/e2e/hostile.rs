@@ -9,26 +9,6 @@ use std::time::Duration;
 
 use crate::harness::*;
 
-/// A small xorshift generator (the tests' own, so a seed replays across platforms).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
 fn seed() -> u64 {
     std::env::var("DRIFTD_HOSTILE_SEED")
         .ok()

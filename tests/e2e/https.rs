@@ -4,11 +4,11 @@
 //! certificate, a client that does not trust the CA, plain HTTP to the TLS port, and mutual TLS on
 //! `driftd serve` (no client certificate: the handshake is refused).
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::harness::*;
+use crate::serve::Serve;
 
 const TOKEN: &str = "https-test-token-0123456789";
 
@@ -178,31 +178,6 @@ fn tls_files_that_do_not_make_a_server_are_refused_by_key() {
     );
 }
 
-/// Starts `driftd serve` on `config` and waits until it answers over HTTPS to `client`.
-fn serve_tls(dir: &Path, config: &Path, port: u16, client: &HttpsClient) -> std::process::Child {
-    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_driftd"))
-        .current_dir(dir)
-        .args(["serve", "--config"])
-        .arg(config)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("DRIFTD_REGISTRY_KEY", crate::registry::KEY)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    wait_for("driftd serve over HTTPS", Duration::from_secs(60), || {
-        matches!(
-            client.request(port, "GET", "/readyz", None, b""),
-            Ok((200, _))
-        )
-        .then_some(())
-    });
-    child
-}
-
 /// `driftd serve` with mutual TLS: a client with a certificate from the CA predicts; one
 /// without a certificate is refused in the handshake, and the refusal is logged.
 #[test]
@@ -232,7 +207,14 @@ fn driftd_serve_over_mutual_tls_predicts_and_refuses_a_client_without_a_certific
 
     let port = free_port();
     let client = HttpsClient::new(&pki, "ca.pem", true);
-    let mut child = serve_tls(dir.path(), &config, port, &client);
+    let _serve = Serve::spawn(dir.path(), &config, Some(crate::registry::KEY), port);
+    wait_for("driftd serve over HTTPS", Duration::from_secs(60), || {
+        matches!(
+            client.request(port, "GET", "/readyz", None, b""),
+            Ok((200, _))
+        )
+        .then_some(())
+    });
     let body = serde_json::json!({"features": {"x": 1.5, "colour": "red"}}).to_string();
     let (s, answer) = client
         .request(
@@ -261,6 +243,4 @@ fn driftd_serve_over_mutual_tls_predicts_and_refuses_a_client_without_a_certific
                 .then_some(())
         },
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -11,14 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use crate::access::{ADMIN, FEEDBACK, READ, start_with_every_role};
 use crate::harness::*;
-use crate::registry::KEY;
-use crate::serve::{TOKEN as PREDICT, serving, two_trained_versions};
-
-const FEEDBACK: &str = "openapi-feedback-0123456789";
-const READ: &str = "openapi-read-0123456789";
-const OPERATOR: &str = "openapi-operator-0123456789";
-const ADMIN: &str = "openapi-admin-0123456789";
+use crate::serve::{TOKEN as PREDICT, serving};
 
 /// Test cases per operation and phase: enough to reach every documented status of these small
 /// APIs, few enough that each server's run takes about a minute.
@@ -175,56 +170,15 @@ fn fuzz(dir: &Path, base: &str, token: &str, filter: &[&str], extra: &str) {
     );
 }
 
-/// `driftd run` with a file source, tokens of every role (read and operator too: the roles'
-/// boundaries are `access.rs`'s; here they make the token table realistic), two versions of `churn` in its
-/// registry, and limits well above what schemathesis sends.
+/// `driftd run` with tokens of every role (the roles' boundaries are `access.rs`'s; here they make
+/// the token table realistic), two versions of `churn` in its registry, and limits well above what
+/// schemathesis sends.
 fn start_run(dir: &Path) -> Driftd {
-    let (events, state) = two_trained_versions(dir);
-    let cfg = format!(
-        r#"
-[http]
-listen = "{{HTTP}}"
-[[http.tokens]]
-name = "labeller"
-role = "feedback"
-token = {{ env = "T_FEEDBACK" }}
-[[http.tokens]]
-name = "grafana"
-role = "read"
-token = {{ env = "T_READ" }}
-[[http.tokens]]
-name = "ops"
-role = "operator"
-token = {{ env = "T_OPERATOR" }}
-[[http.tokens]]
-name = "release"
-role = "admin"
-token = {{ env = "T_ADMIN" }}
-[http.limits]
-anonymous_rate = 100000
-anonymous_burst = 100000
-[state]
-kind = "embedded"
-path = "{}"
-[source]
-kind = "file"
-path = "{}"
-follow = true
-[models.churn]
-"#,
-        state.display(),
-        events.display()
-    );
-    Driftd::start(
+    start_with_every_role(
         dir,
-        &cfg,
-        &[
-            ("T_FEEDBACK", FEEDBACK),
-            ("T_READ", READ),
-            ("T_OPERATOR", OPERATOR),
-            ("T_ADMIN", ADMIN),
-            ("DRIFTD_REGISTRY_KEY", KEY),
-        ],
+        "",
+        "anonymous_rate = 100000\nanonymous_burst = 100000",
+        "",
     )
 }
 

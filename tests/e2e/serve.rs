@@ -57,7 +57,15 @@ impl Serve {
     /// Starts it with this HMAC registry key in the environment, or none (then it has only the
     /// keys its configuration names).
     pub(crate) fn start_with_hmac(dir: &Path, config: &Path, hmac: Option<&str>) -> Serve {
-        let port = free_port();
+        let s = Self::spawn(dir, config, hmac, free_port());
+        wait_for("driftd serve to be ready", Duration::from_secs(60), || {
+            matches!(http_get(&format!("{}/readyz", s.base)), Some((200, _))).then_some(())
+        });
+        s
+    }
+
+    /// Starts `driftd serve` on `port` without waiting for it (e.g. to wait over HTTPS).
+    pub(crate) fn spawn(dir: &Path, config: &Path, hmac: Option<&str>, port: u16) -> Serve {
         let log = dir.join("serve.log");
         let f = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftd"));
@@ -77,15 +85,11 @@ impl Serve {
             .stderr(f)
             .spawn()
             .unwrap();
-        let s = Serve {
+        Serve {
             child: Some(child),
             base: format!("http://127.0.0.1:{port}"),
             log,
-        };
-        wait_for("driftd serve to be ready", Duration::from_secs(60), || {
-            matches!(http_get(&format!("{}/readyz", s.base)), Some((200, _))).then_some(())
-        });
-        s
+        }
     }
 
     pub(crate) fn predict(&self, model: &str, token: Option<&str>, body: &str) -> (u16, String) {

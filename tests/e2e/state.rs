@@ -84,22 +84,8 @@ fn redis_state_survives_restarts_and_outages() {
     let prefix = unique("driftd-test");
     let cfg = redis_config(&redis, &prefix, &events.display().to_string());
     let mut d = Driftd::start(dir.path(), &cfg, &[]);
-    wait_for("1,000 events", Duration::from_secs(60), || {
-        (total(&d.metrics()?) >= 1_000.0).then_some(())
-    });
-    wait_for("ready", Duration::from_secs(20), || d.ready().then_some(()));
-
     // Graceful restart: the final checkpoint lands in Redis and the counts come back.
-    assert_eq!(d.terminate(), Some(0), "{}", d.log_text());
-    d.restart();
-    let m = wait_for(
-        "counts restored from Redis",
-        Duration::from_secs(30),
-        || {
-            let m = d.metrics()?;
-            (total(&m) >= 1_000.0).then_some(m)
-        },
-    );
+    let m = d.graceful_restart_at(1_000.0);
     assert_eq!(total(&m), 1_000.0);
     assert_eq!(m.sum("driftd_events_total", &[("kind", "feedback")]), 334.0);
 

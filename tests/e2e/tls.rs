@@ -160,22 +160,8 @@ interval = "200ms"
     );
     let env = [("DRIFTD_TEST_REDIS_PASSWORD", PASSWORD)];
     let mut d = Driftd::start(dir.path(), &cfg, &env);
-    let total = |m: &Metrics| m.sum("driftd_events_total", &[]);
-    wait_for("900 events", Duration::from_secs(60), || {
-        (total(&d.metrics()?) >= 900.0).then_some(())
-    });
-    wait_for("ready", Duration::from_secs(20), || d.ready().then_some(()));
-    assert_eq!(d.terminate(), Some(0), "{}", d.log_text());
-    d.restart();
-    let m = wait_for(
-        "counts restored from Redis",
-        Duration::from_secs(30),
-        || {
-            let m = d.metrics()?;
-            (total(&m) >= 900.0).then_some(m)
-        },
-    );
-    assert_eq!(total(&m), 900.0);
+    let m = d.graceful_restart_at(900.0);
+    assert_eq!(m.sum("driftd_events_total", &[]), 900.0);
     assert_eq!(m.sum("driftd_events_total", &[("kind", "feedback")]), 300.0);
     assert_eq!(m.sum("driftd_state_store_up", &[]), 1.0);
     assert_no_secret(&d.log_text(), &pki);

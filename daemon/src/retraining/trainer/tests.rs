@@ -364,6 +364,15 @@ fn deps(
 }
 
 impl World {
+    /// Asks the trainer for a retrain of `m` now; the phase it was requested in.
+    async fn request_retrain(&mut self) -> String {
+        let (tx, rx) = oneshot::channel();
+        self.trainer
+            .command(Command::Retrain("m".into(), "test".into(), tx))
+            .await;
+        rx.await.unwrap().unwrap()
+    }
+
     /// `n` predictions served by `served` (the live model of the time), each labelled.
     fn traffic(&mut self, n: u64, served: &TrainedModel, concept_b: bool) {
         let mut p = self.pipeline.lock().unwrap();
@@ -546,11 +555,7 @@ async fn a_worse_candidate_is_rejected_with_a_stored_decision_and_the_live_model
         .await;
     let (v1, old) = w.live().await;
     w.traffic(600, &old, false);
-    let (tx, rx) = oneshot::channel();
-    w.trainer
-        .command(Command::Retrain("m".into(), "test".into(), tx))
-        .await;
-    assert_eq!(rx.await.unwrap().unwrap(), "idle");
+    assert_eq!(w.request_retrain().await, "idle");
     w.settle().await;
     assert_eq!(w.phase(), Phase::Idle);
     let reg = Registry::new(w.store.clone(), Some(SecretString::from(KEY))).unwrap();
@@ -588,11 +593,7 @@ async fn a_shadow_run_that_outlives_a_restart_promotes_with_the_fits_reference_r
             .await;
     let (_, old) = w.live().await;
     w.traffic(600, &old, true);
-    let (tx, rx) = oneshot::channel();
-    w.trainer
-        .command(Command::Retrain("m".into(), "test".into(), tx))
-        .await;
-    rx.await.unwrap().unwrap();
+    w.request_retrain().await;
     w.settle().await;
     let Phase::Shadow { version, .. } = w.phase() else {
         panic!("expected a shadow run, got {:?}", w.phase());
@@ -632,11 +633,7 @@ async fn a_promotion_cut_short_by_a_restart_is_finished_once_not_retried_forever
             .await;
     let (v1, old) = w.live().await;
     w.traffic(600, &old, true);
-    let (tx, rx) = oneshot::channel();
-    w.trainer
-        .command(Command::Retrain("m".into(), "test".into(), tx))
-        .await;
-    rx.await.unwrap().unwrap();
+    w.request_retrain().await;
     w.settle().await;
     let Phase::Shadow { version, .. } = w.phase() else {
         panic!("expected a shadow run, got {:?}", w.phase());
@@ -698,11 +695,7 @@ async fn a_rollback_cut_short_by_a_restart_is_finished_not_swapped_back() {
     .await;
     let (v1, old) = w.live().await;
     w.traffic(600, &old, true);
-    let (tx, rx) = oneshot::channel();
-    w.trainer
-        .command(Command::Retrain("m".into(), "test".into(), tx))
-        .await;
-    rx.await.unwrap().unwrap();
+    w.request_retrain().await;
     w.settle().await;
     w.traffic(300, &old, true);
     w.trainer.tick().await;
