@@ -96,7 +96,7 @@ impl Checkpointer {
         let name = shard_lease(shard);
         let store = self.store.clone();
         let owner = self.owner.clone();
-        let lease = retrying("the partition's lease", shutdown, || {
+        let lease = retrying("claiming the partition's lease", shutdown, || {
             let (store, name, owner) = (store.clone(), name.clone(), owner.clone());
             async move { store.claim_lease(&name, &owner).await }
         })
@@ -218,7 +218,7 @@ impl Checkpointer {
         &self,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Option<std::collections::BTreeMap<String, ModelMonitor>> {
-        retrying("the monitors' checkpoint", shutdown, || {
+        retrying("loading the monitors' checkpoint", shutdown, || {
             self.try_load_monitors()
         })
         .await
@@ -273,7 +273,7 @@ impl Checkpointer {
         policy: &ModelPolicy,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Option<std::collections::BTreeMap<String, crate::retraining::learn::Learner>> {
-        retrying("the training data checkpoint", shutdown, || {
+        retrying("loading the training data checkpoint", shutdown, || {
             self.try_load_learners(policy)
         })
         .await
@@ -392,7 +392,7 @@ where
     loop {
         match attempt().await {
             Ok(v) => return Some(v),
-            Err(e) => tracing::error!(error = %e, "cannot load {what}; retrying"),
+            Err(e) => tracing::error!(error = %e, "{what} failed; retrying"),
         }
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
