@@ -966,14 +966,21 @@ pub fn http_get_json(url: &str, token: &str) -> Option<serde_json::Value> {
 
 /// An HTTP POST with an optional bearer token.
 pub fn http_post(url: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
+    try_http_post(url, token, body).expect("POST")
+}
+
+/// An HTTP POST: the status and body, or the transport error (a server may answer and close the
+/// connection before it has read a body it refuses, e.g. one over its size limit, and the client
+/// then fails to send the rest).
+pub fn try_http_post(url: &str, token: Option<&str>, body: &[u8]) -> Result<(u16, String), String> {
     let agent = agent();
     let mut req = agent.post(url).header("content-type", "application/json");
     if let Some(t) = token {
         req = req.header("authorization", &format!("Bearer {t}"));
     }
-    let mut r = req.send(body).expect("POST");
+    let mut r = req.send(body).map_err(|e| e.to_string())?;
     let status = r.status().as_u16();
-    (status, r.body_mut().read_to_string().unwrap_or_default())
+    Ok((status, r.body_mut().read_to_string().unwrap_or_default()))
 }
 
 fn agent() -> ureq::Agent {
