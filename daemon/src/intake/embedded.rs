@@ -258,10 +258,12 @@ pub async fn run_file(
     for ack in pending_acks.drain(..) {
         let _ = ack.send(Err(FeedbackError::ShuttingDown));
     }
-    Ok(p.shard(&shard).cloned().map(|state| Summary {
+    let summary = p.shard(&shard).cloned().map(|state| Summary {
         state,
         rejects_path,
-    }))
+    });
+    p.dispose();
+    Ok(summary)
 }
 
 async fn checkpoint_file(

@@ -58,7 +58,7 @@ mod settings;
 mod streaming;
 mod window;
 
-pub use join::{JoinStore, Pending, Predicted};
+pub use join::{Id, JoinStore, Pending, Predicted};
 pub use samples::describe;
 pub use settings::{Detection, MonitorSettings};
 use window::bounds;
@@ -256,11 +256,11 @@ pub const RECENT_ONSETS: usize = 256;
 pub fn predicted(out: &PredictionOutput<'_>, positive_label: &str) -> Option<Predicted> {
     match out {
         PredictionOutput::Value(v) => Some(Predicted::Value(*v)),
-        PredictionOutput::Class { label: Some(l), .. } => Some(Predicted::Label(l.to_string())),
+        PredictionOutput::Class { label: Some(l), .. } => Some(Predicted::Label(Id::new(l))),
         PredictionOutput::Class { score: Some(s), .. } => Some(Predicted::Label(if *s >= 0.5 {
-            positive_label.to_owned()
+            Id::new(positive_label)
         } else {
-            format!("not-{positive_label}")
+            smol_str::format_smolstr!("not-{positive_label}")
         })),
         PredictionOutput::Class { .. } => None,
     }

@@ -243,7 +243,7 @@ impl Learner {
     /// What was served, read as the monitor reads it.
     fn served(&self, out: Option<&PredictionOutput<'_>>) -> Option<TrainTarget> {
         Some(match predicted(out?, &self.positive)? {
-            Predicted::Label(l) => TrainTarget::Label(l),
+            Predicted::Label(l) => TrainTarget::Label(l.into()),
             Predicted::Value(v) => TrainTarget::Value(v),
         })
     }

@@ -27,7 +27,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{Full, JoinStore, Stamped};
+use super::{Full, Id, JoinStore, Stamped};
 
 /// Changes beyond the live entries before a snapshot replaces the log.
 pub const SNAPSHOT_SLACK: u64 = 4_096;
@@ -37,19 +37,19 @@ pub const SNAPSHOT_SLACK: u64 = 4_096;
 #[serde(bound(deserialize = "P: DeserializeOwned, E: DeserializeOwned"))]
 pub enum Change<P, E> {
     /// A prediction starts waiting (pushed on the pending queue).
-    Pending(String, P),
+    Pending(Id, P),
     /// A waiting prediction was taken or evicted. (Its queue entry goes stale; stale entries of
     /// the pending queue never change what the store does — each is checked against the map's
     /// event time — so their pops are not journaled and a restore drops them.)
-    PendingGone(String),
+    PendingGone(Id),
     /// Feedback starts waiting for its prediction.
-    Early(String, E),
+    Early(Id, E),
     /// Early feedback was taken (map only).
-    EarlyGone(String),
+    EarlyGone(Id),
     /// The early queue's front entry was popped (and its feedback, if still waiting, evicted).
     EarlyPop,
     /// An id was joined.
-    Joined(String),
+    Joined(Id),
     /// The oldest joined id was forgotten.
     JoinedPop,
 }

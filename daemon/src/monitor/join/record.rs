@@ -1,12 +1,14 @@
 //! How a join store is written in its owner's record: whole (its FIFOs in order), or, when it keeps
 //! a [`super::journal`], only its counters and the journal's position.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashSet;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{JoinStore, Stamped};
+use super::{Id, JoinStore, Stamped};
 
 /// The fields by name, as the derived `Deserialize` reads them; each map or set in its FIFO's order
 /// (insertion order: deterministic, and O(n) where sorted keys cost O(n log n) string comparisons —
@@ -55,7 +57,7 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> Serialize for Full<'_,
                 m.end()
             }
         }
-        struct Ids<'a>(&'a VecDeque<String>, &'a HashSet<String>);
+        struct Ids<'a>(&'a VecDeque<Id>, &'a HashSet<Id>);
         impl Serialize for Ids<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let mut q = s.serialize_seq(None)?;
