@@ -277,6 +277,16 @@ impl Config {
         self.registry.validate(&mut e, &mut secrets);
         for (name, m) in &self.models {
             m.validate(name, &mut e);
+            if m.monitor
+                .as_ref()
+                .is_some_and(|s| s.threads != self.monitor.threads)
+            {
+                err(
+                    &mut e,
+                    format!("models.{name}.monitor.threads"),
+                    "the monitor threads are shared by all models: set them in [monitor]",
+                );
+            }
         }
         (secrets, e)
     }
@@ -425,6 +435,8 @@ type = "ddm"
             fraud.concept_detector,
             driftd_detectors::stream::DetectorConfig::Ddm(_)
         ));
+        let errs = load_str("[models.m.monitor]\nthreads = 3\n").unwrap_err().0;
+        assert_eq!(errs[0].path, "models.m.monitor.threads");
         let errs = load_str("[models.m.monitor]\nwindow_events = 0\n")
             .unwrap_err()
             .0;

@@ -213,6 +213,11 @@ pub async fn run_file(
                             ctx.metrics.dead_letter.with_label_values(&["written"]).inc();
                         }
                     }
+                    if rx.is_empty() {
+                        // Caught up with the reader: apply what was released now rather than
+                        // when a batch fills (a slow stream's onsets are not held back).
+                        p.flush();
+                    }
                     if ctx.checkpointer.due(&p) {
                         checkpoint_file(&mut p, &mut ctx, &shard, &mut rejects, &mut pending_acks).await;
                     }

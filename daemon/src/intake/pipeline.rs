@@ -28,7 +28,7 @@ use crate::contract::event::{
     Event, EventKind, ParseOptions, RejectReason, Rejection, parse_event,
 };
 use crate::contract::sample::SampleBoard;
-use crate::intake::order::{Held, OrderKey, OrderSettings, Orderer, Release, kind_rank};
+use crate::intake::order::{OrderKey, OrderSettings, Orderer, Release, kind_rank};
 use crate::intake::policy::ModelPolicy;
 use crate::intake::publish::init_onset_series;
 use crate::intake::shard::{
@@ -37,8 +37,8 @@ use crate::intake::shard::{
 };
 use crate::monitor::{ModelMonitor, MonitorSettings};
 use crate::retraining::learn::Learner;
-use crate::telemetry::events::{DriftOnset, InternalEvent as _};
 use crate::telemetry::metrics::Metrics;
+use observing::{BATCH_MAX, Watch};
 
 /// What happened to one event.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,10 +57,6 @@ pub enum Outcome {
 struct ModelHandles {
     predictions: IntCounter,
     feedback: IntCounter,
-    /// When the model's gauges and alert samples were last published.
-    published: Option<std::time::Instant>,
-    /// Whether the monitor changed since (a publication was skipped as too soon).
-    stale: bool,
 }
 
 /// Parses, validates and applies events; owns the state of every open shard.
@@ -78,7 +74,11 @@ pub struct Pipeline {
     rejected: Vec<IntCounter>,
     since_checkpoint: u64,
     monitoring: Option<MonitorSettings>,
-    monitors: BTreeMap<String, ModelMonitor>,
+    monitors: BTreeMap<String, Watch>,
+    /// Released events not yet applied to the monitors and learners ([`Pipeline::flush`]).
+    batch: Vec<ParsedEvent>,
+    /// Where the models of a batch are monitored in parallel (`None`: this thread).
+    pool: Option<Arc<rayon::ThreadPool>>,
     board: Arc<SampleBoard>,
     learners: BTreeMap<String, Learner>,
     order: Orderer,
@@ -124,6 +124,8 @@ impl Pipeline {
             since_checkpoint: 0,
             monitoring: None,
             monitors: BTreeMap::new(),
+            batch: Vec::new(),
+            pool: None,
             board: Arc::default(),
             learners: BTreeMap::new(),
             order: Orderer::new(OrderSettings::default()),
@@ -202,6 +204,7 @@ impl Pipeline {
         while let Some(h) = self.order.pop_any() {
             self.apply_held(h, Release::InOrder);
         }
+        self.flush();
         self.publish_order(self.order.watermark());
     }
 
@@ -214,35 +217,6 @@ impl Pipeline {
             w as f64 / 1e9
         };
         self.metrics.order_watermark.set(secs);
-    }
-
-    /// Parses a released event again (held events keep only their bytes) and applies it.
-    fn apply_held(&mut self, h: Held, why: Release) {
-        if let Some(parsed) = self.parsed.remove(&(h.shard, h.offset)) {
-            return self.apply_released(parsed.get(), why);
-        }
-        match parse_event(&h.key.bytes, &self.opts) {
-            Ok(ev) => self.apply_released(&ev, why),
-            // It parsed when it was accepted; parsing is deterministic.
-            Err(r) => {
-                tracing::error!(reason = %r.reason, detail = %r.detail, "a held event no longer parses")
-            }
-        }
-    }
-
-    /// Feeds an event the order released to the monitors and learners, counting why it came out.
-    fn apply_released(&mut self, ev: &Event<'_>, why: Release) {
-        match why {
-            Release::Late => self
-                .metrics
-                .events_late
-                .with_label_values(&[ev.model.as_ref()])
-                .inc(),
-            Release::Forced => self.metrics.order_forced.inc(),
-            Release::InOrder => {}
-        }
-        self.observe(ev);
-        self.learn(ev);
     }
 
     /// Where the monitors' quantities are published for alerting.
@@ -259,6 +233,8 @@ impl Pipeline {
     /// Replaces every monitor with checkpointed ones (start-up, or rolling back to the last
     /// checkpoint when partitions are revoked).
     pub fn restore_monitors(&mut self, monitors: BTreeMap<String, ModelMonitor>) {
+        // What was released before is applied first, as it was when events were applied at once.
+        self.flush();
         let mut all = BTreeMap::new();
         for (model, m) in &monitors {
             init_onset_series(&self.metrics, model);
@@ -268,22 +244,30 @@ impl Pipeline {
             }
         }
         self.board.replace(all);
-        self.monitors = monitors;
-        for m in self.monitors.values_mut() {
-            // A checkpoint from before journals: its next checkpoint is a snapshot.
-            m.join_mut().journaled();
-        }
+        self.monitors = monitors
+            .into_iter()
+            .map(|(model, mut m)| {
+                // A checkpoint from before journals: its next checkpoint is a snapshot.
+                m.join_mut().journaled();
+                (model, Watch::new(m))
+            })
+            .collect();
     }
 
-    /// The monitors, by model.
-    pub fn monitors(&self) -> &BTreeMap<String, ModelMonitor> {
-        &self.monitors
+    /// The monitors, by model (what was released is applied first).
+    pub fn monitors(&mut self) -> BTreeMap<&str, &ModelMonitor> {
+        self.flush();
+        self.monitors
+            .iter()
+            .map(|(model, w)| (model.as_str(), &w.monitor))
+            .collect()
     }
 
     /// A model's monitor as JSON, with the open window evaluated now (on demand, nothing
     /// changed): what `GET /v1/models/{model}` answers. `None` for a model never seen.
-    pub fn inspect(&self, model: &str) -> Option<serde_json::Value> {
-        let m = self.monitors.get(model)?;
+    pub fn inspect(&mut self, model: &str) -> Option<serde_json::Value> {
+        self.flush();
+        let m = &self.monitors.get(model)?.monitor;
         let global = self.monitoring.as_ref()?;
         let s = self.policy.monitor_settings(model, global);
         let (reference, current) = m.window_len();
@@ -318,51 +302,6 @@ impl Pipeline {
         }))
     }
 
-    /// Feeds an accepted event to its model's monitor and publishes what changed.
-    fn observe(&mut self, ev: &Event<'_>) {
-        let Some(global) = self.monitoring.as_ref() else {
-            return;
-        };
-        let model = ev.model.as_ref();
-        let settings = self.policy.monitor_settings(model, global);
-        if !self.monitors.contains_key(model) {
-            let positive = self.policy.positive.get(model).map_or("1", String::as_str);
-            let mut m = ModelMonitor::new(model, positive, settings);
-            // The daemon checkpoints its monitors: their join stores as journals.
-            m.join_mut().journaled();
-            self.monitors.insert(model.to_owned(), m);
-            init_onset_series(&self.metrics, model);
-        }
-        let m = self.monitors.get_mut(model).expect("inserted above");
-        let evaluations = m.evaluations;
-        let changes = m.drift_changes();
-        let seen = m.predictions() + m.labels().0;
-        let started = std::time::Instant::now();
-        let onsets = m.observe(ev, settings);
-        m.record_onsets(&onsets);
-        let delays = m.take_label_delays();
-        let evaluated = m.evaluations != evaluations;
-        if evaluated {
-            self.metrics
-                .drift_evaluation_duration
-                .observe(started.elapsed().as_secs_f64());
-        }
-        if !delays.is_empty() {
-            let h = self.metrics.label_delay.with_label_values(&[model]);
-            for d in delays {
-                h.observe(d as f64 / 1000.0);
-            }
-        }
-        // Every 1,000 predictions or joined labels (a feedback that joins nothing changes nothing).
-        let now_seen = m.predictions() + m.labels().0;
-        let periodic = now_seen != seen && now_seen.is_multiple_of(1000);
-        let urgent = !onsets.is_empty() || m.drift_changes() != changes;
-        self.publish_if_due(model, urgent, evaluated || periodic, started);
-        for o in &onsets {
-            DriftOnset(o).emit(&self.metrics);
-        }
-    }
-
     /// Drops the pipeline on a thread of its own, once its last checkpoint is written: freeing a
     /// million waiting predictions takes a tenth of a second or more, which a one-shot run need not
     /// wait for (the process may exit first; its memory goes back to the system either way).
@@ -377,6 +316,7 @@ impl Pipeline {
 
     /// Replaces the model policy (SIGHUP).
     pub fn set_policy(&mut self, policy: ModelPolicy) {
+        self.flush();
         for (model, (cfg, _)) in &policy.learn {
             if let Some(l) = self.learners.get_mut(model) {
                 l.set_config(cfg.clone());
@@ -476,8 +416,6 @@ impl Pipeline {
             let h = ModelHandles {
                 predictions: self.metrics.events_for(model, EventKind::Prediction),
                 feedback: self.metrics.events_for(model, EventKind::Feedback),
-                published: None,
-                stale: false,
             };
             self.models.insert(model.to_owned(), h);
         }
@@ -517,7 +455,14 @@ impl Pipeline {
         }
         let outcome = match parsed {
             Ok(p) if self.ordered() => self.hold(shard, offset, p),
-            Ok(p) => self.apply_now(shard, p.get()),
+            Ok(p) => {
+                let ev = p.get();
+                let r = self.apply(shard, &ev.model, ev.kind());
+                if r.is_ok() {
+                    self.apply_released(p, Release::InOrder);
+                }
+                r
+            }
             Err(r) => Err(r),
         };
         self.conclude(shard, next, outcome)
@@ -541,8 +486,7 @@ impl Pipeline {
     fn apply_now(&mut self, shard: &str, ev: &Event<'_>) -> Result<EventKind, Rejection> {
         let r = self.apply(shard, &ev.model, ev.kind());
         if r.is_ok() {
-            self.observe(ev);
-            self.learn(ev);
+            self.apply_borrowed(ev);
         }
         r
     }
@@ -557,6 +501,9 @@ impl Pipeline {
         let outcome = self.finish(shard, next, outcome);
         if self.ordered() {
             self.release();
+        }
+        if self.batch.len() >= BATCH_MAX {
+            self.flush();
         }
         outcome
     }
@@ -584,7 +531,7 @@ impl Pipeline {
             .expect("the caller checked the shard is open");
         if self.order.push(&name, offset, key).is_some() {
             // A late event is applied now, with the parse already at hand.
-            self.apply_released(parsed.get(), Release::Late);
+            self.apply_released(parsed, Release::Late);
         } else if self.parsed.len() < PARSED_HELD_MAX {
             self.parsed.insert((name, offset), parsed);
         }
@@ -694,10 +641,13 @@ impl Pipeline {
 
     /// Records that a checkpoint of the current state was written.
     pub fn mark_checkpointed(&mut self) {
+        // The checkpoint applied the queue before it serialised; applying anything now would
+        // journal changes that the commit below forgets.
+        debug_assert!(self.batch.is_empty(), "events queued since the checkpoint");
         self.since_checkpoint = 0;
-        self.publish_stale();
-        for m in self.monitors.values_mut() {
-            m.join_mut().checkpoint_committed();
+        self.publish_stale_queued();
+        for w in self.monitors.values_mut() {
+            w.monitor.join_mut().checkpoint_committed();
         }
         for l in self.learners.values_mut() {
             l.mark_clean();
@@ -712,13 +662,14 @@ impl Pipeline {
         }
         self.monitors
             .iter()
-            .flat_map(|(model, m)| m.join().checkpoint_deletes(&join_prefix(model)))
+            .flat_map(|(model, w)| w.monitor.join().checkpoint_deletes(&join_prefix(model)))
             .collect()
     }
 
     /// Serialises every open shard, every monitor (its join store as a journal of changes) and
     /// what changed in the learners, for one atomic checkpoint write.
-    pub fn checkpoint_entries(&self) -> Vec<(String, Vec<u8>)> {
+    pub fn checkpoint_entries(&mut self) -> Vec<(String, Vec<u8>)> {
+        self.flush();
         let mut held = self.order.held_by_shard();
         let frontier = self.order.frontier();
         let mut entries: Vec<(String, Vec<u8>)> = self
@@ -744,7 +695,8 @@ impl Pipeline {
             })
             .collect();
         if self.monitoring.is_some() && !self.monitors.is_empty() {
-            for (model, m) in &self.monitors {
+            for (model, w) in &self.monitors {
+                let m = &w.monitor;
                 // The join store's journal: what changed since the last checkpoint.
                 entries.extend(m.join().checkpoint_puts(&join_prefix(model)));
                 match serde_json::to_vec(m) {
@@ -804,6 +756,7 @@ fn reason_index(r: RejectReason) -> usize {
 }
 
 mod learning;
+pub mod observing;
 mod publishing;
 
 pub use publishing::PUBLISH_EVERY;

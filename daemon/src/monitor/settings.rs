@@ -66,6 +66,15 @@ pub struct MonitorSettings {
     pub accuracy_min_drop: f64,
     /// Smallest relative increase of the mean absolute error that counts (regression).
     pub mae_min_increase: f64,
+    /// Threads that monitor the models of a batch of events in parallel (`driftd run`; one
+    /// model's events always go to one thread, in order): 0 = one per core, 1 = on the pipeline's
+    /// thread. Global only (not in `[models.NAME.monitor]`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub threads: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// How a monitor tests features and the prediction (`[monitor] detection`).
@@ -107,6 +116,7 @@ impl Default for MonitorSettings {
             accuracy_alpha: 0.001,
             accuracy_min_drop: 0.03,
             mae_min_increase: 0.1,
+            threads: 0,
         }
     }
 }

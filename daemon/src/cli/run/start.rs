@@ -34,6 +34,7 @@ use crate::telemetry::metrics::Metrics;
 use super::RunOptions;
 use crate::alert::task::AlertTask;
 use crate::alert::task::Command as AlertCommand;
+use crate::intake::pipeline::observing::monitor_pool;
 use crate::offline::replay::reference_monitors;
 use crate::registry::config::KEY_ENV;
 use crate::registry::registry_keys;
@@ -181,7 +182,9 @@ pub(super) async fn restore_pipeline(
         for (model, m) in from_files {
             monitors.entry(model).or_insert(m);
         }
-        pipeline = pipeline.with_monitoring(cfg.monitor.clone());
+        pipeline = pipeline
+            .with_monitoring(cfg.monitor.clone())
+            .with_monitor_pool(monitor_pool(cfg.monitor.threads));
         pipeline.restore_monitors(monitors);
     }
     let mut sd = shared.shutdown.clone();

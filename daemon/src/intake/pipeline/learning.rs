@@ -32,6 +32,7 @@ impl Pipeline {
     /// checkpoint when partitions are revoked). A shadow run that goes on keeps its challenger
     /// model (checkpoints do not hold it).
     pub fn restore_learners(&mut self, mut learners: BTreeMap<String, Learner>) {
+        self.flush();
         for (model, l) in &mut learners {
             let Some(old) = self.learners.get(model).and_then(|o| o.shadow.as_ref()) else {
                 continue;
@@ -66,6 +67,8 @@ impl Pipeline {
     /// Applies a command of the trainer (see [`crate::retraining::learn::LearnControl`]).
     pub fn learn_control(&mut self, c: LearnControl) {
         use crate::retraining::learn::LearnControl as C;
+        // The learners answer for every event released so far.
+        self.flush();
         match c {
             C::Examples(model, reply) => {
                 let r = self.learner(&model).map(|l| (l.examples(), l.labels_total));
@@ -110,11 +113,12 @@ impl Pipeline {
     /// and what the new live model predicts on them; and starts its error-stream detection afresh
     /// (the new model's errors are another stream). Returns how many rows were used.
     fn set_reference(&mut self, model: &str, rows: &[ReferenceRow]) -> usize {
+        self.flush();
         let Some(global) = self.monitoring.as_ref() else {
             return 0;
         };
         let settings = self.policy.monitor_settings(model, global);
-        let Some(m) = self.monitors.get_mut(model) else {
+        let Some(m) = self.monitors.get_mut(model).map(|w| &mut w.monitor) else {
             return 0;
         };
         let ts = chrono::Utc::now();

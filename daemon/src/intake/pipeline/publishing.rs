@@ -1,11 +1,12 @@
 //! When a model's gauges and alert samples are published: at once after an onset or a drift state
 //! entered or left; after a look, a window or 1,000 predictions at most every
-//! [`PUBLISH_EVERY`]; what was skipped as too soon on the sources' next tick.
+//! [`PUBLISH_EVERY`] (decided per event in [`super::observing`]); what was skipped as too soon on
+//! the sources' next tick.
 
 use std::time::Instant;
 
 use super::Pipeline;
-use crate::intake::publish::publish;
+use super::observing::publish_watch;
 
 /// Most often a model's gauges and alert samples are republished for a new look or window alone
 /// (onsets and drift states entered or left are published at once). Alert rules are evaluated
@@ -14,62 +15,24 @@ use crate::intake::publish::publish;
 pub const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Pipeline {
-    /// Publishes `model`'s gauges and samples now when `urgent`, or when `routine` and the last
-    /// publication is at least `publish_every` old (else marks them stale).
-    pub(super) fn publish_if_due(
-        &mut self,
-        model: &str,
-        urgent: bool,
-        routine: bool,
-        now: Instant,
-    ) {
-        if !(urgent || routine) {
-            return;
-        }
-        let every = self.publish_every;
-        let Some(h) = self.models.get_mut(model) else {
-            return;
-        };
-        let due = urgent || h.published.is_none_or(|t| now.duration_since(t) >= every);
-        h.stale = !due;
-        if due {
-            h.published = Some(now);
-            self.publish_model(model);
-        }
-    }
-
     /// Publishes the gauges and alert samples of the models whose last publication was skipped as
     /// too soon: called on the sources' ticks (every 500 ms) and at every checkpoint, so a stream
-    /// that stops leaves its final state published.
+    /// that stops leaves its final state published. What was released is applied first.
     pub fn publish_stale(&mut self) {
-        if self.monitoring.is_none() {
-            return;
-        }
-        let stale: Vec<String> = self
-            .models
-            .iter()
-            .filter(|(_, h)| h.stale)
-            .map(|(m, _)| m.clone())
-            .collect();
-        let now = Instant::now();
-        for model in stale {
-            if let Some(h) = self.models.get_mut(&model) {
-                h.stale = false;
-                h.published = Some(now);
-            }
-            self.publish_model(&model);
-        }
+        self.flush();
+        self.publish_stale_queued();
     }
 
-    /// Publishes one model's gauges and alert samples.
-    fn publish_model(&self, model: &str) {
-        let (Some(global), Some(m)) = (self.monitoring.as_ref(), self.monitors.get(model)) else {
+    /// [`Pipeline::publish_stale`] without applying the queue first.
+    pub(super) fn publish_stale_queued(&mut self) {
+        let Some(global) = self.monitoring.as_ref() else {
             return;
         };
-        publish(&self.metrics, model, m);
-        self.board.set(
-            model,
-            m.samples(self.policy.monitor_settings(model, global)),
-        );
+        let now = Instant::now();
+        for (model, w) in self.monitors.iter_mut().filter(|(_, w)| w.stale) {
+            w.mark_published(now);
+            let s = self.policy.monitor_settings(model, global);
+            publish_watch(&self.metrics, &self.board, model, &w.monitor, s);
+        }
     }
 }

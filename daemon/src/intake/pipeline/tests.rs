@@ -50,22 +50,26 @@ fn the_monitor_sees_event_time_order_and_late_events_are_counted() {
     let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
     p.open_shard(a.clone(), None);
     p.open_shard(b.clone(), None);
-    let seen = |p: &Pipeline| p.monitors().get("churn").map_or(0, |m| m.predictions());
+    let seen = |p: &mut Pipeline| p.monitors().get("churn").map_or(0, |m| m.predictions());
     for (i, s) in [10, 11, 12].into_iter().enumerate() {
         p.process("a", i as u64, i as u64 + 1, &pred_at(i, s));
     }
-    assert_eq!(seen(&p), 0, "b has delivered nothing: everything waits");
+    assert_eq!(seen(&mut p), 0, "b has delivered nothing: everything waits");
     assert_eq!(p.held(), 3);
     p.process("b", 0, 1, &pred_at(10, 11));
     // Watermark 11 (b's clock): the event at 10 s is released.
-    assert_eq!(seen(&p), 1);
+    assert_eq!(seen(&mut p), 1);
     p.set_idle("b", true);
-    assert_eq!(seen(&p), 3, "b idle: a alone holds the watermark at 12");
+    assert_eq!(seen(&mut p), 3, "b idle: a alone holds the watermark at 12");
     p.process("b", 1, 2, &pred_at(11, 5));
-    assert_eq!(seen(&p), 4, "older than what was released: applied at once");
+    assert_eq!(
+        seen(&mut p),
+        4,
+        "older than what was released: applied at once"
+    );
     assert_eq!(metrics.events_late.with_label_values(&["churn"]).get(), 1);
     p.flush_order();
-    assert_eq!(seen(&p), 5);
+    assert_eq!(seen(&mut p), 5);
     assert_eq!(p.held(), 0);
 }
 
@@ -295,4 +299,101 @@ fn a_skipped_publication_is_made_good_on_the_next_tick() {
     assert_eq!(waiting(), 2_500, "the tick publishes the rest");
     p.publish_stale();
     assert_eq!(waiting(), 2_500);
+}
+
+/// Monitoring the models of each batch in parallel on a pool of threads changes nothing: the same
+/// events give the same monitors, onsets and checkpoints, bit for bit, as on the pipeline's own
+/// thread — at checkpoints taken mid-stream too.
+#[test]
+fn a_pool_of_monitor_threads_gives_the_same_monitors_bit_for_bit() {
+    let mut settings = MonitorSettings {
+        reference_events: 300,
+        ..Default::default()
+    };
+    settings.streaming.window_events = 200;
+    settings.streaming.look_every = 20;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut normal = move || {
+        // Box-Muller over a xorshift: deterministic, no dependency.
+        let mut u = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (a, b) = (u().max(1e-12), u());
+        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
+    };
+    let events: Vec<Vec<u8>> = (0..9_000)
+        .map(|i| {
+            let model = ["m0", "m1", "m2"][i % 3];
+            let ms = i * 10;
+            let ts = format!("2026-01-01T00:{:02}:{:02}.{:03}Z", ms / 60_000, ms / 1000 % 60, ms % 1000);
+            if i % 5 == 4 {
+                let id = i - 3;
+                let label = if normal() > 0.0 { "1" } else { "0" };
+                return format!(
+                    r#"{{"kind":"feedback","id":"e{id}","model":"{model}","ts":"{ts}","label":"{label}"}}"#
+                )
+                .into_bytes();
+            }
+            // m1's x moves by 2 sd after the first third of the stream.
+            let shift = if model == "m1" && i > 3_000 { 2.0 } else { 0.0 };
+            let (x, score) = (normal() + shift, normal().abs().min(1.0));
+            format!(
+                r#"{{"kind":"prediction","id":"e{i}","model":"{model}","ts":"{ts}","features":{{"x":{x},"c":"v{}"}},"prediction":{{"score":{score}}}}}"#,
+                i % 4
+            )
+            .into_bytes()
+        })
+        .collect();
+    let make = |pool: Option<Arc<rayon::ThreadPool>>| {
+        let c = Config::default();
+        let mut p = Pipeline::new(
+            Arc::new(Metrics::new()),
+            ParseOptions::default(),
+            ModelPolicy::new(&c.models, &c.events),
+        )
+        .with_monitoring(settings.clone())
+        .with_monitor_pool(pool);
+        p.open_shard("s".into(), None);
+        p
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let (mut one, mut many) = (make(None), make(Some(Arc::new(pool))));
+    for (i, e) in events.iter().enumerate() {
+        let i = i as u64;
+        assert_eq!(
+            one.process("s", i, i + 1, e),
+            many.process_parsed("s", i, i + 1, parse_owned(e, &many.parse_options()))
+        );
+        if i.is_multiple_of(2_500) {
+            assert_eq!(
+                one.checkpoint_entries(),
+                many.checkpoint_entries(),
+                "at {i}"
+            );
+            one.mark_checkpointed();
+            many.mark_checkpointed();
+        }
+    }
+    one.flush_order();
+    many.flush_order();
+    assert_eq!(one.checkpoint_entries(), many.checkpoint_entries());
+    let (a, b) = (one.monitors(), many.monitors());
+    assert_eq!(a.len(), 3);
+    assert!(
+        !b["m1"].recent_onsets().is_empty(),
+        "the shifted model has onsets"
+    );
+    for model in ["m0", "m1", "m2"] {
+        assert_eq!(
+            a[model].recent_onsets(),
+            b[model].recent_onsets(),
+            "{model}"
+        );
+    }
 }
