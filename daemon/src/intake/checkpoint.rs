@@ -293,21 +293,20 @@ impl Checkpointer {
             let Some(head) = self.store_result("get", r)? else {
                 continue;
             };
-            let mut chunks = std::collections::HashMap::new();
-            let slots =
-                Learner::stored_slots(&head).map_err(|source| CheckpointError::Learner {
+            let mut stored = std::collections::HashMap::new();
+            let keys =
+                Learner::stored_keys(model, &head).map_err(|source| CheckpointError::Learner {
                     model: model.clone(),
                     source,
                 })?;
-            for slot in slots {
-                let key = format!("learn/{model}/chunk/{slot}");
+            for key in keys {
                 let r = self.store.get(&key).await;
                 if let Some(b) = self.store_result("get", r)? {
-                    chunks.insert(slot, b);
+                    stored.insert(key, b);
                 }
             }
             let mut l = Learner::new(cfg.clone(), *task, policy.positive_label(model));
-            match l.restore(&head, |slot| chunks.remove(&slot)) {
+            match l.restore(model, &head, |key| stored.remove(key)) {
                 Ok(()) => {
                     tracing::info!(
                         model,

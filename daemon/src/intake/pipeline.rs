@@ -657,12 +657,14 @@ impl Pipeline {
     /// The keys the checkpoint of [`Pipeline::checkpoint_entries`] deletes in the same atomic
     /// write (join-store log segments replaced by a snapshot).
     pub fn checkpoint_deletes(&self) -> Vec<String> {
-        if self.monitoring.is_none() {
-            return Vec::new();
-        }
         self.monitors
             .iter()
             .flat_map(|(model, w)| w.monitor.join().checkpoint_deletes(&join_prefix(model)))
+            .chain(
+                self.learners
+                    .iter()
+                    .flat_map(|(model, l)| l.checkpoint_deletes(model)),
+            )
             .collect()
     }
 

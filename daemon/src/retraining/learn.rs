@@ -97,21 +97,40 @@ impl Stamped for Waiting {
 /// Feedback that came before its prediction: the target, its event time and its source.
 type EarlyLabel = (TrainTarget, i64, Option<String>);
 
-/// The learner's checkpoint of everything but the buffer's chunks.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The learner's checkpoint of everything but the buffer's chunks and its join store's entries.
+#[derive(Debug, Clone, Default, Deserialize)]
 struct Head {
+    /// Heads written before the join store was journaled list what waits here.
+    #[serde(default)]
     waiting: Vec<(String, Waiting)>,
+    #[serde(default)]
     early: Vec<(String, TrainTarget, i64)>,
     /// The sources of early labels that named one, by id (a map beside `early`, so heads
     /// written before sources were kept still read).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default)]
     early_sources: BTreeMap<String, String>,
+    /// The join store's record (its counters and journal position): its entries are in the
+    /// journal's keys under [`join_prefix`], written in the same checkpoint.
+    #[serde(default)]
+    join: Option<JoinStore<Waiting, EarlyLabel>>,
     first_chunk: u64,
     chunks: u64,
     slots: u64,
     labels_total: u64,
     dropped_pending: u64,
     shadow: Option<ShadowRun>,
+}
+
+/// [`Head`] as written: the join store by reference, its entries journaled.
+#[derive(Serialize)]
+struct HeadRef<'a> {
+    join: &'a JoinStore<Waiting, EarlyLabel>,
+    first_chunk: u64,
+    chunks: u64,
+    slots: u64,
+    labels_total: u64,
+    dropped_pending: u64,
+    shadow: &'a Option<ShadowRun>,
 }
 
 /// Per-model training data and shadow state. See the [module documentation](self).
@@ -165,6 +184,12 @@ pub fn head_key(model: &str) -> String {
     format!("learn/{model}/head")
 }
 
+/// The prefix of a model's learner join-store journal keys (waiting predictions and early labels,
+/// written as changes since the last checkpoint: [`crate::monitor::join::journal`]).
+pub fn join_prefix(model: &str) -> String {
+    format!("learn/{model}/join")
+}
+
 /// Key of the ring slot holding chunk `n` of a model's training buffer.
 pub fn chunk_key(model: &str, n: u64, slots: u64) -> String {
     format!("learn/{model}/chunk/{}", n % slots.max(1))
@@ -187,11 +212,14 @@ impl Learner {
     /// An empty learner.
     pub fn new(cfg: RetrainConfig, task: Task, positive_label: &str) -> Learner {
         let slots = slots_for(&cfg);
+        let mut join = JoinStore::default();
+        // Checkpoints write what changed, not every waiting prediction's features.
+        join.journaled();
         Learner {
             cfg,
             task,
             positive: positive_label.to_owned(),
-            join: JoinStore::default(),
+            join,
             chunks: VecDeque::new(),
             first_chunk: 0,
             dirty_chunks: Vec::new(),
@@ -423,29 +451,17 @@ impl Learner {
                 }
             }
         }
-        if self.head_dirty || !put.is_empty() {
-            let head = Head {
-                waiting: self
-                    .join
-                    .pending_in_order()
-                    .map(|(id, w)| (id.to_owned(), w.clone()))
-                    .collect(),
-                early: self
-                    .join
-                    .early_in_order()
-                    .map(|(id, (t, ts, _))| (id.to_owned(), t.clone(), *ts))
-                    .collect(),
-                early_sources: self
-                    .join
-                    .early_in_order()
-                    .filter_map(|(id, (_, _, s))| Some((id.to_owned(), s.clone()?)))
-                    .collect(),
+        let journal = self.join.checkpoint_puts(&join_prefix(model));
+        if self.head_dirty || !put.is_empty() || !journal.is_empty() {
+            put.extend(journal);
+            let head = HeadRef {
+                join: &self.join,
                 first_chunk: self.first_chunk,
                 chunks: self.chunks.len() as u64,
                 slots: self.slots,
                 labels_total: self.labels_total,
                 dropped_pending: self.dropped_pending,
-                shadow: self.shadow.clone(),
+                shadow: &self.shadow,
             };
             match serde_json::to_vec(&head) {
                 Ok(b) => put.push((head_key(model), b)),
@@ -455,31 +471,51 @@ impl Learner {
         put
     }
 
+    /// The keys [`Learner::checkpoint`] deletes in the same write (journal segments replaced by
+    /// a snapshot).
+    pub fn checkpoint_deletes(&self, model: &str) -> Vec<String> {
+        self.join.checkpoint_deletes(&join_prefix(model))
+    }
+
     /// Records that the last [`Learner::checkpoint`] was written.
     pub fn mark_clean(&mut self) {
         self.dirty_chunks.clear();
         self.head_dirty = false;
+        self.join.checkpoint_committed();
     }
 
-    /// Restores a learner from its stored head and chunks (`chunk(n)` reads chunk `n`).
+    /// Restores a learner from its stored head; `get(key)` reads the other keys it names
+    /// ([`Learner::stored_keys`]: the chunks and the join store's journal).
     pub fn restore(
         &mut self,
+        model: &str,
         head: &[u8],
-        mut chunk: impl FnMut(u64) -> Option<Vec<u8>>,
+        mut get: impl FnMut(&str) -> Option<Vec<u8>>,
     ) -> Result<(), RestoreError> {
         let h: Head = serde_json::from_slice(head).map_err(RestoreError::Head)?;
-        self.join = JoinStore::default();
-        for (id, w) in h.waiting {
-            self.join.add_pending(&id, w);
-        }
-        let mut sources = h.early_sources;
-        for (id, t, ts) in h.early {
-            let source = sources.remove(&id);
-            self.join.add_early(&id, (t, ts, source));
+        if let Some(mut join) = h.join {
+            let keys = join.journal_keys(&join_prefix(model));
+            join.restore_journal(keys.iter().map(|k| get(k)))
+                .map_err(RestoreError::Journal)?;
+            self.join = join;
+        } else {
+            // A head from before the journal: its entries are listed in it; the next checkpoint
+            // writes them as a snapshot.
+            self.join = JoinStore::default();
+            for (id, w) in h.waiting {
+                self.join.add_pending(&id, w);
+            }
+            let mut sources = h.early_sources;
+            for (id, t, ts) in h.early {
+                let source = sources.remove(&id);
+                self.join.add_early(&id, (t, ts, source));
+            }
+            self.join.journaled();
         }
         self.chunks.clear();
         for n in h.first_chunk..h.first_chunk + h.chunks {
-            let bytes = chunk(n % h.slots.max(1)).ok_or(RestoreError::MissingChunk(n))?;
+            let key = chunk_key(model, n, h.slots);
+            let bytes = get(&key).ok_or(RestoreError::MissingChunk(n))?;
             let c: Chunk<Vec<Example>> = serde_json::from_slice(&bytes)
                 .map_err(|source| RestoreError::Chunk { n, source })?;
             if c.n != n {
@@ -498,15 +534,18 @@ impl Learner {
         Ok(())
     }
 
-    /// The ring slots a restore reads besides the head.
-    pub fn stored_slots(head: &[u8]) -> Result<Vec<u64>, RestoreError> {
+    /// The keys a restore reads besides the head: the chunks' ring slots and the join store's
+    /// journal.
+    pub fn stored_keys(model: &str, head: &[u8]) -> Result<Vec<String>, RestoreError> {
         let h: Head = serde_json::from_slice(head).map_err(RestoreError::Head)?;
-        let slots = h.slots.max(1);
-        let mut v: Vec<u64> = (h.first_chunk..h.first_chunk + h.chunks)
-            .map(|n| n % slots)
+        let mut v: Vec<String> = (h.first_chunk..h.first_chunk + h.chunks)
+            .map(|n| chunk_key(model, n, h.slots))
             .collect();
         v.sort_unstable();
         v.dedup();
+        if let Some(join) = &h.join {
+            v.extend(join.journal_keys(&join_prefix(model)));
+        }
         Ok(v)
     }
 
@@ -539,6 +578,9 @@ pub enum RestoreError {
     /// The head (pending features, shadow tally, chunk range) does not decode.
     #[error("training data head: {0}")]
     Head(serde_json::Error),
+    /// The join store's journal (waiting predictions, early labels) does not decode.
+    #[error("training data join store: {0}")]
+    Journal(serde_json::Error),
     /// A chunk the head lists is not in the store.
     #[error("training data chunk {0} is missing")]
     MissingChunk(u64),

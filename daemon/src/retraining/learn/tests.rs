@@ -82,10 +82,8 @@ fn the_source_of_a_label_is_kept_with_it() {
     // "b" and "c" wait for their predictions across a checkpoint.
     let put: BTreeMap<String, Vec<u8>> = l.checkpoint("m").into_iter().collect();
     let mut r = Learner::new(cfg(), Task::Classification, "1");
-    r.restore(&put[&head_key("m")], |slot| {
-        put.get(&format!("learn/m/chunk/{slot}")).cloned()
-    })
-    .unwrap();
+    r.restore("m", &put[&head_key("m")], |k| put.get(k).cloned())
+        .unwrap();
     feed(&mut r, &pred("b", 2_500, 2.0, "yes"));
     feed(&mut r, &pred("c", 2_600, 3.0, "yes"));
     let sources: Vec<Option<String>> = r.examples().into_iter().map(|e| e.source).collect();
@@ -93,13 +91,21 @@ fn the_source_of_a_label_is_kept_with_it() {
         sources,
         [Some("analyst-7".into()), Some("review-queue".into()), None]
     );
-    // A head without `early_sources` (written before sources were kept) reads.
+    // A head from before the journal, which listed what waits (and, before sources were kept,
+    // had no `early_sources`), still reads.
     let mut old: serde_json::Value = serde_json::from_slice(&put[&head_key("m")]).unwrap();
-    assert!(old["early_sources"].is_object());
-    old.as_object_mut().unwrap().remove("early_sources");
+    assert!(old["join"].is_object(), "the journaled join store's record");
+    let old = old.as_object_mut().unwrap();
+    old.remove("join");
+    let yes = serde_json::to_value(TrainTarget::Label("yes".into())).unwrap();
+    old.insert("waiting".into(), serde_json::json!([]));
+    old.insert(
+        "early".into(),
+        serde_json::json!([["b", yes, 1_800_000_003_000i64]]),
+    );
     let mut r = Learner::new(cfg(), Task::Classification, "1");
-    r.restore(&serde_json::to_vec(&old).unwrap(), |slot| {
-        put.get(&format!("learn/m/chunk/{slot}")).cloned()
+    r.restore("m", &serde_json::to_vec(&old).unwrap(), |k| {
+        put.get(k).cloned()
     })
     .unwrap();
     feed(&mut r, &pred("b", 2_500, 2.0, "yes"));
@@ -143,20 +149,23 @@ fn checkpoints_write_only_changed_chunks_and_restore_exactly() {
     let written = apply(&mut l, &mut store);
     assert_eq!(
         written,
-        1 + 3,
-        "head + 3 chunks (the first dropped by the bound)"
+        1 + 3 + 1,
+        "head + 3 chunks (the first dropped by the bound) + the join store's first snapshot"
     );
     feed(&mut l, &pred("x", 10_000, 1.0, "yes"));
     feed(&mut l, &fb("x", 10_001, "yes"));
-    assert_eq!(apply(&mut l, &mut store), 2, "head + the open chunk only");
+    assert_eq!(
+        apply(&mut l, &mut store),
+        3,
+        "head + the open chunk + one journal segment only"
+    );
     assert_eq!(apply(&mut l, &mut store), 0, "nothing changed");
-    // The ring bounds the keys: 2500 / 1000 + 2 slots, plus the head.
-    assert!(store.len() <= 5, "{:?}", store.keys().collect::<Vec<_>>());
+    // The ring bounds the chunk keys: 2500 / 1000 + 2 slots.
+    let chunks = store.keys().filter(|k| k.contains("/chunk/")).count();
+    assert!(chunks <= 4, "{:?}", store.keys().collect::<Vec<_>>());
     let mut r = Learner::new(cfg(), Task::Classification, "1");
-    r.restore(&store[&head_key("m")], |slot| {
-        store.get(&format!("learn/m/chunk/{slot}")).cloned()
-    })
-    .unwrap();
+    r.restore("m", &store[&head_key("m")], |k| store.get(k).cloned())
+        .unwrap();
     assert_eq!(r.examples(), l.examples());
     assert_eq!((r.waiting(), r.labels_total), (l.waiting(), l.labels_total));
     // The waiting prediction still joins after the restore.
@@ -215,12 +224,42 @@ fn the_shadow_pairs_served_and_challenger_answers_on_labels() {
     let head = &put.iter().find(|(k, _)| k == &head_key("m")).unwrap().1;
     let mut r = Learner::new(cfg(), Task::Classification, "1");
     let chunks: BTreeMap<String, Vec<u8>> = put.iter().cloned().collect();
-    r.restore(head, |slot| {
-        chunks.get(&format!("learn/m/chunk/{slot}")).cloned()
-    })
-    .unwrap();
+    r.restore("m", head, |k| chunks.get(k).cloned()).unwrap();
     assert!(r.shadow.as_ref().unwrap().model.is_none());
     let model = l.shadow.as_ref().unwrap().model.clone().unwrap();
     r.set_shadow(ShadowKind::Candidate, 7, model, &policy);
     assert_eq!(r.shadow.as_ref().unwrap().tally.table(), t);
+}
+
+/// The learner's waiting predictions (with their features) are journaled: what a checkpoint
+/// writes follows the traffic since the last one, not the number of predictions waiting.
+#[test]
+fn a_checkpoint_writes_the_same_bytes_whether_ten_or_a_hundred_thousand_wait() {
+    let bytes_after_waiting = |waiting: usize| {
+        let mut l = Learner::new(
+            RetrainConfig {
+                pending_max: 200_000,
+                ..cfg()
+            },
+            Task::Classification,
+            "1",
+        );
+        for i in 0..waiting {
+            feed(&mut l, &pred(&format!("w{i}"), i as i64, 1.0, "yes"));
+        }
+        l.checkpoint("m");
+        l.mark_clean();
+        for i in 0..1_000 {
+            feed(&mut l, &pred(&format!("n{i}"), 1_000_000 + i, 2.0, "yes"));
+        }
+        let put = l.checkpoint("m");
+        assert!(put.iter().any(|(k, _)| k.starts_with("learn/m/join/log/")));
+        assert_eq!(l.waiting(), waiting + 1_000);
+        put.iter().map(|(_, v)| v.len()).sum::<usize>()
+    };
+    let (small, large) = (bytes_after_waiting(10_000), bytes_after_waiting(100_000));
+    assert!(
+        (large as f64) < 1.1 * small as f64,
+        "10k waiting: {small} bytes; 100k waiting: {large} bytes"
+    );
 }
