@@ -129,6 +129,10 @@ struct Watched {
     /// The reference profile in words ([`describe`]), made once rather than at every look.
     #[serde(skip)]
     reference: Option<String>,
+    /// Each pooled column in words (`[0.84, 1.28)`), made once rather than at every look: fixed
+    /// precision float formatting was a tenth of a look's cost.
+    #[serde(skip)]
+    names: std::sync::OnceLock<Vec<String>>,
 }
 
 /// Equal when the states are (the caches aside).
@@ -149,6 +153,7 @@ impl Watched {
             columns,
             test,
             reference: None,
+            names: std::sync::OnceLock::new(),
         }
     }
 
@@ -169,12 +174,21 @@ impl Watched {
         else {
             return String::new();
         };
+        let names = self.names.get_or_init(|| {
+            (0..current.len())
+                .map(|col| {
+                    let mut out = String::new();
+                    let first = map.iter().position(|&c| c as usize == col);
+                    let last = map.iter().rposition(|&c| c as usize == col);
+                    if let (Some(a), Some(b)) = (first, last) {
+                        self.columns.name(a, b, &mut out);
+                    }
+                    out
+                })
+                .collect()
+        });
         let mut out = String::with_capacity(64);
-        let first = map.iter().position(|&c| c as usize == col);
-        let last = map.iter().rposition(|&c| c as usize == col);
-        if let (Some(a), Some(b)) = (first, last) {
-            self.columns.name(a, b, &mut out);
-        }
+        out.push_str(names.get(col).map_or("", String::as_str));
         let _ = write!(
             out,
             " {:.1}% (reference {:.1}%) · n {}",
