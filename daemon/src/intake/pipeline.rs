@@ -697,17 +697,29 @@ impl Pipeline {
             })
             .collect();
         if self.monitoring.is_some() && !self.monitors.is_empty() {
-            for (model, w) in &self.monitors {
+            // Each model's entries are serialised on the monitor pool, in parallel (a join store
+            // that turned over since the last checkpoint is a snapshot: the largest write).
+            let one = |(model, w): (&String, &Watch)| {
                 let m = &w.monitor;
                 // The join store's journal: what changed since the last checkpoint.
-                entries.extend(m.join().checkpoint_puts(&join_prefix(model)));
+                let mut out = m.join().checkpoint_puts(&join_prefix(model));
                 match serde_json::to_vec(m) {
-                    Ok(bytes) => entries.push((monitor_key(model), bytes)),
+                    Ok(bytes) => out.push((monitor_key(model), bytes)),
                     // Never expected; a monitor that cannot be saved must not stop intake. Its
                     // last checkpointed state stays in the store.
                     Err(e) => tracing::error!(model, error = %e, "cannot serialise the monitor"),
                 }
-            }
+                out
+            };
+            let per_model: Vec<Vec<(String, Vec<u8>)>> = match &self.pool {
+                Some(pool) if self.monitors.len() > 1 => {
+                    use rayon::prelude::*;
+                    let all: Vec<(&String, &Watch)> = self.monitors.iter().collect();
+                    pool.install(|| all.into_par_iter().map(one).collect())
+                }
+                _ => self.monitors.iter().map(one).collect(),
+            };
+            entries.extend(per_model.into_iter().flatten());
             let names: Vec<&String> = self.monitors.keys().collect();
             entries.push((
                 MONITOR_INDEX_KEY.to_owned(),
