@@ -33,6 +33,7 @@ use crate::intake::shard::MONITOR_INDEX_KEY;
 use crate::intake::shard::{CheckpointError, ShardState, checkpoint_key};
 use crate::intake::shard::{join_prefix, monitor_key};
 use crate::monitor::ModelMonitor;
+use crate::monitor::reference::reference_key;
 use crate::store::{AnyStore, Lease, StateStore, StoreError};
 use crate::telemetry::events::{InternalEvent as _, StoreAnswered, StoreFailed};
 use crate::telemetry::metrics::Metrics;
@@ -245,6 +246,21 @@ impl Checkpointer {
                         what: format!("monitor of model {name}"),
                         source,
                     })?;
+                // Reference profiles kept apart: written once, under their own key.
+                if m.needs_reference() {
+                    let r = self.store.get(&reference_key(&monitor_key(&name))).await;
+                    let bytes = self.store_result("get", r)?;
+                    let taken = m.restore_reference(bytes.as_deref()).map_err(|source| {
+                        CheckpointError::Decode {
+                            what: format!("reference profiles of model {name}"),
+                            source,
+                        }
+                    })?;
+                    if !taken {
+                        tracing::warn!(model = %name, "the checkpoint names reference profiles the store does not hold; collecting a new reference");
+                        m.restart_reference();
+                    }
+                }
                 // A journaled join store: its snapshot and log segments, written with it.
                 let mut values = Vec::new();
                 for key in m.join().journal_keys(&join_prefix(&name)) {

@@ -35,6 +35,7 @@ use crate::intake::shard::{
     CHECKPOINT_VERSION, CheckpointError, HeldEvent, MONITOR_INDEX_KEY, ShardState, checkpoint_key,
     join_prefix, monitor_key,
 };
+use crate::monitor::reference::reference_key;
 use crate::monitor::{ModelMonitor, MonitorSettings};
 use crate::retraining::learn::Learner;
 use crate::telemetry::metrics::Metrics;
@@ -648,6 +649,7 @@ impl Pipeline {
         self.publish_stale_queued();
         for w in self.monitors.values_mut() {
             w.monitor.join_mut().checkpoint_committed();
+            w.reference_written = w.reference_pending;
         }
         for l in self.learners.values_mut() {
             l.mark_clean();
@@ -703,6 +705,10 @@ impl Pipeline {
                 let m = &w.monitor;
                 // The join store's journal: what changed since the last checkpoint.
                 let mut out = m.join().checkpoint_puts(&join_prefix(model));
+                // The reference profiles, when new since the last checkpoint.
+                if let Some(bytes) = m.reference_entry(w.reference_written) {
+                    out.push((reference_key(&monitor_key(model)), bytes));
+                }
                 match serde_json::to_vec(m) {
                     Ok(bytes) => out.push((monitor_key(model), bytes)),
                     // Never expected; a monitor that cannot be saved must not stop intake. Its
@@ -720,6 +726,13 @@ impl Pipeline {
                 _ => self.monitors.iter().map(one).collect(),
             };
             entries.extend(per_model.into_iter().flatten());
+            for w in self.monitors.values_mut() {
+                w.reference_pending = if w.monitor.has_reference() {
+                    Some(w.monitor.reference_id())
+                } else {
+                    w.reference_written
+                };
+            }
             let names: Vec<&String> = self.monitors.keys().collect();
             entries.push((
                 MONITOR_INDEX_KEY.to_owned(),

@@ -53,6 +53,7 @@ use crate::contract::onset::Onset;
 
 pub mod join;
 mod labels;
+pub mod reference;
 mod samples;
 mod settings;
 mod streaming;
@@ -193,7 +194,11 @@ pub struct ModelMonitor {
     model: String,
     positive_label: String,
     reference: Option<ReferenceBuffer>,
-    profiles: Option<Profiles>,
+    /// The closed reference (kept apart from the record in the daemon: [`reference`]).
+    profiles: reference::Apart,
+    /// Which reference `profiles` is: bumped whenever they are replaced or dropped.
+    #[serde(default)]
+    reference_id: u64,
     window: BTreeMap<String, FeatureSummary>,
     prediction_window: Option<FeatureSummary>,
     window_n: usize,
@@ -284,7 +289,8 @@ impl ModelMonitor {
             model: model.to_owned(),
             positive_label: positive_label.to_owned(),
             reference: Some(ReferenceBuffer::default()),
-            profiles: None,
+            profiles: reference::Apart::default(),
+            reference_id: 0,
             window: BTreeMap::new(),
             prediction_window: None,
             window_n: 0,
@@ -386,7 +392,7 @@ impl ModelMonitor {
 
     /// Whether the reference window is complete.
     pub fn has_reference(&self) -> bool {
-        self.profiles.is_some()
+        self.profiles.profiles.is_some()
     }
 
     /// Builds the reference from recorded predictions (e.g. the training data or a reference file)
@@ -398,7 +404,8 @@ impl ModelMonitor {
         s: &MonitorSettings,
     ) -> usize {
         self.reference = Some(ReferenceBuffer::default());
-        self.profiles = None;
+        self.profiles.profiles = None;
+        self.reference_id += 1;
         let mut n = 0;
         for ev in events {
             if self.reference.is_none() {

@@ -356,7 +356,7 @@ impl ModelMonitor {
         ts: DateTime<Utc>,
         s: &MonitorSettings,
     ) -> Vec<Onset> {
-        let Some(p) = self.profiles.as_ref() else {
+        let Some(p) = self.profiles.profiles.as_ref() else {
             return Vec::new();
         };
         if self
@@ -376,7 +376,7 @@ impl ModelMonitor {
 
     /// One look at every full window: moves the drift states and reports the onsets.
     fn look(&mut self, ts: DateTime<Utc>, s: &MonitorSettings) -> Vec<Onset> {
-        let (Some(st), Some(p)) = (self.streaming.as_mut(), self.profiles.as_ref()) else {
+        let (Some(st), Some(p)) = (self.streaming.as_mut(), self.profiles.profiles.as_ref()) else {
             return Vec::new();
         };
         let alpha = st.settings.alpha_look(st.tests());
@@ -450,7 +450,7 @@ impl ModelMonitor {
     /// The streaming windows tested as of now, without changing any state (`None` before a window
     /// is full).
     pub(super) fn peek_streaming(&self, s: &MonitorSettings) -> Option<WindowResult> {
-        let (st, p) = (self.streaming.as_ref()?, self.profiles.as_ref()?);
+        let (st, p) = (self.streaming.as_ref()?, self.profiles.profiles.as_ref()?);
         let alpha = st.settings.alpha_look(st.tests());
         let mut features = Vec::new();
         for (name, w) in &st.features {

@@ -61,14 +61,15 @@ impl ModelMonitor {
     pub(super) fn close_reference(&mut self, s: &MonitorSettings) {
         if let Some(buf) = self.reference.take() {
             self.reference_n = buf.n as u64;
-            self.profiles = Some(build_profiles(buf, &s.summary));
+            self.profiles.profiles = Some(build_profiles(buf, &s.summary));
+            self.reference_id += 1;
             self.reset_window();
             self.window_start_ms = None;
         }
     }
 
     pub(super) fn reset_window(&mut self) {
-        let p = self.profiles.as_ref().expect("profiles built");
+        let p = self.profiles.profiles.as_ref().expect("profiles built");
         self.window = p
             .features
             .iter()
@@ -98,7 +99,11 @@ impl ModelMonitor {
                 _ => {}
             }
         }
-        let numeric = self.profiles.as_ref().is_some_and(|p| p.prediction_numeric);
+        let numeric = self
+            .profiles
+            .profiles
+            .as_ref()
+            .is_some_and(|p| p.prediction_numeric);
         if let Some(w) = self.prediction_window.as_mut() {
             match (w, output, numeric) {
                 (
@@ -212,7 +217,7 @@ impl ModelMonitor {
         prediction_window: Option<&FeatureSummary>,
         s: &MonitorSettings,
     ) -> Option<(WindowResult, dataset::DatasetReport, Option<FeatureVerdict>)> {
-        let p = self.profiles.as_ref()?;
+        let p = self.profiles.profiles.as_ref()?;
         let mut verdicts: Vec<(String, FeatureVerdict)> = Vec::new();
         for (name, reference) in &p.features {
             let Some(w) = window.get(name) else {

@@ -45,14 +45,22 @@ pub(super) struct Watch {
     published: Option<Instant>,
     /// Whether the monitor changed since (a publication was skipped as too soon).
     pub(super) stale: bool,
+    /// The reference profiles stored apart by the last checkpoint, and by the one being written
+    /// ([`crate::monitor::reference`]).
+    pub(super) reference_written: Option<u64>,
+    pub(super) reference_pending: Option<u64>,
 }
 
 impl Watch {
-    pub(super) fn new(monitor: ModelMonitor) -> Self {
+    /// `monitor`, its checkpoints keeping the reference profiles apart (written once).
+    pub(super) fn new(mut monitor: ModelMonitor) -> Self {
+        monitor.store_reference_apart();
         Watch {
             monitor,
             published: None,
             stale: false,
+            reference_written: None,
+            reference_pending: None,
         }
     }
 
