@@ -75,10 +75,18 @@ struct DbFile {
     db: std::sync::RwLock<Option<redb::Database>>,
 }
 
+/// The embedded state store's page cache.
+const STATE_CACHE_BYTES: usize = 32 << 20;
+
 impl DbFile {
     /// Opens (or creates) the file and its table.
     fn open(path: &Path) -> Result<redb::Database, StoreError> {
-        let db = redb::Database::create(path)
+        // The store is read back only at start-up and written at every checkpoint: a small page
+        // cache (redb's default is 1 GiB) keeps the daemon's memory from growing with the
+        // checkpoints it has written.
+        let db = redb::Builder::new()
+            .set_cache_size(STATE_CACHE_BYTES)
+            .create(path)
             .map_err(|e| StoreError::Embedded(format!("cannot open {}: {e}", path.display())))?;
         let txn = db.begin_write().map_err(emb)?;
         txn.open_table(TABLE).map_err(emb)?;
