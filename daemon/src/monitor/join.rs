@@ -26,9 +26,11 @@ use crate::contract::event::Target;
 
 mod cold;
 pub mod journal;
+mod pending;
 mod record;
 use cold::{Cold, Which};
 use journal::{Change, Journal};
+use pending::PendingMap;
 use record::Full;
 
 /// An event id as the store keeps it: up to 23 bytes inline, longer ones shared, so the map key,
@@ -83,7 +85,7 @@ impl Stamped for Pending {
     bound(deserialize = "P: DeserializeOwned, E: DeserializeOwned")
 )]
 pub struct JoinStore<P = Pending, E = Early> {
-    pending: HashMap<Id, P>,
+    pending: PendingMap<P>,
     /// Insertion order of `pending` (entries whose prediction was joined stay until they reach
     /// the front or the deque is compacted; an entry is live only if its time matches).
     order: VecDeque<(Id, i64)>,
@@ -140,7 +142,7 @@ pub enum SpillError {
 impl<P, E> Default for JoinStore<P, E> {
     fn default() -> Self {
         JoinStore {
-            pending: HashMap::default(),
+            pending: PendingMap::default(),
             order: VecDeque::new(),
             early: HashMap::default(),
             early_order: VecDeque::new(),
@@ -264,14 +266,14 @@ impl<P: Stamped, E: Clone + Serialize + DeserializeOwned> JoinStore<P, E> {
         }
         let live = self.live();
         let id = Id::new(id);
-        let std::collections::hash_map::Entry::Vacant(slot) = self.pending.entry(id.clone()) else {
-            return false;
-        };
         let ts = p.ts_ms();
-        if let Some(j) = self.journal.as_mut() {
-            j.record(Change::Pending(id.clone(), p.clone()), live);
+        let logged = self.journal.is_some().then(|| p.clone());
+        if !self.pending.insert_new(id.clone(), p) {
+            return false;
         }
-        slot.insert(p);
+        if let (Some(j), Some(p)) = (self.journal.as_mut(), logged) {
+            j.record(Change::Pending(id.clone(), p), live);
+        }
         self.order.push_back((id, ts));
         self.compact_order();
         true
