@@ -129,7 +129,15 @@ impl Bins {
 
     /// Bin of a finite value.
     pub fn index(&self, x: f64) -> usize {
-        self.edges.partition_point(|e| *e <= x)
+        // The edges are sorted, so the edges at or below `x` are a prefix and counting them is the
+        // binary search's answer. With the dozen or so edges of a decile profile, a branch-free
+        // count (which the compiler vectorises) beats a search whose every branch is a coin toss:
+        // it runs for every feature of every event.
+        if self.edges.len() <= 32 {
+            self.edges.iter().map(|e| usize::from(*e <= x)).sum()
+        } else {
+            self.edges.partition_point(|e| *e <= x)
+        }
     }
 
     /// Histogram of a sample (linear merge, the sample being sorted).
@@ -149,6 +157,24 @@ impl Bins {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The count and the binary search agree, on and between edges, below and above them all,
+    /// for short and long edge lists.
+    #[test]
+    fn counting_and_searching_agree() {
+        for n in [1usize, 2, 9, 31, 32, 33, 100] {
+            let edges: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+            let b = Bins::from_edges(edges.clone()).unwrap();
+            for k in -4..(2 * n as i64 + 4) {
+                let x = k as f64 / 4.0;
+                assert_eq!(
+                    b.index(x),
+                    edges.partition_point(|e| *e <= x),
+                    "n {n}, x {x}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn values_on_edges_go_up() {
