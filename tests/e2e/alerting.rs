@@ -751,20 +751,3 @@ fn http_delete(url: &str, token: &str) -> u16 {
         .status()
         .as_u16()
 }
-
-fn http_get_auth(url: &str, token: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into();
-    let mut r = agent
-        .get(url)
-        .header("authorization", &format!("Bearer {token}"))
-        .call()
-        .expect("GET");
-    (
-        r.status().as_u16(),
-        r.body_mut().read_to_string().unwrap_or_default(),
-    )
-}

@@ -964,6 +964,19 @@ pub fn http_get_json(url: &str, token: &str) -> Option<serde_json::Value> {
     serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()
 }
 
+/// An authenticated GET (bearer `token`): the status and body, whatever the status.
+pub fn http_get_auth(url: &str, token: &str) -> (u16, String) {
+    let mut r = agent()
+        .get(url)
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("GET");
+    (
+        r.status().as_u16(),
+        r.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
 /// An HTTP POST with an optional bearer token.
 pub fn http_post(url: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
     try_http_post(url, token, body).expect("POST")

@@ -182,20 +182,6 @@ fn start_run(dir: &Path) -> Driftd {
     )
 }
 
-/// A GET with a bearer token: status and body.
-fn get_with(url: &str, token: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut r = agent
-        .get(url)
-        .header("authorization", &format!("Bearer {token}"))
-        .call()
-        .expect("GET");
-    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
-}
-
 /// The `error` code of an error answer, which must be JSON.
 fn error_code(body: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
@@ -227,7 +213,7 @@ fn findings_stay_fixed(base: &str) {
         (413, "body_too_large".into()),
         "{body}"
     );
-    let (s, body) = get_with(&format!("{base}/v1/registry/churn/versions/two"), READ);
+    let (s, body) = http_get_auth(&format!("{base}/v1/registry/churn/versions/two"), READ);
     assert_eq!((s, error_code(&body)), (400, "bad_path".into()), "{body}");
 }
 

@@ -174,25 +174,26 @@ impl Pipeline {
         }
         let batch = std::mem::take(&mut self.batch);
         if self.monitoring.is_some() {
+            let mut by_model: BTreeMap<&str, Vec<&Event<'_>>> = BTreeMap::new();
             for ev in &batch {
-                self.ensure_monitor(ev.get().model.as_ref());
+                let ev = ev.get();
+                by_model.entry(ev.model.as_ref()).or_default().push(ev);
             }
-            self.observe_batch(&batch);
+            for model in by_model.keys() {
+                self.ensure_monitor(model);
+            }
+            self.observe_batch(by_model);
         }
         for ev in &batch {
             self.learn(ev.get());
         }
     }
 
-    fn observe_batch(&mut self, batch: &[ParsedEvent]) {
+    /// Feeds each model's events of a batch to its monitor (every model has one).
+    fn observe_batch(&mut self, mut by_model: BTreeMap<&str, Vec<&Event<'_>>>) {
         let Some(global) = self.monitoring.as_ref() else {
             return;
         };
-        let mut by_model: BTreeMap<&str, Vec<&Event<'_>>> = BTreeMap::new();
-        for ev in batch {
-            let ev = ev.get();
-            by_model.entry(ev.model.as_ref()).or_default().push(ev);
-        }
         let policy = &self.policy;
         let mut shares: Vec<_> = self
             .monitors
