@@ -41,6 +41,9 @@ pub struct HttpConfig {
     pub tls: TlsServerSettings,
     /// The role `/metrics` needs; none (the default) leaves it open, as Prometheus scrapes it.
     pub metrics_role: Option<Role>,
+    /// Leave `POST /v1/kserve` open: KServe's payload logger sends no credentials. Off (the
+    /// default): the route takes a `feedback` token like `/v1/feedback`.
+    pub kserve_open: bool,
     /// Rate and concurrency limits (`[http.limits]`).
     pub limits: LimitsConfig,
 }
@@ -58,6 +61,7 @@ impl Default for HttpConfig {
             admin_tokens: Vec::new(),
             tls: TlsServerSettings::default(),
             metrics_role: None,
+            kserve_open: false,
             limits: LimitsConfig::default(),
         }
     }

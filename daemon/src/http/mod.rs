@@ -45,6 +45,7 @@ use tokio::sync::{mpsc, oneshot};
 use utoipa::ToSchema;
 
 use crate::contract::access::Role;
+use crate::contract::adapt::{Format, Record, cloudevents};
 use crate::contract::event::{EventKind, ParseOptions, RejectReason, Rejection, parse_event};
 use crate::contract::settings::Secrets;
 use crate::http::admin::*;
@@ -99,6 +100,11 @@ pub struct AppState {
     pub policy: Arc<ArcSwap<ModelPolicy>>,
     /// Where feedback goes.
     pub feedback: FeedbackSink,
+    /// Where KServe's logged inferences go (`POST /v1/kserve`): the local pipeline, or the
+    /// topic of `[source.adapter]` in Kafka mode (`None`: no such topic; the route answers 404).
+    pub kserve: Option<FeedbackSink>,
+    /// Whether `POST /v1/kserve` is open (`[http] kserve_open`): KServe's logger sends no token.
+    pub kserve_open: bool,
     /// Event parsing limits.
     pub parse: ParseOptions,
     /// Most items in one batch.
@@ -318,6 +324,15 @@ pub fn app(state: AppState) -> Router {
     let feedback = gate
         .protect(feedback, Need::Role(Role::Feedback))
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
+    let kserve = Router::new().route("/v1/kserve", post(post_kserve));
+    let kserve_need = if state.kserve_open {
+        Need::Open
+    } else {
+        Need::Role(Role::Feedback)
+    };
+    let kserve = gate
+        .protect(kserve, kserve_need)
+        .layer(DefaultBodyLimit::max(state.max_body_bytes));
     let open = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -327,6 +342,7 @@ pub fn app(state: AppState) -> Router {
     gate.protect(open, Need::Open)
         .merge(gate.protect(metrics_route, metrics_need))
         .merge(feedback)
+        .merge(kserve)
         .merge(admin)
         .merge(registry_writes)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -531,10 +547,70 @@ async fn post_feedback(State(s): State<AppState>, Body(body): Body) -> Result<Re
         }
     };
     let n = items.len();
-    match &s.feedback {
+    deliver(&s, &s.feedback, items, Format::DriftdV1).await?;
+    s.metrics
+        .feedback_http_items
+        .with_label_values(&["accepted"])
+        .inc_by(n as u64);
+    Ok((StatusCode::ACCEPTED, Json(Accepted { accepted: n })).into_response())
+}
+
+/// Takes one inference half from KServe's payload logger (`spec.predictor.logger.url`): a
+/// CloudEvent in binary mode (`Ce-*` headers, the logged body as is) or structured mode; 202 once
+/// durable. The request and the response of an inference are joined by the pipeline (see
+/// [`crate::contract::adapt`]).
+#[utoipa::path(post, path = "/v1/kserve", tag = "feedback",
+    request_body(content = Object, content_type = "application/json", description = "The logged request or response body (binary mode, with Ce-Id, Ce-Type, Ce-Time, Ce-Inferenceservicename headers), or a structured-mode CloudEvent (application/cloudevents+json)"),
+    responses(
+        (status = 202, description = "Taken and durable", body = Accepted),
+        (status = 404, description = "Kafka mode without `[source.adapter] format = \"kserve-cloudevents\"`", body = ErrorBody),
+        (status = 413, description = "Over `http.max_body_bytes`", body = ErrorBody),
+        (status = 422, description = "Not a KServe inference CloudEvent (the reason says why)", body = ErrorBody),
+        (status = 503, description = "The pipeline or the topic cannot take it now", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn post_kserve(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let Some(sink) = &s.kserve else {
+        return Err(ApiError::NotFound(
+            "KServe logs go to Kafka here: set [source.adapter] format = \"kserve-cloudevents\" with a topic".into(),
+        ));
+    };
+    let rec = Record {
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect(),
+        body: body.to_vec(),
+        ..Record::default()
+    };
+    let line =
+        cloudevents::to_structured(&rec, chrono::Utc::now().timestamp_millis()).map_err(|r| {
+            s.metrics
+                .rejected
+                .with_label_values(&[r.reason.as_str()])
+                .inc();
+            ApiError::Invalid(r.to_string())
+        })?;
+    deliver(&s, sink, vec![line], Format::KserveCloudevents).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { accepted: 1 })).into_response())
+}
+
+/// Hands items to the pipeline (answered once checkpointed) or produces them to Kafka (answered
+/// once acknowledged).
+async fn deliver(
+    s: &AppState,
+    sink: &FeedbackSink,
+    items: Vec<Vec<u8>>,
+    format: Format,
+) -> Result<(), ApiError> {
+    match sink {
         FeedbackSink::Local(tx) => {
             let (ack, done) = oneshot::channel();
-            tx.send(LocalFeedback { items, ack })
+            tx.send(LocalFeedback { items, format, ack })
                 .await
                 .map_err(|_| ApiError::Unavailable("the pipeline has stopped".into()))?;
             match done.await {
@@ -552,15 +628,11 @@ async fn post_feedback(State(s): State<AppState>, Body(body): Body) -> Result<Re
                 Ok(sent) => sent.map_err(|e| ApiError::Unavailable(e.to_string()))?,
                 Err(_) => {
                     return Err(ApiError::Unavailable(
-                        "the broker did not acknowledge the feedback in time".into(),
+                        "the broker did not acknowledge the items in time".into(),
                     ));
                 }
             }
         }
     }
-    s.metrics
-        .feedback_http_items
-        .with_label_values(&["accepted"])
-        .inc_by(n as u64);
-    Ok((StatusCode::ACCEPTED, Json(Accepted { accepted: n })).into_response())
+    Ok(())
 }

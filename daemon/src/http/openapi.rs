@@ -46,6 +46,7 @@ use crate::http::{Accepted, ErrorBody, ItemError, ModelName, Readiness};
         super::metrics,
         run_openapi,
         super::post_feedback,
+        super::post_kserve,
         super::admin::get_alerts,
         super::admin::get_silences,
         super::admin::post_silence,
@@ -293,7 +294,7 @@ mod tests {
                 assert_eq!(r["403"].is_object(), !open, "{method} {path}");
             }
         }
-        assert_eq!(n, 19);
+        assert_eq!(n, 20);
         assert_eq!(
             d["components"]["securitySchemes"]["bearer"]["scheme"],
             "bearer"

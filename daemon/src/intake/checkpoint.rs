@@ -213,6 +213,26 @@ impl Checkpointer {
             .inc();
     }
 
+    /// Loads the adapter's halves waiting for their pair (empty without a checkpoint), retrying
+    /// while the store is unreachable. `None` on shutdown.
+    pub async fn load_pairs(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<crate::contract::adapt::Pairs> {
+        retrying("loading the adapter's checkpoint", shutdown, || async {
+            use crate::contract::adapt::{PAIRS_KEY, Pairs};
+            let r = self.store.get(PAIRS_KEY).await;
+            let Some(bytes) = self.store_result("get", r)? else {
+                return Ok::<_, CheckpointError>(Pairs::default());
+            };
+            Pairs::restore(&bytes).map_err(|source| CheckpointError::Decode {
+                what: "adapter checkpoint".into(),
+                source,
+            })
+        })
+        .await
+    }
+
     /// Loads every checkpointed monitor, retrying while the store is unreachable. `None` on
     /// shutdown.
     pub async fn load_monitors(

@@ -45,6 +45,9 @@ pub struct FileSourceConfig {
     /// Where rejected lines go (JSON lines with reason, detail, offset and the raw line).
     /// Default: the events path with `.rejects.jsonl` appended (`driftd-rejects.jsonl` for stdin).
     pub rejects_path: Option<PathBuf>,
+    /// `[source.adapter]`: the file's lines in another server's format (KServe CloudEvents,
+    /// Open Inference Protocol records as `kcat -J` prints them).
+    pub adapter: Box<crate::contract::adapt::AdapterConfig>,
 }
 
 impl Default for FileSourceConfig {
@@ -54,6 +57,7 @@ impl Default for FileSourceConfig {
             follow: false,
             poll_interval: Duration::from_millis(200),
             rejects_path: None,
+            adapter: Default::default(),
         }
     }
 }
@@ -203,6 +207,14 @@ impl Default for ModelConfig {
 }
 
 impl SourceConfig {
+    /// `[source.adapter]`: how records in another server's format become events.
+    pub fn adapter(&self) -> &crate::contract::adapt::AdapterConfig {
+        match self {
+            SourceConfig::File(f) => &f.adapter,
+            SourceConfig::Kafka(k) => &k.adapter,
+        }
+    }
+
     /// Checks the file source's settings, or the Kafka connection's.
     pub fn validate(&self, e: &mut Vec<ConfigError>, secrets: &mut Secrets) {
         match self {
@@ -216,6 +228,7 @@ impl SourceConfig {
                 if f.poll_interval.is_zero() {
                     err(e, "source.poll_interval", "must be positive");
                 }
+                f.adapter.validate(false, e);
             }
             SourceConfig::Kafka(k) => k.validate(e, secrets),
         }

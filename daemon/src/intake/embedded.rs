@@ -16,6 +16,7 @@ use super::{FeedbackError, LocalFeedback, Summary, TaskCtx, dispatch};
 
 use crate::intake::pipeline::{Outcome, Pipeline};
 
+use crate::contract::adapt::{Format, Record};
 use crate::contract::event::Rejection;
 use crate::intake::config::FileSourceConfig;
 use crate::intake::shard::checkpoint_key;
@@ -102,6 +103,7 @@ pub async fn run_file(
     mut feedback: mpsc::Receiver<LocalFeedback>,
 ) -> anyhow::Result<Option<Summary>> {
     let stdin = cfg.path == Path::new("-");
+    let format = cfg.adapter.format;
     let shard: Arc<str> = if stdin {
         "stdin".into()
     } else {
@@ -140,8 +142,9 @@ pub async fn run_file(
         follow: cfg.follow,
         poll_interval: cfg.poll_interval,
         max_line,
-        // The parse stage: lines are parsed on the reader thread, beside this task.
-        parse: Some(p.parse_options()),
+        // The parse stage: lines are parsed on the reader thread, beside this task (contract v1
+        // only: an adapter's lines are converted here, where the halves wait for their pair).
+        parse: (format == Format::DriftdV1).then(|| p.parse_options()),
     });
     ctx.health.source_up.store(true, Ordering::Relaxed);
     ctx.metrics.source_up.set(1);
@@ -167,7 +170,8 @@ pub async fn run_file(
                 let mut seq = state.next_offset;
                 for item in &fb.items {
                     // Validated by the handler; a rejection here (e.g. the model cap) is counted.
-                    if let Outcome::Rejected(r) = p.process(&http_shard, seq, seq + 1, item) {
+                    let rec = Record { body: item.clone(), ..Record::default() };
+                    if let Outcome::Rejected(r) = p.process_record(&http_shard, seq, seq + 1, fb.format, &rec) {
                         tracing::warn!(reason = %r.reason, detail = %r.detail, "HTTP feedback rejected by the pipeline");
                     }
                     seq += 1;
@@ -176,7 +180,8 @@ pub async fn run_file(
                 // Group commit: everything queued so far becomes durable in one checkpoint.
                 while let Ok(more) = feedback.try_recv() {
                     for item in &more.items {
-                        let _ = p.process(&http_shard, seq, seq + 1, item);
+                        let rec = Record { body: item.clone(), ..Record::default() };
+                        let _ = p.process_record(&http_shard, seq, seq + 1, more.format, &rec);
                         seq += 1;
                     }
                     pending_acks.push(more.ack);
@@ -205,6 +210,8 @@ pub async fn run_file(
                             p.process_oversized(&shard, l.offset, l.next, max_line)
                         } else if let Some(ev) = pre {
                             p.process_parsed(&shard, l.offset, l.next, ev)
+                        } else if format != Format::DriftdV1 {
+                            p.process_record(&shard, l.offset, l.next, format, &Record::from_line(input))
                         } else {
                             p.process(&shard, l.offset, l.next, input)
                         };
@@ -240,7 +247,9 @@ pub async fn run_file(
                     eof = true;
                     tracing::info!(shard = %shard, "end of input");
                     if !cfg.follow {
-                        // Nothing more is coming: every held event is due.
+                        // Nothing more is coming: every half still waiting for its pair is an
+                        // event alone, and every held event is due.
+                        p.drain_pairs(&shard);
                         p.flush_order();
                         break;
                     }

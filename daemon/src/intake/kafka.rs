@@ -355,7 +355,16 @@ impl DeadLetter {
     async fn send<M: Message>(&mut self, m: &M, reason: &str, detail: &str) {
         let offset = m.offset().to_string();
         let partition = m.partition().to_string();
-        let headers = OwnedHeaders::new()
+        // The record's own headers first: in an adapter's format (binary-mode CloudEvents)
+        // they are part of the event.
+        let mut headers = OwnedHeaders::new();
+        if let Some(own) = m.headers() {
+            use rdkafka::message::Headers as _;
+            for h in own.iter() {
+                headers = headers.insert(h);
+            }
+        }
+        let headers = headers
             .insert(Header {
                 key: "driftd-reason",
                 value: Some(reason),
@@ -510,6 +519,7 @@ pub async fn run_kafka(
     if k.feedback_topic != k.prediction_topic {
         topics.push(&k.feedback_topic);
     }
+    topics.extend(k.adapter.topics.iter().map(String::as_str));
     consumer.subscribe(&topics)?;
     let mut dlq = DeadLetter::new(&k, &secrets, ctx.metrics.clone())?;
     ctx.health.started.store(true, Ordering::Relaxed);
@@ -551,7 +561,11 @@ pub async fn run_kafka(
                         }
                         flow.delivered(&shard);
                         let offset = m.offset().max(0) as u64;
-                        let outcome = p.process(&shard, offset, offset + 1, m.payload().unwrap_or(&[]));
+                        let outcome = if k.adapter.topics.iter().any(|t| t == m.topic()) {
+                            p.process_record(&shard, offset, offset + 1, k.adapter.format, &record_of(&m))
+                        } else {
+                            p.process(&shard, offset, offset + 1, m.payload().unwrap_or(&[]))
+                        };
                         since_regulate += 1;
                         if since_regulate >= 1000 {
                             since_regulate = 0;
@@ -605,6 +619,26 @@ pub async fn run_kafka(
     Ok(None)
 }
 
+/// A Kafka message as an adapter's record: topic, key, headers, timestamp and payload.
+fn record_of<M: Message>(m: &M) -> crate::contract::adapt::Record {
+    use rdkafka::message::Headers as _;
+    let headers = m
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|x| (x.key.to_owned(), x.value.unwrap_or_default().to_vec()))
+                .collect()
+        })
+        .unwrap_or_default();
+    crate::contract::adapt::Record {
+        topic: Some(m.topic().to_owned()),
+        key: m.key().map(<[u8]>::to_vec),
+        headers,
+        timestamp_ms: m.timestamp().to_millis(),
+        body: m.payload().unwrap_or_default().to_vec(),
+    }
+}
+
 fn take(list: &Mutex<Vec<(String, i32)>>) -> Vec<(String, i32)> {
     std::mem::take(&mut *list.lock().unwrap_or_else(|p| p.into_inner()))
 }
@@ -643,6 +677,10 @@ async fn apply_rebalance(
             return false;
         };
         p.restore_learners(learners);
+        let Some(pairs) = ctx.checkpointer.load_pairs(shutdown).await else {
+            return false;
+        };
+        p.restore_pairs(pairs);
     }
     for (topic, part) in take(&consumer.context().assigned) {
         let shard = shard_name(group, &topic, part);

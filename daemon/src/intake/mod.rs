@@ -69,8 +69,11 @@ impl Health {
 /// the feedback is durable in the state store.
 #[derive(Debug)]
 pub struct LocalFeedback {
-    /// Each item as a complete feedback event (JSON object).
+    /// Each item as a complete feedback event (JSON object), or a record in `format`.
     pub items: Vec<Vec<u8>>,
+    /// What the items are: contract v1 (feedback), or KServe CloudEvents in structured mode
+    /// (`POST /v1/kserve`).
+    pub format: crate::contract::adapt::Format,
     /// Answered when the items are applied and checkpointed.
     pub ack: oneshot::Sender<Result<(), FeedbackError>>,
 }

@@ -188,6 +188,16 @@ impl Orderer {
         self.shards.get(shard).is_some_and(|c| c.idle)
     }
 
+    /// Moves a shard's clock to `ts` (ns) without an event: a record that only left half of an
+    /// inference waiting for its pair (see `pipeline/adapting.rs`) still says how far its shard
+    /// has come, so a topic of requests alone does not hold the watermark back.
+    pub fn advance(&mut self, shard: &str, ts: i64) {
+        if let Some(c) = self.shards.get_mut(shard) {
+            c.idle = false;
+            c.max_ts = Some(c.max_ts.map_or(ts, |m| m.max(ts)));
+        }
+    }
+
     /// Takes an accepted event. Returns it back when it is late (apply it now); otherwise holds it.
     pub fn push(&mut self, shard: &Arc<str>, offset: u64, key: OrderKey) -> Option<Held> {
         let held = Held {

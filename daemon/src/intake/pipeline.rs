@@ -39,6 +39,7 @@ use crate::monitor::reference::reference_key;
 use crate::monitor::{ModelMonitor, MonitorSettings};
 use crate::retraining::learn::Learner;
 use crate::telemetry::metrics::Metrics;
+use adapting::Adapting;
 use observing::{BATCH_MAX, Watch};
 
 /// What happened to one event.
@@ -87,6 +88,8 @@ pub struct Pipeline {
     parsed: HashMap<(Arc<str>, u64), ParsedEvent>,
     /// [`PUBLISH_EVERY`], settable for tests.
     publish_every: std::time::Duration,
+    /// Records of other servers' formats: settings and halves waiting for their pair.
+    adapter: Adapting,
 }
 
 /// An event together with the bytes it borrows from.
@@ -132,6 +135,7 @@ impl Pipeline {
             order: Orderer::new(OrderSettings::default()),
             publish_every: PUBLISH_EVERY,
             parsed: HashMap::default(),
+            adapter: Adapting::default(),
         }
     }
 
@@ -534,7 +538,7 @@ impl Pipeline {
             // A late event is applied now, with the parse already at hand.
             self.apply_released(parsed, Release::Late);
         } else if self.parsed.len() < PARSED_HELD_MAX {
-            self.parsed.insert((name, offset), parsed);
+            self.parsed.entry((name, offset)).or_insert(parsed);
         }
         Ok(kind)
     }
@@ -654,6 +658,7 @@ impl Pipeline {
         for l in self.learners.values_mut() {
             l.mark_clean();
         }
+        self.adapter_committed();
     }
 
     /// The keys the checkpoint of [`Pipeline::checkpoint_entries`] deletes in the same atomic
@@ -742,6 +747,7 @@ impl Pipeline {
         for (model, l) in &self.learners {
             entries.extend(l.checkpoint(model));
         }
+        entries.extend(self.adapter_entry());
         entries
     }
 
@@ -782,6 +788,7 @@ fn reason_index(r: RejectReason) -> usize {
         .expect("ALL lists every reason")
 }
 
+mod adapting;
 mod learning;
 pub mod observing;
 mod publishing;

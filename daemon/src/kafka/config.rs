@@ -43,6 +43,8 @@ pub struct KafkaSourceConfig {
     /// Where promotions and rollbacks are announced (JSON: model, version, checksum, artifact
     /// location), for serving stacks that reload on it. Empty: not announced on Kafka.
     pub model_updates_topic: String,
+    /// `[source.adapter]`: topics in another server's format (KServe, Open Inference Protocol).
+    pub adapter: crate::contract::adapt::AdapterConfig,
 }
 
 impl Default for KafkaSourceConfig {
@@ -60,6 +62,7 @@ impl Default for KafkaSourceConfig {
             auto_offset_reset: "earliest".into(),
             commit_rewind: 10_000,
             model_updates_topic: "model-updates".into(),
+            adapter: Default::default(),
         }
     }
 }
@@ -95,6 +98,16 @@ impl KafkaSourceConfig {
     /// Checks brokers, topics and properties; resolves the SASL password and secret properties.
     pub fn validate(&self, e: &mut Vec<ConfigError>, secrets: &mut Secrets) {
         let k = self;
+        k.adapter.validate(true, e);
+        for t in &k.adapter.topics {
+            if [&k.prediction_topic, &k.feedback_topic, &k.dead_letter_topic].contains(&t) {
+                err(
+                    e,
+                    "source.adapter.topics",
+                    format!("`{t}` is also a driftd-v1 topic; an adapter's topics are its own"),
+                );
+            }
+        }
         if k.brokers.trim().is_empty() {
             err(
                 e,

@@ -40,6 +40,11 @@ pub struct Metrics {
     pub order_watermark: prometheus::Gauge,
     /// `driftd_order_paused_partitions`: partitions paused because they are far ahead.
     pub order_paused: IntGauge,
+    /// `driftd_adapter_unpaired_total{side}`: halves of an inference (KServe, Open Inference
+    /// Protocol) whose other half never came, turned into events alone (`request`, `response`).
+    pub adapter_unpaired: IntCounterVec,
+    /// `driftd_adapter_pending`: halves of inferences waiting for their other half.
+    pub adapter_pending: IntGauge,
     /// `driftd_state_store_up`: 1 when the last state store operation succeeded.
     pub store_up: IntGauge,
     /// `driftd_state_store_errors_total{op}`: failed state store operations.
@@ -197,6 +202,8 @@ impl Metrics {
         "driftd_order_buffered_events",
         "driftd_order_watermark_seconds",
         "driftd_order_paused_partitions",
+        "driftd_adapter_unpaired_total",
+        "driftd_adapter_pending",
         "driftd_state_store_up",
         "driftd_state_store_errors_total",
         "driftd_checkpoints_total",
@@ -320,6 +327,17 @@ impl Metrics {
                 &r,
                 "driftd_order_watermark_seconds",
                 "The event-time watermark, Unix seconds (0 while a partition holds it back).",
+            ),
+            adapter_unpaired: counter_vec(
+                &r,
+                "driftd_adapter_unpaired_total",
+                "Halves of an inference whose other half never came, turned into events alone.",
+                &["side"],
+            ),
+            adapter_pending: gauge(
+                &r,
+                "driftd_adapter_pending",
+                "Halves of inferences waiting for their other half.",
             ),
             order_paused: gauge(
                 &r,
@@ -632,6 +650,9 @@ impl Metrics {
         }
         for outcome in ["written", "failed"] {
             m.dead_letter.with_label_values(&[outcome]);
+        }
+        for side in ["request", "response"] {
+            m.adapter_unpaired.with_label_values(&[side]);
         }
         for outcome in ["ok", "failed", "deferred"] {
             m.checkpoints.with_label_values(&[outcome]);

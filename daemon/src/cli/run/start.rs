@@ -169,7 +169,8 @@ pub(super) async fn restore_pipeline(
 ) -> anyhow::Result<Option<(Pipeline, Vec<Retrained>)>> {
     let policy = ModelPolicy::clone(&shared.policy.load());
     let mut pipeline = Pipeline::new(shared.metrics.clone(), shared.parse, policy.clone())
-        .with_order(cfg.events.order.settings());
+        .with_order(cfg.events.order.settings())
+        .with_adapter(cfg.source.adapter().clone());
     if cfg.monitor.enabled {
         let mut sd = shared.shutdown.clone();
         let Some(mut monitors) = ctx.checkpointer.load_monitors(&mut sd).await else {
@@ -192,6 +193,11 @@ pub(super) async fn restore_pipeline(
         return Ok(None);
     };
     pipeline.restore_learners(learners);
+    let mut sd = shared.shutdown.clone();
+    let Some(pairs) = ctx.checkpointer.load_pairs(&mut sd).await else {
+        return Ok(None);
+    };
+    pipeline.restore_pairs(pairs);
     let retrained = policy
         .retrained()
         .map(|(m, (c, t))| (m.clone(), c.clone(), *t))
@@ -355,6 +361,32 @@ pub(super) fn start_source(
     })
 }
 
+/// Where `POST /v1/kserve` sends KServe's logged inferences: the local pipeline beside the
+/// feedback (file source), or the first `[source.adapter]` topic when it holds KServe
+/// CloudEvents (Kafka source; else none).
+fn kserve_sink(
+    cfg: &Config,
+    shared: &Shared,
+    feedback: &FeedbackSink,
+) -> anyhow::Result<Option<FeedbackSink>> {
+    use crate::contract::adapt::Format;
+    Ok(match (&cfg.source, feedback) {
+        (SourceConfig::File(_), FeedbackSink::Local(tx)) => Some(FeedbackSink::Local(tx.clone())),
+        (SourceConfig::Kafka(k), _) if k.adapter.format == Format::KserveCloudevents => {
+            let ks = KafkaSecrets::from(&shared.secrets.load());
+            let topic = k
+                .adapter
+                .topics
+                .first()
+                .context("[source.adapter] topics is empty")?;
+            let producer = TopicProducer::new(k, &ks, topic, cfg.http.feedback_delivery_timeout())
+                .context("creating the Kafka producer for KServe logs")?;
+            Some(FeedbackSink::Kafka(producer))
+        }
+        _ => None,
+    })
+}
+
 /// The HTTP server (health, metrics, feedback, admin, registry), if enabled.
 pub(super) async fn start_http(
     cfg: &Config,
@@ -374,6 +406,8 @@ pub(super) async fn start_http(
         health: shared.health.clone(),
         secrets: shared.secrets.clone(),
         policy: shared.policy.clone(),
+        kserve: kserve_sink(cfg, shared, &feedback)?,
+        kserve_open: cfg.http.kserve_open,
         feedback,
         parse: shared.parse,
         max_batch_items: cfg.http.max_batch_items,

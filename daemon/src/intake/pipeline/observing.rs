@@ -126,8 +126,14 @@ impl Pipeline {
     /// Queues a held event the order released: parsed already, or parsed again from its bytes
     /// (without copying them).
     pub(super) fn apply_held(&mut self, h: Held, why: Release) {
-        if let Some(parsed) = self.parsed.remove(&(h.shard, h.offset)) {
-            return self.apply_released(parsed, why);
+        // The events of one adapted record share its offset: the parse kept for an offset is
+        // this event's only if it holds these very bytes.
+        let at = (h.shard, h.offset);
+        if let Some(parsed) = self.parsed.remove(&at) {
+            if std::sync::Arc::ptr_eq(parsed.backing_cart(), &h.key.bytes) {
+                return self.apply_released(parsed, why);
+            }
+            self.parsed.insert(at, parsed);
         }
         let opts: ParseOptions = self.opts;
         match yoke::Yoke::try_attach_to_cart(h.key.bytes, |b: &[u8]| parse_event(b, &opts)) {
