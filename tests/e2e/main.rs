@@ -3,6 +3,7 @@
 //! `scripts/test.sh`, which installs and starts what they need.
 
 mod access;
+mod adapters;
 mod alerting;
 mod cli;
 mod dashboards;

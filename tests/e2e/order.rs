@@ -18,24 +18,30 @@ use crate::harness::*;
 use crate::kafka::{ADMIN_TOKEN as ADMIN, Topics, kafka_config_with_state, topics};
 
 /// A generated stream on disk: its files, counts and the onsets `driftd replay` reports.
-struct Recorded {
-    model: String,
-    predictions: std::path::PathBuf,
-    feedback: std::path::PathBuf,
-    n_predictions: usize,
-    n_feedback: usize,
-    onsets: Vec<Json>,
+pub(crate) struct Recorded {
+    pub(crate) model: String,
+    pub(crate) predictions: std::path::PathBuf,
+    pub(crate) feedback: std::path::PathBuf,
+    pub(crate) n_predictions: usize,
+    pub(crate) n_feedback: usize,
+    pub(crate) onsets: Vec<Json>,
 }
 
 /// The sentinel event for one partition (`tag` makes it unique).
-fn sentinel(tag: &str) -> String {
+pub(crate) fn sentinel(tag: &str) -> String {
     format!(
         r#"{{"kind":"prediction","id":"eos-{tag}","model":"eos","ts":"2026-03-01T00:00:00Z","features":{{"x":1.0}},"prediction":{{"label":"1","score":0.9}}}}"#
     )
 }
 
 /// Writes the stream and replays it (with the sentinels of `partitions` + 1 feedback partition).
-fn record(dir: &Path, kind: StreamKind, n: usize, seed: u64, partitions: u32) -> Recorded {
+pub(crate) fn record(
+    dir: &Path,
+    kind: StreamKind,
+    n: usize,
+    seed: u64,
+    partitions: u32,
+) -> Recorded {
     let name = kind.name();
     let stream = generate(&StreamSpec::new(kind).events(n).seed(seed)).unwrap();
     write_to_dir(&stream, dir, name).unwrap();
@@ -89,9 +95,9 @@ fn config(broker: &Broker, t: &Topics, state: &str, order: &str) -> String {
 }
 
 /// The feedback token the Kafka configurations read from the environment.
-const ENV: &[(&str, &str)] = &[("DRIFTD_TEST_TOKEN", "order-feedback-token-0123456789")];
+pub(crate) const ENV: &[(&str, &str)] = &[("DRIFTD_TEST_TOKEN", "order-feedback-token-0123456789")];
 
-const EMBEDDED: &str = "[state]\nkind = \"embedded\"\npath = \"state.redb\"";
+pub(crate) const EMBEDDED: &str = "[state]\nkind = \"embedded\"\npath = \"state.redb\"";
 
 /// Produces the predictions keyed by id (with more `kafka_tool.py produce` options) and returns
 /// the count.
@@ -115,7 +121,7 @@ fn produce_sentinel(broker: &Broker, t: &Topics, dir: &Path, p: u32, to: u32) {
 }
 
 /// Produces every label, then the feedback partition's sentinel.
-fn produce_feedback(broker: &Broker, t: &Topics, dir: &Path, r: &Recorded) {
+pub(crate) fn produce_feedback(broker: &Broker, t: &Topics, dir: &Path, r: &Recorded) {
     let n = produce_with(&broker.bootstrap(), &t.feedback, &r.feedback, &[]);
     assert_eq!(n, r.n_feedback);
     let f = dir.join("sentinel-fb.jsonl");
@@ -123,12 +129,12 @@ fn produce_feedback(broker: &Broker, t: &Topics, dir: &Path, r: &Recorded) {
     assert_eq!(produce(&broker.bootstrap(), &t.feedback, &f), 1);
 }
 
-fn events(m: &Metrics, model: &str, kind: &str) -> f64 {
+pub(crate) fn events(m: &Metrics, model: &str, kind: &str) -> f64 {
     m.sum("driftd_events_total", &[("model", model), ("kind", kind)])
 }
 
 /// Waits until every event is counted and only the sentinels are held back; returns the metrics.
-fn wait_done(d: &Driftd, r: &Recorded, sentinels: usize) -> Metrics {
+pub(crate) fn wait_done(d: &Driftd, r: &Recorded, sentinels: usize) -> Metrics {
     wait_for(
         "every event applied up to the sentinels",
         Duration::from_secs(600),
@@ -145,7 +151,13 @@ fn wait_done(d: &Driftd, r: &Recorded, sentinels: usize) -> Metrics {
 
 /// The counts are exact, nothing was applied out of order or forced out, and the onsets are
 /// replay's, field for field.
-fn assert_same_as_replay(d: &Driftd, m: &Metrics, r: &Recorded, sentinels: usize, what: &str) {
+pub(crate) fn assert_same_as_replay(
+    d: &Driftd,
+    m: &Metrics,
+    r: &Recorded,
+    sentinels: usize,
+    what: &str,
+) {
     assert_eq!(
         events(m, &r.model, "prediction"),
         r.n_predictions as f64,

@@ -6,7 +6,7 @@ would, and reads topics (e.g. the dead-letter topic) with their headers.
 
   kafka_tool.py produce --bootstrap HOST:PORT --topic T --file EVENTS.jsonl [--retry-seconds S]
                         [--key-field id [--only-partitions 0,2,...]] [--partition N]
-                        [--skip K] [--limit N]
+                        [--skip K] [--limit N] [--records]
   kafka_tool.py consume --bootstrap HOST:PORT --topic T --expect N --timeout S --out OUT.jsonl
   kafka_tool.py committed --bootstrap HOST:PORT --topic T --group G
 
@@ -15,7 +15,9 @@ acknowledgement (acks=all) and prints the count. By default messages have no key
 `--key-field F` each is keyed by the JSON field F of the event (as a serving tier keys by
 prediction id) and lands on the partition the client's default partitioner (murmur2) chooses;
 `--only-partitions` then sends only the lines whose partition is listed (to hold a partition back
-and produce it later). `--partition N` sends every line to partition N. `--skip` and `--limit`
+and produce it later). `--partition N` sends every line to partition N. `--records`: each line is a record as
+`kcat -J` prints it ({"key", "headers": [name, value, ...], "ts", "payload"}), produced with its
+key, headers and timestamp. `--skip` and `--limit`
 apply to the lines that pass the filter. `consume` reads from the beginning without a
 consumer group until N messages or the timeout, and writes one JSON object per message:
 {"partition", "offset", "value", "headers": {name: value}}. `committed` prints the group's
@@ -73,7 +75,16 @@ def produce(args):
                 continue
             if args.limit is not None and passed > args.skip + args.limit:
                 break
-            if args.partition is not None:
+            if args.records:
+                # A record as `kcat -J` prints it: key, headers [name, value, ...], ts, payload.
+                r = json.loads(line)
+                hs = r.get("headers") or []
+                headers = [(hs[i], hs[i + 1].encode()) for i in range(0, len(hs), 2)]
+                key = r["key"].encode() if r.get("key") is not None else None
+                futures.append(producer.send(args.topic, value=r["payload"].encode(), key=key,
+                                             headers=headers, timestamp_ms=r.get("ts"),
+                                             partition=args.partition))
+            elif args.partition is not None:
                 futures.append(producer.send(args.topic, value=line, partition=args.partition))
             elif partitions is not None:
                 key = str(json.loads(line)[args.key_field]).encode()
@@ -152,6 +163,7 @@ def main():
     p.add_argument("--partition", type=int)
     p.add_argument("--skip", type=int, default=0)
     p.add_argument("--limit", type=int)
+    p.add_argument("--records", action="store_true")
     c = sub.add_parser("consume")
     c.add_argument("--bootstrap", required=True)
     c.add_argument("--topic", required=True)

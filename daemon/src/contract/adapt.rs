@@ -25,7 +25,8 @@
 //! named by `classes`.
 //!
 //! **Pairing** is pure and deterministic: halves wait in [`Pairs`], bounded by `max_pending` and
-//! by `pair_timeout` of event time behind the newest record. A half whose other half never comes
+//! by `pair_timeout` of event time behind the newest record of the other side (so a topic of
+//! requests consumed ahead of its topic of responses does not push its halves out). A half whose other half never comes
 //! is not dropped: a request becomes a prediction with its features and no output, a response a
 //! prediction with its output and no features, both counted (`driftd_adapter_unpaired_total`).
 //! The waiting halves are checkpointed with the offsets, in the same atomic write
@@ -282,6 +283,23 @@ impl Side {
     }
 }
 
+/// One row's named values, in order: a request row's features, a response row's prediction.
+pub type Row = Vec<(String, Value)>;
+
+/// A row as a JSON object, its names in order (serde_json's own map sorts them).
+struct Ordered<'a>(&'a [(String, Value)]);
+
+impl Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 /// One half of an inference, as read: per row, the features (request) or the prediction object
 /// of contract v1 (response).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -298,8 +316,8 @@ pub struct Half {
     pub model: Option<String>,
     /// The model version, if this half names it.
     pub model_version: Option<String>,
-    /// Per row: features (request) or the prediction (response).
-    pub rows: Vec<Map<String, Value>>,
+    /// Per row: features (request) or the prediction (response), in the payload's order.
+    pub rows: Vec<Row>,
 }
 
 /// A waiting half and its place in the arrival order.
@@ -330,8 +348,11 @@ pub struct Pairs {
     /// (key, seq) in arrival order; entries whose seq no longer matches were paired.
     fifo: VecDeque<(String, u64)>,
     seq: u64,
-    /// The newest event time seen (ns): what `pair_timeout` counts back from.
-    newest_ns: i64,
+    /// The newest event time seen of each side (ns): a half waits until the *other* side has
+    /// come `pair_timeout` past it, so a topic of requests read ahead of the topic of responses
+    /// does not push its halves out.
+    newest_request_ns: i64,
+    newest_response_ns: i64,
     /// Halves seen twice (a retried log call); the second is ignored.
     pub duplicates: u64,
 }
@@ -372,7 +393,11 @@ impl Pairs {
             ..Converted::default()
         };
         let key = format!("{}\u{1f}{}", half.scope, half.id);
-        self.newest_ns = self.newest_ns.max(half.ts_ns);
+        let newest = match half.side {
+            Side::Request => &mut self.newest_request_ns,
+            Side::Response => &mut self.newest_response_ns,
+        };
+        *newest = (*newest).max(half.ts_ns);
         match self.waiting.get(&key) {
             Some(w) if w.half.side != half.side => {
                 let other = self.waiting.remove(&key).expect("just found").half;
@@ -400,23 +425,37 @@ impl Pairs {
                         half,
                     },
                 );
-                self.evict(cfg, &mut out);
+                // The new half itself waits at least until the next record, however old it is
+                // (a replayed log): its pair may be that record.
+                self.evict_before(cfg, &mut out, self.seq);
             }
         }
         Ok(out)
     }
 
-    /// Emits, unpaired, the halves over `max_pending` or older than `pair_timeout`.
+    /// Emits, unpaired, the halves over `max_pending`, and from the oldest on those the other
+    /// side has passed by more than `pair_timeout`.
     fn evict(&mut self, cfg: &AdapterConfig, out: &mut Converted) {
-        let horizon = self
-            .newest_ns
-            .saturating_sub(i64::try_from(cfg.pair_timeout.as_nanos()).unwrap_or(i64::MAX));
+        self.evict_before(cfg, out, u64::MAX);
+    }
+
+    /// [`Pairs::evict`] of the halves that came before the one numbered `keep`.
+    fn evict_before(&mut self, cfg: &AdapterConfig, out: &mut Converted, keep: u64) {
+        let timeout = i64::try_from(cfg.pair_timeout.as_nanos()).unwrap_or(i64::MAX);
         while let Some((key, seq)) = self.fifo.front() {
             let Some(w) = self.waiting.get(key).filter(|w| w.seq == *seq) else {
                 self.fifo.pop_front();
                 continue;
             };
-            if self.waiting.len() <= cfg.max_pending && w.half.ts_ns >= horizon {
+            if w.seq >= keep {
+                break;
+            }
+            let other = match w.half.side {
+                Side::Request => self.newest_response_ns,
+                Side::Response => self.newest_request_ns,
+            };
+            let expired = other.saturating_sub(timeout) > w.half.ts_ns;
+            if self.waiting.len() <= cfg.max_pending && !expired {
                 break;
             }
             let (key, _) = self.fifo.pop_front().expect("front exists");
@@ -472,24 +511,34 @@ fn event(
     model: &str,
     version: Option<&String>,
     ts_ns: i64,
-    features: Map<String, Value>,
-    prediction: Option<&Map<String, Value>>,
+    features: &[(String, Value)],
+    prediction: Option<&Row>,
 ) -> Vec<u8> {
+    /// An event of contract v1, in its documented field order.
+    #[derive(Serialize)]
+    struct Out<'a> {
+        kind: &'static str,
+        id: String,
+        model: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        model_version: Option<&'a String>,
+        ts: String,
+        features: Ordered<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        prediction: Option<Ordered<'a>>,
+    }
     let ts = chrono::DateTime::from_timestamp_nanos(ts_ns)
         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
-    let mut m = Map::new();
-    m.insert("kind".into(), "prediction".into());
-    m.insert("id".into(), id.into());
-    m.insert("model".into(), model.into());
-    if let Some(v) = version {
-        m.insert("model_version".into(), v.clone().into());
-    }
-    m.insert("ts".into(), ts.into());
-    m.insert("features".into(), Value::Object(features));
-    if let Some(p) = prediction {
-        m.insert("prediction".into(), Value::Object(p.clone()));
-    }
-    serde_json::to_vec(&Value::Object(m)).expect("JSON values serialise")
+    serde_json::to_vec(&Out {
+        kind: "prediction",
+        id,
+        model,
+        model_version: version,
+        ts,
+        features: Ordered(features),
+        prediction: prediction.map(|p| Ordered(p)),
+    })
+    .expect("JSON values serialise")
 }
 
 /// The events of a joined request and response: one per row.
@@ -521,7 +570,7 @@ fn pair(
             &model,
             version,
             req.ts_ns,
-            f.clone(),
+            f,
             Some(p),
         ));
     }
@@ -537,9 +586,9 @@ fn alone(cfg: &AdapterConfig, h: &Half, out: &mut Vec<Vec<u8>>) {
     };
     let n = h.rows.len();
     for (i, row) in h.rows.iter().enumerate() {
-        let (features, prediction) = match h.side {
-            Side::Request => (row.clone(), None),
-            Side::Response => (Map::new(), Some(row)),
+        let (features, prediction): (&[(String, Value)], _) = match h.side {
+            Side::Request => (row, None),
+            Side::Response => (&[], Some(row)),
         };
         out.push(event(
             row_id(&h.id, i, n),

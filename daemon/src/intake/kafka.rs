@@ -123,8 +123,9 @@ impl Flow {
         }
     }
 
-    /// Pauses partitions far ahead of the watermark while the order buffer is over half full;
-    /// resumes them once it is under a quarter (or they are no longer ahead).
+    /// Pauses partitions far ahead of the watermark while the order buffer is over half full, or
+    /// more than half of the adapter's `max_pending` halves wait for their pair; resumes them once
+    /// both are under a quarter (or they are no longer ahead).
     fn regulate(
         &mut self,
         p: &Pipeline,
@@ -133,21 +134,26 @@ impl Flow {
         metrics: &Metrics,
     ) {
         let held = p.held();
+        let (halves, max_halves) = p.pairs_waiting();
+        let halves_high = halves > max_halves / 2;
         let mut pause = TopicPartitionList::new();
         let mut resume = TopicPartitionList::new();
-        if held > self.pause_above {
+        if held > self.pause_above || halves_high {
             for shard in p.open_shards() {
                 let Some((topic, part)) = parse_shard_name(group, &shard) else {
                     continue;
                 };
                 let key = (topic.to_owned(), part);
-                if !self.paused.contains(&key) && p.is_ahead(&shard) && p.held_of(&shard) > 0 {
+                if !self.paused.contains(&key)
+                    && p.is_ahead(&shard)
+                    && (p.held_of(&shard) > 0 || halves_high)
+                {
                     let _ = pause.add_partition(topic, part);
                     self.paused.insert(key);
                 }
             }
         }
-        let drained = held < self.resume_below;
+        let drained = held < self.resume_below && halves <= max_halves / 4;
         self.paused.retain(|(topic, part)| {
             let shard = shard_name(group, topic, *part);
             let keep = !drained && p.is_open(&shard) && p.is_ahead(&shard);

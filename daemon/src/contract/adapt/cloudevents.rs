@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::{
-    AdapterConfig, Half, Record, Side, column_names, invalid, oip, prediction_of, ts_ns_of,
+    AdapterConfig, Half, Record, Row, Side, column_names, invalid, oip, prediction_of, ts_ns_of,
 };
 use crate::contract::event::{RejectReason, Rejection};
 
@@ -229,10 +229,7 @@ pub(super) fn read(cfg: &AdapterConfig, rec: &Record) -> Result<Half, Rejection>
 
 /// The features per row of a logged request: V2 (`inputs` of tensors) or V1 (`instances`, or
 /// `inputs` of rows).
-fn request_rows(
-    cfg: &AdapterConfig,
-    body: &Map<String, Value>,
-) -> Result<Vec<Map<String, Value>>, Rejection> {
+fn request_rows(cfg: &AdapterConfig, body: &Map<String, Value>) -> Result<Vec<Row>, Rejection> {
     if oip::is_v2(body, "inputs") {
         return oip::request_rows(cfg, body, "inputs");
     }
@@ -250,25 +247,25 @@ fn request_rows(
 }
 
 /// One V1 instance: a row of values (named by `features`), an object of named values, or one value.
-fn v1_row(cfg: &AdapterConfig, row: &Value) -> Result<Map<String, Value>, Rejection> {
-    let mut out = Map::new();
+fn v1_row(cfg: &AdapterConfig, row: &Value) -> Result<Row, Rejection> {
+    let mut out = Row::new();
     match row {
         Value::Object(o) => {
             for (k, v) in o {
-                out.insert(k.clone(), feature_value(k, v)?);
+                out.push((k.clone(), feature_value(k, v)?));
             }
         }
         Value::Array(a) => {
             let names = column_names(cfg, "x", a.len(), true);
             for (name, v) in names.into_iter().zip(a) {
                 let v = feature_value(&name, v)?;
-                out.insert(name, v);
+                out.push((name, v));
             }
         }
         v => {
             let name = column_names(cfg, "x", 1, true).remove(0);
             let v = feature_value(&name, v)?;
-            out.insert(name, v);
+            out.push((name, v));
         }
     }
     Ok(out)
@@ -286,7 +283,7 @@ pub(super) fn feature_value(name: &str, v: &Value) -> Result<Value, Rejection> {
     }
 }
 
-type Rows = (Vec<Map<String, Value>>, Option<String>, Option<String>);
+type Rows = (Vec<Row>, Option<String>, Option<String>);
 
 /// The predictions per row of a logged response, with the model and version it names.
 fn response_rows(cfg: &AdapterConfig, body: &Map<String, Value>) -> Result<Rows, Rejection> {
@@ -304,7 +301,7 @@ fn response_rows(cfg: &AdapterConfig, body: &Map<String, Value>) -> Result<Rows,
         })?;
     let rows = preds
         .iter()
-        .map(|p| prediction_of(cfg, p))
+        .map(|p| prediction_of(cfg, p).map(|m| m.into_iter().collect()))
         .collect::<Result<_, _>>()?;
     Ok((rows, None, None))
 }

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use super::cloudevents::feature_value;
 use super::{
-    AdapterConfig, Half, OutputKind, Record, Side, column_names, invalid, label_of, probabilities,
-    scalar_prediction,
+    AdapterConfig, Half, OutputKind, Record, Row, Side, column_names, invalid, label_of,
+    probabilities, scalar_prediction,
 };
 use crate::contract::event::{RejectReason, Rejection};
 
@@ -178,12 +178,12 @@ pub(super) fn request_rows(
     cfg: &AdapterConfig,
     body: &Map<String, Value>,
     field: &str,
-) -> Result<Vec<Map<String, Value>>, Rejection> {
+) -> Result<Vec<Row>, Rejection> {
     let ts = tensors(body, field)?;
     let n = same_rows(&ts.iter().collect::<Vec<_>>())?;
     // `features` names the columns of the one wide tensor, if there is exactly one.
     let wide = ts.iter().filter(|t| t.width > 1).count();
-    let mut rows = vec![Map::new(); n];
+    let mut rows = vec![Row::new(); n];
     for t in &ts {
         let names = if t.width == 1 {
             vec![t.name.to_owned()]
@@ -192,14 +192,14 @@ pub(super) fn request_rows(
         };
         for (i, row) in rows.iter_mut().enumerate() {
             for (name, v) in names.iter().zip(t.row(i)) {
-                row.insert(name.clone(), feature_value(name, v)?);
+                row.push((name.clone(), feature_value(name, v)?));
             }
         }
     }
     Ok(rows)
 }
 
-type Rows = (Vec<Map<String, Value>>, Option<String>, Option<String>);
+type Rows = (Vec<Row>, Option<String>, Option<String>);
 
 fn text(v: Option<&Value>) -> Option<String> {
     match v? {
@@ -298,7 +298,7 @@ pub(super) fn response(cfg: &AdapterConfig, body: &Map<String, Value>) -> Result
             })?;
             p.insert("score".into(), x.into());
         }
-        rows.push(p);
+        rows.push(p.into_iter().collect());
     }
     Ok((
         rows,

@@ -349,6 +349,12 @@ fn mlserver_pandas_columns_are_features_and_the_key_joins() {
         ev[2]["features"],
         json!({"age":51,"income":null,"city":"Lima"})
     );
+    // In the tensors' order, not sorted: the monitors see the columns as the model does.
+    let raw = String::from_utf8(out.events[2].clone()).unwrap();
+    assert!(
+        raw.contains(r#""features":{"age":51,"income":null,"city":"Lima"}"#),
+        "{raw}"
+    );
     assert_eq!(ev[1]["prediction"]["label"], "1");
     assert_eq!(
         ev[0]["ts"], "1970-01-01T00:00:02Z",
@@ -591,7 +597,8 @@ fn unpaired_halves_become_events_after_the_timeout_or_the_cap_and_at_the_end() {
     assert_eq!(ev[0]["id"], "a");
     assert_eq!(ev[0]["features"]["a"], 1.5);
     assert!(ev[0].get("prediction").is_none());
-    // The timeout: 10 s of event time later, `b` (a response) and `c` go, `b` without features.
+    // The timeout: requests 10 s past `b` (a response) push it out, without features; `c`, a
+    // request, stays: the responses have not come that far.
     let out = p.convert(&c, c.format, &req("d", 12_500)).unwrap();
     assert_eq!(out.unpaired, vec![Side::Response]);
     assert_eq!(events(&out)[0]["features"], json!({}));
@@ -610,6 +617,40 @@ fn unpaired_halves_become_events_after_the_timeout_or_the_cap_and_at_the_end() {
         vec![json!("c"), json!("d")]
     );
     assert!(q.is_empty());
+}
+
+#[test]
+fn a_side_read_ahead_of_the_other_does_not_push_its_own_halves_out() {
+    let c = AdapterConfig {
+        model: Some("m".into()),
+        pair_timeout: Duration::from_secs(10),
+        ..cfg(Format::OpenInferenceV2)
+    };
+    let body = r#"{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[1.5]}]}"#;
+    let mut p = Pairs::default();
+    // An hour of requests before the first response (their topic was read first).
+    for i in 0..360 {
+        let out = p
+            .convert(
+                &c,
+                c.format,
+                &kafka("in", Some(&format!("r{i}")), &[], i * 10_000, body),
+            )
+            .unwrap();
+        assert!(out.unpaired.is_empty());
+    }
+    let resp = r#"{"outputs":[{"name":"p","shape":[1],"datatype":"INT64","data":[1]}]}"#;
+    let out = p
+        .convert(&c, c.format, &kafka("out", Some("r0"), &[], 5, resp))
+        .unwrap();
+    assert_eq!(events(&out).len(), 1);
+    assert!(out.unpaired.is_empty());
+    // Responses 10 s past a request whose response never came: it goes, alone.
+    let out = p
+        .convert(&c, c.format, &kafka("out", Some("r2"), &[], 20_005, resp))
+        .unwrap();
+    assert_eq!(out.unpaired, vec![Side::Request]);
+    assert_eq!(events(&out)[0]["id"], "r1");
 }
 
 #[test]
@@ -665,24 +706,30 @@ fn outputs_are_chosen_by_name_and_configured_as_value_or_score() {
     let body = r#"{"outputs":[{"name":"predict_proba","shape":[1,2],"datatype":"FP64","data":[0.2,0.8]},{"name":"predict","shape":[1],"datatype":"INT64","data":[1]}]}"#;
     let (rows, _, _) = oip::response(&c, &serde_json::from_str(body).unwrap()).unwrap();
     assert_eq!(
-        Value::Object(rows[0].clone()),
+        Value::Object(rows[0].iter().cloned().collect()),
         json!({"label":"yes","probabilities":{"no":0.2,"yes":0.8}})
     );
     c.output = OutputKind::Score;
     c.classes.clear();
     let body = r#"{"outputs":[{"name":"out","shape":[2],"datatype":"FP32","data":[0.25,0.5]}]}"#;
     let (rows, _, _) = oip::response(&c, &serde_json::from_str(body).unwrap()).unwrap();
-    assert_eq!(Value::Object(rows[1].clone()), json!({"score":0.5}));
+    assert_eq!(
+        Value::Object(rows[1].iter().cloned().collect()),
+        json!({"score":0.5})
+    );
     c.output = OutputKind::Value;
     let (rows, _, _) = oip::response(&c, &serde_json::from_str(body).unwrap()).unwrap();
-    assert_eq!(Value::Object(rows[0].clone()), json!({"value":0.25}));
+    assert_eq!(
+        Value::Object(rows[0].iter().cloned().collect()),
+        json!({"value":0.25})
+    );
     // A score beside a label: the label is the other output.
     c.output = OutputKind::Label;
     c.score_output = Some("s".into());
     let body2 = r#"{"outputs":[{"name":"s","shape":[1],"datatype":"FP32","data":[0.75]},{"name":"y","shape":[1],"datatype":"BYTES","data":["1"]}]}"#;
     let (rows2, _, _) = oip::response(&c, &serde_json::from_str(body2).unwrap()).unwrap();
     assert_eq!(
-        Value::Object(rows2[0].clone()),
+        Value::Object(rows2[0].iter().cloned().collect()),
         json!({"label":"1","score":0.75})
     );
     c.score_output = None;
@@ -691,7 +738,7 @@ fn outputs_are_chosen_by_name_and_configured_as_value_or_score() {
     let r = oip::response(&c, &serde_json::from_str(body).unwrap()).unwrap_err();
     assert!(r.detail.contains("no output `missing`"));
     // The contract parses what the adapter made.
-    let ev = event("i".into(), "m", None, 0, Map::new(), Some(&rows[0]));
+    let ev = event("i".into(), "m", None, 0, &[], Some(&rows[0]));
     assert!(matches!(
         parse_event(&ev, &ParseOptions::default()).unwrap().body,
         Body::Prediction { .. }

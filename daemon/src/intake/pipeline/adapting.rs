@@ -119,6 +119,13 @@ impl Pipeline {
         }
     }
 
+    /// Halves waiting for their pair, and `[source.adapter] max_pending`: a Kafka source pauses
+    /// the partitions ahead in event time while more than half of it waits (a topic read
+    /// faster than its partner topic, as when catching up on records of different sizes).
+    pub fn pairs_waiting(&self) -> (usize, usize) {
+        (self.adapter.pairs.len(), self.adapter.cfg.max_pending)
+    }
+
     /// The adapter's checkpoint entry, when its halves changed.
     pub(super) fn adapter_entry(&self) -> Option<(String, Vec<u8>)> {
         self.adapter
