@@ -90,6 +90,11 @@ ensure_promtool() {
   fi
 }
 
+# A real browser for the HTML report tests: Debian's Chromium, run headless.
+ensure_chromium() {
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null || apt_install chromium
+}
+
 # A TLS terminator for the Kafka TLS tests: tansu 0.6 takes --cert/--key but does not use them, so
 # the tests put stunnel (Debian's package) in front of it, as a TLS-terminating proxy would be.
 ensure_stunnel() {

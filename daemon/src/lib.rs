@@ -16,6 +16,7 @@
 //! - [`registry`] — the model registry: signed versions and aliases in the state store.
 //! - [`monitor`] — per-model drift, the late-label join store, labels and concept drift (pure,
 //!   event time).
+//! - [`report`] — HTML reports with SVG charts of a model's monitor (replay and the admin API).
 //! - [`alert`] — alert rules, their lifecycle and the notification sinks.
 //! - [`retraining`] — training data and shadow scoring on the intake path; the trainer task.
 //! - [`intake`] — the pipeline, event-time order, checkpoints, the file and Kafka sources.
@@ -36,6 +37,8 @@ pub mod kafka;
 pub mod registry;
 
 pub mod monitor;
+
+pub mod report;
 
 pub mod alert;
 

@@ -141,6 +141,11 @@ enum Command {
         /// Directory for the join store's temporary files (default: the system's).
         #[arg(long, value_name = "DIR")]
         spill_dir: Option<PathBuf>,
+        /// Write an HTML report (self-contained, SVG charts): per model the drift timeline, each
+        /// feature's reference against the current window, the tests, labels and accuracy over
+        /// time, and with `--alerts` the alerts.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// The model registry: list, show, train, promote, roll back, import and export model
     /// versions in the configured state store.
@@ -241,6 +246,7 @@ fn main() -> ExitCode {
             alerts,
             join_memory,
             spill_dir,
+            html,
         } => {
             let Some(loaded) = load_config(config.as_deref()) else {
                 return ExitCode::from(2);
@@ -253,6 +259,7 @@ fn main() -> ExitCode {
                 alerts: alerts.as_deref(),
                 join_memory: (join_memory > 0).then_some(join_memory),
                 spill_dir: spill_dir.as_deref(),
+                html: html.as_deref(),
             };
             match driftd::offline::replay::replay(&loaded.config, &opts) {
                 Ok(s) => {

@@ -23,6 +23,7 @@ mod order;
 mod prometheus;
 mod registry;
 mod replay;
+mod report;
 mod serve;
 mod sinks;
 mod state;

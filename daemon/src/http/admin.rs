@@ -88,6 +88,40 @@ pub(super) async fn get_model(
     }
 }
 
+/// A model's report: one self-contained HTML page with SVG charts (drift timeline, each
+/// feature's reference against the current window, the tests, labels and accuracy over time).
+#[utoipa::path(get, path = "/v1/models/{model}/report", tag = "admin",
+    params(("model" = ModelName, Path, description = "The model's name")),
+    responses(
+        (status = 200, description = "The report (text/html; nothing is fetched when it is viewed)", content_type = "text/html", body = String),
+        (status = 404, description = "No event source, or no monitor for this model", body = ErrorBody),
+        (status = 503, description = "The event source is shutting down", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn get_report(
+    State(s): State<AppState>,
+    PathOf(model): PathOf<String>,
+) -> Result<Response, ApiError> {
+    let report = |r| Control::Report(model.clone(), r);
+    match ask_task(
+        s.control.as_ref(),
+        "no event source",
+        "the event source",
+        report,
+    )
+    .await?
+    {
+        Some(html) => Ok((
+            [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response()),
+        None => Err(ApiError::NotFound(format!(
+            "no monitor for model {model:?} (not seen yet, or monitoring is off)"
+        ))),
+    }
+}
+
 /// Sends a command to the trainer and waits for its answer.
 async fn ask_trainer<T>(
     s: &AppState,

@@ -300,6 +300,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/silences", get(get_silences).post(post_silence))
         .route("/v1/silences/{id}", axum::routing::delete(delete_silence))
         .route("/v1/models/{model}", get(get_model))
+        .route("/v1/models/{model}/report", get(get_report))
         .route(
             "/v1/models/{model}/retrain",
             get(get_retrain).post(post_retrain),

@@ -55,6 +55,7 @@ use crate::http::{Accepted, ErrorBody, ItemError, ModelName, Readiness};
         super::admin::post_inhibit,
         super::admin::delete_inhibit,
         super::admin::get_model,
+        super::admin::get_report,
         super::admin::get_retrain,
         super::admin::post_retrain,
         super::admin::get_versions,
@@ -294,7 +295,7 @@ mod tests {
                 assert_eq!(r["403"].is_object(), !open, "{method} {path}");
             }
         }
-        assert_eq!(n, 20);
+        assert_eq!(n, 21);
         assert_eq!(
             d["components"]["securitySchemes"]["bearer"]["scheme"],
             "bearer"

@@ -13,7 +13,7 @@
 //! through [`dispatch`]. The learners of the retraining stage run inside the pipeline; the trainer
 //! reaches them through `Control::Learn`.
 //!
-//! May depend on: contract, telemetry, store, kafka, monitor, retraining.
+//! May depend on: contract, telemetry, store, kafka, monitor, report, retraining.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -96,6 +96,8 @@ pub enum Control {
         String,
         tokio::sync::oneshot::Sender<Option<serde_json::Value>>,
     ),
+    /// A model's HTML report (see [`Pipeline::report`]).
+    Report(String, tokio::sync::oneshot::Sender<Option<String>>),
     /// A command of the trainer to the learners.
     Learn(LearnControl),
 }
@@ -122,6 +124,9 @@ pub fn dispatch(p: &mut Pipeline, c: Control) {
         Control::SetPolicy(pol) => p.set_policy(pol),
         Control::Inspect(model, reply) => {
             let _ = reply.send(p.inspect(&model));
+        }
+        Control::Report(model, reply) => {
+            let _ = reply.send(p.report(&model));
         }
         Control::Learn(c) => p.learn_control(c),
     }

@@ -51,6 +51,7 @@ use serde::{Deserialize, Serialize};
 use crate::contract::event::{Body, Event, PredictionOutput, Target};
 use crate::contract::onset::Onset;
 
+pub mod history;
 pub mod join;
 mod labels;
 pub mod reference;
@@ -62,6 +63,7 @@ mod window;
 pub use join::{Id, JoinStore, Pending, Predicted};
 pub use samples::describe;
 pub use settings::{Detection, MonitorSettings};
+pub use streaming::Distribution;
 use window::bounds;
 
 /// Performance windows of joined labels.
@@ -251,6 +253,9 @@ pub struct ModelMonitor {
     /// shows, checkpointed with the monitor so a restart keeps them.
     #[serde(default)]
     recent_onsets: VecDeque<Onset>,
+    /// Figures over time, for reports.
+    #[serde(default)]
+    history: history::History,
 }
 
 /// How many onsets a monitor keeps for the admin API.
@@ -317,12 +322,27 @@ impl ModelMonitor {
             labels_since_concept: None,
             label_delays: Vec::new(),
             recent_onsets: VecDeque::new(),
+            history: Default::default(),
         }
     }
 
     /// The latest onsets, oldest first (at most [`RECENT_ONSETS`]).
     pub fn recent_onsets(&self) -> &VecDeque<Onset> {
         &self.recent_onsets
+    }
+
+    /// Figures over time (predictions, labels, errors, features in drift), for reports.
+    pub fn history(&self) -> &history::History {
+        &self.history
+    }
+
+    /// Each feature's and the prediction's reference distribution against the sliding window's
+    /// (streaming detection, once the reference is built; empty otherwise).
+    pub fn distributions(&self) -> Vec<Distribution> {
+        self.streaming
+            .as_ref()
+            .map(streaming::Streaming::distributions)
+            .unwrap_or_default()
     }
 
     /// Keeps onsets for [`ModelMonitor::recent_onsets`].
@@ -504,6 +524,13 @@ impl ModelMonitor {
                         onsets.extend(self.close_pane(ev.ts, s));
                     }
                 }
+                self.history.note(history::Point {
+                    ts_ms: now_ms,
+                    predictions: self.predictions,
+                    labelled: self.labelled,
+                    errors: self.errors,
+                    drifting: self.in_drift.values().filter(|d| **d).count() as u32,
+                });
             }
             Body::Feedback { target, .. } => {
                 if self.join.is_joined(ev.id.as_ref()) {

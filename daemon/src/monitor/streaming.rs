@@ -121,6 +121,24 @@ fn category(categories: &[String], v: &str) -> usize {
         .unwrap_or(categories.len())
 }
 
+/// A watched quantity's distribution: the reference's share of each pooled column against the
+/// sliding window's, for reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Distribution {
+    /// The feature (or `prediction`).
+    pub feature: String,
+    /// Numeric (columns are ranges) or categorical (columns are categories).
+    pub numeric: bool,
+    /// Each column in words: `[0.84, 1.28)`, or a category.
+    pub columns: Vec<String>,
+    /// The reference's share per column.
+    pub reference: Vec<f64>,
+    /// The window's share per column.
+    pub current: Vec<f64>,
+    /// Values in the window.
+    pub n_current: u64,
+}
+
 /// One watched quantity: how its values map to columns, and its sliding test.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Watched {
@@ -157,10 +175,44 @@ impl Watched {
         }
     }
 
+    /// Each pooled column in words, made once.
+    fn column_names(&self) -> &[String] {
+        let (_, current, map) = self.test.columns_ref();
+        self.names.get_or_init(|| {
+            (0..current.len())
+                .map(|col| {
+                    let mut out = String::new();
+                    let first = map.iter().position(|&c| c as usize == col);
+                    let last = map.iter().rposition(|&c| c as usize == col);
+                    if let (Some(a), Some(b)) = (first, last) {
+                        self.columns.name(a, b, &mut out);
+                    }
+                    out
+                })
+                .collect()
+        })
+    }
+
+    /// The reference's and the window's shares per pooled column.
+    fn distribution(&self, feature: &str) -> Distribution {
+        let (reference, current, _) = self.test.columns_ref();
+        let nr = reference.iter().sum::<u64>().max(1) as f64;
+        let n_current: u64 = current.iter().map(|&c| u64::from(c)).sum();
+        let nc = n_current.max(1) as f64;
+        Distribution {
+            feature: feature.to_owned(),
+            numeric: matches!(self.columns, Columns::Numeric(_)),
+            columns: self.column_names().to_vec(),
+            reference: reference.iter().map(|&r| r as f64 / nr).collect(),
+            current: current.iter().map(|&c| f64::from(c) / nc).collect(),
+            n_current,
+        }
+    }
+
     /// The column whose share moved most, in words: `"[0.84, 1.28) 31.0% (reference 10.0%)"`.
     fn describe_window(&self) -> String {
         use std::fmt::Write as _;
-        let (reference, current, map) = self.test.columns_ref();
+        let (reference, current, _) = self.test.columns_ref();
         let (nr, nc) = (
             reference.iter().sum::<u64>().max(1) as f64,
             current.iter().map(|&c| u64::from(c)).sum::<u64>().max(1) as f64,
@@ -174,19 +226,7 @@ impl Watched {
         else {
             return String::new();
         };
-        let names = self.names.get_or_init(|| {
-            (0..current.len())
-                .map(|col| {
-                    let mut out = String::new();
-                    let first = map.iter().position(|&c| c as usize == col);
-                    let last = map.iter().rposition(|&c| c as usize == col);
-                    if let (Some(a), Some(b)) = (first, last) {
-                        self.columns.name(a, b, &mut out);
-                    }
-                    out
-                })
-                .collect()
-        });
+        let names = self.column_names();
         let mut out = String::with_capacity(64);
         out.push_str(names.get(col).map_or("", String::as_str));
         let _ = write!(
@@ -256,6 +296,19 @@ impl Streaming {
             since_look: 0,
             filled: 0,
         }
+    }
+
+    /// Each feature's distribution (by name), then the prediction's (`prediction`).
+    pub(super) fn distributions(&self) -> Vec<Distribution> {
+        self.features
+            .iter()
+            .map(|(k, w)| w.distribution(k))
+            .chain(
+                self.prediction
+                    .as_ref()
+                    .map(|w| w.distribution("prediction")),
+            )
+            .collect()
     }
 
     /// Predictions in the sliding window.

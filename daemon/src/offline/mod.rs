@@ -6,7 +6,7 @@
 //!
 //! Nothing of the live daemon uses this stage.
 //!
-//! May depend on: contract, monitor, alert, intake, config.
+//! May depend on: contract, monitor, report, alert, intake, config.
 
 pub mod backtest;
 pub mod replay;

@@ -31,6 +31,7 @@ use crate::intake::policy::ModelPolicy;
 use crate::monitor::{ModelMonitor, MonitorSettings};
 use crate::offline::backtest::Truth;
 use crate::offline::backtest::score;
+use crate::report::{AlertRow, ModelReport, render};
 
 /// Per-model figures in the summary line.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -96,6 +97,8 @@ struct AlertBacktest {
     rejected: u64,
     derived: Derived,
     fired: BTreeMap<String, u64>,
+    /// Every alert of every notification, for the HTML report: (its model label, the row).
+    rows: Vec<(Option<String>, AlertRow)>,
     /// Firing episodes already counted: (fingerprint, started).
     seen: std::collections::BTreeSet<(String, i64)>,
     notifications: u64,
@@ -114,6 +117,7 @@ impl AlertBacktest {
             rejected: 0,
             derived: Default::default(),
             fired: BTreeMap::new(),
+            rows: Vec::new(),
             seen: std::collections::BTreeSet::new(),
             notifications: 0,
         })
@@ -163,6 +167,28 @@ impl AlertBacktest {
         for n in self.engine.tick(now, &samples) {
             self.notifications += 1;
             for a in &n.alerts {
+                self.rows.push((
+                    a.labels.get("model").cloned(),
+                    AlertRow {
+                        ts: n
+                            .created
+                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        status: if a.status == Status::Firing {
+                            "firing"
+                        } else {
+                            "resolved"
+                        }
+                        .to_owned(),
+                        rule: a.rule.clone(),
+                        labels: a
+                            .labels
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        value: a.value,
+                    },
+                ));
                 let new = self
                     .seen
                     .insert((a.fingerprint.clone(), a.starts_at.timestamp_millis()));
@@ -174,6 +200,15 @@ impl AlertBacktest {
             self.out.write_all(b"\n")?;
         }
         Ok(())
+    }
+
+    /// The alerts about `model` (and those about no model in particular).
+    fn rows_of(&self, model: &str) -> Vec<AlertRow> {
+        self.rows
+            .iter()
+            .filter(|(m, _)| m.as_deref().is_none_or(|m| m == model))
+            .map(|(_, r)| r.clone())
+            .collect()
     }
 
     fn finish(mut self) -> anyhow::Result<BTreeMap<String, u64>> {
@@ -349,6 +384,9 @@ pub struct ReplayOptions<'a> {
     pub join_memory: Option<usize>,
     /// Where the join store's temporary files go (default: the system's temporary directory).
     pub spill_dir: Option<&'a Path>,
+    /// Where the HTML report goes ([`crate::report`]): per model the drift timeline, the
+    /// distributions, the tests, labels and accuracy, and (with `alerts`) the alerts.
+    pub html: Option<&'a Path>,
 }
 
 /// Runs a replay; returns the summary (also written as the report's last line).
@@ -384,7 +422,7 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
     }
     let mut summary = ReplaySummary::default();
     let mut all_onsets: Vec<Onset> = Vec::new();
-    let keep_onsets = opts.truth.is_some();
+    let keep_onsets = opts.truth.is_some() || opts.html.is_some();
     let mut alerts = opts
         .alerts
         .map(|p| AlertBacktest::open(cfg, p))
@@ -474,6 +512,7 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
     if let Some(e) = monitors.values().find_map(|m| m.join().spill_error()) {
         anyhow::bail!("the join store's temporary file failed: {e}");
     }
+    let mut alert_rows: Option<BTreeMap<String, Vec<AlertRow>>> = None;
     if let Some(mut a) = alerts {
         // One more boundary after the last event, so what was due then is reported too.
         if let Some(next) = a.next_tick_ms {
@@ -483,6 +522,7 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
             }
             a.tick(next, &from_monitors)?;
         }
+        alert_rows = Some(monitors.keys().map(|m| (m.clone(), a.rows_of(m))).collect());
         summary.alerts = Some(a.finish()?);
     }
     if let Some(truth_path) = opts.truth {
@@ -492,6 +532,35 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
             .with_context(|| format!("parsing {}", truth_path.display()))?;
         let score = score(&all_onsets, &truth);
         summary.backtest = Some(serde_json::to_value(score)?);
+    }
+    if let Some(path) = opts.html {
+        let per_model: Vec<(&String, &ModelMonitor, Vec<Onset>)> = monitors
+            .iter()
+            .map(|(name, m)| {
+                let onsets = all_onsets
+                    .iter()
+                    .filter(|o| o.model == *name)
+                    .cloned()
+                    .collect();
+                (name, m, onsets)
+            })
+            .collect();
+        let reports: Vec<ModelReport<'_>> = per_model
+            .iter()
+            .map(|(name, m, onsets)| ModelReport {
+                model: name,
+                monitor: m,
+                tests: m.peek(policy.monitor_settings(name, settings)),
+                onsets,
+                feedback: summary.models.get(*name).map(|s| s.feedback),
+                alerts: alert_rows
+                    .as_ref()
+                    .map(|r| r.get(*name).cloned().unwrap_or_default()),
+            })
+            .collect();
+        let title = opts.events.display().to_string();
+        let html = render(&title, "driftd replay", &reports).map_err(|e| anyhow::anyhow!("{e}"))?;
+        std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
     }
     serde_json::to_writer(&mut out, &serde_json::json!({ "summary": &summary }))?;
     out.write_all(b"\n")?;

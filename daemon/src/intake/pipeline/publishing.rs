@@ -36,3 +36,37 @@ impl Pipeline {
         }
     }
 }
+
+impl Pipeline {
+    /// A model's HTML report ([`crate::report`]) with its recent onsets and the current window
+    /// evaluated now: what `GET /v1/models/{model}/report` answers. `None` for a model never seen
+    /// (or with monitoring off).
+    pub fn report(&mut self, model: &str) -> Option<String> {
+        self.flush();
+        let global = self.monitoring.as_ref()?;
+        let s = self.policy.monitor_settings(model, global);
+        let m = &self.monitors.get(model)?.monitor;
+        let onsets: Vec<crate::contract::onset::Onset> =
+            m.recent_onsets().iter().cloned().collect();
+        let r = crate::report::ModelReport {
+            model,
+            monitor: m,
+            tests: m.peek(s),
+            onsets: &onsets,
+            feedback: None,
+            alerts: None,
+        };
+        let title = format!("{model} (live)");
+        match crate::report::render(&title, "driftd run: the live monitor", &[r]) {
+            Ok(html) => Some(html),
+            // Never expected: plotters draws into a string. The page says what failed.
+            Err(e) => {
+                tracing::error!(model, error = %e, "cannot draw the report");
+                Some(format!(
+                    "<!doctype html><title>driftd report</title><p>{}</p>",
+                    crate::report::esc(&e.to_string())
+                ))
+            }
+        }
+    }
+}
