@@ -6,6 +6,9 @@ KAFKA_PYTHON_VERSION="3.0.12"
 AIOSMTPD_VERSION="1.4.6"
 # The HTTP contract fuzzer of tests/e2e/openapi.rs (checks and CLI options of the 4.x line).
 SCHEMATHESIS_VERSION="4.32.5"
+# Reads compose.yaml as a compose implementation does (interpolation, dependency conditions) for
+# tests/e2e/container.rs; there is no Docker engine to ask.
+PODMAN_COMPOSE_VERSION="1.6.0"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -64,8 +67,9 @@ ensure_tansu() {
 ensure_test_venv() {
   local venv=".testbed/venv"
   if [ -x "$venv/bin/python" ] && [ -x "$venv/bin/schemathesis" ] && "$venv/bin/python" -c "
-import importlib.metadata, kafka, aiosmtpd
-assert importlib.metadata.version('schemathesis') == '$SCHEMATHESIS_VERSION'" 2>/dev/null; then
+import importlib.metadata, kafka, aiosmtpd, yaml
+assert importlib.metadata.version('schemathesis') == '$SCHEMATHESIS_VERSION'
+assert importlib.metadata.version('podman-compose') == '$PODMAN_COMPOSE_VERSION'" 2>/dev/null; then
     return
   fi
   command -v python3 >/dev/null || apt_install python3
@@ -76,9 +80,9 @@ assert importlib.metadata.version('schemathesis') == '$SCHEMATHESIS_VERSION'" 2>
     rm -rf "$venv"
     python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
   fi
-  log "installing kafka-python $KAFKA_PYTHON_VERSION, aiosmtpd $AIOSMTPD_VERSION and schemathesis $SCHEMATHESIS_VERSION into $venv"
+  log "installing kafka-python $KAFKA_PYTHON_VERSION, aiosmtpd $AIOSMTPD_VERSION, schemathesis $SCHEMATHESIS_VERSION and podman-compose $PODMAN_COMPOSE_VERSION into $venv"
   "$venv/bin/pip" install -q "kafka-python==$KAFKA_PYTHON_VERSION" "aiosmtpd==$AIOSMTPD_VERSION" \
-    "schemathesis==$SCHEMATHESIS_VERSION" >&2
+    "schemathesis==$SCHEMATHESIS_VERSION" "podman-compose==$PODMAN_COMPOSE_VERSION" pyyaml >&2
 }
 
 # Prometheus' own tools, to check the alert rules and the dashboard's queries (Debian's package).
@@ -88,6 +92,17 @@ ensure_promtool() {
     # The package enables a system service; the tests start their own instances.
     if command -v systemctl >/dev/null; then $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
   fi
+}
+
+# A daemonless image builder and runner for the container image's test (buildah, podman, runc;
+# debootstrap makes the Debian base image locally): see scripts/container.sh.
+ensure_container_tools() {
+  local missing=()
+  command -v buildah >/dev/null || missing+=(buildah)
+  command -v podman >/dev/null || missing+=(podman)
+  command -v runc >/dev/null || missing+=(runc)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
 # A real browser for the HTML report tests: Debian's Chromium, run headless.

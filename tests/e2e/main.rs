@@ -6,6 +6,7 @@ mod access;
 mod adapters;
 mod alerting;
 mod cli;
+mod container;
 mod dashboards;
 mod faults_group;
 mod faults_loop;

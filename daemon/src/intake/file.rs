@@ -164,17 +164,21 @@ fn read_path(
     tx: &mpsc::Sender<FileMsg>,
 ) -> Result<(), ReadError> {
     let mut start = opts.start;
+    // A followed file that does not exist yet is reported once, then waited for quietly.
+    let mut missing_reported = false;
     loop {
         let mut f = match File::open(path) {
             Ok(f) => f,
             Err(source) if opts.follow => {
+                let missing = source.kind() == std::io::ErrorKind::NotFound;
                 let e = ReadError::Open {
                     path: path.to_owned(),
                     source,
                 };
-                if tx.blocking_send(FileMsg::Error(e)).is_err() {
+                if !(missing && missing_reported) && tx.blocking_send(FileMsg::Error(e)).is_err() {
                     return Ok(());
                 }
+                missing_reported |= missing;
                 std::thread::sleep(opts.poll_interval.max(Duration::from_millis(500)));
                 continue;
             }
