@@ -35,11 +35,14 @@
 //! too); a record whose rows are rejected by contract v1 (e.g. NaN) is dead-lettered with the
 //! first row's reason.
 //!
-//! Not read here: Seldon's protobuf encoding (its default on Kafka; Seldon's model gateway also
-//! accepts and writes JSON, header `seldon-infer-type`), the binary tensor extension, and gRPC.
+//! Seldon Core v2's model topics are protobuf by default (`ModelInferRequest` /
+//! `ModelInferResponse`, typed or raw contents, with or without the schema-registry framing):
+//! those are read too (`adapt/protobuf.rs`), on topics whose name says the half (`….inputs`,
+//! `….outputs`). Not read here: the binary tensor extension of the REST protocol, and gRPC.
 
 pub mod cloudevents;
 mod oip;
+mod protobuf;
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::cloudevents::feature_value;
+use super::protobuf;
 use super::{
     AdapterConfig, Half, OutputKind, Record, Row, Side, column_names, invalid, label_of,
     probabilities, scalar_prediction,
@@ -327,27 +328,40 @@ fn seldon_model(topic: &str) -> Option<&str> {
 /// One half of an inference from an OIP record (MLServer's Kafka topics, Seldon Core v2's model
 /// topics in JSON).
 pub(super) fn read_record(cfg: &AdapterConfig, rec: &Record) -> Result<Half, Rejection> {
-    let v: Value = serde_json::from_slice(&rec.body).map_err(|e| {
-        let detail = if rec.body.first() == Some(&0) || rec.body.first().is_some_and(|b| *b < 0x20 && *b != b'\n') {
-            "the record is not JSON (Seldon's protobuf encoding is not read: set its model gateway to JSON)".to_owned()
-        } else {
-            format!("the record is not JSON: {e}")
-        };
-        Rejection::new(RejectReason::InvalidJson, detail)
-    })?;
-    let Value::Object(body) = v else {
-        return Err(Rejection::new(
-            RejectReason::NotAnObject,
-            "an OIP body must be a JSON object",
-        ));
-    };
     let topic = rec.topic.as_deref().unwrap_or_default();
     // Seldon's topics say which half they hold (a chained model's input may be the previous
     // model's response, whose `outputs` are then this model's features).
-    let side = if topic.ends_with(".inputs") {
-        Side::Request
+    let by_topic = if topic.ends_with(".inputs") {
+        Some(Side::Request)
     } else if topic.ends_with(".outputs") {
-        Side::Response
+        Some(Side::Response)
+    } else {
+        None
+    };
+    let body: Map<String, Value> = match serde_json::from_slice::<Value>(&rec.body) {
+        Ok(Value::Object(b)) => b,
+        Ok(_) => {
+            return Err(Rejection::new(
+                RejectReason::NotAnObject,
+                "an OIP body must be a JSON object",
+            ));
+        }
+        // Seldon Core v2 writes its model topics in protobuf by default.
+        Err(e) => match by_topic {
+            Some(Side::Request) => protobuf::to_json(&rec.body, "inputs")?,
+            Some(Side::Response) => protobuf::to_json(&rec.body, "outputs")?,
+            None => {
+                return Err(Rejection::new(
+                    RejectReason::InvalidJson,
+                    format!(
+                        "the record is not JSON ({e}); protobuf records are read on Seldon's model topics (….inputs, ….outputs) only"
+                    ),
+                ));
+            }
+        },
+    };
+    let side = if let Some(side) = by_topic {
+        side
     } else if body.contains_key("inputs") {
         Side::Request
     } else if body.contains_key("outputs") {

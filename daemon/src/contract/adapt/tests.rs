@@ -771,3 +771,72 @@ fn the_section_is_checked() {
     .validate(false, &mut e);
     assert_eq!(e.len(), 1, "a file source has no topics");
 }
+
+#[test]
+fn seldon_protobuf_records_are_read_typed_raw_and_framed() {
+    let c = cfg(Format::OpenInferenceV2);
+    let mut p = Pairs::default();
+    let h = [
+        ("x-request-id", "d0m1k3s0qv7c73b2g4a0"),
+        ("pipeline", "iris"),
+    ];
+    // A request in raw contents behind the schema-registry frame (Seldon 2.10 with a registry).
+    let req = protobuf::encode::message(
+        true,
+        &[
+            ("sepal_length", "FP32", vec![1, 1], vec![5.5]),
+            ("petal", "FP64", vec![1, 2], vec![1.4, 0.2]),
+        ],
+        true,
+        true,
+    );
+    let mut r = kafka(
+        "seldon.seldon-mesh.model.iris.inputs",
+        Some("0.iris.d0m1k3s0qv7c73b2g4a0"),
+        &h,
+        9_000,
+        "",
+    );
+    r.body = req;
+    assert!(p.convert(&c, c.format, &r).unwrap().events.is_empty());
+    // The response with typed contents, unframed.
+    let resp = protobuf::encode::message(
+        false,
+        &[("predict", "INT64", vec![1], vec![2.0])],
+        false,
+        false,
+    );
+    let mut r = kafka(
+        "seldon.seldon-mesh.model.iris.outputs",
+        Some("0.iris.d0m1k3s0qv7c73b2g4a0"),
+        &h,
+        9_004,
+        "",
+    );
+    r.body = resp;
+    let ev = events(&p.convert(&c, c.format, &r).unwrap());
+    assert_eq!(ev.len(), 1);
+    assert_eq!(
+        ev[0]["model"], "iris",
+        "the topic's model, not the versioned model_name"
+    );
+    assert_eq!(ev[0]["model_version"], "1");
+    assert_eq!(ev[0]["id"], "d0m1k3s0qv7c73b2g4a0");
+    assert_eq!(
+        ev[0]["features"],
+        json!({"sepal_length": 5.5, "petal.0": 1.4, "petal.1": 0.2})
+    );
+    assert_eq!(ev[0]["prediction"]["label"], "2");
+    // Bytes that are neither JSON nor a V2 message.
+    let mut r = kafka(
+        "seldon.seldon-mesh.model.iris.inputs",
+        Some("k"),
+        &h,
+        9_000,
+        "",
+    );
+    r.body = vec![0xff, 0xff, 0xff, 0x01];
+    let e = p.convert(&c, c.format, &r).unwrap_err();
+    assert_eq!(e.reason, RejectReason::InvalidJson);
+    assert!(e.detail.contains("protobuf"), "{e}");
+}
