@@ -25,6 +25,7 @@ mod prometheus;
 mod registry;
 mod replay;
 mod report;
+mod review;
 mod serve;
 mod sinks;
 mod state;

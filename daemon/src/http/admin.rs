@@ -26,7 +26,7 @@ use crate::store::AnyStore;
 
 /// Sends a command to one of the daemon's tasks and waits for its answer: 404 with `absent` when
 /// the task does not run, 503 when it is shutting down (`task` names it).
-async fn ask_task<C, T>(
+pub(super) async fn ask_task<C, T>(
     tx: Option<&mpsc::Sender<C>>,
     absent: &str,
     task: &str,

@@ -22,6 +22,7 @@ mod fuzz;
 pub mod gate;
 pub mod limit;
 pub mod openapi;
+pub mod review;
 pub mod tls;
 
 use std::sync::Arc;
@@ -105,6 +106,10 @@ pub struct AppState {
     pub kserve: Option<FeedbackSink>,
     /// Whether `POST /v1/kserve` is open (`[http] kserve_open`): KServe's logger sends no token.
     pub kserve_open: bool,
+    /// Experts' claims on review items ([`review`]).
+    pub claims: review::SharedClaims,
+    /// How long a claim lasts (`[monitor.review] claim_seconds`).
+    pub review_claim: Duration,
     /// Event parsing limits.
     pub parse: ParseOptions,
     /// Most items in one batch.
@@ -321,7 +326,13 @@ pub fn app(state: AppState) -> Router {
     let registry_writes = gate
         .protect(registry_writes, Need::Role(Role::Admin))
         .layer(DefaultBodyLimit::max(64 * 1024));
-    let feedback = Router::new().route("/v1/feedback", post(post_feedback));
+    let feedback = Router::new()
+        .route("/v1/feedback", post(post_feedback))
+        .route("/v1/models/{model}/review", get(review::get_review))
+        .route(
+            "/v1/models/{model}/review/{id}/release",
+            post(review::post_release),
+        );
     let feedback = gate
         .protect(feedback, Need::Role(Role::Feedback))
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
@@ -514,6 +525,17 @@ fn with_kind_feedback(obj: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Sets `source` when the item has none.
+fn with_source(obj: &[u8], name: &str) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(obj) {
+        Ok(mut m) if m.get("source").is_none_or(serde_json::Value::is_null) => {
+            m.insert("source".into(), serde_json::Value::from(name));
+            serde_json::to_vec(&m).unwrap_or_else(|_| obj.to_vec())
+        }
+        _ => obj.to_vec(),
+    }
+}
+
 /// The answer to accepted feedback.
 #[derive(Serialize, ToSchema)]
 pub struct Accepted {
@@ -532,9 +554,17 @@ pub struct Accepted {
         (status = 503, description = "The pipeline or the feedback topic cannot take it now", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn post_feedback(State(s): State<AppState>, Body(body): Body) -> Result<Response, ApiError> {
+async fn post_feedback(
+    State(s): State<AppState>,
+    caller: Option<axum::extract::Extension<crate::contract::access::Caller>>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
     let items = match validate_feedback(&body, &s.parse, &s.policy.load(), s.max_batch_items) {
-        Ok(items) => items,
+        // Who labelled it: the token's name, unless the item says.
+        Ok(items) => match caller {
+            Some(c) => items.iter().map(|i| with_source(i, &c.name)).collect(),
+            None => items,
+        },
         Err(e) => {
             let n = match &e {
                 ApiError::InvalidItems(items) => items.len() as u64,

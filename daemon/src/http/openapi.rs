@@ -47,6 +47,8 @@ use crate::http::{Accepted, ErrorBody, ItemError, ModelName, Readiness};
         run_openapi,
         super::post_feedback,
         super::post_kserve,
+        super::review::get_review,
+        super::review::post_release,
         super::admin::get_alerts,
         super::admin::get_silences,
         super::admin::post_silence,
@@ -295,7 +297,7 @@ mod tests {
                 assert_eq!(r["403"].is_object(), !open, "{method} {path}");
             }
         }
-        assert_eq!(n, 21);
+        assert_eq!(n, 23);
         assert_eq!(
             d["components"]["securitySchemes"]["bearer"]["scheme"],
             "bearer"

@@ -281,6 +281,20 @@ impl Checkpointer {
                         m.restart_reference();
                     }
                 }
+                // The review queue, kept apart (written when it changed).
+                let r = self
+                    .store
+                    .get(&crate::intake::pipeline::review_key(&name))
+                    .await;
+                if let Some(b) = self.store_result("get", r)? {
+                    match serde_json::from_slice(&b) {
+                        Ok(q) => *m.review_mut() = q,
+                        // A cache of waiting predictions: a damaged one is rebuilt from traffic.
+                        Err(e) => {
+                            tracing::error!(model = %name, error = %e, "the stored review queue is unreadable; starting it afresh")
+                        }
+                    }
+                }
                 // A journaled join store: its snapshot and log segments, written with it.
                 let mut values = Vec::new();
                 for key in m.join().journal_keys(&join_prefix(&name)) {

@@ -98,6 +98,17 @@ pub enum Control {
     ),
     /// A model's HTML report (see [`Pipeline::report`]).
     Report(String, tokio::sync::oneshot::Sender<Option<String>>),
+    /// The next items of a model's review queue (see [`Pipeline::review`]).
+    Review {
+        /// The model.
+        model: String,
+        /// Ids others hold a claim on.
+        exclude: Vec<String>,
+        /// Most items.
+        limit: usize,
+        /// The answer.
+        reply: tokio::sync::oneshot::Sender<Option<serde_json::Value>>,
+    },
     /// A command of the trainer to the learners.
     Learn(LearnControl),
 }
@@ -127,6 +138,14 @@ pub fn dispatch(p: &mut Pipeline, c: Control) {
         }
         Control::Report(model, reply) => {
             let _ = reply.send(p.report(&model));
+        }
+        Control::Review {
+            model,
+            exclude,
+            limit,
+            reply,
+        } => {
+            let _ = reply.send(p.review(&model, &exclude, limit));
         }
         Control::Learn(c) => p.learn_control(c),
     }

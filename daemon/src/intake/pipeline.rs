@@ -658,7 +658,7 @@ impl Pipeline {
         for l in self.learners.values_mut() {
             l.mark_clean();
         }
-        self.adapter_committed();
+        self.extras_committed();
     }
 
     /// The keys the checkpoint of [`Pipeline::checkpoint_entries`] deletes in the same atomic
@@ -747,7 +747,7 @@ impl Pipeline {
         for (model, l) in &self.learners {
             entries.extend(l.checkpoint(model));
         }
-        entries.extend(self.adapter_entry());
+        entries.extend(self.extra_entries());
         entries
     }
 
@@ -790,6 +790,8 @@ fn reason_index(r: RejectReason) -> usize {
 
 mod adapting;
 mod learning;
+mod reviewing;
+pub use reviewing::{review_key, wilson};
 pub mod observing;
 mod publishing;
 

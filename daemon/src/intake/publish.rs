@@ -43,6 +43,25 @@ pub fn publish(metrics: &Metrics, model: &str, m: &ModelMonitor) {
     ev.inc_by(m.join().evicted.saturating_sub(ev.get()));
     let un = metrics.feedback_unmatched.with_label_values(&[model]);
     un.inc_by(m.join().unmatched_feedback.saturating_sub(un.get()));
+    let q = m.review();
+    metrics
+        .review_items
+        .with_label_values(&[model])
+        .set(q.len() as i64);
+    if let Some(ms) = q.oldest_ms() {
+        metrics
+            .review_oldest
+            .with_label_values(&[model])
+            .set(ms as f64 / 1000.0);
+    }
+    for (source, n) in &q.sources {
+        let c = metrics.labels_by_source.with_label_values(&[model, source]);
+        c.inc_by(n.saturating_sub(c.get()));
+    }
+    for (outcome, n) in [("agree", q.agreed), ("disagree", q.disagreed)] {
+        let c = metrics.label_agreement.with_label_values(&[model, outcome]);
+        c.inc_by(n.saturating_sub(c.get()));
+    }
     let evals = metrics.drift_evaluations.with_label_values(&[model]);
     evals.inc_by(m.evaluations.saturating_sub(evals.get()));
     let (detector, state) = m.concept_state();

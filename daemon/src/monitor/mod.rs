@@ -48,13 +48,14 @@ use driftd_detectors::summary::FeatureSummary;
 use driftd_detectors::twosample::TestOutcome;
 use serde::{Deserialize, Serialize};
 
-use crate::contract::event::{Body, Event, PredictionOutput, Target};
+use crate::contract::event::{Body, Event, FeatureValue, PredictionOutput, Target};
 use crate::contract::onset::Onset;
 
 pub mod history;
 pub mod join;
 mod labels;
 pub mod reference;
+pub mod review;
 mod samples;
 mod settings;
 mod streaming;
@@ -256,6 +257,9 @@ pub struct ModelMonitor {
     /// Figures over time, for reports.
     #[serde(default)]
     history: history::History,
+    /// The review queue (checkpointed apart by the daemon: [`ModelMonitor::review`]).
+    #[serde(skip)]
+    review: review::ReviewQueue,
 }
 
 /// How many onsets a monitor keeps for the admin API.
@@ -323,6 +327,7 @@ impl ModelMonitor {
             label_delays: Vec::new(),
             recent_onsets: VecDeque::new(),
             history: Default::default(),
+            review: Default::default(),
         }
     }
 
@@ -343,6 +348,50 @@ impl ModelMonitor {
             .as_ref()
             .map(streaming::Streaming::distributions)
             .unwrap_or_default()
+    }
+
+    /// The review queue: predictions most worth a human label, and the labels' sources.
+    pub fn review(&self) -> &review::ReviewQueue {
+        &self.review
+    }
+
+    /// Mutable access to the review queue (the daemon marks it written, restores it).
+    pub fn review_mut(&mut self) -> &mut review::ReviewQueue {
+        &mut self.review
+    }
+
+    /// Weighs a prediction that now waits for its label for the review queue.
+    fn consider_review(
+        &mut self,
+        ev: &Event<'_>,
+        features: &[(std::borrow::Cow<'_, str>, FeatureValue<'_>)],
+        output: Option<&PredictionOutput<'_>>,
+        s: &MonitorSettings,
+    ) {
+        let uncertainty = match output {
+            Some(PredictionOutput::Class {
+                score: Some(sc), ..
+            }) => review::score_uncertainty(*sc),
+            Some(PredictionOutput::Class { probabilities, .. }) if !probabilities.is_empty() => {
+                let p: Vec<f64> = probabilities.iter().map(|(_, x)| *x).collect();
+                review::entropy_uncertainty(&p)
+            }
+            _ => 0.0,
+        };
+        let drifting = self
+            .streaming
+            .as_ref()
+            .map(|st| st.drifting_region(features))
+            .unwrap_or_default();
+        let why = review::Why {
+            uncertainty,
+            drifting,
+        };
+        let ts_ms = ev.ts.timestamp_millis();
+        self.review
+            .consider(&s.review, &self.model, ev.id.as_ref(), why, || {
+                (ts_ms, features_json(features), output_json(output))
+            });
     }
 
     /// Keeps onsets for [`ModelMonitor::recent_onsets`].
@@ -485,6 +534,9 @@ impl ModelMonitor {
                                 ts_ms: now_ms,
                             },
                         );
+                        if s.review.enabled {
+                            self.consider_review(ev, &features.0, output.as_ref(), s);
+                        }
                     }
                 }
                 self.join.enforce(bounds(s), now_ms);
@@ -532,13 +584,22 @@ impl ModelMonitor {
                     drifting: self.in_drift.values().filter(|d| **d).count() as u32,
                 });
             }
-            Body::Feedback { target, .. } => {
+            Body::Feedback { target, source } => {
+                let label = match target {
+                    Target::Label(l) => l.to_string(),
+                    Target::Value(v) => v.to_string(),
+                };
+                self.review.count_source(source.as_deref());
                 if self.join.is_joined(ev.id.as_ref()) {
                     self.join.duplicate_feedback += 1;
+                    self.review
+                        .second_label(ev.id.as_ref(), &label, source.as_deref());
                 } else if let Some(p) = self.join.take_pending(ev.id.as_ref()) {
                     self.label_delays.push((now_ms - p.ts_ms).max(0));
                     self.on_label(&p.predicted, p.score, target, ev, s, &mut onsets);
                     self.mark_joined(ev.id.as_ref());
+                    self.review
+                        .labelled(ev.id.as_ref(), &label, source.as_deref());
                 } else if !self.join.has_early(ev.id.as_ref()) {
                     let owned = match target {
                         Target::Label(l) => Target::Label(l.to_string().into()),
@@ -570,3 +631,54 @@ impl ModelMonitor {
 
 #[cfg(test)]
 mod tests;
+
+/// Features as a JSON object, in the event's order (for the review queue).
+fn features_json(features: &[(std::borrow::Cow<'_, str>, FeatureValue<'_>)]) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in features.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k.as_ref()).expect("a string serialises"));
+        out.push(':');
+        let v = match v {
+            FeatureValue::Number(x) => serde_json::Number::from_f64(*x)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            FeatureValue::Category(c) => serde_json::Value::String(c.to_string()),
+            FeatureValue::Missing => serde_json::Value::Null,
+        };
+        out.push_str(&v.to_string());
+    }
+    out.push('}');
+    out
+}
+
+/// What a model answered, as a JSON object (for the review queue).
+fn output_json(output: Option<&PredictionOutput<'_>>) -> String {
+    let v = match output {
+        Some(PredictionOutput::Class {
+            label,
+            score,
+            probabilities,
+        }) => {
+            let mut m = serde_json::Map::new();
+            if let Some(l) = label {
+                m.insert("label".into(), l.to_string().into());
+            }
+            if let Some(s) = score {
+                m.insert("score".into(), (*s).into());
+            }
+            if !probabilities.is_empty() {
+                let p: serde_json::Map<String, serde_json::Value> = probabilities
+                    .iter()
+                    .map(|(k, x)| (k.to_string(), (*x).into()))
+                    .collect();
+                m.insert("probabilities".into(), p.into());
+            }
+            serde_json::Value::Object(m)
+        }
+        Some(PredictionOutput::Value(x)) => serde_json::json!({ "value": x }),
+        None => serde_json::json!({}),
+    };
+    v.to_string()
+}

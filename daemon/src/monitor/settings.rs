@@ -56,6 +56,8 @@ pub struct MonitorSettings {
     /// Ids of labelled predictions remembered to count duplicate feedback once (the most recent
     /// ones; feedback repeated after that is counted as new, unmatched feedback).
     pub join_dedupe_entries: usize,
+    /// The review queue: predictions most worth a human label (`[monitor.review]`).
+    pub review: super::review::ReviewSettings,
     /// Joined labels that form the reference period's performance.
     pub accuracy_reference_labels: u64,
     /// Joined labels per tumbling performance window.
@@ -108,6 +110,7 @@ impl Default for MonitorSettings {
             join_max_entries: 1_000_000,
             join_ttl_seconds: 7 * 24 * 3600,
             join_dedupe_entries: 100_000,
+            review: Default::default(),
             accuracy_reference_labels: 2_000,
             accuracy_window_labels: 2_000,
             // Performance is tested window after window for as long as the daemon runs: a strict
@@ -124,7 +127,7 @@ impl Default for MonitorSettings {
 impl MonitorSettings {
     /// Every problem, as `(key, message)`.
     pub fn validate(&self) -> Vec<(String, String)> {
-        let mut e = Vec::new();
+        let mut e = self.review.problems("review");
         if self.reference_events < 10 {
             e.push(("reference_events".into(), "must be at least 10".into()));
         }

@@ -311,6 +311,51 @@ impl Streaming {
             .collect()
     }
 
+    /// The features in the drift state whose value in `features` falls in a column the sliding
+    /// window over-represents (at least 1.5 times its reference share): the prediction sits in
+    /// the region that moved.
+    pub(super) fn drifting_region(
+        &self,
+        features: &[(std::borrow::Cow<'_, str>, FeatureValue<'_>)],
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        // The common case, on every prediction: nothing in drift, nothing to look up.
+        if !self.features.iter().any(|(_, w)| w.test.in_drift()) {
+            return out;
+        }
+        for (name, v) in features {
+            let Ok(slot) = self
+                .features
+                .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            else {
+                continue;
+            };
+            let w = &self.features[slot].1;
+            if !w.test.in_drift() {
+                continue;
+            }
+            let raw = match v {
+                FeatureValue::Number(x) => w.columns.number(*x),
+                FeatureValue::Category(c) => w.columns.text(c),
+                FeatureValue::Missing => None,
+            };
+            let (reference, current, map) = w.test.columns_ref();
+            let Some(col) = raw.and_then(|r| map.get(r)).map(|c| *c as usize) else {
+                continue;
+            };
+            let nr = reference.iter().sum::<u64>().max(1) as f64;
+            let nc = current.iter().map(|&c| u64::from(c)).sum::<u64>().max(1) as f64;
+            let (r, c) = (
+                reference.get(col).copied().unwrap_or(0) as f64 / nr,
+                current.get(col).copied().map_or(0.0, f64::from) / nc,
+            );
+            if c >= 1.5 * r && c > 0.0 {
+                out.push(name.to_string());
+            }
+        }
+        out
+    }
+
     /// Predictions in the sliding window.
     pub(super) fn len(&self) -> usize {
         self.filled

@@ -40,6 +40,17 @@ pub struct Metrics {
     pub order_watermark: prometheus::Gauge,
     /// `driftd_order_paused_partitions`: partitions paused because they are far ahead.
     pub order_paused: IntGauge,
+    /// `driftd_review_queue_items{model}`: predictions in the model's review queue.
+    pub review_items: IntGaugeVec,
+    /// `driftd_review_oldest_item_timestamp_seconds{model}`: event time of the oldest item in the
+    /// review queue (`time() - …` is its age).
+    pub review_oldest: GaugeVec,
+    /// `driftd_labels_by_source_total{model,source}`: labels (feedback events) by who gave them
+    /// (at most 32 sources per model, then `other`; none given: `unknown`).
+    pub labels_by_source: IntCounterVec,
+    /// `driftd_label_agreement_total{model,outcome}`: a reviewed prediction labelled again by
+    /// another source, `agree` or `disagree` with the first label.
+    pub label_agreement: IntCounterVec,
     /// `driftd_adapter_unpaired_total{side}`: halves of an inference (KServe, Open Inference
     /// Protocol) whose other half never came, turned into events alone (`request`, `response`).
     pub adapter_unpaired: IntCounterVec,
@@ -204,6 +215,10 @@ impl Metrics {
         "driftd_order_paused_partitions",
         "driftd_adapter_unpaired_total",
         "driftd_adapter_pending",
+        "driftd_review_queue_items",
+        "driftd_review_oldest_item_timestamp_seconds",
+        "driftd_labels_by_source_total",
+        "driftd_label_agreement_total",
         "driftd_state_store_up",
         "driftd_state_store_errors_total",
         "driftd_checkpoints_total",
@@ -327,6 +342,30 @@ impl Metrics {
                 &r,
                 "driftd_order_watermark_seconds",
                 "The event-time watermark, Unix seconds (0 while a partition holds it back).",
+            ),
+            review_items: gauge_vec(
+                &r,
+                "driftd_review_queue_items",
+                "Predictions in the model's review queue (most worth a human label).",
+                &["model"],
+            ),
+            review_oldest: fgauge_vec(
+                &r,
+                "driftd_review_oldest_item_timestamp_seconds",
+                "Event time of the oldest prediction in the model's review queue.",
+                &["model"],
+            ),
+            labels_by_source: counter_vec(
+                &r,
+                "driftd_labels_by_source_total",
+                "Labels (feedback events) by who gave them.",
+                &["model", "source"],
+            ),
+            label_agreement: counter_vec(
+                &r,
+                "driftd_label_agreement_total",
+                "A reviewed prediction labelled again by another source: agree or disagree.",
+                &["model", "outcome"],
             ),
             adapter_unpaired: counter_vec(
                 &r,
@@ -794,6 +833,14 @@ mod tests {
         m.shadow_pairs
             .with_label_values(&["churn", "candidate"])
             .set(5);
+        m.review_items.with_label_values(&["churn"]).set(3);
+        m.review_oldest.with_label_values(&["churn"]).set(1.0e9);
+        m.labels_by_source
+            .with_label_values(&["churn", "ana"])
+            .inc();
+        m.label_agreement
+            .with_label_values(&["churn", "agree"])
+            .inc();
         let text = m.render();
         for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
             let name = line.split_whitespace().nth(2).unwrap();

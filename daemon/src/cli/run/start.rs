@@ -408,6 +408,8 @@ pub(super) async fn start_http(
         policy: shared.policy.clone(),
         kserve: kserve_sink(cfg, shared, &feedback)?,
         kserve_open: cfg.http.kserve_open,
+        claims: Default::default(),
+        review_claim: http::review::claim_duration(cfg.monitor.review.claim_seconds),
         feedback,
         parse: shared.parse,
         max_batch_items: cfg.http.max_batch_items,

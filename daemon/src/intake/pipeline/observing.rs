@@ -284,6 +284,10 @@ fn observe(sh: &Shared<'_>, model: &str, w: &mut Watch, s: &MonitorSettings, ev:
             w.published = Some(started);
             publish_watch(sh.metrics, sh.board, model, &w.monitor, s);
         }
+    } else if matches!(ev.body, crate::contract::event::Body::Feedback { .. }) {
+        // A label moves coverage, the review queue and the sources' counts: published on the
+        // sources' next tick (labels come by hand too, a few at a time).
+        w.stale = true;
     }
     for o in &onsets {
         DriftOnset(o).emit(sh.metrics);

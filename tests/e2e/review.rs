@@ -1,0 +1,176 @@
+//! The review queue over real HTTP (issue: human in the loop): a running `driftd run` offers two
+//! experts different predictions to label, each claimed for a while; a claim that expires
+//! returns its item; the experts' labels go through `POST /v1/feedback`, carry their token's name
+//! as the source, take the items out of the queue, move coverage, and a second label of the same
+//! prediction by the other expert is counted as agreement or disagreement.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use driftd::offline::streams::{StreamKind, StreamSpec, generate};
+use serde_json::Value as Json;
+
+use crate::harness::*;
+
+fn ureq_get(url: &str, token: &str) -> (u16, Json) {
+    let (code, body) = http_get_auth(url, token);
+    (code, serde_json::from_str(&body).unwrap_or(Json::Null))
+}
+
+fn ids(v: &Json) -> BTreeSet<String> {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn two_experts_get_different_items_claims_expire_and_their_labels_reach_the_monitor() {
+    let dir = tempfile::tempdir().unwrap();
+    // Predictions only: every one waits for its label.
+    let s = generate(&StreamSpec::new(StreamKind::CovariateShift).events(12_000)).unwrap();
+    let events = dir.path().join("events.jsonl");
+    write_lines(&events, &s.predictions);
+    let cfg = format!(
+        r#"
+[http]
+listen = "{{HTTP}}"
+
+[[http.tokens]]
+name = "ana"
+role = "feedback"
+token = {{ value = "review-token-ana-0123456789" }}
+
+[[http.tokens]]
+name = "ben"
+role = "feedback"
+token = {{ value = "review-token-ben-0123456789" }}
+
+[source]
+kind = "file"
+path = "{}"
+follow = true
+
+[monitor.review]
+claim_seconds = 2
+"#,
+        events.display()
+    );
+    let (ana, ben) = ("review-token-ana-0123456789", "review-token-ben-0123456789");
+    let d = Driftd::start(dir.path(), &cfg, &[]);
+    let model = s.model.as_str();
+    wait_for("every prediction applied", Duration::from_secs(300), || {
+        let m = d.metrics()?;
+        (m.sum("driftd_events_total", &[("kind", "prediction")]) >= s.predictions.len() as f64)
+            .then_some(())
+    });
+    let url = format!("{}/v1/models/{model}/review?limit=5", d.base());
+    let (code, a) = ureq_get(&url, ana);
+    assert_eq!(code, 200, "{a}");
+    let queued = a["queue"]["items"].as_u64().unwrap();
+    assert!(queued >= 10, "about 1 % of 2,000 waiting predictions: {a}");
+    let a_ids = ids(&a);
+    assert_eq!(a_ids.len(), 5);
+    for item in a["items"].as_array().unwrap() {
+        assert!(item["features"]["num_0"].is_number(), "{item}");
+        assert!(item["prediction"]["score"].is_number());
+        assert!(!item["reasons"].as_array().unwrap().is_empty());
+        let pi = item["inclusion_probability"].as_f64().unwrap();
+        assert!(pi > 0.0 && pi <= 1.0);
+        assert!(item["claimed_until"].is_string());
+    }
+    // The items come most worth a label first.
+    let weights: Vec<f64> = a["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["weight"].as_f64().unwrap())
+        .collect();
+    assert!(weights.windows(2).all(|w| w[0] >= w[1]), "{weights:?}");
+    // Two experts at once: different items.
+    let (_, b) = ureq_get(&url, ben);
+    let b_ids = ids(&b);
+    assert!(!b_ids.is_empty());
+    assert!(a_ids.is_disjoint(&b_ids), "{a_ids:?} {b_ids:?}");
+    // A skip gives one back at once; an expired claim gives the rest back.
+    let skipped = a_ids.iter().next().unwrap().clone();
+    let (code, body) = http_post(
+        &format!("{}/v1/models/{model}/review/{skipped}/release", d.base()),
+        Some(ana),
+        b"",
+    );
+    assert_eq!((code, body.contains("true")), (200, true), "{body}");
+    wait_for(
+        "ana's claims expire and ben is offered her items",
+        Duration::from_secs(30),
+        || {
+            let (_, b2) = ureq_get(
+                &format!("{}/v1/models/{model}/review?limit=50", d.base()),
+                ben,
+            );
+            ids(&b2).is_superset(&a_ids).then_some(())
+        },
+    );
+
+    // Ana labels her five (no `source`: her token's name is).
+    let labels: Vec<String> = a_ids
+        .iter()
+        .map(|id| {
+            format!(r#"{{"kind":"feedback","id":"{id}","model":"{model}","ts":"2026-01-01T01:00:00Z","label":"1"}}"#)
+        })
+        .collect();
+    let (code, body) = http_post(
+        &format!("{}/v1/feedback", d.base()),
+        Some(ana),
+        format!("[{}]", labels.join(",")).as_bytes(),
+    );
+    assert_eq!(code, 202, "{body}");
+    let (_, after) = ureq_get(&url, ana);
+    assert_eq!(after["labels"]["labelled"], 5);
+    assert_eq!(after["labels"]["by_source"]["ana"], 5);
+    assert!(after["labels"]["coverage"].as_f64().unwrap() > 0.0);
+    let interval = after["labels"]["accuracy_interval"].as_array().unwrap();
+    assert!(interval[0].as_f64().unwrap() <= interval[1].as_f64().unwrap());
+    assert_eq!(
+        after["queue"]["items"].as_u64().unwrap(),
+        queued - 5,
+        "labelled items leave the queue"
+    );
+    // Ben labels one of them again, differently: a disagreement.
+    let again = a_ids.iter().next().unwrap();
+    let (code, _) = http_post(
+        &format!("{}/v1/feedback", d.base()),
+        Some(ben),
+        format!(r#"{{"kind":"feedback","id":"{again}","model":"{model}","ts":"2026-01-01T01:00:00Z","label":"0"}}"#).as_bytes(),
+    );
+    assert_eq!(code, 202);
+    let m = wait_for("the labels' metrics", Duration::from_secs(30), || {
+        let m = d.metrics()?;
+        (m.sum(
+            "driftd_label_agreement_total",
+            &[("model", model), ("outcome", "disagree")],
+        ) == 1.0)
+            .then_some(m)
+    });
+    assert_eq!(
+        m.sum(
+            "driftd_labels_by_source_total",
+            &[("model", model), ("source", "ana")]
+        ),
+        5.0
+    );
+    assert_eq!(
+        m.sum(
+            "driftd_labels_by_source_total",
+            &[("model", model), ("source", "ben")]
+        ),
+        1.0
+    );
+    assert!(m.sum("driftd_review_queue_items", &[("model", model)]) >= 1.0);
+    // Not for tokens of other roles, nor for a model never seen.
+    assert_eq!(http_get(&url).map(|r| r.0), Some(401));
+    let (code, _) = ureq_get(&format!("{}/v1/models/nobody/review", d.base()), ana);
+    assert_eq!(code, 404);
+}
