@@ -9,6 +9,9 @@ SCHEMATHESIS_VERSION="4.32.5"
 # Reads compose.yaml as a compose implementation does (interpolation, dependency conditions) for
 # tests/e2e/container.rs; there is no Docker engine to ask.
 PODMAN_COMPOSE_VERSION="1.6.0"
+# Drives Debian's Chromium for the review page's test (tests/tools/review_page.cjs); the core
+# package downloads no browser.
+PLAYWRIGHT_VERSION="1.65.2"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -103,6 +106,19 @@ ensure_container_tools() {
   command -v runc >/dev/null || missing+=(runc)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+# Playwright's client library (playwright-core from the npm registry) in .testbed/node.
+ensure_playwright() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  local dir=".testbed/node"
+  if [ -f "$dir/node_modules/playwright-core/package.json" ] \
+    && grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" "$dir/node_modules/playwright-core/package.json"; then
+    return
+  fi
+  mkdir -p "$dir"
+  log "installing playwright-core $PLAYWRIGHT_VERSION into $dir"
+  npm install --prefix "$dir" --no-audit --no-fund --silent "playwright-core@$PLAYWRIGHT_VERSION" >&2
 }
 
 # A real browser for the HTML report tests: Debian's Chromium, run headless.

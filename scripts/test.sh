@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing (build tools, redis-server, the tansu Kafka-protocol
-# broker, a Python venv with kafka-python, Prometheus' promtool, systemd-analyze, stunnel, Chromium, buildah and podman), then runs formatting and lint checks and every test —
+# broker, a Python venv with kafka-python, Prometheus' promtool, systemd-analyze, stunnel, Chromium with playwright-core, buildah and podman), then runs formatting and lint checks and every test —
 # unit, property and end-to-end tests against real brokers and Redis started on free loopback ports.
 #
 #   scripts/test.sh                 # everything
@@ -18,6 +18,7 @@ ensure_promtool
 ensure_systemd_analyze
 ensure_stunnel
 ensure_chromium
+ensure_playwright
 ensure_container_tools
 
 log "cargo fmt --check"

@@ -174,3 +174,90 @@ claim_seconds = 2
     let (code, _) = ureq_get(&format!("{}/v1/models/nobody/review", d.base()), ana);
     assert_eq!(code, 404);
 }
+
+/// An expert at `/review` in Debian's Chromium, driven by Playwright: gives her token, labels
+/// five predictions with the keyboard, and the labels reach the monitor with her name as their
+/// source; a screenshot goes to `target/e2e-artifacts/review-page.png`.
+#[test]
+fn an_expert_labels_five_items_with_the_keyboard_on_the_review_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = generate(&StreamSpec::new(StreamKind::CovariateShift).events(12_000)).unwrap();
+    let events = dir.path().join("events.jsonl");
+    write_lines(&events, &s.predictions);
+    let token = "review-page-token-0123456789";
+    let cfg = format!(
+        r#"
+[http]
+listen = "{{HTTP}}"
+
+[[http.tokens]]
+name = "ana"
+role = "feedback"
+token = {{ value = "{token}" }}
+
+[source]
+kind = "file"
+path = "{}"
+follow = true
+"#,
+        events.display()
+    );
+    let d = Driftd::start(dir.path(), &cfg, &[]);
+    let model = s.model.as_str();
+    wait_for("every prediction applied", Duration::from_secs(300), || {
+        let m = d.metrics()?;
+        (m.sum("driftd_events_total", &[("kind", "prediction")]) >= s.predictions.len() as f64)
+            .then_some(())
+    });
+    let shots = repo_root().join("target/e2e-artifacts");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("review-page.png");
+    let out = std::process::Command::new("node")
+        .arg(repo_root().join("tests/tools/review_page.cjs"))
+        .args([&d.base(), token, "5"])
+        .arg(&shot)
+        .env(
+            "DRIFTD_NODE_MODULES",
+            repo_root().join(".testbed/node/node_modules"),
+        )
+        .env(
+            "DRIFTD_CHROMIUM",
+            find_tool(
+                "DRIFTD_CHROMIUM",
+                &["chromium", "chromium-browser"],
+                "run scripts/test.sh",
+            ),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the page test failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail(&d.log_text(), 20)
+    );
+    let said: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let labelled: BTreeSet<String> = said["labelled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(labelled.len(), 5, "five different items: {said}");
+    assert_eq!(said["given"], "5");
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    // The labels reached the monitor, from her.
+    let (_, v) = ureq_get(&format!("{}/v1/models/{model}/review", d.base()), token);
+    assert_eq!(v["labels"]["labelled"], 5, "{v}");
+    assert_eq!(v["labels"]["by_source"]["ana"], 5);
+    assert!(v["labels"]["coverage"].as_f64().unwrap() > 0.0);
+    assert!(
+        ids(&v).is_disjoint(&labelled),
+        "labelled items left the queue"
+    );
+    // The page itself is open and fetches nothing.
+    let (code, page) = http_get(&format!("{}/review", d.base())).unwrap();
+    assert_eq!(code, 200);
+    assert!(!page.contains("src=") && page.contains("<label for=\"token\">"));
+}

@@ -328,6 +328,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(64 * 1024));
     let feedback = Router::new()
         .route("/v1/feedback", post(post_feedback))
+        .route("/v1/review", get(review::get_models))
         .route("/v1/models/{model}/review", get(review::get_review))
         .route(
             "/v1/models/{model}/review/{id}/release",
@@ -348,7 +349,8 @@ pub fn app(state: AppState) -> Router {
     let open = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/openapi.json", get(openapi::run_json));
+        .route("/openapi.json", get(openapi::run_json))
+        .route("/review", get(review::get_page));
     let metrics_route = Router::new().route("/metrics", get(metrics));
     let metrics_need = state.metrics_role.map_or(Need::Open, Need::Role);
     gate.protect(open, Need::Open)

@@ -48,6 +48,8 @@ use crate::http::{Accepted, ErrorBody, ItemError, ModelName, Readiness};
         super::post_feedback,
         super::post_kserve,
         super::review::get_review,
+        super::review::get_models,
+        super::review::get_page,
         super::review::post_release,
         super::admin::get_alerts,
         super::admin::get_silences,
@@ -292,12 +294,13 @@ mod tests {
                     "{method} {path}"
                 );
                 assert!(r["429"]["headers"]["Retry-After"].is_object());
-                let open = ["/healthz", "/readyz", "/openapi.json"].contains(&path.as_str());
+                let open =
+                    ["/healthz", "/readyz", "/openapi.json", "/review"].contains(&path.as_str());
                 assert_eq!(r["401"].is_object(), !open, "{method} {path}");
                 assert_eq!(r["403"].is_object(), !open, "{method} {path}");
             }
         }
-        assert_eq!(n, 23);
+        assert_eq!(n, 25);
         assert_eq!(
             d["components"]["securitySchemes"]["bearer"]["scheme"],
             "bearer"

@@ -61,6 +61,48 @@ impl Claims {
     }
 }
 
+/// The experts' page: one item at a time, its features and the model's answer, labels by key
+/// (`1`–`9`), skip (`s`), and the labels' figures. Plain HTML with a little script, nothing
+/// fetched but this daemon's API (with the token the expert types, kept in the tab).
+pub(super) const PAGE: &str = include_str!("review.html");
+
+/// The review page ([`PAGE`]); open: it holds no data, its script asks the API with the token.
+#[utoipa::path(get, path = "/review", tag = "feedback",
+    responses((status = 200, description = "The experts' page (text/html)", content_type = "text/html", body = String)))]
+pub(super) async fn get_page() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        PAGE,
+    )
+        .into_response()
+}
+
+/// The caller's name and the models with a review queue, largest first.
+#[utoipa::path(get, path = "/v1/review", tag = "feedback",
+    responses(
+        (status = 200, description = "`{\"caller\": name, \"models\": [{\"model\", \"items\"}]}`", body = Object),
+        (status = 404, description = "No event source", body = ErrorBody),
+        (status = 503, description = "The event source is shutting down", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub(super) async fn get_models(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, ApiError> {
+    let models = super::admin::ask_task(
+        s.control.as_ref(),
+        "no event source",
+        "the event source",
+        Control::ReviewModels,
+    )
+    .await?;
+    let models: Vec<serde_json::Value> = models
+        .into_iter()
+        .map(|(m, n)| serde_json::json!({ "model": m, "items": n }))
+        .collect();
+    Ok(Json(serde_json::json!({ "caller": caller.name, "models": models })).into_response())
+}
+
 /// How many items to take.
 #[derive(Debug, Deserialize, IntoParams)]
 pub(super) struct ReviewQuery {

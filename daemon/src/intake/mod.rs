@@ -98,6 +98,8 @@ pub enum Control {
     ),
     /// A model's HTML report (see [`Pipeline::report`]).
     Report(String, tokio::sync::oneshot::Sender<Option<String>>),
+    /// The models with a review queue and its size (see [`Pipeline::review_models`]).
+    ReviewModels(tokio::sync::oneshot::Sender<Vec<(String, usize)>>),
     /// The next items of a model's review queue (see [`Pipeline::review`]).
     Review {
         /// The model.
@@ -138,6 +140,9 @@ pub fn dispatch(p: &mut Pipeline, c: Control) {
         }
         Control::Report(model, reply) => {
             let _ = reply.send(p.report(&model));
+        }
+        Control::ReviewModels(reply) => {
+            let _ = reply.send(p.review_models());
         }
         Control::Review {
             model,

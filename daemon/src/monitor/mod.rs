@@ -350,6 +350,11 @@ impl ModelMonitor {
             .unwrap_or_default()
     }
 
+    /// The label that counts as positive (a binary score is its probability).
+    pub fn positive_label(&self) -> &str {
+        &self.positive_label
+    }
+
     /// The review queue: predictions most worth a human label, and the labels' sources.
     pub fn review(&self) -> &review::ReviewQueue {
         &self.review

@@ -45,6 +45,18 @@ impl Pipeline {
         }
     }
 
+    /// The monitored models and the size of their review queues, largest first.
+    pub fn review_models(&mut self) -> Vec<(String, usize)> {
+        self.flush();
+        let mut v: Vec<(String, usize)> = self
+            .monitors
+            .iter()
+            .map(|(m, w)| (m.clone(), w.monitor.review().len()))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    }
+
     /// The next items of `model`'s review queue for an expert (most worth a label first, at most
     /// `limit`, leaving out `exclude`, the items others hold), with the queue's and the labels'
     /// figures. `None` for a model never seen.
@@ -71,12 +83,27 @@ impl Pipeline {
                 })
             })
             .collect();
+        // The labels an expert can give: the positive label and every label the queued
+        // predictions carry, sorted.
+        let mut classes: std::collections::BTreeSet<String> = q
+            .ranked()
+            .iter()
+            .filter_map(|i| {
+                serde_json::from_str::<Value>(&i.prediction).ok()?["label"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        if !m.positive_label().is_empty() {
+            classes.insert(m.positive_label().to_owned());
+        }
         let (labelled, errors) = m.labels();
         let correct = labelled.saturating_sub(errors);
         Some(json!({
             "model": model,
             "queue": { "items": q.len(), "dropped": q.dropped },
             "items": items,
+            "classes": classes,
             "labels": {
                 "predictions": m.predictions(),
                 "labelled": labelled,
