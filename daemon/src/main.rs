@@ -146,6 +146,13 @@ enum Command {
         /// time, and with `--alerts` the alerts.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+        /// Simulate experts with a labelling budget: only this share of the predictions (e.g.
+        /// 0.02) get their feedback, chosen by `--label-policy`; the rest is withheld.
+        #[arg(long, value_name = "SHARE")]
+        label_budget: Option<f64>,
+        /// Which predictions the budget labels: `review` (the review queue's choice) or `random`.
+        #[arg(long, value_enum, default_value = "review", requires = "label_budget")]
+        label_policy: driftd::offline::replay::LabelPolicy,
     },
     /// The model registry: list, show, train, promote, roll back, import and export model
     /// versions in the configured state store.
@@ -247,7 +254,15 @@ fn main() -> ExitCode {
             join_memory,
             spill_dir,
             html,
+            label_budget,
+            label_policy,
         } => {
+            if let Some(b) = label_budget
+                && !(b > 0.0 && b <= 1.0)
+            {
+                eprintln!("driftd replay: --label-budget must be in (0, 1]");
+                return ExitCode::from(2);
+            }
             let Some(loaded) = load_config(config.as_deref()) else {
                 return ExitCode::from(2);
             };
@@ -260,6 +275,7 @@ fn main() -> ExitCode {
                 join_memory: (join_memory > 0).then_some(join_memory),
                 spill_dir: spill_dir.as_deref(),
                 html: html.as_deref(),
+                label_budget: label_budget.map(|b| (b, label_policy)),
             };
             match driftd::offline::replay::replay(&loaded.config, &opts) {
                 Ok(s) => {

@@ -261,3 +261,52 @@ follow = true
     assert_eq!(code, 200);
     assert!(!page.contains("src=") && page.contains("<label for=\"token\">"));
 }
+
+/// `driftd replay --label-budget 0.02` on the project's concept-drift stream: the review queue's
+/// choice (uncertainty, drifting regions, a random share) finds the concept drift sooner than
+/// labelling the same number of predictions at random.
+#[test]
+fn a_labelling_budget_spent_by_the_review_policy_finds_concept_drift_sooner_than_at_random() {
+    use driftd::offline::streams::write_to_dir;
+    let dir = tempfile::tempdir().unwrap();
+    let kind = StreamKind::Concept;
+    let name = kind.name();
+    let stream = generate(&StreamSpec::new(kind).events(100_000)).unwrap();
+    write_to_dir(&stream, dir.path(), name).unwrap();
+    let run = |policy: &str| -> (u64, f64) {
+        let report = dir.path().join(format!("{policy}.jsonl"));
+        crate::replay::exec_replay(
+            dir.path(),
+            &[
+                "--events",
+                &format!("{name}.predictions.jsonl"),
+                "--feedback",
+                &format!("{name}.feedback.jsonl"),
+                "--truth",
+                &format!("{name}.truth.json"),
+                "--label-budget",
+                "0.02",
+                "--label-policy",
+                policy,
+            ],
+            &report,
+        );
+        let (_, summary) = crate::replay::read_report(&report);
+        let b = &summary["backtest"]["summary"];
+        assert_eq!(b["detected"], 1, "{policy}: {summary}");
+        assert_eq!(b["false_alarms"], 0, "{policy}: {summary}");
+        let labelled = summary["models"][name]["labelled"].as_u64().unwrap();
+        (labelled, b["mean_delay_events"].as_f64().unwrap())
+    };
+    let (review_labels, review_delay) = run("review");
+    let (random_labels, random_delay) = run("random");
+    // The same budget: about 2 % of 100,000 predictions each.
+    for n in [review_labels, random_labels] {
+        assert!((1_700..=2_300).contains(&n), "{n} labels");
+    }
+    assert!(
+        review_delay < random_delay,
+        "review {review_delay} predictions after the drift, random {random_delay}"
+    );
+    eprintln!("labels {review_labels} / {random_labels}; delay {review_delay} / {random_delay}");
+}

@@ -145,6 +145,10 @@ pub struct ReviewQueue {
     /// Set when the queue changed (the daemon checkpoints it apart).
     #[serde(skip)]
     pub dirty: bool,
+    /// When set, every id chosen for review is noted here, whether or not it fits the queue
+    /// (`driftd replay --label-budget` simulates the experts labelling exactly those).
+    #[serde(skip)]
+    pub selected: Option<std::collections::HashSet<String>>,
 }
 
 impl Default for ReviewQueue {
@@ -159,6 +163,7 @@ impl Default for ReviewQueue {
             agreed: 0,
             disagreed: 0,
             dirty: false,
+            selected: None,
         }
     }
 }
@@ -233,6 +238,9 @@ impl ReviewQueue {
         let pi = (s.sample_rate * w / self.mean_weight.max(1e-9)).min(1.0);
         if uniform(model, id) >= pi {
             return;
+        }
+        if let Some(sel) = self.selected.as_mut() {
+            sel.insert(id.to_owned());
         }
         let mut reasons = Vec::new();
         if why.uncertainty >= 0.5 {

@@ -75,6 +75,9 @@ pub struct ReplaySummary {
     /// The backtest score, with `--truth`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backtest: Option<serde_json::Value>,
+    /// With `--label-budget`: feedback events withheld (their prediction was not chosen).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub labels_withheld: u64,
     /// With `--alerts`: how many times each rule's alerts were notified as firing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<BTreeMap<String, u64>>,
@@ -387,11 +390,34 @@ pub struct ReplayOptions<'a> {
     /// Where the HTML report goes ([`crate::report`]): per model the drift timeline, the
     /// distributions, the tests, labels and accuracy, and (with `alerts`) the alerts.
     pub html: Option<&'a Path>,
+    /// Simulates experts with a labelling budget: only this share of the predictions get their
+    /// feedback applied, chosen by the policy; the rest is withheld.
+    pub label_budget: Option<(f64, LabelPolicy)>,
+}
+
+/// Which predictions a simulated labelling budget labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LabelPolicy {
+    /// The review queue's choice (`[monitor.review]`: uncertainty, drifting regions, a random
+    /// share), at `sample_rate` = the budget.
+    Review,
+    /// Uniformly at random (the same hash of the id, compared with the budget).
+    Random,
 }
 
 /// Runs a replay; returns the summary (also written as the report's last line).
 pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySummary> {
-    let settings: &MonitorSettings = &cfg.monitor;
+    let mut budgeted = cfg.monitor.clone();
+    if let Some((b, _)) = opts.label_budget {
+        budgeted.review.enabled = true;
+        budgeted.review.sample_rate = b;
+    }
+    let settings: &MonitorSettings = &budgeted;
+    let track = |m: &mut ModelMonitor| {
+        if let Some((_, LabelPolicy::Review)) = opts.label_budget {
+            m.review_mut().selected = Some(Default::default());
+        }
+    };
     let parse = ParseOptions {
         max_event_bytes: cfg.events.max_event_bytes,
         default_kind: None,
@@ -419,6 +445,7 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
     };
     for m in monitors.values_mut() {
         spill(m)?;
+        track(m);
     }
     let mut summary = ReplaySummary::default();
     let mut all_onsets: Vec<Onset> = Vec::new();
@@ -468,12 +495,27 @@ pub fn replay(cfg: &Config, opts: &ReplayOptions<'_>) -> anyhow::Result<ReplaySu
             let mut m =
                 ModelMonitor::new(model, positive, policy.monitor_settings(model, settings));
             spill(&mut m)?;
+            track(&mut m);
             monitors.insert(model.to_owned(), m);
         }
         if let Some(a) = alerts.as_mut() {
             *a.events.entry(model.to_owned()).or_insert(0) += 1;
         }
         let m = monitors.get_mut(model).expect("inserted above");
+        if let (Some((b, pol)), EventKind::Feedback) = (opts.label_budget, ev.kind()) {
+            let chosen = match pol {
+                LabelPolicy::Random => crate::monitor::review::uniform(model, &ev.id) < b,
+                LabelPolicy::Review => m
+                    .review()
+                    .selected
+                    .as_ref()
+                    .is_some_and(|s| s.contains(ev.id.as_ref())),
+            };
+            if !chosen {
+                summary.labels_withheld += 1;
+                continue;
+            }
+        }
         let settings_m = policy.monitor_settings(model, settings);
         let ms = summary.models.entry(model.to_owned()).or_default();
         match ev.kind() {
