@@ -391,11 +391,33 @@ impl ModelMonitor {
         let why = review::Why {
             uncertainty,
             drifting,
+            disagreement: false,
         };
         let ts_ms = ev.ts.timestamp_millis();
         self.review
             .consider(&s.review, &self.model, ev.id.as_ref(), why, || {
                 (ts_ms, features_json(features), output_json(output))
+            });
+    }
+
+    /// A shadowed challenger disagreed with the served answer of this prediction (`ev`): it
+    /// weighs up in the review queue, if it still waits for its label.
+    pub fn review_disagreement(&mut self, ev: &Event<'_>, s: &MonitorSettings) {
+        let Body::Prediction { features, output } = &ev.body else {
+            return;
+        };
+        if !s.review.enabled || !self.join.is_pending(ev.id.as_ref()) {
+            return;
+        }
+        let why = review::Why {
+            disagreement: true,
+            ..review::Why::default()
+        };
+        let ts_ms = ev.ts.timestamp_millis();
+        let output = output.as_ref();
+        self.review
+            .reconsider(&s.review, &self.model, ev.id.as_ref(), why, || {
+                (ts_ms, features_json(&features.0), output_json(output))
             });
     }
 

@@ -2,12 +2,16 @@
 //! human expert, and the labels experts gave.
 //!
 //! **Policy** (`[monitor.review]`). Each prediction that waits for its label gets a weight
-//! `w = r + (1 − r) · max(u, d)` in `[r, 1]`, with `r = random_share`:
+//! `w = r + (1 − r) · max(u, d, c)` in `[r, 1]`, with `r = random_share`:
 //! - `u`, its **uncertainty**: `1 − |2s − 1|` for a binary score `s` (1 on the decision boundary,
 //!   0 at certainty), the normalised entropy `H(p) / ln k` of class probabilities;
 //! - `d`, **drift**: 1 when one of its feature values falls in a region that is over-represented
 //!   now in a feature in the drift state (a column of the sliding window holding at least 1.5
 //!   times its reference share), else 0;
+//! - **disagreement**: 1 when a shadowed challenger (the retraining loop's candidate) gave it
+//!   another label than the served one — there a label tells the shadow gate the most (it weighs
+//!   in as `max(u, d, 1)`; the learners score the challenger after the monitors, so such a
+//!   prediction is weighed again: [`ReviewQueue::reconsider`]);
 //! - the floor `r` is the **random** share: every prediction keeps a chance, so the labelled
 //!   sample still covers the whole stream.
 //!
@@ -113,6 +117,8 @@ pub struct Why {
     pub uncertainty: f64,
     /// Features whose drifting region holds this prediction's value.
     pub drifting: Vec<String>,
+    /// A shadowed challenger gave it another label than the served one.
+    pub disagreement: bool,
 }
 
 /// Agreement between two sources on one prediction.
@@ -175,6 +181,14 @@ pub fn uniform(model: &str, id: &str) -> f64 {
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// A prediction's weight: the random floor plus the strongest of uncertainty, drift and
+/// disagreement.
+fn weight(s: &ReviewSettings, why: &Why) -> f64 {
+    let d = if why.drifting.is_empty() { 0.0 } else { 1.0 };
+    let c = if why.disagreement { 1.0 } else { 0.0 };
+    s.random_share + (1.0 - s.random_share) * why.uncertainty.max(d).max(c)
+}
+
 /// The uncertainty of a binary score: 1 on the decision boundary, 0 at certainty.
 pub fn score_uncertainty(s: f64) -> f64 {
     (1.0 - (2.0 * s - 1.0).abs()).clamp(0.0, 1.0)
@@ -230,11 +244,47 @@ impl ReviewQueue {
         why: Why,
         item: impl FnOnce() -> (i64, String, String),
     ) {
-        let d = if why.drifting.is_empty() { 0.0 } else { 1.0 };
-        let strength = why.uncertainty.max(d);
-        let w = s.random_share + (1.0 - s.random_share) * strength;
+        let w = weight(s, &why);
         self.weighed = (self.weighed + 1).min(1_000);
         self.mean_weight += (w - self.mean_weight) / self.weighed as f64;
+        self.admit(s, model, id, why, w, item);
+    }
+
+    /// Weighs again a prediction already considered, now that more is known (a shadowed
+    /// challenger disagreed with it): its item weighs more, or it gets the chance of entering that
+    /// its new weight gives (the same draw: a prediction in at the old weight stays in), without
+    /// counting it twice in the running mean.
+    pub fn reconsider(
+        &mut self,
+        s: &ReviewSettings,
+        model: &str,
+        id: &str,
+        why: Why,
+        item: impl FnOnce() -> (i64, String, String),
+    ) {
+        let w = weight(s, &why);
+        if let Some(it) = self.items.iter_mut().find(|i| i.id == id) {
+            if w > it.weight {
+                it.weight = w;
+                it.inclusion = (s.sample_rate * w / self.mean_weight.max(1e-9)).min(1.0);
+                it.reasons.retain(|r| r != "random");
+                it.reasons.push("disagreement".to_owned());
+                self.dirty = true;
+            }
+            return;
+        }
+        self.admit(s, model, id, why, w, item);
+    }
+
+    fn admit(
+        &mut self,
+        s: &ReviewSettings,
+        model: &str,
+        id: &str,
+        why: Why,
+        w: f64,
+        item: impl FnOnce() -> (i64, String, String),
+    ) {
         let pi = (s.sample_rate * w / self.mean_weight.max(1e-9)).min(1.0);
         if uniform(model, id) >= pi {
             return;
@@ -247,6 +297,9 @@ impl ReviewQueue {
             reasons.push(format!("uncertain ({:.2})", why.uncertainty));
         }
         reasons.extend(why.drifting.iter().map(|f| format!("drifting: {f}")));
+        if why.disagreement {
+            reasons.push("disagreement".to_owned());
+        }
         if reasons.is_empty() {
             reasons.push("random".to_owned());
         }
@@ -373,7 +426,7 @@ mod tests {
             let score = (i % 100) as f64 / 99.0;
             let why = Why {
                 uncertainty: score_uncertainty(score),
-                drifting: vec![],
+                ..Why::default()
             };
             q.consider(&s, "m", &format!("p{i}"), why, item);
         }
@@ -405,6 +458,7 @@ mod tests {
             let why = Why {
                 uncertainty: u,
                 drifting: if i == 4 { vec!["num_0".into()] } else { vec![] },
+                disagreement: false,
             };
             q.consider(&s, "m", &format!("p{i}"), why, || {
                 (i as i64, "{}".into(), "{}".into())
@@ -442,6 +496,52 @@ mod tests {
             },
             q
         );
+    }
+
+    #[test]
+    fn a_disagreement_weighs_a_prediction_up_without_counting_it_twice() {
+        let s = ReviewSettings {
+            sample_rate: 0.05,
+            ..ReviewSettings::default()
+        };
+        let mut q = ReviewQueue::default();
+        let certain = || Why::default();
+        let mut missed = Vec::new();
+        for i in 0..2_000 {
+            let id = format!("p{i}");
+            q.consider(&s, "m", &id, certain(), item);
+            if !q.items.iter().any(|it| it.id == id) {
+                missed.push(id);
+            }
+        }
+        let (mean, before) = (q.mean_weight, q.len());
+        // Disagreements on 200 predictions the queue passed over: weight 1 instead of 0.2, so
+        // about five times the chance; the same draw, so π(1) ≥ π(0.2) holds for each.
+        for id in missed.iter().take(200) {
+            let why = Why {
+                disagreement: true,
+                ..Why::default()
+            };
+            q.reconsider(&s, "m", id, why, item);
+        }
+        assert_eq!(q.mean_weight, mean, "not counted twice");
+        let added: Vec<&Item> = q
+            .items
+            .iter()
+            .filter(|i| i.reasons == ["disagreement"])
+            .collect();
+        assert_eq!(added.len(), q.len() - before);
+        assert!(!added.is_empty() && added.iter().all(|i| i.weight == 1.0));
+        // An item already queued is weighed up in place.
+        let first = q.items[0].id.clone();
+        let w0 = q.items[0].weight;
+        let why = Why {
+            disagreement: true,
+            ..Why::default()
+        };
+        q.reconsider(&s, "m", &first, why, item);
+        let it = q.items.iter().find(|i| i.id == first).unwrap();
+        assert!(it.weight >= w0 && it.reasons.contains(&"disagreement".to_owned()));
     }
 
     #[test]

@@ -276,9 +276,12 @@ impl Learner {
         })
     }
 
-    /// Feeds one validated event of this model.
-    pub fn observe(&mut self, ev: &Event<'_>) {
+    /// Feeds one validated event of this model. Returns whether a shadowed challenger gave this
+    /// prediction another label than the served one (the review queue weighs such predictions
+    /// up: a label there tells the shadow gate the most).
+    pub fn observe(&mut self, ev: &Event<'_>) -> bool {
         let ts_ms = ev.ts.timestamp_millis();
+        let mut disagreed = false;
         match &ev.body {
             Body::Prediction { features, output } => {
                 let features = train_features(features);
@@ -288,6 +291,10 @@ impl Learner {
                     s.scored += 1;
                     Some((s.version, m.predict(&features).target))
                 });
+                disagreed = matches!(
+                    (&served, &challenger),
+                    (Some(TrainTarget::Label(a)), Some((_, TrainTarget::Label(b)))) if a != b
+                );
                 let id = ev.id.as_ref();
                 let w = Waiting {
                     ts_ms,
@@ -317,6 +324,7 @@ impl Learner {
             }
         }
         self.enforce_bounds(ts_ms);
+        disagreed
     }
 
     /// A prediction met its label: pair it for the shadow run, add it to the buffer.

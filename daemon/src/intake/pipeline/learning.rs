@@ -16,7 +16,9 @@ impl Pipeline {
     pub(super) fn learn(&mut self, ev: &Event<'_>) {
         let model = ev.model.as_ref();
         if let Some(l) = self.learners.get_mut(model) {
-            l.observe(ev);
+            if l.observe(ev) {
+                self.review_disagreement(ev);
+            }
             return;
         }
         let Some((cfg, task)) = self.policy.learn.get(model) else {
@@ -24,8 +26,23 @@ impl Pipeline {
         };
         let positive = self.policy.positive.get(model).map_or("1", String::as_str);
         let mut l = Learner::new(cfg.clone(), *task, positive);
-        l.observe(ev);
+        let disagreed = l.observe(ev);
         self.learners.insert(model.to_owned(), l);
+        if disagreed {
+            self.review_disagreement(ev);
+        }
+    }
+
+    /// A shadowed challenger disagreed with the served answer: the prediction weighs up in its
+    /// model's review queue.
+    fn review_disagreement(&mut self, ev: &Event<'_>) {
+        let Some(global) = self.monitoring.as_ref() else {
+            return;
+        };
+        let s = self.policy.monitor_settings(ev.model.as_ref(), global);
+        if let Some(w) = self.monitors.get_mut(ev.model.as_ref()) {
+            w.monitor.review_disagreement(ev, s);
+        }
     }
 
     /// Replaces the learners with restored ones (start-up, or rolling back to the last

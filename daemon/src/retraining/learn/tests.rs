@@ -24,9 +24,10 @@ fn fb(id: &str, t: i64, label: &str) -> String {
         ts(t)
     )
 }
-fn feed(l: &mut Learner, line: &str) {
+/// Feeds one line; whether the challenger disagreed with the served label.
+fn feed(l: &mut Learner, line: &str) -> bool {
     let ev = parse_event(line.as_bytes(), &ParseOptions::default()).expect("valid event");
-    l.observe(&ev);
+    l.observe(&ev)
 }
 fn cfg() -> RetrainConfig {
     RetrainConfig {
@@ -206,12 +207,15 @@ fn the_shadow_pairs_served_and_challenger_answers_on_labels() {
     };
     l.set_shadow(ShadowKind::Candidate, 7, Arc::new(m), &policy);
     // The served model always answers "yes": wrong whenever x <= 0.
+    let mut disagreed = 0;
     for i in 0..400 {
         let x = (i % 40) as f64 - 19.5;
         let truth = if x > 0.0 { "yes" } else { "no" };
-        feed(&mut l, &pred(&format!("s{i}"), i, x, "yes"));
-        feed(&mut l, &fb(&format!("s{i}"), i + 1, truth));
+        disagreed += usize::from(feed(&mut l, &pred(&format!("s{i}"), i, x, "yes")));
+        assert!(!feed(&mut l, &fb(&format!("s{i}"), i + 1, truth)));
     }
+    // The challenger says "no" where the served model says "yes": the review queue hears of it.
+    assert_eq!(disagreed, 200);
     let s = l.shadow.as_ref().unwrap();
     assert_eq!((s.scored, s.paired), (400, 400));
     let t = s.tally.table();
