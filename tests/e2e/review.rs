@@ -129,6 +129,7 @@ claim_seconds = 2
     assert_eq!(code, 202, "{body}");
     let (_, after) = ureq_get(&url, ana);
     assert_eq!(after["labels"]["labelled"], 5);
+    assert_eq!(after["labels"]["today"], 5, "all on one day (event time)");
     assert_eq!(after["labels"]["by_source"]["ana"], 5);
     assert!(after["labels"]["coverage"].as_f64().unwrap() > 0.0);
     let interval = after["labels"]["accuracy_interval"].as_array().unwrap();
@@ -251,6 +252,7 @@ follow = true
     let (_, v) = ureq_get(&format!("{}/v1/models/{model}/review", d.base()), token);
     assert_eq!(v["labels"]["labelled"], 5, "{v}");
     assert_eq!(v["labels"]["by_source"]["ana"], 5);
+    assert_eq!(v["labels"]["today"], 5);
     assert!(v["labels"]["coverage"].as_f64().unwrap() > 0.0);
     assert!(
         ids(&v).is_disjoint(&labelled),

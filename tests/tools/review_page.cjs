@@ -35,6 +35,9 @@ const { chromium } = require(path.join(process.env.DRIFTD_NODE_MODULES, "playwri
     await page.waitForFunction((k) => document.querySelector("#given") &&
       document.querySelector("#given").textContent === k, String(n), { timeout: 20000 });
     const given = await page.textContent("#given");
+    // Today's labels as the daemon counts them (all experts): at least hers.
+    await page.waitForFunction((k) => Number(document.querySelector("#today").textContent) >= k,
+      Number(n), { timeout: 20000 });
     await page.screenshot({ path: shot, fullPage: true });
     console.log(JSON.stringify({ labelled, given }));
   } finally {

@@ -616,7 +616,7 @@ impl ModelMonitor {
                     Target::Label(l) => l.to_string(),
                     Target::Value(v) => v.to_string(),
                 };
-                self.review.count_source(source.as_deref());
+                self.review.count_source(source.as_deref(), now_ms);
                 if self.join.is_joined(ev.id.as_ref()) {
                     self.join.duplicate_feedback += 1;
                     self.review

@@ -144,6 +144,10 @@ pub struct ReviewQueue {
     pub sources: BTreeMap<String, u64>,
     /// Labels of reviewed items: (id, label, source), oldest first.
     labelled: VecDeque<(String, String, String)>,
+    /// The UTC day (days since the epoch) of the latest label's event time, and the labels of
+    /// that day: "labels today" for the experts' page.
+    #[serde(default)]
+    pub today: (i64, u64),
     /// Second labels that agreed / disagreed with the first.
     pub agreed: u64,
     /// See `agreed`.
@@ -166,6 +170,7 @@ impl Default for ReviewQueue {
             dropped: 0,
             sources: BTreeMap::new(),
             labelled: VecDeque::new(),
+            today: (0, 0),
             agreed: 0,
             disagreed: 0,
             dirty: false,
@@ -377,8 +382,15 @@ impl ReviewQueue {
         Some(a)
     }
 
-    /// Counts one label from `source` (`None` or empty: `unknown`).
-    pub fn count_source(&mut self, source: Option<&str>) {
+    /// Counts one label from `source` (`None` or empty: `unknown`) given at `ts_ms` (event time).
+    pub fn count_source(&mut self, source: Option<&str>, ts_ms: i64) {
+        let day = ts_ms.div_euclid(86_400_000);
+        match day.cmp(&self.today.0) {
+            std::cmp::Ordering::Greater => self.today = (day, 1),
+            std::cmp::Ordering::Equal => self.today.1 += 1,
+            // A label of an earlier day: not today's.
+            std::cmp::Ordering::Less => {}
+        }
         let source = source.filter(|s| !s.is_empty()).unwrap_or("unknown");
         let key = if self.sources.contains_key(source) || self.sources.len() < MAX_SOURCES {
             source
@@ -473,7 +485,7 @@ mod tests {
         );
         assert_eq!(q.ranked()[0].reasons, ["drifting: num_0"]);
         assert!(q.dropped >= 2);
-        q.count_source(Some("ana"));
+        q.count_source(Some("ana"), 86_400_000 * 3 + 5);
         q.labelled("p3", "1", Some("ana"));
         assert_eq!(q.len(), 2);
         // Another expert labels it again: compared; the same expert again is not.
@@ -548,11 +560,17 @@ mod tests {
     fn sources_beyond_the_cap_count_as_other() {
         let mut q = ReviewQueue::default();
         for i in 0..(MAX_SOURCES + 5) {
-            q.count_source(Some(&format!("s{i}")));
+            q.count_source(Some(&format!("s{i}")), 1_000);
         }
-        q.count_source(None);
+        q.count_source(None, 86_400_000 + 1);
+        assert_eq!(q.today, (1, 1), "a new day starts the count again");
+        q.count_source(None, 5);
+        assert_eq!(q.today, (1, 1), "an earlier day's label is not today's");
         assert_eq!(q.sources.len(), MAX_SOURCES + 1);
-        assert_eq!(q.sources["other"], 6, "5 over the cap and the unnamed one");
+        assert_eq!(
+            q.sources["other"], 7,
+            "5 over the cap and the two unnamed ones"
+        );
     }
 }
 

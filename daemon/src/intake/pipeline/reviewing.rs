@@ -107,6 +107,7 @@ impl Pipeline {
             "labels": {
                 "predictions": m.predictions(),
                 "labelled": labelled,
+                "today": q.today.1,
                 "coverage": if m.predictions() > 0 { labelled as f64 / m.predictions() as f64 } else { 0.0 },
                 "accuracy": if labelled > 0 { Some(correct as f64 / labelled as f64) } else { None },
                 "accuracy_interval": wilson(correct, labelled).map(|(a, b)| [a, b]),
