@@ -60,7 +60,9 @@ build() {
   fi
   log "building $tag with buildah"
   buildah "${ST[@]}" build -q --isolation chroot --pull=never "${args[@]}" -t "$tag" -f Dockerfile "$ctx" >/dev/null
-  # Earlier builds of the tag, now untagged, go.
+  # What the build leaves: its stages' working containers, and earlier builds of the tag, now
+  # untagged (the base image stays).
+  buildah "${ST[@]}" rm --all >/dev/null 2>&1 || true
   buildah "${ST[@]}" rmi --prune >/dev/null 2>&1 || true
   echo "$tag"
 }
