@@ -26,10 +26,14 @@ fn ids(v: &Json) -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
-fn two_experts_get_different_items_claims_expire_and_their_labels_reach_the_monitor() {
+/// Two experts' tokens (both of role `feedback`).
+const ANA: &str = "review-token-ana-0123456789";
+const BEN: &str = "review-token-ben-0123456789";
+
+/// A `driftd run` that has applied 12,000 predictions of the covariate-shift stream and no label
+/// (every one waits for its label), with the experts' tokens and `extra` TOML appended.
+fn running_with_predictions(extra: &str) -> (tempfile::TempDir, Driftd, String) {
     let dir = tempfile::tempdir().unwrap();
-    // Predictions only: every one waits for its label.
     let s = generate(&StreamSpec::new(StreamKind::CovariateShift).events(12_000)).unwrap();
     let events = dir.path().join("events.jsonl");
     write_lines(&events, &s.predictions);
@@ -41,31 +45,35 @@ listen = "{{HTTP}}"
 [[http.tokens]]
 name = "ana"
 role = "feedback"
-token = {{ value = "review-token-ana-0123456789" }}
+token = {{ value = "{ANA}" }}
 
 [[http.tokens]]
 name = "ben"
 role = "feedback"
-token = {{ value = "review-token-ben-0123456789" }}
+token = {{ value = "{BEN}" }}
 
 [source]
 kind = "file"
 path = "{}"
 follow = true
-
-[monitor.review]
-claim_seconds = 2
+{extra}
 "#,
         events.display()
     );
-    let (ana, ben) = ("review-token-ana-0123456789", "review-token-ben-0123456789");
     let d = Driftd::start(dir.path(), &cfg, &[]);
-    let model = s.model.as_str();
     wait_for("every prediction applied", Duration::from_secs(300), || {
         let m = d.metrics()?;
         (m.sum("driftd_events_total", &[("kind", "prediction")]) >= s.predictions.len() as f64)
             .then_some(())
     });
+    (dir, d, s.model)
+}
+
+#[test]
+fn two_experts_get_different_items_claims_expire_and_their_labels_reach_the_monitor() {
+    let (_dir, d, model) = running_with_predictions("[monitor.review]\nclaim_seconds = 2");
+    let (ana, ben) = (ANA, BEN);
+    let model = model.as_str();
     let url = format!("{}/v1/models/{model}/review?limit=5", d.base());
     let (code, a) = ureq_get(&url, ana);
     assert_eq!(code, 200, "{a}");
@@ -181,35 +189,8 @@ claim_seconds = 2
 /// source; a screenshot goes to `target/e2e-artifacts/review-page.png`.
 #[test]
 fn an_expert_labels_five_items_with_the_keyboard_on_the_review_page() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = generate(&StreamSpec::new(StreamKind::CovariateShift).events(12_000)).unwrap();
-    let events = dir.path().join("events.jsonl");
-    write_lines(&events, &s.predictions);
-    let token = "review-page-token-0123456789";
-    let cfg = format!(
-        r#"
-[http]
-listen = "{{HTTP}}"
-
-[[http.tokens]]
-name = "ana"
-role = "feedback"
-token = {{ value = "{token}" }}
-
-[source]
-kind = "file"
-path = "{}"
-follow = true
-"#,
-        events.display()
-    );
-    let d = Driftd::start(dir.path(), &cfg, &[]);
-    let model = s.model.as_str();
-    wait_for("every prediction applied", Duration::from_secs(300), || {
-        let m = d.metrics()?;
-        (m.sum("driftd_events_total", &[("kind", "prediction")]) >= s.predictions.len() as f64)
-            .then_some(())
-    });
+    let (_dir, d, model) = running_with_predictions("");
+    let (token, model) = (ANA, model.as_str());
     let shots = repo_root().join("target/e2e-artifacts");
     std::fs::create_dir_all(&shots).unwrap();
     let shot = shots.join("review-page.png");

@@ -14,7 +14,7 @@
 //!
 //! This module holds the types the engine and the sinks share.
 //!
-//! May depend on: contract, telemetry, store.
+//! May depend on: contract, telemetry, store, report (its HTML escape, for the emails).
 
 use std::collections::BTreeMap;
 

@@ -225,6 +225,10 @@ impl Record {
             body: line.to_vec(),
             ..Record::default()
         };
+        // Only an envelope names a payload: other lines are not parsed twice.
+        if memchr::memmem::find(line, b"\"payload\"").is_none() {
+            return whole;
+        }
         let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(line) else {
             return whole;
         };
@@ -472,9 +476,8 @@ impl Pairs {
     pub fn drain(&mut self, cfg: &AdapterConfig) -> Converted {
         let mut out = Converted::default();
         while let Some((key, seq)) = self.fifo.pop_front() {
-            if let Some(w) = self.waiting.get(&key).filter(|w| w.seq == seq) {
-                let w = w.clone();
-                self.waiting.remove(&key);
+            if self.waiting.get(&key).is_some_and(|w| w.seq == seq) {
+                let w = self.waiting.remove(&key).expect("just found");
                 out.unpaired.push(w.half.side);
                 alone(cfg, &w.half, &mut out.events);
             }
@@ -610,6 +613,21 @@ fn no_model() -> Rejection {
         "no model name: the payload names none; set [source.adapter] model",
     )
 }
+
+/// A value as a feature of contract v1: numbers and strings as they are, booleans as strings,
+/// `null` missing; nested values are not features.
+fn feature_value(name: &str, v: &Value) -> Result<Value, Rejection> {
+    match v {
+        Value::Number(_) | Value::String(_) | Value::Null => Ok(v.clone()),
+        Value::Bool(b) => Ok(Value::String(b.to_string())),
+        Value::Array(_) | Value::Object(_) => Err(invalid(format!(
+            "feature `{name}` is nested (an array or object): contract v1 takes numbers and strings"
+        ))),
+    }
+}
+
+/// A half's rows, with the model and version its payload names.
+type Rows = (Vec<Row>, Option<String>, Option<String>);
 
 /// A rejection for an unreadable part of a payload.
 fn invalid(detail: impl Into<String>) -> Rejection {

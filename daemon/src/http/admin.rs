@@ -72,20 +72,29 @@ pub(super) async fn get_model(
     State(s): State<AppState>,
     PathOf(model): PathOf<String>,
 ) -> Result<Response, ApiError> {
-    let inspect = |r| Control::Inspect(model.clone(), r);
-    match ask_task(
+    let v = ask_model(&s, &model, |r| Control::Inspect(model.clone(), r)).await?;
+    Ok(Json(v).into_response())
+}
+
+/// Asks the source task about a model's monitor (`make` builds the question): 404 when there is
+/// no event source or no monitor for the model, 503 while it shuts down.
+pub(super) async fn ask_model<T>(
+    s: &AppState,
+    model: &str,
+    make: impl FnOnce(oneshot::Sender<Option<T>>) -> Control,
+) -> Result<T, ApiError> {
+    ask_task(
         s.control.as_ref(),
         "no event source",
         "the event source",
-        inspect,
+        make,
     )
     .await?
-    {
-        Some(v) => Ok(Json(v).into_response()),
-        None => Err(ApiError::NotFound(format!(
+    .ok_or_else(|| {
+        ApiError::NotFound(format!(
             "no monitor for model {model:?} (not seen yet, or monitoring is off)"
-        ))),
-    }
+        ))
+    })
 }
 
 /// A model's report: one self-contained HTML page with SVG charts (drift timeline, each
@@ -102,24 +111,12 @@ pub(super) async fn get_report(
     State(s): State<AppState>,
     PathOf(model): PathOf<String>,
 ) -> Result<Response, ApiError> {
-    let report = |r| Control::Report(model.clone(), r);
-    match ask_task(
-        s.control.as_ref(),
-        "no event source",
-        "the event source",
-        report,
+    let html = ask_model(&s, &model, |r| Control::Report(model.clone(), r)).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
     )
-    .await?
-    {
-        Some(html) => Ok((
-            [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            html,
-        )
-            .into_response()),
-        None => Err(ApiError::NotFound(format!(
-            "no monitor for model {model:?} (not seen yet, or monitoring is off)"
-        ))),
-    }
+        .into_response())
 }
 
 /// Sends a command to the trainer and waits for its answer.

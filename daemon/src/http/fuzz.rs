@@ -24,7 +24,7 @@ fn status(e: ApiError) -> StatusCode {
 /// `validate_feedback`'s contract, whatever the body.
 fn check_feedback(body: &[u8], max_items: usize) {
     let opts = ParseOptions::default();
-    match validate_feedback(body, &opts, &policy(), max_items) {
+    match validate_feedback(body, &opts, &policy(), max_items, None) {
         Ok(items) => {
             assert!(!items.is_empty() && items.len() <= max_items);
             for item in &items {
@@ -188,7 +188,7 @@ proptest! {
 fn a_valid_feedback_batch_is_accepted() {
     let body = br#"[{"id":"p1","model":"churn","ts":"2026-12-01T00:00:00Z","label":"1"},
                    {"kind":"feedback","id":"p2","model":"churn","ts":"2026-12-01T00:00:01Z","label":"0","source":"expert"}]"#;
-    let items = validate_feedback(body, &ParseOptions::default(), &policy(), 10).unwrap();
+    let items = validate_feedback(body, &ParseOptions::default(), &policy(), 10, None).unwrap();
     assert_eq!(items.len(), 2);
     check_feedback(body, 10);
 }
@@ -200,7 +200,7 @@ fn a_valid_feedback_batch_is_accepted() {
 fn a_null_kind_is_made_explicit() {
     let body =
         br#"{"id":"p1","model":"churn","ts":"2026-12-01T00:00:00Z","label":"1","kind":null}"#;
-    let items = validate_feedback(body, &ParseOptions::default(), &policy(), 10).unwrap();
+    let items = validate_feedback(body, &ParseOptions::default(), &policy(), 10, None).unwrap();
     let ev = parse_event(&items[0], &ParseOptions::default()).unwrap();
     assert_eq!(ev.kind(), EventKind::Feedback);
 }

@@ -452,12 +452,14 @@ pub fn metrics_text(body: String) -> Response {
 }
 
 /// Validates a feedback body (one object or an array of objects) and returns each item as a
-/// complete feedback event. All-or-nothing: any invalid item fails the whole request.
+/// complete feedback event, its `source` set to `source` (the caller) where it gives none.
+/// All-or-nothing: any invalid item fails the whole request.
 pub fn validate_feedback(
     body: &[u8],
     parse: &ParseOptions,
     policy: &ModelPolicy,
     max_items: usize,
+    source: Option<&str>,
 ) -> Result<Vec<Vec<u8>>, ApiError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
     let raw_items: Vec<&RawValue> = match first {
@@ -498,7 +500,7 @@ pub fn validate_feedback(
             Ok(())
         });
         match checked {
-            Ok(()) => out.push(with_kind_feedback(bytes)),
+            Ok(()) => out.push(complete_feedback(bytes, source)),
             Err(r) => errors.push(ItemError {
                 index,
                 reason: r.reason.as_str().to_owned(),
@@ -515,26 +517,29 @@ pub fn validate_feedback(
 
 /// Makes `kind` explicit, so the item is a complete event wherever it goes next (an absent or
 /// `null` kind is taken as feedback here, but the pipeline parses without that default: found by
-/// `http::fuzz`, an item with `"kind": null` was acknowledged and then dead-lettered).
-fn with_kind_feedback(obj: &[u8]) -> Vec<u8> {
-    let v: Result<serde_json::Map<String, serde_json::Value>, _> = serde_json::from_slice(obj);
-    match v {
-        Ok(mut m) if m.get("kind").is_none_or(serde_json::Value::is_null) => {
-            m.insert("kind".into(), serde_json::Value::from("feedback"));
-            serde_json::to_vec(&m).unwrap_or_else(|_| obj.to_vec())
-        }
-        _ => obj.to_vec(),
+/// `http::fuzz`, an item with `"kind": null` was acknowledged and then dead-lettered); and sets
+/// `source` (who labelled it: the caller's token name) when the item gives none. One parse.
+fn complete_feedback(obj: &[u8], source: Option<&str>) -> Vec<u8> {
+    let Ok(mut m) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(obj)
+    else {
+        return obj.to_vec();
+    };
+    let absent = |m: &serde_json::Map<String, serde_json::Value>, k: &str| {
+        m.get(k).is_none_or(serde_json::Value::is_null)
+    };
+    let mut changed = false;
+    if absent(&m, "kind") {
+        m.insert("kind".into(), serde_json::Value::from("feedback"));
+        changed = true;
     }
-}
-
-/// Sets `source` when the item has none.
-fn with_source(obj: &[u8], name: &str) -> Vec<u8> {
-    match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(obj) {
-        Ok(mut m) if m.get("source").is_none_or(serde_json::Value::is_null) => {
-            m.insert("source".into(), serde_json::Value::from(name));
-            serde_json::to_vec(&m).unwrap_or_else(|_| obj.to_vec())
-        }
-        _ => obj.to_vec(),
+    if let Some(name) = source.filter(|_| absent(&m, "source")) {
+        m.insert("source".into(), serde_json::Value::from(name));
+        changed = true;
+    }
+    if changed {
+        serde_json::to_vec(&m).unwrap_or_else(|_| obj.to_vec())
+    } else {
+        obj.to_vec()
     }
 }
 
@@ -561,24 +566,23 @@ async fn post_feedback(
     caller: Option<axum::extract::Extension<crate::contract::access::Caller>>,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let items = match validate_feedback(&body, &s.parse, &s.policy.load(), s.max_batch_items) {
-        // Who labelled it: the token's name, unless the item says.
-        Ok(items) => match caller {
-            Some(c) => items.iter().map(|i| with_source(i, &c.name)).collect(),
-            None => items,
-        },
-        Err(e) => {
-            let n = match &e {
-                ApiError::InvalidItems(items) => items.len() as u64,
-                _ => 1,
-            };
-            s.metrics
-                .feedback_http_items
-                .with_label_values(&["rejected"])
-                .inc_by(n);
-            return Err(e);
-        }
-    };
+    // Who labelled it: the token's name, unless the item says.
+    let source = caller.as_ref().map(|c| c.name.as_str());
+    let items =
+        match validate_feedback(&body, &s.parse, &s.policy.load(), s.max_batch_items, source) {
+            Ok(items) => items,
+            Err(e) => {
+                let n = match &e {
+                    ApiError::InvalidItems(items) => items.len() as u64,
+                    _ => 1,
+                };
+                s.metrics
+                    .feedback_http_items
+                    .with_label_values(&["rejected"])
+                    .inc_by(n);
+                return Err(e);
+            }
+        };
     let n = items.len();
     deliver(&s, &s.feedback, items, Format::DriftdV1).await?;
     s.metrics

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Extension, Query, State};
@@ -128,24 +128,13 @@ pub(super) async fn get_review(
     let limit = q.limit.unwrap_or(5).clamp(1, 50);
     let now = Instant::now();
     let exclude = lock(&s.claims).held_by_others(&model, &caller.name, now);
-    let ask = |reply| Control::Review {
+    let mut v = super::admin::ask_model(&s, &model, |reply| Control::Review {
         model: model.clone(),
         exclude,
         limit,
         reply,
-    };
-    let Some(mut v) = super::admin::ask_task(
-        s.control.as_ref(),
-        "no event source",
-        "the event source",
-        ask,
-    )
-    .await?
-    else {
-        return Err(ApiError::NotFound(format!(
-            "no monitor for model {model:?} (not seen yet, or monitoring is off)"
-        )));
-    };
+    })
+    .await?;
     let until = now + s.review_claim;
     let until_wall = chrono::Utc::now() + s.review_claim;
     let mut claims = lock(&s.claims);
@@ -179,13 +168,10 @@ fn lock(c: &SharedClaims) -> std::sync::MutexGuard<'_, Claims> {
     c.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// How long a claim lasts, from `[monitor.review] claim_seconds`.
-pub fn claim_duration(seconds: u64) -> Duration {
-    Duration::from_secs(seconds)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

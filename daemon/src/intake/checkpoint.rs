@@ -287,8 +287,8 @@ impl Checkpointer {
                     .get(&crate::intake::pipeline::review_key(&name))
                     .await;
                 if let Some(b) = self.store_result("get", r)? {
-                    match serde_json::from_slice(&b) {
-                        Ok(q) => *m.review_mut() = q,
+                    match m.review_mut().restore_items(&b) {
+                        Ok(()) => {}
                         // A cache of waiting predictions: a damaged one is rebuilt from traffic.
                         Err(e) => {
                             tracing::error!(model = %name, error = %e, "the stored review queue is unreadable; starting it afresh")

@@ -39,9 +39,15 @@ impl Default for History {
 }
 
 impl History {
+    /// Whether the point after `predictions` predictions is one to note (the caller builds it
+    /// only then: this is asked on every prediction).
+    pub fn due(&self, predictions: u64) -> bool {
+        predictions > 0 && predictions.is_multiple_of(self.every)
+    }
+
     /// Notes a point if the prediction count is on the spacing.
     pub fn note(&mut self, p: Point) {
-        if p.predictions == 0 || !p.predictions.is_multiple_of(self.every) {
+        if !self.due(p.predictions) {
             return;
         }
         if self.points.len() == MAX_POINTS {

@@ -257,8 +257,9 @@ pub struct ModelMonitor {
     /// Figures over time, for reports.
     #[serde(default)]
     history: history::History,
-    /// The review queue (checkpointed apart by the daemon: [`ModelMonitor::review`]).
-    #[serde(skip)]
+    /// The review queue: its counters here, its items checkpointed apart by the daemon
+    /// ([`review::ReviewQueue::checkpoint`]).
+    #[serde(default)]
     review: review::ReviewQueue,
 }
 
@@ -603,13 +604,15 @@ impl ModelMonitor {
                         onsets.extend(self.close_pane(ev.ts, s));
                     }
                 }
-                self.history.note(history::Point {
-                    ts_ms: now_ms,
-                    predictions: self.predictions,
-                    labelled: self.labelled,
-                    errors: self.errors,
-                    drifting: self.in_drift.values().filter(|d| **d).count() as u32,
-                });
+                if self.history.due(self.predictions) {
+                    self.history.note(history::Point {
+                        ts_ms: now_ms,
+                        predictions: self.predictions,
+                        labelled: self.labelled,
+                        errors: self.errors,
+                        drifting: self.in_drift.values().filter(|d| **d).count() as u32,
+                    });
+                }
             }
             Body::Feedback { target, source } => {
                 let label = match target {

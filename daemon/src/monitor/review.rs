@@ -133,6 +133,9 @@ pub enum Agreement {
 /// A model's review queue and its label bookkeeping.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewQueue {
+    /// The items (checkpointed apart with `labelled`: [`ReviewQueue::checkpoint`]; the rest of
+    /// this struct, small counters, travels in the monitor's record).
+    #[serde(skip)]
     items: Vec<Item>,
     /// Running mean weight.
     mean_weight: f64,
@@ -143,6 +146,7 @@ pub struct ReviewQueue {
     /// Labels by source (at most [`MAX_SOURCES`] names, then `other`).
     pub sources: BTreeMap<String, u64>,
     /// Labels of reviewed items: (id, label, source), oldest first.
+    #[serde(skip)]
     labelled: VecDeque<(String, String, String)>,
     /// The UTC day (days since the epoch) of the latest label's event time, and the labels of
     /// that day: "labels today" for the experts' page.
@@ -152,7 +156,7 @@ pub struct ReviewQueue {
     pub agreed: u64,
     /// See `agreed`.
     pub disagreed: u64,
-    /// Set when the queue changed (the daemon checkpoints it apart).
+    /// Set when the items or the reviewed labels changed (the daemon checkpoints them apart).
     #[serde(skip)]
     pub dirty: bool,
     /// When set, every id chosen for review is noted here, whether or not it fits the queue
@@ -268,10 +272,11 @@ impl ReviewQueue {
         item: impl FnOnce() -> (i64, String, String),
     ) {
         let w = weight(s, &why);
+        let pi = self.inclusion(s, w);
         if let Some(it) = self.items.iter_mut().find(|i| i.id == id) {
             if w > it.weight {
                 it.weight = w;
-                it.inclusion = (s.sample_rate * w / self.mean_weight.max(1e-9)).min(1.0);
+                it.inclusion = pi;
                 it.reasons.retain(|r| r != "random");
                 it.reasons.push("disagreement".to_owned());
                 self.dirty = true;
@@ -290,7 +295,7 @@ impl ReviewQueue {
         w: f64,
         item: impl FnOnce() -> (i64, String, String),
     ) {
-        let pi = (s.sample_rate * w / self.mean_weight.max(1e-9)).min(1.0);
+        let pi = self.inclusion(s, w);
         if uniform(model, id) >= pi {
             return;
         }
@@ -371,15 +376,13 @@ impl ReviewQueue {
         if by == source {
             return None;
         }
-        let a = if first == label {
+        Some(if first == label {
             self.agreed += 1;
             Agreement::Agree
         } else {
             self.disagreed += 1;
             Agreement::Disagree
-        };
-        self.dirty = true;
-        Some(a)
+        })
     }
 
     /// Counts one label from `source` (`None` or empty: `unknown`) given at `ts_ms` (event time).
@@ -392,18 +395,34 @@ impl ReviewQueue {
             std::cmp::Ordering::Less => {}
         }
         let source = source.filter(|s| !s.is_empty()).unwrap_or("unknown");
-        let key = if self.sources.contains_key(source) || self.sources.len() < MAX_SOURCES {
+        // Counted on every feedback event: no allocation once the source is known.
+        if let Some(n) = self.sources.get_mut(source) {
+            *n += 1;
+            return;
+        }
+        let key = if self.sources.len() < MAX_SOURCES {
             source
         } else {
             "other"
         };
         *self.sources.entry(key.to_owned()).or_default() += 1;
-        self.dirty = true;
     }
 
-    /// The queue's checkpoint record.
+    /// The record checkpointed apart, when [`ReviewQueue::dirty`]: the items and the reviewed
+    /// labels (the counters are in the monitor's record, written at every checkpoint anyway).
     pub fn checkpoint(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("the queue serialises")
+        serde_json::to_vec(&(&self.items, &self.labelled)).expect("the queue serialises")
+    }
+
+    /// Restores what [`ReviewQueue::checkpoint`] wrote.
+    pub fn restore_items(&mut self, bytes: &[u8]) -> Result<(), serde_json::Error> {
+        (self.items, self.labelled) = serde_json::from_slice(bytes)?;
+        Ok(())
+    }
+
+    /// The probability of entering the queue at weight `w`.
+    fn inclusion(&self, s: &ReviewSettings, w: f64) -> f64 {
+        (s.sample_rate * w / self.mean_weight.max(1e-9)).min(1.0)
     }
 }
 
@@ -500,14 +519,12 @@ mod tests {
         );
         assert_eq!((q.agreed, q.disagreed), (1, 1));
         assert_eq!(q.sources["ana"], 1);
-        let restored: ReviewQueue = serde_json::from_slice(&q.checkpoint()).unwrap();
-        assert_eq!(
-            ReviewQueue {
-                dirty: q.dirty,
-                ..restored
-            },
-            q
-        );
+        // The counters in the monitor's record, the items and reviewed labels apart.
+        let mut restored: ReviewQueue =
+            serde_json::from_slice(&serde_json::to_vec(&q).unwrap()).unwrap();
+        restored.restore_items(&q.checkpoint()).unwrap();
+        restored.dirty = q.dirty;
+        assert_eq!(restored, q);
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub struct ModelReport<'a> {
 #[error("drawing the report's charts: {0}")]
 pub struct ReportError(pub String);
 
-/// Escapes text for HTML (element content and quoted attributes).
+/// `&`, `<`, `>`, `"` and `'` as entities: safe in HTML element content and quoted attributes
+/// (the reports, and the alert emails' HTML part).
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::alert::{AlertSnapshot, Notification, Status};
+use crate::report::esc as escape;
 
 /// How many affected features (or metrics, detectors) the subject names before "+N more".
 const SUBJECT_TARGETS: usize = 5;
@@ -214,22 +215,6 @@ pub(crate) fn number(v: f64) -> String {
     } else {
         s
     }
-}
-
-/// `&`, `<`, `>`, `"` and `'` as entities: safe in element content and quoted attributes.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The alerts a notification is about: the firing ones if it fires, else all.

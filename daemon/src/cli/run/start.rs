@@ -409,7 +409,7 @@ pub(super) async fn start_http(
         kserve: kserve_sink(cfg, shared, &feedback)?,
         kserve_open: cfg.http.kserve_open,
         claims: Default::default(),
-        review_claim: http::review::claim_duration(cfg.monitor.review.claim_seconds),
+        review_claim: std::time::Duration::from_secs(cfg.monitor.review.claim_seconds),
         feedback,
         parse: shared.parse,
         max_batch_items: cfg.http.max_batch_items,

@@ -8,7 +8,8 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::{
-    AdapterConfig, Half, Record, Row, Side, column_names, invalid, oip, prediction_of, ts_ns_of,
+    AdapterConfig, Half, Record, Row, Rows, Side, column_names, feature_value, invalid, oip,
+    prediction_of, ts_ns_of,
 };
 use crate::contract::event::{RejectReason, Rejection};
 
@@ -270,20 +271,6 @@ fn v1_row(cfg: &AdapterConfig, row: &Value) -> Result<Row, Rejection> {
     }
     Ok(out)
 }
-
-/// A value as a feature of contract v1: numbers and strings as they are, booleans as strings,
-/// `null` missing; nested values are not features.
-pub(super) fn feature_value(name: &str, v: &Value) -> Result<Value, Rejection> {
-    match v {
-        Value::Number(_) | Value::String(_) | Value::Null => Ok(v.clone()),
-        Value::Bool(b) => Ok(Value::String(b.to_string())),
-        Value::Array(_) | Value::Object(_) => Err(invalid(format!(
-            "feature `{name}` is nested (an array or object): contract v1 takes numbers and strings"
-        ))),
-    }
-}
-
-type Rows = (Vec<Row>, Option<String>, Option<String>);
 
 /// The predictions per row of a logged response, with the model and version it names.
 fn response_rows(cfg: &AdapterConfig, body: &Map<String, Value>) -> Result<Rows, Rejection> {

@@ -8,11 +8,10 @@
 
 use serde_json::{Map, Value};
 
-use super::cloudevents::feature_value;
 use super::protobuf;
 use super::{
-    AdapterConfig, Half, OutputKind, Record, Row, Side, column_names, invalid, label_of,
-    probabilities, scalar_prediction,
+    AdapterConfig, Half, OutputKind, Record, Row, Rows, Side, column_names, feature_value, invalid,
+    label_of, probabilities, scalar_prediction,
 };
 use crate::contract::event::{RejectReason, Rejection};
 
@@ -199,8 +198,6 @@ pub(super) fn request_rows(
     }
     Ok(rows)
 }
-
-type Rows = (Vec<Row>, Option<String>, Option<String>);
 
 fn text(v: Option<&Value>) -> Option<String> {
     match v? {

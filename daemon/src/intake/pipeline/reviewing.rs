@@ -64,9 +64,9 @@ impl Pipeline {
         self.flush();
         let m = &self.monitors.get(model)?.monitor;
         let q = m.review();
-        let items: Vec<Value> = q
-            .ranked()
-            .into_iter()
+        let ranked = q.ranked();
+        let items: Vec<Value> = ranked
+            .iter()
             .filter(|i| !exclude.contains(&i.id))
             .take(limit)
             .map(|i| {
@@ -85,8 +85,7 @@ impl Pipeline {
             .collect();
         // The labels an expert can give: the positive label and every label the queued
         // predictions carry, sorted.
-        let mut classes: std::collections::BTreeSet<String> = q
-            .ranked()
+        let mut classes: std::collections::BTreeSet<String> = ranked
             .iter()
             .filter_map(|i| {
                 serde_json::from_str::<Value>(&i.prediction).ok()?["label"]
